@@ -1,0 +1,1 @@
+"""Transports: HTTP API, forward WebSocket, and the server side of WebSocket."""

@@ -1,0 +1,498 @@
+"""Forward WebSocket transport: a reconnecting ``websocket-client`` connection.
+
+One :class:`WsClient` owns one URL. Its reader thread (``run``) is an
+iterative loop: connect, read frames until the connection ends, fail every
+pending call at once, back off with jitter, connect again. No recursion, no
+module globals. Its watchdog (``watchdog``, run periodically by the
+supervisor) sends WebSocket pings and closes a link that went silent, which
+lands the reader back in its loop.
+
+Calls are matched to replies by ``echo`` through futures: any number of
+threads may call at once, replies may come back in any order, a reply that
+arrives after its caller gave up is dropped.
+
+This module is one of the two places (with ``http.py``) where third-party
+errors become qqreliable errors.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import json
+import logging
+import socket
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+import websocket
+
+from ..events import parse_frame
+from ..exceptions import (
+    ApiTimeout,
+    AuthenticationError,
+    BotStopped,
+    ConnectFailed,
+    ConnectionLost,
+    ProtocolError,
+    ResponseLost,
+)
+from ..reliability import Backoff, Liveness
+
+__all__ = ["WsClient", "PendingCalls"]
+
+log = logging.getLogger(__name__)
+
+_conn_ids = itertools.count(1)
+
+
+class PendingCalls:
+    """The echo → future table of one connection. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: Dict[str, "concurrent.futures.Future[Dict[str, Any]]"] = {}
+
+    def add(self, echo: str) -> "concurrent.futures.Future[Dict[str, Any]]":
+        future: concurrent.futures.Future[Dict[str, Any]] = concurrent.futures.Future()
+        with self._lock:
+            self._waiting[echo] = future
+        return future
+
+    def discard(self, echo: str) -> None:
+        with self._lock:
+            self._waiting.pop(echo, None)
+
+    def settle(self, echo: str, reply: Dict[str, Any]) -> bool:
+        """Hand ``reply`` to its caller; False when nobody waits for ``echo``."""
+        with self._lock:
+            future = self._waiting.pop(echo, None)
+        if future is None or not future.set_running_or_notify_cancel():
+            return False
+        future.set_result(reply)
+        return True
+
+    def fail_all(self, make_error: Callable[[], BaseException]) -> int:
+        """Fail every waiter at once (the socket died); returns how many."""
+        with self._lock:
+            waiting, self._waiting = self._waiting, {}
+        for future in waiting.values():
+            if future.set_running_or_notify_cancel():
+                future.set_exception(make_error())
+        return len(waiting)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._waiting)
+
+
+class _Connection:
+    """One open socket and its pending calls."""
+
+    def __init__(self, ws: websocket.WebSocket) -> None:
+        self.ws = ws
+        self.id = next(_conn_ids)
+        self.pending = PendingCalls()
+        self._seq = itertools.count(1)
+        self.kill_reason: Optional[str] = None
+
+    def next_echo(self) -> str:
+        return f"qqr:{self.id}:{next(self._seq)}"
+
+    def kill(self, reason: str) -> None:
+        """Shut the socket down without a close frame; wakes the reader at once."""
+        if self.kill_reason is None:
+            self.kill_reason = reason
+        _shutdown(self.ws)
+
+
+def _shutdown(ws: websocket.WebSocket) -> None:
+    sock = getattr(ws, "sock", None)
+    if sock is None:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+class _RetryableConnectError(Exception):
+    pass
+
+
+class WsClient:
+    """A reconnecting forward-WebSocket connection to one OneBot URL.
+
+    Args:
+        url: ``ws://`` or ``wss://`` URL (``/`` universal, ``/api``, ``/event``).
+        role: ``"universal"``, ``"api"`` or ``"event"``: what this socket carries.
+        on_event: called on the reader thread with each event object; must not block.
+        on_open: called on the reader thread when a connection opens; must not block.
+        on_close: called on the reader thread with the reason when one ends.
+        stopping: the bot's stop Event.
+        fail: reports an unrecoverable error to the owner (bad token, budget spent).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        role: str = "universal",
+        access_token: Optional[str] = None,
+        on_event: Callable[[Dict[str, Any]], None],
+        on_open: Callable[["WsClient"], None],
+        on_close: Callable[["WsClient", str], None],
+        stopping: threading.Event,
+        fail: Callable[[BaseException], None],
+        backoff: Backoff = Backoff(),
+        connect_timeout: float = 10.0,
+        io_timeout: float = 10.0,
+        heartbeat_grace: float = 2.5,
+        ping_interval: Optional[float] = 15.0,
+        pong_timeout: float = 10.0,
+        sslopt: Optional[Dict[str, Any]] = None,
+    ) -> None:
+        self.url = url
+        self.role = role
+        self._headers: List[str] = [f"Authorization: Bearer {access_token}"] if access_token else []
+        self._on_event = on_event
+        self._on_open = on_open
+        self._on_close = on_close
+        self._stopping = stopping
+        self._fail = fail
+        self.backoff = backoff
+        self.connect_timeout = connect_timeout
+        self.io_timeout = io_timeout
+        self._sslopt = sslopt
+        self.liveness = Liveness(grace=heartbeat_grace, ping_interval=ping_interval, pong_timeout=pong_timeout)
+        self._cond = threading.Condition()
+        self._conn: Optional[_Connection] = None
+        self._connecting: Optional[websocket.WebSocket] = None
+        self._fatal: Optional[BaseException] = None
+        self.self_id: Optional[int] = None
+        # counters (written by the reader thread only)
+        self.connects = 0
+        self.disconnects = 0
+        self.connect_failures = 0
+        self.stale_closes = 0
+        self.bad_frames = 0
+        self.unmatched_replies = 0
+        self.events = 0
+        self.last_disconnect_reason: Optional[str] = None
+
+    # -- state --------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None
+
+    def stats(self) -> Dict[str, Any]:
+        return {
+            "url": self.url,
+            "role": self.role,
+            "connected": self.connected,
+            "connects": self.connects,
+            "disconnects": self.disconnects,
+            "connect_failures": self.connect_failures,
+            "stale_closes": self.stale_closes,
+            "bad_frames": self.bad_frames,
+            "unmatched_replies": self.unmatched_replies,
+            "events": self.events,
+            "heartbeat_interval": self.liveness.interval,
+            "last_disconnect_reason": self.last_disconnect_reason,
+        }
+
+    # -- the reader thread --------------------------------------------------
+
+    def run(self) -> None:
+        """Connect, read, reconnect until the bot stops or an error is final."""
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                conn = self._connect()
+            except AuthenticationError as exc:
+                self._give_up(exc)
+                return
+            except _RetryableConnectError as exc:
+                if self._stopping.is_set():
+                    return
+                self.connect_failures += 1
+                failures += 1
+                if not self._wait_before_retry(failures, f"cannot connect to {self.url}: {exc}"):
+                    return
+                continue
+            if conn is None:  # stopped while connecting
+                return
+            opened = time.monotonic()
+            reason = self._serve(conn)
+            self._teardown(conn, reason)
+            if self._fatal is not None or self._stopping.is_set():
+                return
+            lived = time.monotonic() - opened
+            failures = 1 if lived >= self.backoff.healthy_after else failures + 1
+            if not self._wait_before_retry(failures, f"connection to {self.url} lost: {reason}"):
+                return
+
+    def _wait_before_retry(self, failures: int, why: str) -> bool:
+        if self.backoff.exhausted(failures):
+            self._give_up(
+                ConnectionLost(f"{why}; giving up after {failures} consecutive failed attempts")
+            )
+            return False
+        delay = self.backoff.delay(failures)
+        level = logging.WARNING if failures <= 1 or failures % 10 == 0 else logging.DEBUG
+        log.log(level, "%s; reconnecting in %.2fs (attempt %d)", why, delay, failures)
+        return not self._stopping.wait(delay)
+
+    def _give_up(self, exc: BaseException) -> None:
+        with self._cond:
+            self._fatal = exc
+            self._cond.notify_all()
+        log.error("%s", exc)
+        self._fail(exc)
+
+    def _connect(self) -> Optional[_Connection]:
+        ws = websocket.WebSocket(
+            enable_multithread=True, skip_utf8_validation=True, sslopt=self._sslopt
+        )
+        with self._cond:
+            if self._stopping.is_set():
+                return None
+            self._connecting = ws
+        try:
+            ws.connect(
+                self.url,
+                header=self._headers,
+                timeout=self.connect_timeout,
+                suppress_origin=True,
+            )
+        except websocket.WebSocketBadStatusException as exc:
+            status = getattr(exc, "status_code", None)
+            if status in (401, 403):
+                what = "missing" if status == 401 else "wrong"
+                raise AuthenticationError(
+                    f"{self.url} refused the WebSocket handshake with HTTP {status}: "
+                    f"the access token is {what}",
+                    status=status,
+                ) from exc
+            hint = ""
+            if status in (200, 301, 302, 404, 405):
+                hint = " (this looks like an HTTP server or the wrong path, not a OneBot WebSocket)"
+            raise _RetryableConnectError(f"handshake answered HTTP {status}{hint}") from exc
+        except (OSError, websocket.WebSocketException, ValueError) as exc:
+            raise _RetryableConnectError(str(exc) or type(exc).__name__) from exc
+        finally:
+            with self._cond:
+                self._connecting = None
+        if self._stopping.is_set():
+            _shutdown(ws)
+            ws.shutdown()
+            return None
+        ws.settimeout(self.io_timeout)
+        return _Connection(ws)
+
+    def _serve(self, conn: _Connection) -> str:
+        """Read frames until the connection ends; return why it ended."""
+        self.liveness.reset()
+        with self._cond:
+            self._conn = conn
+            self._cond.notify_all()
+        self.connects += 1
+        log.info("connected to %s", self.url)
+        self._on_open(self)
+        ws = conn.ws
+        while True:
+            try:
+                opcode, data = ws.recv_data(control_frame=True)
+            except websocket.WebSocketTimeoutException:
+                if self._stopping.is_set():
+                    return "bot stopped"
+                continue
+            except websocket.WebSocketConnectionClosedException:
+                return conn.kill_reason or "closed without a close frame (1006)"
+            except (OSError, websocket.WebSocketException, ValueError) as exc:
+                return conn.kill_reason or f"{type(exc).__name__}: {exc}"
+            self.liveness.saw_frame()
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                return conn.kill_reason or _close_reason(data)
+            if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
+                self._on_data(conn, data)
+
+    def _on_data(self, conn: _Connection, data: bytes) -> None:
+        try:
+            obj = parse_frame(data)
+        except ProtocolError as exc:
+            self.bad_frames += 1
+            log.warning("dropped a bad frame from %s (%d so far): %s", self.url, self.bad_frames, exc)
+            return
+        if "post_type" in obj:
+            self.events += 1
+            self._observe(obj)
+            self._on_event(obj)
+            return
+        echo = obj.get("echo")
+        if echo is not None and conn.pending.settle(str(echo), obj):
+            return
+        if obj.get("retcode") in (1401, 1403) and not echo:
+            # NapCat / LLOneBot: the upgrade succeeded, then one 1403 frame and a close.
+            self._give_up(
+                AuthenticationError(
+                    f"{self.url} rejected the access token (retcode {obj.get('retcode')}: "
+                    f"{obj.get('message') or obj.get('wording') or ''})".rstrip(),
+                    status=obj.get("retcode"),
+                )
+            )
+            conn.kill("access token rejected")
+            return
+        self.unmatched_replies += 1
+        log.debug("dropped a reply nobody waits for (late or unknown echo %r)", echo)
+
+    def _observe(self, event: Dict[str, Any]) -> None:
+        if event.get("post_type") == "meta_event" and event.get("meta_event_type") == "heartbeat":
+            self.liveness.saw_heartbeat(event.get("interval"))
+        self_id = event.get("self_id")
+        if self_id is not None and self.self_id is None:
+            try:
+                self.self_id = int(self_id)
+            except (TypeError, ValueError):
+                pass
+
+    def _teardown(self, conn: _Connection, reason: str) -> None:
+        with self._cond:
+            self._conn = None
+            self._cond.notify_all()
+        self.disconnects += 1
+        self.last_disconnect_reason = reason
+        failed = conn.pending.fail_all(
+            lambda: ResponseLost(
+                f"connection to {self.url} lost ({reason}) with the call in flight: "
+                "it may or may not have run"
+            )
+        )
+        if failed:
+            log.warning("%d pending call(s) failed: connection to %s lost", failed, self.url)
+        try:
+            conn.ws.shutdown()
+        except Exception:  # closing a dead socket may raise anything; nothing to do
+            pass
+        if not self._stopping.is_set() or self._fatal is None:
+            log.info("disconnected from %s: %s", self.url, reason)
+        self._on_close(self, reason)
+
+    # -- the watchdog -------------------------------------------------------
+
+    def watchdog(self) -> None:
+        """Close a silent link; ping a quiet one. Run periodically by the owner."""
+        conn = self._conn
+        if conn is None:
+            return
+        why = self.liveness.stale()
+        if why is not None:
+            self.stale_closes += 1
+            log.warning("connection to %s is dead: %s; reconnecting", self.url, why)
+            conn.kill(f"dead link: {why}")
+            return
+        if self.liveness.ping_due():
+            self.liveness.ping_sent()
+            try:
+                conn.ws.ping()
+            except Exception as exc:  # any send failure means the socket is unusable
+                conn.kill(f"ping failed: {exc}")
+
+    def watchdog_period(self) -> float:
+        return self.liveness.next_check_in()
+
+    # -- calls --------------------------------------------------------------
+
+    via = "ws"
+
+    def call(self, action: str, params: Dict[str, Any], timeout: float) -> Dict[str, Any]:
+        """Send one action frame and wait for its reply (the raw body).
+
+        Waits for a connection within the same deadline when the link is down.
+
+        Raises:
+            ConnectFailed: no connection within the deadline, or the frame could
+                not be written (the action was not received).
+            ResponseLost: the connection died with the call in flight.
+            ApiTimeout: no reply within ``timeout`` seconds.
+            BotStopped: the bot is stopping.
+        """
+        deadline = time.monotonic() + timeout
+        conn = self._wait_connection(action, deadline)
+        echo = conn.next_echo()
+        try:
+            frame = json.dumps({"action": action, "params": params, "echo": echo}, ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{action}: parameters are not JSON-serialisable: {exc}") from exc
+        future = conn.pending.add(echo)
+        try:
+            conn.ws.send(frame)
+        except Exception as exc:  # websocket/OS errors: the frame did not (fully) leave
+            conn.pending.discard(echo)
+            conn.kill(f"send failed: {exc}")
+            raise ConnectFailed(f"{action}: could not send to {self.url}: {exc}") from exc
+        try:
+            return future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except concurrent.futures.TimeoutError:
+            conn.pending.discard(echo)
+            raise ApiTimeout(f"{action}: no reply from {self.url} within {timeout:g}s") from None
+
+    def _wait_connection(self, action: str, deadline: float) -> _Connection:
+        with self._cond:
+            while True:
+                if self._fatal is not None:
+                    raise self._fatal
+                if self._stopping.is_set():
+                    raise BotStopped(f"{action}: the bot is stopping")
+                if self._conn is not None:
+                    return self._conn
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ConnectFailed(f"{action}: not connected to {self.url}")
+                self._cond.wait(remaining)
+
+    def wait_connected(self, timeout: Optional[float]) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._conn is None:
+                if self._fatal is not None:
+                    raise self._fatal
+                if self._stopping.is_set():
+                    raise BotStopped("the bot is stopping")
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining if remaining is not None else 1.0)
+        return True
+
+    def close(self) -> None:
+        """Close the socket (a close frame, then shutdown) and wake every waiter."""
+        with self._cond:
+            conn, connecting = self._conn, self._connecting
+            self._cond.notify_all()
+        if connecting is not None:
+            _shutdown(connecting)
+        if conn is not None:
+            try:
+                sock = conn.ws.sock
+                if sock is not None:
+                    sock.settimeout(0.2)  # never block shutdown on a peer that stopped reading
+                conn.ws.send_close(websocket.STATUS_NORMAL)
+            except Exception:  # the socket may already be gone
+                pass
+            conn.kill("bot stopped")
+
+    @property
+    def failure(self) -> Optional[BaseException]:
+        return self._fatal
+
+
+def _close_reason(data: bytes) -> str:
+    if len(data) >= 2:
+        code = int.from_bytes(data[:2], "big")
+        text = data[2:].decode("utf-8", "replace")
+        return f"closed by peer with code {code}" + (f" ({text})" if text else "")
+    return "closed by peer"
+
