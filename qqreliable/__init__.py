@@ -1,0 +1,56 @@
+"""qqreliable: a synchronous, threaded QQ bot SDK (OneBot v11) that does not fall over."""
+
+import logging
+
+from ._version import __version__
+from .actions import Receipt
+from .bot import Bot
+from .events import Event
+from .exceptions import (
+    AccountOffline,
+    ActionFailed,
+    ApiNotAvailable,
+    ApiTimeout,
+    AuthenticationError,
+    BotStopped,
+    ConnectFailed,
+    ConnectionLost,
+    Error,
+    MediaUnavailable,
+    NetworkError,
+    ProtocolError,
+    RateLimited,
+    ResponseLost,
+    SendUnconfirmed,
+)
+from .message import Message, MessageSegment, escape, unescape
+from .reliability import Backoff
+
+__all__ = [
+    "__version__",
+    "Bot",
+    "Event",
+    "Message",
+    "MessageSegment",
+    "escape",
+    "unescape",
+    "Receipt",
+    "Backoff",
+    "Error",
+    "NetworkError",
+    "ConnectFailed",
+    "ResponseLost",
+    "ApiTimeout",
+    "ConnectionLost",
+    "AuthenticationError",
+    "ActionFailed",
+    "ProtocolError",
+    "SendUnconfirmed",
+    "MediaUnavailable",
+    "ApiNotAvailable",
+    "AccountOffline",
+    "RateLimited",
+    "BotStopped",
+]
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

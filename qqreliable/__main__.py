@@ -1,0 +1,7 @@
+"""``python -m qqreliable``: see :mod:`qqreliable.cli`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,531 @@
+"""The facade: one ``Bot`` holds the defaults, the lifecycle and the handlers.
+
+A call goes from :meth:`Bot.call_action` to one transport and comes back as a
+value or a typed error. An event comes in on a transport's reader thread,
+becomes an :class:`Event` and is queued for the handler pool. Threads are
+started in :meth:`Bot.start`, never in ``__init__``, and joined in
+:meth:`Bot.stop`.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, TypeVar, Union, overload
+from urllib.parse import urlsplit
+
+from .actions import READ_ONLY, SEND_ACTIONS, ApiMixin, Receipt, decode_response
+from .dispatcher import Dispatcher
+from .events import Event
+from .exceptions import (
+    ApiNotAvailable,
+    ApiTimeout,
+    BotStopped,
+    ConnectFailed,
+    Error,
+    ResponseLost,
+)
+from .message import Message, MessageSegment, to_wire
+from .reliability import Backoff
+from .stats import CallStats
+from .supervisor import Periodic, Supervisor
+from .transport.http import HttpApi
+from .transport.ws import WsClient
+
+if TYPE_CHECKING:
+    from urllib3.util.retry import Retry
+
+__all__ = ["Bot"]
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_MESSAGE_PARAMS = ("message", "messages")
+
+
+class Bot(ApiMixin):
+    """A OneBot v11 bot with a blocking, thread-safe API.
+
+    Args:
+        url: where the bot connects: ``ws://``/``wss://`` (forward WebSocket: ``/``
+            universal, or ``/api`` with ``events=``) or ``http://``/``https://``
+            (HTTP API; calls work at once, without ``start()``).
+        events: a separate event source (``ws://…/event``) when ``url`` carries the API only.
+        listen: where the bot accepts connections (reverse WebSocket / HTTP POST).
+        access_token: sent as ``Authorization: Bearer …``; never logged.
+        secret: the HMAC secret of HTTP POST events.
+        api_timeout: seconds one action may take before :class:`ApiTimeout`.
+        connect_timeout: seconds for TCP + TLS + the WebSocket handshake.
+        reconnect: the :class:`Backoff` between reconnect attempts; its
+            ``max_attempts`` is the reconnect budget (default: for ever).
+        heartbeat_grace: a link with no inbound frame for this many heartbeat
+            intervals is closed and reconnected.
+        ping_interval: seconds of quiet before a WebSocket ping (None: never).
+        pong_timeout: seconds a ping may stay unanswered.
+        workers: handler threads.
+        queue_size: events waiting for a handler before new ones are dropped
+            (counted in ``stats()["events_dropped"]``, logged at WARNING).
+        shutdown_grace: seconds ``stop()`` waits for handlers and threads.
+        http_retry: the ``urllib3`` ``Retry`` of the HTTP transport; by default
+            only connection setup is retried (a POST that may have arrived never is).
+        verify_tls: TLS verification for ``https``/``wss`` (a CA bundle path works too).
+        io_timeout: socket timeout of an open WebSocket (a send that makes no
+            progress for this long kills the connection).
+    """
+
+    def __init__(
+        self,
+        url: Optional[str] = None,
+        *,
+        events: Optional[str] = None,
+        listen: Optional[str] = None,
+        access_token: Optional[str] = None,
+        secret: Optional[str] = None,
+        api_timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        reconnect: Backoff = Backoff(),
+        heartbeat_grace: float = 2.5,
+        ping_interval: Optional[float] = 15.0,
+        pong_timeout: float = 10.0,
+        workers: int = 8,
+        queue_size: int = 10_000,
+        shutdown_grace: float = 5.0,
+        http_retry: Optional["Retry"] = None,
+        verify_tls: Union[bool, str] = True,
+        io_timeout: float = 10.0,
+    ) -> None:
+        if url is None and listen is None:
+            raise ValueError("Bot needs a url to connect to (or listen= for reverse modes)")
+        if listen is not None:
+            raise ValueError(
+                "listen= (reverse WebSocket / HTTP POST) is not available in this version; "
+                "connect with a ws:// or http:// url"
+            )
+        if api_timeout <= 0:
+            raise ValueError("api_timeout must be positive")
+        self.url = url
+        self.api_timeout = api_timeout
+        self.shutdown_grace = shutdown_grace
+        self._secret = secret
+        self._supervisor = Supervisor()
+        self._dispatcher = Dispatcher(workers=workers, queue_size=queue_size)
+        self._call_stats = CallStats()
+        self._lifecycle = threading.Lock()
+        self._state = "new"
+        self._cond = threading.Condition()
+        self._self_id: Optional[int] = None
+        self._connected = False
+        self._announced = False
+        self._connect_handlers: List[Callable[..., Any]] = []
+        self._disconnect_handlers: List[Callable[..., Any]] = []
+        self.events_received = 0
+
+        ws_options: Dict[str, Any] = dict(
+            access_token=access_token,
+            on_event=self._on_event,
+            on_open=self._on_open,
+            on_close=self._on_close,
+            stopping=self._supervisor.stopping,
+            fail=self._supervisor.fail,
+            backoff=reconnect,
+            connect_timeout=connect_timeout,
+            io_timeout=io_timeout,
+            heartbeat_grace=heartbeat_grace,
+            ping_interval=ping_interval,
+            pong_timeout=pong_timeout,
+            sslopt=_sslopt(verify_tls),
+        )
+        self._ws_clients: List[WsClient] = []
+        self._api: Union[HttpApi, WsClient, None] = None
+        self._http: Optional[HttpApi] = None
+        self._events_client: Optional[WsClient] = None
+
+        scheme = urlsplit(url).scheme.lower() if url else ""
+        if url is not None and scheme in ("http", "https"):
+            self._http = HttpApi(
+                url,
+                access_token=access_token,
+                retry=http_retry,
+                pool_size=workers + 4,
+                connect_timeout=connect_timeout,
+                verify=verify_tls,
+            )
+            self._api = self._http
+        elif url is not None and scheme in ("ws", "wss"):
+            client = WsClient(url, role="api" if events else "universal", **ws_options)
+            self._ws_clients.append(client)
+            self._api = client
+            if events is None:
+                self._events_client = client
+        elif url is not None:
+            raise ValueError(f"unsupported url scheme {scheme!r}: use ws://, wss://, http:// or https://")
+        if events is not None:
+            if urlsplit(events).scheme.lower() not in ("ws", "wss"):
+                raise ValueError("events= must be a ws:// or wss:// URL")
+            client = WsClient(events, role="event", **ws_options)
+            self._ws_clients.append(client)
+            self._events_client = client
+
+    # -- handlers -----------------------------------------------------------
+
+    def on(self, *names: str) -> Callable[[F], F]:
+        """Register a handler for events named ``post_type[.detail_type[.sub_type]]``."""
+        if not names or not all(isinstance(n, str) and n for n in names):
+            raise TypeError("on() takes one or more event names, e.g. on('message.group')")
+
+        def register(fn: F) -> F:
+            for name in names:
+                self._dispatcher.add(name, fn)
+            return fn
+
+        return register
+
+    def _typed(self, post_type: str, arg: Any) -> Any:
+        if callable(arg):  # used bare: @bot.on_message
+            self._dispatcher.add(post_type, arg)
+            return arg
+        name = post_type if not arg else f"{post_type}.{arg}"
+        return self.on(name)
+
+    @overload
+    def on_message(self, arg: F) -> F: ...
+    @overload
+    def on_message(self, arg: Optional[str] = None) -> Callable[[F], F]: ...
+    def on_message(self, arg: Any = None) -> Any:
+        """``@bot.on_message("group")``, ``@bot.on_message("private")`` or ``@bot.on_message()``."""
+        return self._typed("message", arg)
+
+    @overload
+    def on_notice(self, arg: F) -> F: ...
+    @overload
+    def on_notice(self, arg: Optional[str] = None) -> Callable[[F], F]: ...
+    def on_notice(self, arg: Any = None) -> Any:
+        """``@bot.on_notice("group_increase")`` or ``@bot.on_notice()`` for every notice."""
+        return self._typed("notice", arg)
+
+    @overload
+    def on_request(self, arg: F) -> F: ...
+    @overload
+    def on_request(self, arg: Optional[str] = None) -> Callable[[F], F]: ...
+    def on_request(self, arg: Any = None) -> Any:
+        """``@bot.on_request("friend")`` or ``@bot.on_request("group")``."""
+        return self._typed("request", arg)
+
+    @overload
+    def on_meta_event(self, arg: F) -> F: ...
+    @overload
+    def on_meta_event(self, arg: Optional[str] = None) -> Callable[[F], F]: ...
+    def on_meta_event(self, arg: Any = None) -> Any:
+        """``@bot.on_meta_event("heartbeat")`` or ``@bot.on_meta_event("lifecycle")``."""
+        return self._typed("meta_event", arg)
+
+    def on_connect(self, fn: F) -> F:
+        """Register ``fn(self_id)``: the connection is (re)established and working."""
+        self._connect_handlers.append(fn)
+        return fn
+
+    def on_disconnect(self, fn: F) -> F:
+        """Register ``fn(reason)``: the connection was lost (the bot reconnects by itself)."""
+        self._disconnect_handlers.append(fn)
+        return fn
+
+    def on_error(self, fn: F) -> F:
+        """Register ``fn(exception, event)``: a handler raised (event is None for on_connect…)."""
+        self._dispatcher.add_error_handler(fn)
+        return fn
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def start(self) -> "Bot":
+        """Start the connection and handler threads; returns at once. Idempotent."""
+        with self._lifecycle:
+            if self._state == "running":
+                return self
+            if self._state == "stopped":
+                raise BotStopped("a stopped Bot cannot be started again; create a new one")
+            self._state = "running"
+        self._dispatcher.start(self._supervisor)
+        for client in self._ws_clients:
+            self._supervisor.spawn(f"ws-{client.role}", client.run)
+            self._supervisor.spawn(
+                f"ws-{client.role}-watchdog",
+                Periodic(client.watchdog, client.watchdog_period, self._supervisor.stopping),
+            )
+        return self
+
+    def stop(self, timeout: Optional[float] = None) -> None:
+        """Stop: close connections, let running handlers finish, join every thread.
+
+        Safe from any thread (a handler included) and any number of times.
+        Waits at most ``timeout`` seconds (default ``shutdown_grace``) for
+        threads; stragglers are logged by name.
+        """
+        grace = self.shutdown_grace if timeout is None else timeout
+        with self._lifecycle:
+            if self._state == "stopped":
+                return
+            was_running = self._state == "running"
+            self._state = "stopped"
+        log.info("stopping")
+        self._supervisor.stopping.set()
+        self._supervisor.wake()
+        with self._cond:
+            self._cond.notify_all()
+        for client in self._ws_clients:
+            client.close()
+        self._dispatcher.stop()
+        if was_running:
+            self._supervisor.join(grace)
+        if self._http is not None:
+            self._http.close()
+
+    def __enter__(self) -> "Bot":
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    def run(self) -> None:
+        """Serve until :meth:`stop`, SIGINT or SIGTERM, then shut down and return.
+
+        Raises in the calling thread what cannot be recovered (a wrong token,
+        the reconnect budget spent). A second signal stops waiting for
+        stragglers. Signals are only caught when called from the main thread.
+        """
+        signalled: List[int] = []
+
+        def on_signal(signum: int, frame: Optional[FrameType]) -> None:
+            # Only flips flags: no locks in a signal handler.
+            if signalled:
+                self._supervisor.hurry = True
+            else:
+                signalled.append(signum)
+
+        previous: Dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, on_signal)
+        try:
+            self.start()
+            while not signalled and not self._supervisor.wait(0.1):
+                pass
+            if signalled:
+                log.info("received signal %d: shutting down", signalled[0])
+            self.stop()
+        finally:
+            if self._state != "stopped":
+                self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        self._supervisor.raise_failure()
+
+    def wait_connected(self, timeout: Optional[float] = None) -> Optional[int]:
+        """Block until the bot is connected and working; return its ``self_id``.
+
+        Raises:
+            ConnectFailed: not connected within ``timeout`` seconds.
+            AuthenticationError, ConnectionLost: the connection failed for good.
+            BotStopped: the bot stopped.
+        """
+        if self._events_client is None:  # HTTP API only: working means answering
+            info = self.call_action("get_login_info", api_timeout=timeout or self.api_timeout)
+            self._self_id = _as_int(info.get("user_id")) if isinstance(info, Mapping) else None
+            return self._self_id
+        if self._state == "new":
+            raise BotStopped("the bot is not started: call start() first (or use run() / `with bot:`)")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while not self._connected:
+                self._supervisor.raise_failure()
+                if self._state == "stopped":
+                    raise BotStopped("the bot stopped before it connected")
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise ConnectFailed(f"not connected to {self._events_client.url} within {timeout:g}s")
+                self._cond.wait(0.5 if remaining is None else min(remaining, 0.5))
+            return self._self_id
+
+    @property
+    def self_id(self) -> Optional[int]:
+        """The account's QQ number once known."""
+        return self._self_id
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    # -- connection callbacks (reader threads: never block) -----------------
+
+    def _on_event(self, obj: Dict[str, Any]) -> None:
+        self.events_received += 1
+        self._dispatcher.submit_event(Event(obj, bot=self))
+
+    def _on_open(self, client: WsClient) -> None:
+        if client is self._events_client:
+            self._dispatcher.submit_job(self._announce_connect, client)
+
+    def _announce_connect(self, client: WsClient) -> None:
+        """Runs on a handler thread: learn self_id, then fire on_connect."""
+        self_id = client.self_id
+        if self_id is None and self._api is not None:
+            try:
+                info = self.call_action("get_login_info", api_timeout=min(self.api_timeout, 10.0))
+                self_id = _as_int(info.get("user_id")) if isinstance(info, Mapping) else None
+            except Error as exc:
+                log.warning("connected, but get_login_info failed: %s", exc)
+        with self._cond:
+            if not client.connected or self._state != "running":
+                return
+            self._self_id = self_id if self_id is not None else self._self_id
+            self._connected = True
+            self._announced = True
+            self._cond.notify_all()
+        log.info("connected as %s", self._self_id)
+        self._dispatcher.fire(self._connect_handlers, self._self_id)
+
+    def _on_close(self, client: WsClient, reason: str) -> None:
+        if client is not self._events_client:
+            return
+        with self._cond:
+            announced, self._announced = self._announced, False
+            self._connected = False
+            self._cond.notify_all()
+        if announced:
+            self._dispatcher.fire(self._disconnect_handlers, reason)
+
+    # -- calling the API ----------------------------------------------------
+
+    def call_action(  # type: ignore[override]
+        self,
+        action: str,
+        /,
+        *,
+        self_id: Optional[int] = None,
+        api_timeout: Optional[float] = None,
+        **params: Any,
+    ) -> Any:
+        """Run one OneBot action and return its ``data`` (a :class:`Receipt` for sends).
+
+        Blocks the calling thread for at most ``api_timeout`` seconds (default:
+        the bot's) per attempt. Thread-safe. Read-only actions are retried once
+        when the connection is lost mid-call; actions with effects never are.
+        ``self_id`` picks the account when several are connected.
+
+        Raises:
+            ActionFailed: the implementation ran the action and said no.
+            ConnectFailed: the implementation could not be reached (nothing sent).
+            ApiTimeout: no answer in time; ResponseLost: the answer was lost.
+            AuthenticationError: the token is missing or wrong.
+            ApiNotAvailable: this bot cannot call the API (or is not started).
+        """
+        api = self._api
+        if api is None:
+            raise ApiNotAvailable(f"{action}: this bot only receives events; give it an API url")
+        if self._state == "stopped":
+            raise BotStopped(f"{action}: the bot is stopped")
+        if isinstance(api, WsClient) and self._state != "running":
+            raise ApiNotAvailable(
+                f"{action}: a WebSocket bot must be started first (start(), run() or `with bot:`)"
+            )
+        timeout = self.api_timeout if api_timeout is None else api_timeout
+        wire = _wire_params(params)
+        started = time.monotonic()
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                body = api.call(action, wire, timeout)
+                data = decode_response(action, body, via=api.via)
+            except ResponseLost as exc:
+                if action in READ_ONLY and attempts == 1 and not isinstance(exc, ApiTimeout):
+                    log.info("%s: %s; retrying once (read-only)", action, exc)
+                    continue
+                self._record(action, started, exc, attempts)
+                raise
+            except Error as exc:
+                self._record(action, started, exc, attempts)
+                raise
+            self._record(action, started, None, attempts)
+            if action in SEND_ACTIONS:
+                return Receipt(data if isinstance(data, Mapping) else {}, attempts=attempts)
+            return data
+
+    def _record(self, action: str, started: float, error: Optional[BaseException], attempts: int) -> None:
+        self._call_stats.record(
+            action, latency=time.monotonic() - started, error=error, retries=attempts - 1
+        )
+
+    def send(
+        self,
+        event: Mapping[str, Any],
+        message: Union[str, Message, MessageSegment, List[Any]],
+        *,
+        at_sender: bool = False,
+        auto_escape: bool = False,
+        **kwargs: Any,
+    ) -> Receipt:
+        """Send ``message`` to where ``event`` came from (its group, else its user)."""
+        group_id = event.get("group_id")
+        user_id = event.get("user_id")
+        kwargs.setdefault("self_id", _as_int(event.get("self_id")))
+        if at_sender and user_id is not None:
+            message = MessageSegment.at(user_id) + " " + Message(message)
+        if event.get("message_type") == "group" or (event.get("message_type") is None and group_id):
+            if group_id is None:
+                raise ValueError("cannot reply: the group event has no group_id")
+            result = self.send_group_msg(group_id, message, auto_escape=auto_escape, **kwargs)
+        elif user_id is not None:
+            result = self.send_private_msg(user_id, message, auto_escape=auto_escape, **kwargs)
+        else:
+            raise ValueError("cannot reply: the event has neither group_id nor user_id")
+        return result  # type: ignore[no-any-return]
+
+    # -- observability ------------------------------------------------------
+
+    def stats(self) -> Dict[str, Any]:
+        """A snapshot of counters: events, drops, handler errors, connections, calls."""
+        return {
+            "events_received": self.events_received,
+            "events_dispatched": self._dispatcher.dispatched,
+            "events_dropped": self._dispatcher.dropped,
+            "events_queued": self._dispatcher.queued,
+            "handler_errors": self._dispatcher.handler_errors,
+            "bad_frames": sum(c.bad_frames for c in self._ws_clients),
+            "reconnects": sum(max(0, c.connects - 1) for c in self._ws_clients),
+            "connections": [c.stats() for c in self._ws_clients],
+            "calls": self._call_stats.snapshot(),
+        }
+
+    def __repr__(self) -> str:
+        return f"<Bot {self.url or ''} {self._state}>"
+
+
+def _wire_params(params: Dict[str, Any]) -> Dict[str, Any]:
+    """Parameters as sent: Message objects become segment arrays; None is dropped."""
+    wire: Dict[str, Any] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        wire[key] = to_wire(value) if key in _MESSAGE_PARAMS else value
+    return wire
+
+
+def _as_int(value: Any) -> Optional[int]:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _sslopt(verify: Union[bool, str]) -> Optional[Dict[str, Any]]:
+    if verify is True:
+        return None
+    if verify is False:
+        import ssl
+
+        return {"cert_reqs": ssl.CERT_NONE, "check_hostname": False}
+    return {"ca_certs": verify}

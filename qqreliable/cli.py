@@ -1,0 +1,266 @@
+"""``python -m qqreliable demo | doctor URL``.
+
+``demo`` runs the main job offline: a bot against the built-in FakeOneBot,
+showing a message round trip, a dropped connection and the reconnect, a
+half-open link caught by the heartbeat watchdog, garbage frames shrugged off,
+and a call that never gets an answer timing out on its own.
+
+``doctor`` checks a real OneBot endpoint line by line and exits non-zero when
+something is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import sys
+import threading
+import time
+from typing import Callable, Dict, List, Optional, Sequence, TextIO
+from urllib.parse import urlsplit
+
+from . import __version__
+from .bot import Bot
+from .events import Event
+from .exceptions import ApiTimeout, AuthenticationError, Error
+from .reliability import Backoff
+
+__all__ = ["main", "demo", "doctor"]
+
+
+class _Out:
+    """Timestamped lines on a stream (the CLI's one output channel)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._t0 = time.monotonic()
+        self._lock = threading.Lock()
+
+    def line(self, text: str = "") -> None:
+        with self._lock:
+            self._stream.write(text + "\n")
+            self._stream.flush()
+
+    def step(self, who: str, text: str) -> None:
+        self.line(f"[{time.monotonic() - self._t0:6.2f}s] {who:<9} {text}")
+
+
+def demo(out: TextIO = sys.stdout) -> int:
+    """Run the demo; return the process exit code."""
+    from .testing import FakeOneBot
+
+    o = _Out(out)
+    heartbeat = 0.4
+    with FakeOneBot(heartbeat_interval=heartbeat, nickname="DemoBot") as server:
+        o.line(f"qqreliable {__version__} demo: an echo bot against FakeOneBot at {server.ws_url}")
+        o.line("(a real OneBot v11 server on 127.0.0.1, with faults on demand)")
+        o.line()
+        bot = Bot(
+            server.ws_url,
+            reconnect=Backoff(initial=0.1, maximum=1.0),
+            api_timeout=1.0,
+            ping_interval=5.0,
+        )
+        cond = threading.Condition()
+        state: Dict[str, int] = {"connects": 0, "disconnects": 0, "replies": 0}
+
+        @bot.on_connect
+        def connected(self_id: int) -> None:
+            with cond:
+                state["connects"] += 1
+                word = "connected" if state["connects"] == 1 else "reconnected"
+                cond.notify_all()
+            o.step("bot", f"{word} as {self_id}")
+
+        @bot.on_disconnect
+        def disconnected(reason: str) -> None:
+            with cond:
+                state["disconnects"] += 1
+                cond.notify_all()
+            o.step("bot", f"disconnected: {reason}; reconnecting with backoff")
+
+        @bot.on_message("group")
+        def echo(event: Event) -> None:
+            if event.plain_text.startswith("ping"):
+                receipt = event.reply("pong" + event.plain_text[4:])
+                with cond:
+                    state["replies"] += 1
+                    cond.notify_all()
+                o.step("bot", f"replied {'pong' + event.plain_text[4:]!r} (message_id {receipt.message_id})")
+
+        def wait(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+            with cond:
+                return cond.wait_for(predicate, timeout)
+
+        def round_trip(n: int) -> bool:
+            o.step("user", f"says 'ping {n}' in group 30003")
+            server.emit_group_message(30003, 20002, f"ping {n}")
+            return wait(lambda: state["replies"] >= n)
+
+        ok = True
+        with bot:
+            ok &= wait(lambda: state["connects"] >= 1)
+            ok &= round_trip(1)
+
+            o.line()
+            o.step("fault", "the backend drops the socket without a close frame (close 1006)")
+            server.drop_connections()
+            ok &= wait(lambda: state["connects"] >= 2)
+            ok &= round_trip(2)
+
+            o.line()
+            o.step("fault", f"the link goes half-open: TCP up, nothing flows (heartbeat every {heartbeat}s)")
+            started = time.monotonic()
+            server.half_open()
+            ok &= wait(lambda: state["disconnects"] >= 2)
+            o.step("bot", f"dead link noticed after {time.monotonic() - started:.2f}s (limit: 2.5 heartbeats)")
+            ok &= wait(lambda: state["connects"] >= 3)
+            ok &= round_trip(3)
+
+            o.line()
+            o.step("fault", "the backend sends three garbage frames")
+            for junk in ("not json{", "[1, 2, 3]", b"\xff\xfe binary"):
+                server.send_garbage(junk)
+            ok &= round_trip(4)
+            o.step("bot", f"garbage ignored and counted: bad_frames={bot.stats()['bad_frames']}")
+
+            o.line()
+            o.step("fault", "the backend never answers get_status (api_timeout=1s)")
+            server.stall("get_status")
+            started = time.monotonic()
+            try:
+                bot.get_status()
+                o.step("bot", "unexpected answer")
+                ok = False
+            except ApiTimeout:
+                o.step("bot", f"ApiTimeout after {time.monotonic() - started:.2f}s; other calls unaffected:")
+            info = bot.get_login_info()
+            o.step("bot", f"get_login_info -> {info}")
+            stats = bot.stats()
+        o.line()
+        o.line(
+            f"summary: {stats['events_received']} events received, {state['replies']} replies sent, "
+            f"{stats['reconnects']} reconnects, {stats['bad_frames']} bad frames dropped, "
+            f"{len(server.sent_messages)} messages delivered"
+        )
+        o.line("all good" if ok else "SOMETHING WENT WRONG")
+        return 0 if ok else 1
+
+
+def doctor(url: str, token: Optional[str] = None, out: TextIO = sys.stdout, heartbeat_wait: float = 65.0) -> int:
+    """Check a OneBot endpoint; return 0 when everything needed works."""
+    o = _Out(out)
+    failures = 0
+
+    def report(verdict: str, what: str, detail: str = "") -> None:
+        nonlocal failures
+        if verdict == "FAIL":
+            failures += 1
+        o.line(f"{verdict:<5} {what}" + (f": {detail}" if detail else ""))
+
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ("ws", "wss", "http", "https"):
+        report("FAIL", "url", f"{url!r} is not ws://, wss://, http:// or https://")
+        return 1
+    o.line(f"qqreliable doctor {__version__}: {url}")
+    heartbeats: List[Event] = []
+    got_heartbeat = threading.Event()
+    bot = Bot(
+        url,
+        access_token=token,
+        reconnect=Backoff(initial=0.2, maximum=1.0, max_attempts=1),
+        api_timeout=10.0,
+        connect_timeout=5.0,
+    )
+
+    @bot.on_meta_event("heartbeat")
+    def on_heartbeat(event: Event) -> None:
+        heartbeats.append(event)
+        got_heartbeat.set()
+
+    try:
+        if scheme in ("ws", "wss"):
+            bot.start()
+            try:
+                self_id = bot.wait_connected(10)
+            except AuthenticationError as exc:
+                report("ok", "reachable")
+                report("FAIL", "access token", str(exc))
+                return 1
+            except Error as exc:
+                report("FAIL", "reachable", str(exc))
+                return 1
+            report("ok", "reachable", "WebSocket handshake completed")
+            report("ok", "access token", "accepted" if token else "none needed")
+        else:
+            self_id = None
+        try:
+            version = bot.get_version_info()
+            if scheme in ("http", "https"):
+                report("ok", "reachable")
+                report("ok", "access token", "accepted" if token else "none needed")
+            report("ok", "get_version_info", f"{version.get('app_name')} {version.get('app_version')}")
+        except AuthenticationError as exc:
+            report("ok", "reachable")
+            report("FAIL", "access token", str(exc))
+            return 1
+        except Error as exc:
+            report("FAIL", "get_version_info", str(exc))
+        try:
+            login = bot.get_login_info()
+            report("ok", "get_login_info", f"{login.get('nickname')} ({login.get('user_id')})")
+            self_id = self_id or login.get("user_id")
+        except Error as exc:
+            report("FAIL", "get_login_info", str(exc))
+        try:
+            status = bot.get_status()
+            online = status.get("online")
+            report("ok" if online is not False else "FAIL", "account online", str(online))
+        except Error as exc:
+            report("warn", "get_status", str(exc))
+        if scheme in ("ws", "wss"):
+            if got_heartbeat.wait(heartbeat_wait):
+                interval = heartbeats[0].get("interval")
+                report("ok", "heartbeat", f"every {interval} ms")
+            else:
+                report("warn", "heartbeat", f"none within {heartbeat_wait:g}s: dead links are found by pings only")
+        else:
+            report("info", "heartbeat", "HTTP API has no push channel")
+        latencies = []
+        for _ in range(5):
+            started = time.monotonic()
+            try:
+                bot.get_status()
+            except Error as exc:
+                report("FAIL", "round trip", str(exc))
+                break
+            latencies.append((time.monotonic() - started) * 1000)
+        if latencies:
+            verdict = "ok" if statistics.median(latencies) < 1000 else "warn"
+            report(verdict, "round trip", f"median {statistics.median(latencies):.1f} ms over {len(latencies)} calls")
+    finally:
+        bot.stop()
+    o.line("verdict: " + ("everything works" if not failures else f"{failures} problem(s) found"))
+    return 0 if not failures else 1
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m qqreliable", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"qqreliable {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the library's log")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("demo", help="an example bot against the built-in OneBot server, with faults")
+    doc = sub.add_parser("doctor", help="check a real OneBot endpoint")
+    doc.add_argument("url", help="ws://host:port/ or http://host:port")
+    doc.add_argument("--token", help="the access token", default=None)
+    doc.add_argument("--heartbeat-wait", type=float, default=65.0, help="seconds to wait for a heartbeat")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.CRITICAL,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "demo":
+        return demo()
+    return doctor(args.url, args.token, heartbeat_wait=args.heartbeat_wait)
+

@@ -1,0 +1,205 @@
+"""Handler registry and the handler thread pool.
+
+Events are named ``post_type.detail_type.sub_type``. A handler registered for
+``message`` sees every message; one for ``message.group`` only group messages.
+Handlers of an event run most specific first, in registration order, on one of
+``workers`` named threads; one failing handler never stops the others.
+
+The queue between the reader and the workers is bounded. When it is full the
+*newest* event is dropped (the reader never blocks: replies to calls arrive on
+the same socket), counted in ``stats()["events_dropped"]`` and logged at
+WARNING. Internal jobs (on_connect / on_disconnect) are never dropped.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+
+from .events import Event
+from .supervisor import Supervisor
+
+__all__ = ["Dispatcher", "Handler", "ErrorHandler"]
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Event], Any]
+ErrorHandler = Callable[[BaseException, Optional[Event]], Any]
+
+_DROP_LOG_EVERY = 5.0  # seconds between two "queue full" warnings
+
+
+class Dispatcher:
+    """Runs handlers for events on a pool of worker threads. Thread-safe."""
+
+    def __init__(self, *, workers: int = 8, queue_size: int = 10_000) -> None:
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
+        if queue_size < 1:
+            raise ValueError("queue_size must be at least 1")
+        self.workers = workers
+        self.queue_size = queue_size
+        self._handlers: Dict[str, List[Handler]] = {}
+        self._error_handlers: List[ErrorHandler] = []
+        self._queue: Deque[Tuple[Callable[..., Any], Tuple[Any, ...], bool]] = collections.deque()
+        self._events_queued = 0
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._running = 0
+        self.dispatched = 0
+        self.dropped = 0
+        self.handler_errors = 0
+        self._last_drop_log = -_DROP_LOG_EVERY
+
+    # -- registry -----------------------------------------------------------
+
+    def add(self, key: str, handler: Handler) -> None:
+        if not callable(handler):
+            raise TypeError(f"handler must be callable, not {type(handler).__name__}")
+        with self._cond:
+            self._handlers.setdefault(key.strip("."), []).append(handler)
+
+    def add_error_handler(self, handler: ErrorHandler) -> None:
+        with self._cond:
+            self._error_handlers.append(handler)
+
+    def handlers_for(self, name: str) -> List[Handler]:
+        """``message.group.normal`` → its handlers, then ``message.group``'s, then ``message``'s."""
+        parts = name.split(".") if name else []
+        with self._cond:
+            return [
+                h
+                for i in range(len(parts), 0, -1)
+                for h in self._handlers.get(".".join(parts[:i]), ())
+            ]
+
+    def has_handlers(self, key: str) -> bool:
+        with self._cond:
+            return bool(self._handlers.get(key))
+
+    # -- feeding ------------------------------------------------------------
+
+    def submit_event(self, event: Event) -> bool:
+        """Queue ``event`` for its handlers without blocking; False when dropped."""
+        handlers = self.handlers_for(event.name)
+        if not handlers:
+            return True
+        with self._cond:
+            if self._stopping:
+                return False
+            if self._events_queued >= self.queue_size:
+                self.dropped += 1
+                now = time.monotonic()
+                if now - self._last_drop_log >= _DROP_LOG_EVERY:
+                    self._last_drop_log = now
+                    log.warning(
+                        "handler queue full (%d events): dropping %s; %d dropped so far. "
+                        "Handlers are slower than the event rate: raise workers= or queue_size=, "
+                        "or make handlers faster",
+                        self.queue_size,
+                        event.name,
+                        self.dropped,
+                    )
+                return False
+            self._events_queued += 1
+            self._queue.append((self._run_handlers, (event, handlers), True))
+            self._cond.notify()
+        return True
+
+    def submit_job(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Queue an internal job; never dropped while running."""
+        with self._cond:
+            if self._stopping:
+                return
+            self._queue.append((fn, args, False))
+            self._cond.notify()
+
+    def fire(self, handlers: List[Callable[..., Any]], *args: Any) -> None:
+        """Queue a call of each of ``handlers`` with ``args`` (on_connect, ...)."""
+        for handler in handlers:
+            self.submit_job(self._guarded, handler, None, *args)
+
+    @property
+    def queued(self) -> int:
+        with self._cond:
+            return len(self._queue)
+
+    # -- workers ------------------------------------------------------------
+
+    def start(self, supervisor: Supervisor) -> None:
+        with self._cond:
+            self._stopping = False
+        for i in range(self.workers):
+            supervisor.spawn(f"handler-{i + 1}", self._work)
+
+    def stop(self) -> int:
+        """Stop taking work; workers finish the handler they run and exit.
+
+        Returns the number of queued items that were discarded.
+        """
+        with self._cond:
+            self._stopping = True
+            discarded = sum(1 for item in self._queue if item[2])
+            self._queue.clear()
+            self._events_queued = 0
+            self._cond.notify_all()
+        if discarded:
+            log.warning("shutdown discarded %d queued events", discarded)
+        return discarded
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                fn, args, is_event = self._queue.popleft()
+                if is_event:
+                    self._events_queued -= 1
+                self._running += 1
+            try:
+                fn(*args)
+            except Exception:  # _run_handlers guards each handler; this is a bug guard
+                log.exception("internal dispatcher job failed")
+            finally:
+                with self._cond:
+                    self._running -= 1
+                    self._cond.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until the queue is empty and no handler runs (tests, demo)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._queue or self._running:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        return True
+
+    def _run_handlers(self, event: Event, handlers: List[Handler]) -> None:
+        self.dispatched += 1
+        for handler in handlers:
+            self._guarded(handler, event, event)
+
+    def _guarded(self, handler: Callable[..., Any], event: Optional[Event], *args: Any) -> None:
+        try:
+            handler(*args)
+        except Exception as exc:
+            with self._cond:
+                self.handler_errors += 1
+                hooks = list(self._error_handlers)
+            log.exception(
+                "handler %s failed%s",
+                getattr(handler, "__qualname__", repr(handler)),
+                f" on {event.name}" if event is not None else "",
+            )
+            for hook in hooks:
+                try:
+                    hook(exc, event)
+                except Exception:
+                    log.exception("on_error hook %r failed", hook)
