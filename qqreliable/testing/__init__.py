@@ -1,0 +1,10 @@
+"""Test helpers: :class:`FakeOneBot`, a real OneBot v11 server on localhost with faults on demand.
+
+The pytest fixtures ``onebot`` and ``onebot_factory`` live in
+:mod:`qqreliable.testing.pytest_plugin` (registered as a pytest plugin when
+qqreliable is installed). See ``docs/testing.md``.
+"""
+
+from .server import DEFAULT_FAIL_MESSAGE, FakeActionError, FakeOneBot, parse_cq, render_cq
+
+__all__ = ["FakeOneBot", "FakeActionError", "DEFAULT_FAIL_MESSAGE", "parse_cq", "render_cq"]

@@ -1,0 +1,66 @@
+"""pytest fixtures for testing bots against :class:`~qqreliable.testing.FakeOneBot`.
+
+Installed qqreliable registers this module as the pytest plugin
+``qqreliable`` (entry point ``pytest11``), so the fixtures are available in
+every test without an import. Without the installed package, add
+``pytest_plugins = ["qqreliable.testing.pytest_plugin"]`` to the root
+``conftest.py``.
+
+Fixtures:
+    onebot: a started :class:`FakeOneBot` on 127.0.0.1, port 0.
+    onebot_factory: ``onebot_factory(**kwargs)`` starts a :class:`FakeOneBot`
+        with those keyword arguments.
+
+Every server is stopped at teardown; if its threads do not stop in time the
+test fails (as an error in teardown) naming them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, List
+
+import pytest
+
+from .server import FakeOneBot
+
+__all__ = ["onebot", "onebot_factory"]
+
+
+def _stop_all(servers: List[FakeOneBot]) -> None:
+    problems: List[str] = []
+    for server in servers:
+        try:
+            server.stop()
+        except RuntimeError as exc:
+            problems.append(f"{server!r}: {exc}")
+    if problems:
+        pytest.fail("FakeOneBot did not stop cleanly: " + "; ".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def onebot() -> Iterator[FakeOneBot]:
+    """A started :class:`FakeOneBot` with default settings, stopped at teardown."""
+    server = FakeOneBot().start()
+    try:
+        yield server
+    finally:
+        _stop_all([server])
+
+
+@pytest.fixture
+def onebot_factory() -> Iterator[Callable[..., FakeOneBot]]:
+    """A factory: ``onebot_factory(**kwargs)`` returns a started :class:`FakeOneBot`.
+
+    Every server it made is stopped at teardown.
+    """
+    servers: List[FakeOneBot] = []
+
+    def factory(**kwargs: Any) -> FakeOneBot:
+        server = FakeOneBot(**kwargs)
+        servers.append(server)
+        return server.start()
+
+    try:
+        yield factory
+    finally:
+        _stop_all(servers)

@@ -1,0 +1,1688 @@
+"""FakeOneBot: a real OneBot v11 server on localhost, with faults on demand.
+
+One TCP port serves the HTTP API and the three forward-WebSocket paths
+(``/`` universal, ``/api``, ``/event``). Each accepted connection gets a
+thread that reads the request head and routes it: an upgrade becomes a
+WebSocket, anything else is an HTTP API request (keep-alive supported).
+Every WebSocket API request runs on a worker thread of its own, so a delayed
+or stalled action never holds up other calls or event delivery; replies may
+therefore leave out of order, as with go-cqhttp.
+
+The server keeps what a test wants to assert on: every call received
+(:attr:`FakeOneBot.calls`), every message really delivered
+(:attr:`FakeOneBot.sent_messages`) and a per-chat message history that the
+history actions also serve. Faults (:meth:`FakeOneBot.drop_connections`,
+:meth:`FakeOneBot.half_open`, :meth:`FakeOneBot.down`,
+:meth:`FakeOneBot.delay`, :meth:`FakeOneBot.stall`,
+:meth:`FakeOneBot.fail_next` …) can be switched on at any time from the test
+thread. See ``docs/testing.md`` for a guide.
+
+Threads are all named ``fakeonebot:…``, wait on sockets or events that
+:meth:`FakeOneBot.stop` interrupts, and are joined by it with a timeout.
+"""
+
+from __future__ import annotations
+
+import copy
+import hmac
+import itertools
+import json
+import logging
+import random
+import re
+import selectors
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
+from urllib.parse import parse_qs
+
+from ..transport.wsserver import (
+    OP_BINARY,
+    OP_TEXT,
+    HandshakeError,
+    RequestHead,
+    ServerWebSocket,
+    WebSocketClosed,
+    accept_websocket,
+    read_request_head,
+    send_http_response,
+)
+
+__all__ = ["FakeOneBot", "FakeActionError", "DEFAULT_FAIL_MESSAGE"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FAIL_MESSAGE = (
+    "Timeout: NTEvent serviceAndMethod:NodeIKernelMsgService/sendMsg "
+    "ListenerName:NodeIKernelMsgListener/onMsgInfoListUpdate "
+    'EventRet: {"result": 0, "errMsg": ""}'
+)
+"""The ``message`` NapCat answers when the QQ kernel did not confirm a send in time."""
+
+_INT32_MAX = 2**31 - 1
+_HEAD_TIMEOUT = 10.0  # first request head of a connection
+_IDLE_TIMEOUT = 300.0  # between keep-alive requests; stop() interrupts it anyway
+_BODY_TIMEOUT = 10.0
+_MAX_BODY = 64 * 1024 * 1024
+_READY_TIMEOUT = 5.0
+_CLOSE_TIMEOUT = 2.0
+_AUTH_FAILED_FRAME = {
+    "status": "failed",
+    "retcode": 1403,
+    "data": None,
+    "message": "token验证失败",
+    "wording": "token验证失败",
+    "echo": None,
+}
+# Actions that only have an effect on a real QQ account: accepted, recorded, answered with null.
+_NOOP_ACTIONS = (
+    "send_like",
+    "set_group_kick",
+    "set_group_ban",
+    "set_group_whole_ban",
+    "set_group_admin",
+    "set_group_card",
+    "set_group_name",
+    "set_group_leave",
+    "set_group_special_title",
+    "set_friend_add_request",
+    "set_group_add_request",
+    "mark_msg_as_read",
+)
+
+MessageInput = Union[str, Dict[str, Any], List[Dict[str, Any]]]
+ActionHandler = Callable[[Dict[str, Any]], Any]
+
+
+class FakeActionError(Exception):
+    """Raise from a :meth:`FakeOneBot.set_action` handler to answer with a failure.
+
+    Args:
+        retcode: the ``retcode`` of the answer (non-zero).
+        message: the ``message`` of the answer.
+        wording: the ``wording`` (defaults to ``message``).
+        data: the ``data`` of the answer (usually None).
+    """
+
+    def __init__(self, retcode: int, message: str = "", wording: Optional[str] = None, data: Any = None) -> None:
+        super().__init__(f"retcode {retcode}: {message}")
+        self.retcode = retcode
+        self.message = message
+        self.wording = message if wording is None else wording
+        self.data = data
+
+
+class _BadParams(Exception):
+    """Parameters missing or of the wrong type: 1400 over WebSocket, 400 over HTTP (NapCat)."""
+
+
+# --------------------------------------------------------------------------- CQ codes
+
+
+_CQ_CODE = re.compile(r"\[CQ:([A-Za-z0-9_.\-]+)((?:,[^,\]]*)*)\]")
+
+
+def _cq_unescape(text: str) -> str:
+    return text.replace("&#44;", ",").replace("&#91;", "[").replace("&#93;", "]").replace("&amp;", "&")
+
+
+def _cq_escape(text: str, *, comma: bool = False) -> str:
+    text = text.replace("&", "&amp;").replace("[", "&#91;").replace("]", "&#93;")
+    return text.replace(",", "&#44;") if comma else text
+
+
+def _cq_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def parse_cq(text: str) -> List[Dict[str, Any]]:
+    """Split a CQ-code string into array-form segments (values unescaped, kept as strings)."""
+    segments: List[Dict[str, Any]] = []
+    pos = 0
+    for match in _CQ_CODE.finditer(text):
+        if match.start() > pos:
+            segments.append({"type": "text", "data": {"text": _cq_unescape(text[pos : match.start()])}})
+        data: Dict[str, Any] = {}
+        for part in match.group(2).split(",")[1:]:
+            key, _, value = part.partition("=")
+            data[key] = _cq_unescape(value)
+        segments.append({"type": match.group(1), "data": data})
+        pos = match.end()
+    if pos < len(text):
+        segments.append({"type": "text", "data": {"text": _cq_unescape(text[pos:])}})
+    return segments
+
+
+def render_cq(segments: List[Dict[str, Any]]) -> str:
+    """Render array-form segments as a CQ-code string (escaped as OneBot does)."""
+    out: List[str] = []
+    for segment in segments:
+        kind = segment.get("type")
+        data = segment.get("data") or {}
+        if kind == "text":
+            out.append(_cq_escape(str(data.get("text", ""))))
+        else:
+            params = "".join(
+                f",{key}={_cq_escape(_cq_value(value), comma=True)}" for key, value in data.items() if value is not None
+            )
+            out.append(f"[CQ:{kind}{params}]")
+    return "".join(out)
+
+
+def _normalize_message(message: Any, auto_escape: bool = False) -> List[Dict[str, Any]]:
+    """Any accepted ``message`` value → a fresh list of array-form segments."""
+    if isinstance(message, str):
+        if auto_escape:
+            segments = [{"type": "text", "data": {"text": message}}] if message else []
+        else:
+            segments = parse_cq(message)
+    elif isinstance(message, dict):
+        segments = [message]
+    elif isinstance(message, list):
+        segments = message
+    else:
+        raise _BadParams("message must be a string, a segment or a list of segments")
+    result: List[Dict[str, Any]] = []
+    for segment in segments:
+        if not isinstance(segment, dict) or not isinstance(segment.get("type"), str):
+            raise _BadParams("every message segment needs a string 'type'")
+        data = segment.get("data")
+        if data is not None and not isinstance(data, dict):
+            raise _BadParams("segment 'data' must be an object")
+        result.append({"type": segment["type"], "data": copy.deepcopy(data) if data else {}})
+    if not result:
+        raise _BadParams("message is empty")
+    return result
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def _int_param(params: Dict[str, Any], name: str, default: Optional[int] = None, *, required: bool = True) -> int:
+    value = params.get(name)
+    if value is None or value == "":
+        if default is not None or not required:
+            return default if default is not None else 0
+        raise _BadParams(f"missing parameter {name}")
+    if isinstance(value, bool):
+        raise _BadParams(f"{name} must be a number")
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise _BadParams(f"{name} must be a number, not {value!r}") from None
+
+
+def _bool_param(params: Dict[str, Any], name: str, default: bool = False) -> bool:
+    value = params.get(name, default)
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _ok(data: Any) -> Dict[str, Any]:
+    return {"status": "ok", "retcode": 0, "data": data, "message": "", "wording": ""}
+
+
+def _failed(retcode: int, message: str, wording: Optional[str] = None, data: Any = None) -> Dict[str, Any]:
+    return {
+        "status": "failed",
+        "retcode": retcode,
+        "data": data,
+        "message": message,
+        "wording": message if wording is None else wording,
+    }
+
+
+# --------------------------------------------------------------------------- connections
+
+
+class _GatedSocket:
+    """A socket that a half-open fault can silence without closing it.
+
+    Once ``frozen`` is set, nothing more is read (a read parks until the
+    connection is aborted, then reports EOF) and everything written is
+    silently dropped: the peer sees an open TCP connection that never answers.
+    """
+
+    def __init__(self, sock: socket.socket, closed: threading.Event, frozen: threading.Event) -> None:
+        self._sock = sock
+        self._closed = closed
+        self._frozen = frozen
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        if self._frozen.is_set():
+            self._closed.wait()
+            return b""
+        data = self._sock.recv(bufsize, flags)
+        if self._frozen.is_set():
+            self._closed.wait()
+            return b""
+        return data
+
+    def recv_into(self, buffer: memoryview, nbytes: int = 0, flags: int = 0) -> int:
+        if self._frozen.is_set():
+            self._closed.wait()
+            return 0
+        got = self._sock.recv_into(buffer, nbytes, flags)
+        if self._frozen.is_set():
+            self._closed.wait()
+            return 0
+        return got
+
+    def sendall(self, data: bytes, flags: int = 0) -> None:
+        if not self._frozen.is_set():
+            self._sock.sendall(data, flags)
+
+    def shutdown(self, how: int) -> None:
+        self._sock.shutdown(how)
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def settimeout(self, value: Optional[float]) -> None:
+        self._sock.settimeout(value)
+
+    def gettimeout(self) -> Optional[float]:
+        return self._sock.gettimeout()
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+
+class _Conn:
+    """One accepted TCP connection (HTTP, then possibly a WebSocket)."""
+
+    def __init__(self, conn_id: int, sock: socket.socket, peer: Any) -> None:
+        self.id = conn_id
+        self.sock = sock
+        self.peer = peer
+        self.closed = threading.Event()
+        self.frozen = threading.Event()
+        self.io = _GatedSocket(sock, self.closed, self.frozen)
+        self.ws: Optional[ServerWebSocket] = None
+        self.path = ""
+        self.events = False
+        self.api = False
+
+    def abort(self) -> None:
+        """Drop the connection without a close frame; wakes every thread waiting on it."""
+        self.closed.set()
+        ws = self.ws
+        if ws is not None:
+            ws.abort()
+        else:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def finish(self) -> None:
+        """Called once by the connection's own thread on its way out: release the socket."""
+        self.closed.set()
+        ws = self.ws
+        if ws is not None:
+            ws.abort()
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def send_json(self, obj: Any) -> None:
+        ws = self.ws
+        if ws is None:
+            return
+        try:
+            ws.send_text(json.dumps(obj, ensure_ascii=False))
+        except WebSocketClosed:
+            pass
+
+
+class _Acceptor:
+    """The listening socket and the thread accepting on it (one per up() period)."""
+
+    def __init__(self, listener: socket.socket) -> None:
+        self.listener = listener
+        self.wake_r, self.wake_w = socket.socketpair()
+        self.ready = threading.Event()
+        self.thread: Optional[threading.Thread] = None
+
+    def wake(self) -> None:
+        try:
+            self.wake_w.send(b"x")
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        for sock in (self.listener, self.wake_r, self.wake_w):
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+
+@dataclass
+class _Rule:
+    seconds: float
+    remaining: Optional[int]
+    deliver: bool
+
+
+@dataclass
+class _FailRule:
+    retcode: int
+    message: str
+    wording: Optional[str]
+    deliver: bool
+    remaining: int
+
+
+@dataclass
+class _Plan:
+    action: str
+    params: Dict[str, Any]
+    echo: Any
+    has_echo: bool
+    transport: str
+    stall: Optional[_Rule]
+    delay: Optional[_Rule]
+    fail: Optional[_FailRule]
+
+
+# --------------------------------------------------------------------------- the server
+
+
+class FakeOneBot:
+    """A real OneBot v11 implementation on localhost for tests, with faults on demand.
+
+    The HTTP API and the forward-WebSocket paths share one port. Use it as a
+    context manager, or call :meth:`start` and :meth:`stop`::
+
+        with FakeOneBot(heartbeat_interval=0.5) as onebot:
+            bot = Bot(onebot.ws_url)
+            ...
+            onebot.emit_group_message(123, 456, "ping")
+            onebot.wait_for_call("send_group_msg")
+
+    Every public method is thread-safe.
+
+    Args:
+        host: interface to bind.
+        port: TCP port; 0 picks a free one (see :attr:`port` after :meth:`start`).
+        access_token: when set, every HTTP request and WebSocket upgrade must
+            carry it (``Authorization: Bearer <token>`` or ``?access_token=``).
+        auth_style: how a bad token is refused on a WebSocket. ``"http"``
+            (go-cqhttp): 401 when missing, 403 when wrong, before the upgrade.
+            ``"frame"`` (NapCat, LLOneBot): the upgrade succeeds, one frame with
+            ``retcode 1403`` is sent, then the connection is closed. The HTTP
+            API answers 401/403 (``"http"``) or 403 for both (``"frame"``).
+        self_id: the bot's QQ number.
+        nickname: the bot's nickname.
+        heartbeat_interval: seconds between heartbeat events on every
+            event-capable connection; None sends none. The event's
+            ``interval`` field is in milliseconds.
+        report_self_messages: emit a ``message_sent`` event for every message
+            the bot sends (NapCat ``reportSelfMessage``), carrying the same
+            ``message_id`` as the send's answer. May be changed at any time.
+        message_format: ``"array"`` or ``"string"``: the form of ``message`` in
+            emitted events, ``get_msg`` and the history actions.
+        app_name: ``app_name`` of ``get_version_info``.
+        app_version: ``app_version`` of ``get_version_info``.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        access_token: Optional[str] = None,
+        auth_style: str = "http",
+        self_id: int = 10001,
+        nickname: str = "FakeBot",
+        heartbeat_interval: Optional[float] = None,
+        report_self_messages: bool = False,
+        message_format: str = "array",
+        app_name: str = "FakeOneBot",
+        app_version: str = "1.0",
+    ) -> None:
+        if auth_style not in ("http", "frame"):
+            raise ValueError(f"auth_style must be 'http' or 'frame', not {auth_style!r}")
+        if message_format not in ("array", "string"):
+            raise ValueError(f"message_format must be 'array' or 'string', not {message_format!r}")
+        if heartbeat_interval is not None and heartbeat_interval <= 0:
+            raise ValueError("heartbeat_interval must be positive (or None for no heartbeats)")
+        self.host = host
+        self.port = port
+        self.access_token = access_token or None
+        self.auth_style = auth_style
+        self.self_id = int(self_id)
+        self.nickname = nickname
+        self.heartbeat_interval = heartbeat_interval
+        self.report_self_messages = report_self_messages
+        self.message_format = message_format
+        self.app_name = app_name
+        self.app_version = app_version
+
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._admin = threading.RLock()  # orders start/stop/down/up
+        self._stop_event = threading.Event()
+        self._started = False
+        self._stopping = False
+        self._acceptor: Optional[_Acceptor] = None
+        self._placeholder: Optional[socket.socket] = None
+        self._threads: Set[threading.Thread] = set()
+        self._conns: Set[_Conn] = set()
+        self._ws_conns: List[_Conn] = []
+        self._total_connections = 0
+        self._conn_ids = itertools.count(1)
+
+        self._calls: List[Dict[str, Any]] = []
+        self._call_counts: Counter[str] = Counter()
+        self._last_call: Dict[str, Dict[str, Any]] = {}
+        self._delays: Dict[str, _Rule] = {}
+        self._stalls: Dict[str, _Rule] = {}
+        self._fails: Dict[str, List[_FailRule]] = {}
+        self._custom: Dict[str, ActionHandler] = {}
+
+        self._message_id = random.randint(100_000, 1_000_000_000)
+        self._seq: Dict[Tuple[str, int], int] = {}
+        self._history: Dict[Tuple[str, int], List[Dict[str, Any]]] = {}
+        self._by_id: Dict[int, Dict[str, Any]] = {}
+        self._sent: List[Dict[str, Any]] = []
+        self._groups: Dict[int, str] = {}
+        self._members: Dict[int, Dict[int, Dict[str, Any]]] = {}
+        self._friends: Dict[int, Dict[str, Any]] = {}
+        self._started_at = int(time.time())
+
+        self._builtin: Dict[str, ActionHandler] = {
+            "get_login_info": self._act_get_login_info,
+            "get_version_info": self._act_get_version_info,
+            "get_status": self._act_get_status,
+            "send_msg": self._act_send_msg,
+            "send_group_msg": self._act_send_group_msg,
+            "send_private_msg": self._act_send_private_msg,
+            "delete_msg": self._act_delete_msg,
+            "get_msg": self._act_get_msg,
+            "get_group_msg_history": self._act_get_group_msg_history,
+            "get_friend_msg_history": self._act_get_friend_msg_history,
+            "get_group_info": self._act_get_group_info,
+            "get_group_list": self._act_get_group_list,
+            "get_friend_list": self._act_get_friend_list,
+            "get_stranger_info": self._act_get_stranger_info,
+            "get_group_member_info": self._act_get_group_member_info,
+            "get_group_member_list": self._act_get_group_member_list,
+            "can_send_image": lambda params: {"yes": True},
+            "can_send_record": lambda params: {"yes": True},
+        }
+        for name in _NOOP_ACTIONS:
+            self._builtin[name] = lambda params: None
+
+    # ------------------------------------------------------------------ URLs
+
+    @property
+    def url(self) -> str:
+        """Base URL of the HTTP API, ``http://127.0.0.1:<port>``."""
+        return f"http://{self._url_host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """The universal WebSocket (events and API), ``ws://127.0.0.1:<port>/``."""
+        return f"ws://{self._url_host}:{self.port}/"
+
+    @property
+    def api_ws_url(self) -> str:
+        """The API-only WebSocket, ``ws://127.0.0.1:<port>/api``."""
+        return f"ws://{self._url_host}:{self.port}/api"
+
+    @property
+    def event_ws_url(self) -> str:
+        """The events-only WebSocket, ``ws://127.0.0.1:<port>/event``."""
+        return f"ws://{self._url_host}:{self.port}/event"
+
+    @property
+    def _url_host(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> "FakeOneBot":
+        """Bind, start the threads, and return once connections are accepted.
+
+        Returns:
+            self, so that ``server = FakeOneBot().start()`` works.
+
+        Raises:
+            OSError: the port could not be bound.
+            RuntimeError: the server was already stopped (it cannot be restarted).
+        """
+        with self._admin:
+            if self._stopping:
+                raise RuntimeError("a stopped FakeOneBot cannot be started again")
+            if self._started:
+                return self
+            listener = self._listen(self.port)
+            self.port = listener.getsockname()[1]
+            self._started = True
+            self._start_acceptor(listener)
+            if self.heartbeat_interval is not None:
+                self._spawn(f"fakeonebot:heartbeat:{self.port}", self._heartbeat_loop)
+            log.debug("FakeOneBot listening on %s", self.url)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close every socket and join every thread. Idempotent.
+
+        Blocks for at most about ``timeout`` seconds. Pending delayed or
+        stalled calls are abandoned without an answer.
+
+        Raises:
+            RuntimeError: some threads were still alive after ``timeout``;
+                the message names them.
+        """
+        with self._admin:
+            with self._cond:
+                if self._stopping:
+                    return
+                self._stopping = True
+                acceptor, self._acceptor = self._acceptor, None
+                conns = list(self._conns)
+                self._ws_conns.clear()
+                self._cond.notify_all()
+            self._stop_event.set()
+            if acceptor is not None:
+                acceptor.wake()
+            self._close_placeholder()
+            for conn in conns:
+                conn.abort()
+            deadline = time.monotonic() + timeout
+            me = threading.current_thread()
+            with self._lock:
+                threads = [t for t in self._threads if t is not me]
+            for thread in threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+            if acceptor is not None:
+                acceptor.close()
+            stragglers = sorted(t.name for t in threads if t.is_alive())
+        if stragglers:
+            raise RuntimeError(f"FakeOneBot threads still running {timeout}s after stop(): {', '.join(stragglers)}")
+        log.debug("FakeOneBot on port %s stopped", self.port)
+
+    def __enter__(self) -> "FakeOneBot":
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "stopped" if self._stopping else ("running" if self._started else "new")
+        return f"<FakeOneBot {state} {self.url} self_id={self.self_id}>"
+
+    def _listen(self, port: int) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            # Rebinding the same port after down() must work despite TIME_WAIT connections.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, port))
+            sock.listen(128)
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    def _start_acceptor(self, listener: socket.socket) -> None:
+        acceptor = _Acceptor(listener)
+        with self._lock:
+            self._acceptor = acceptor
+        acceptor.thread = self._spawn(f"fakeonebot:accept:{self.port}", self._accept_loop, acceptor)
+        if acceptor.thread is None or not acceptor.ready.wait(_READY_TIMEOUT):
+            raise RuntimeError("FakeOneBot accept thread did not start")
+
+    def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> Optional[threading.Thread]:
+        """Start a tracked daemon thread; None once stop() has begun."""
+        with self._lock:
+            if self._stopping:
+                return None
+            thread = threading.Thread(target=self._thread_main, args=(target, args), name=name, daemon=True)
+            self._threads.add(thread)
+            thread.start()  # under the lock: stop() never sees an unstarted thread
+        return thread
+
+    def _thread_main(self, target: Callable[..., None], args: Tuple[Any, ...]) -> None:
+        try:
+            target(*args)
+        except Exception:
+            log.exception("FakeOneBot thread %s crashed", threading.current_thread().name)
+        finally:
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+
+    def _heartbeat_loop(self) -> None:
+        assert self.heartbeat_interval is not None
+        while not self._stop_event.wait(self.heartbeat_interval):
+            self.emit_heartbeat()
+
+    def _accept_loop(self, acceptor: _Acceptor) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(acceptor.listener, selectors.EVENT_READ, "listen")
+            selector.register(acceptor.wake_r, selectors.EVENT_READ, "wake")
+            acceptor.ready.set()
+            while True:
+                for key, _ in selector.select():
+                    if key.data == "wake":
+                        return
+                    try:
+                        sock, peer = acceptor.listener.accept()
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                    except OSError:
+                        return
+                    self._on_accept(acceptor, sock, peer)
+
+    def _on_accept(self, acceptor: _Acceptor, sock: socket.socket, peer: Any) -> None:
+        sock.setblocking(True)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+        conn = _Conn(next(self._conn_ids), sock, peer)
+        with self._lock:
+            if self._stopping or self._acceptor is not acceptor:
+                sock.close()
+                return
+            self._conns.add(conn)
+            thread = threading.Thread(
+                target=self._thread_main, args=(self._serve, (conn,)), name=f"fakeonebot:conn:{conn.id}", daemon=True
+            )
+            self._threads.add(thread)
+            thread.start()
+
+    # ------------------------------------------------------------------ connection handling
+
+    def _serve(self, conn: _Conn) -> None:
+        buffer = bytearray()
+        first = True
+        try:
+            while not conn.closed.is_set():
+                try:
+                    head = read_request_head(conn.io, buffer, timeout=_HEAD_TIMEOUT if first else _IDLE_TIMEOUT)
+                except HandshakeError as exc:
+                    if first or exc.status != 408:
+                        send_http_response(conn.io, exc.status, exc.message)
+                    return
+                if head is None:
+                    return
+                first = False
+                if head.is_websocket_upgrade:
+                    self._serve_websocket(conn, head, buffer)
+                    return
+                if not self._serve_http(conn, head, buffer):
+                    return
+        except (OSError, WebSocketClosed) as exc:
+            log.debug("connection %s ended: %r", conn.id, exc)
+        finally:
+            with self._cond:
+                self._conns.discard(conn)
+                if conn in self._ws_conns:
+                    self._ws_conns.remove(conn)
+                    self._cond.notify_all()
+            conn.finish()
+
+    def _auth_status(self, head: RequestHead) -> int:
+        """0 when authorised, 401 when no token was given, 403 when a wrong one was."""
+        if not self.access_token:
+            return 0
+        header = (head.header("Authorization") or "").strip()
+        if header:
+            # Any scheme is accepted ("Bearer x", "Token x"), as go-cqhttp does.
+            token = header.split(None, 1)[1].strip() if " " in header else header
+        else:
+            token = head.query_value("access_token") or ""
+        if not token:
+            return 401
+        return 0 if hmac.compare_digest(token.encode("utf-8"), self.access_token.encode("utf-8")) else 403
+
+    # ---- WebSocket
+
+    def _serve_websocket(self, conn: _Conn, head: RequestHead, buffer: bytearray) -> None:
+        path = head.path.rstrip("/")
+        if path not in ("", "/api", "/event"):
+            send_http_response(conn.io, 404, f"no WebSocket endpoint at {head.path}")
+            return
+        auth = self._auth_status(head)
+        if auth and self.auth_style == "http":
+            headers = {"Content-Type": "application/json; charset=utf-8"}
+            if auth == 401:
+                headers["WWW-Authenticate"] = "Bearer"
+            body = _failed(1401 if auth == 401 else 1403, "token verify failed")
+            send_http_response(conn.io, auth, json.dumps(body), headers=headers)
+            return
+        try:
+            ws = accept_websocket(conn.io, head, buffered=bytes(buffer), close_timeout=_CLOSE_TIMEOUT)
+        except HandshakeError as exc:
+            log.debug("bad upgrade on connection %s: %s", conn.id, exc)
+            return
+        buffer.clear()
+        conn.ws = ws
+        conn.path = path or "/"
+        if conn.closed.is_set():  # aborted by stop()/down() during the handshake
+            ws.abort()
+            return
+        if auth:  # NapCat style: accept, say why in one frame, close.
+            with self._cond:
+                self._total_connections += 1
+                self._cond.notify_all()
+            try:
+                ws.send_text(json.dumps(_AUTH_FAILED_FRAME, ensure_ascii=False))
+                ws.close(None, timeout=1.0)
+            except WebSocketClosed:
+                pass
+            return
+        conn.events = path in ("", "/event")
+        conn.api = path in ("", "/api")
+        with self._cond:
+            if self._stopping or conn.closed.is_set():
+                return
+            self._ws_conns.append(conn)
+            self._total_connections += 1
+            if conn.events:
+                # Under the lock: no event can overtake the lifecycle event on this connection.
+                conn.send_json(self._meta_event("lifecycle", sub_type="connect"))
+            self._cond.notify_all()
+        log.debug("websocket connection %s on %s", conn.id, conn.path)
+        while True:
+            try:
+                _, payload = ws.recv()
+            except WebSocketClosed:
+                return
+            if conn.api:
+                self._on_ws_request(conn, payload)
+
+    def _on_ws_request(self, conn: _Conn, payload: bytes) -> None:
+        try:
+            request = json.loads(payload.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            conn.send_json(dict(_failed(1400, "json解析失败,请检查数据格式"), echo=None))
+            return
+        echo = request.get("echo") if isinstance(request, dict) else None
+        if not isinstance(request, dict) or not isinstance(request.get("action"), str):
+            conn.send_json(dict(_failed(1400, "请求缺少 action"), echo=echo))
+            return
+        params = request.get("params")
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            conn.send_json(dict(_failed(1400, "params 必须是对象"), echo=echo))
+            return
+        plan = self._admit(request["action"], params, echo, "echo" in request, "ws")
+        self._spawn(f"fakeonebot:call:{plan.action[:40]}", self._ws_call, conn, plan)
+
+    def _ws_call(self, conn: _Conn, plan: _Plan) -> None:
+        def wait(seconds: Optional[float]) -> bool:
+            if seconds is None:
+                conn.closed.wait()
+                return False
+            return not conn.closed.wait(seconds)
+
+        result = self._run(plan, wait)
+        if result is not None:
+            conn.send_json(result[1])
+
+    # ---- HTTP
+
+    def _serve_http(self, conn: _Conn, head: RequestHead, buffer: bytearray) -> bool:
+        """Answer one HTTP request; True when the connection stays open for the next one."""
+        json_headers = {"Content-Type": "application/json; charset=utf-8"}
+        if head.header("Transfer-Encoding"):
+            send_http_response(conn.io, 411, "only Content-Length bodies are supported")
+            return False
+        try:
+            length = int(head.header("Content-Length") or "0")
+            if length < 0:
+                raise ValueError(length)
+        except ValueError:
+            send_http_response(conn.io, 400, "bad Content-Length")
+            return False
+        if length > _MAX_BODY:
+            send_http_response(conn.io, 413, "body too large")
+            return False
+        if len(buffer) < length:
+            conn.io.settimeout(_BODY_TIMEOUT)
+            try:
+                while len(buffer) < length:
+                    chunk = conn.io.recv(min(1 << 20, length - len(buffer)))
+                    if not chunk:
+                        return False
+                    buffer += chunk
+            except socket.timeout:
+                send_http_response(conn.io, 408, "body not received in time")
+                return False
+            finally:
+                conn.io.settimeout(None)
+        body = bytes(buffer[:length])
+        del buffer[:length]
+        status, response = self._http_request(conn, head, body)
+        if response is None:
+            return False
+        send_http_response(
+            conn.io,
+            status,
+            json.dumps(response, ensure_ascii=False).encode("utf-8"),
+            headers=json_headers,
+            keep_alive=head.keep_alive,
+        )
+        return head.keep_alive
+
+    def _http_request(self, conn: _Conn, head: RequestHead, body: bytes) -> Tuple[int, Optional[Dict[str, Any]]]:
+        if head.method not in ("GET", "POST"):
+            return 405, _failed(405, f"method {head.method} not allowed")
+        auth = self._auth_status(head)
+        if auth:
+            if self.auth_style == "frame":
+                auth = 403  # NapCat answers 403 to a missing token too
+            return auth, _failed(auth, "token verify failed")
+        params: Dict[str, Any] = {k: v[0] for k, v in head.query.items() if k != "access_token"}
+        if body.strip():
+            content_type = (head.header("Content-Type") or "").split(";")[0].strip().lower()
+            if content_type == "application/x-www-form-urlencoded":
+                form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+                params.update({k: v[0] for k, v in form.items()})
+            else:
+                try:
+                    parsed = json.loads(body.decode("utf-8"))
+                except (UnicodeDecodeError, ValueError):
+                    return 400, _failed(400, "Invalid JSON")
+                if not isinstance(parsed, dict):
+                    return 400, _failed(400, "the body must be a JSON object")
+                params.update(parsed)
+        action = head.path.strip("/")
+        echo: Any = None
+        has_echo = False
+        if not action:
+            if "action" not in params:
+                return 200, dict(_ok(None), message=f"{self.app_name} is running")
+            # go-cqhttp: POST / with {"action": ..., "params": {...}}
+            action = str(params["action"])
+            has_echo = "echo" in params
+            echo = params.get("echo")
+            inner = params.get("params")
+            if inner is None:
+                inner = {}
+            if not isinstance(inner, dict):
+                return 400, _failed(400, "params must be an object")
+            params = inner
+        plan = self._admit(action, params, echo, has_echo, "http")
+        result = self._run(plan, lambda seconds: self._http_wait(conn, seconds))
+        if result is None:
+            return 0, None
+        return result
+
+    def _http_wait(self, conn: _Conn, seconds: Optional[float]) -> bool:
+        """Hold an HTTP answer back; False when the client left or the server is closing.
+
+        Waits on the socket itself, so a client that gives up (closes the
+        connection) releases the thread at once instead of at stop().
+        """
+        deadline = None if seconds is None else time.monotonic() + seconds
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(conn.sock, selectors.EVENT_READ)
+                while True:
+                    if conn.closed.is_set():
+                        return False
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return True
+                    if not selector.select(remaining):
+                        continue
+                    if not conn.sock.recv(1, socket.MSG_PEEK):
+                        return False  # EOF: the client is gone, or stop() shut the socket
+                    break  # a pipelined request: the socket cannot signal us any more
+        except (OSError, ValueError):
+            return False
+        if deadline is None:
+            conn.closed.wait()
+            return False
+        return not conn.closed.wait(max(0.0, deadline - time.monotonic()))
+
+    # ------------------------------------------------------------------ calls and faults
+
+    def _admit(self, action: str, params: Dict[str, Any], echo: Any, has_echo: bool, transport: str) -> _Plan:
+        """Record a call and take the faults that apply to it, in arrival order."""
+        with self._cond:
+            record = {
+                "action": action,
+                "params": copy.deepcopy(params),
+                "echo": echo,
+                "transport": transport,
+                "time": time.time(),
+            }
+            self._calls.append(record)
+            self._call_counts[action] += 1
+            self._last_call[action] = record
+            self._cond.notify_all()
+            stall = self._take_rule(self._stalls, action)
+            delay = None if stall is not None else self._take_rule(self._delays, action)
+            fail: Optional[_FailRule] = None
+            if stall is None and self._fails.get(action):
+                fail = self._fails[action][0]
+                fail.remaining -= 1
+                if fail.remaining <= 0:
+                    self._fails[action].pop(0)
+        return _Plan(action, params, echo, has_echo, transport, stall, delay, fail)
+
+    @staticmethod
+    def _take_rule(rules: Dict[str, _Rule], action: str) -> Optional[_Rule]:
+        rule = rules.get(action)
+        if rule is None:
+            return None
+        if rule.remaining is not None:
+            rule.remaining -= 1
+            if rule.remaining <= 0:
+                del rules[action]
+        return rule
+
+    def _run(self, plan: _Plan, wait: Callable[[Optional[float]], bool]) -> Optional[Tuple[int, Dict[str, Any]]]:
+        """Carry out an admitted call; None when no answer is to be sent."""
+        if plan.stall is not None:
+            if plan.stall.deliver:
+                self._execute(plan)
+            wait(None)
+            return None
+        if plan.fail is not None:
+            if plan.fail.deliver:
+                self._execute(plan)
+            if plan.delay is not None and not wait(plan.delay.seconds):
+                return None
+            result: Tuple[int, Dict[str, Any]] = (
+                200,
+                _failed(plan.fail.retcode, plan.fail.message, plan.fail.wording),
+            )
+        elif plan.delay is not None:
+            if plan.delay.deliver:
+                result = self._execute(plan)
+                if not wait(plan.delay.seconds):
+                    return None
+            else:
+                if not wait(plan.delay.seconds):
+                    return None
+                result = self._execute(plan)
+        else:
+            result = self._execute(plan)
+        status, response = result
+        if plan.has_echo:
+            response["echo"] = plan.echo
+        return status, response
+
+    def _execute(self, plan: _Plan) -> Tuple[int, Dict[str, Any]]:
+        """Run the action itself; returns (HTTP status, response body)."""
+        ws = plan.transport == "ws"
+        with self._lock:
+            handler = self._custom.get(plan.action) or self._builtin.get(plan.action)
+        if handler is None:
+            if ws:
+                return 200, _failed(1404, f"不支持的Api {plan.action}")
+            return 404, _failed(404, "API_NOT_FOUND", f"没有找到API {plan.action}")
+        try:
+            data = handler(dict(plan.params))
+        except FakeActionError as exc:
+            return 200, _failed(exc.retcode, exc.message, exc.wording, exc.data)
+        except _BadParams as exc:
+            return 200, _failed(1400 if ws else 400, str(exc))
+        except Exception as exc:  # a broken custom handler answers like NapCat's catch-all
+            log.exception("FakeOneBot action %s raised", plan.action)
+            return 200, _failed(1200 if ws else 200, f"{type(exc).__name__}: {exc}")
+        return 200, _ok(data)
+
+    # ------------------------------------------------------------------ events
+
+    def push_event(self, event: Dict[str, Any]) -> Dict[str, Any]:
+        """Send ``event`` to every event-capable WebSocket connection (``/`` and ``/event``).
+
+        Fills ``time`` and ``self_id`` in place when missing. Returns once the
+        frame is written to every connection (half-open ones silently drop it).
+
+        Returns:
+            ``event`` itself.
+        """
+        event.setdefault("time", int(time.time()))
+        event.setdefault("self_id", self.self_id)
+        text = json.dumps(event, ensure_ascii=False)
+        with self._lock:
+            targets = [conn for conn in self._ws_conns if conn.events]
+        for conn in targets:
+            ws = conn.ws
+            if ws is not None:
+                try:
+                    ws.send_text(text)
+                except WebSocketClosed:
+                    pass
+        return event
+
+    def _meta_event(self, meta_event_type: str, **fields: Any) -> Dict[str, Any]:
+        event: Dict[str, Any] = {
+            "time": int(time.time()),
+            "self_id": self.self_id,
+            "post_type": "meta_event",
+            "meta_event_type": meta_event_type,
+        }
+        event.update(fields)
+        return event
+
+    def emit_heartbeat(self) -> Dict[str, Any]:
+        """Send one heartbeat meta event now.
+
+        ``interval`` is :attr:`heartbeat_interval` in milliseconds (30000, NapCat's
+        default, when heartbeats are off).
+        """
+        interval = 30000 if self.heartbeat_interval is None else int(round(self.heartbeat_interval * 1000))
+        return self.push_event(self._meta_event("heartbeat", status={"online": True, "good": True}, interval=interval))
+
+    def emit_notice(self, notice_type: str, **fields: Any) -> Dict[str, Any]:
+        """Send a notice event, e.g. ``emit_notice("group_increase", sub_type="approve", group_id=1, user_id=2)``."""
+        return self.push_event({"post_type": "notice", "notice_type": notice_type, **fields})
+
+    def emit_request(self, request_type: str, **fields: Any) -> Dict[str, Any]:
+        """Send a request event, e.g. ``emit_request("friend", user_id=2, comment="hi", flag="f1")``."""
+        return self.push_event({"post_type": "request", "request_type": request_type, **fields})
+
+    def emit_group_message(
+        self,
+        group_id: int,
+        user_id: int,
+        message: MessageInput,
+        *,
+        message_id: Optional[int] = None,
+        sender: Optional[Dict[str, Any]] = None,
+    ) -> Dict[str, Any]:
+        """Deliver a group message from ``user_id`` to the bot, and record it in the group's history.
+
+        Args:
+            group_id: the group.
+            user_id: the sender.
+            message: a CQ-code string or array-form segments.
+            message_id: the id to use; by default the next id of the server's counter.
+            sender: fields merged into the default ``sender`` object
+                (``user_id``, ``nickname``, ``card``, ``role``).
+
+        Returns:
+            The event as sent (``message`` in the configured format).
+        """
+        segments = _normalize_message(message)
+        group_id, user_id = int(group_id), int(user_id)
+        with self._lock:
+            info = self._member(group_id, user_id)
+            for key in ("nickname", "card", "role", "title"):
+                if sender and key in sender:
+                    info[key] = sender[key]
+            sender_obj = {"user_id": user_id, "nickname": info["nickname"], "card": info["card"], "role": info["role"]}
+            sender_obj.update(sender or {})
+            event = self._store_message(
+                "message", "group", group_id, user_id, segments, message_id, sender_obj, sub_type="normal"
+            )
+        return self.push_event(self._render(event))
+
+    def emit_private_message(self, user_id: int, message: MessageInput, *, message_id: Optional[int] = None) -> Dict[str, Any]:
+        """Deliver a private (friend) message from ``user_id``, and record it in that chat's history.
+
+        Returns:
+            The event as sent (``message`` in the configured format).
+        """
+        segments = _normalize_message(message)
+        user_id = int(user_id)
+        with self._lock:
+            friend = self._friend(user_id)
+            sender_obj = {"user_id": user_id, "nickname": friend["nickname"], "sex": "unknown", "age": 0}
+            event = self._store_message(
+                "message", "private", user_id, user_id, segments, message_id, sender_obj, sub_type="friend"
+            )
+        return self.push_event(self._render(event))
+
+    def send_garbage(self, data: Union[str, bytes] = "not json{", *, binary: Optional[bool] = None) -> None:
+        """Send a frame that is not a valid OneBot frame to every event-capable connection.
+
+        ``str`` goes out as a text frame. ``bytes`` go out as a text frame when
+        they are valid UTF-8 and as a binary frame otherwise; ``binary`` forces
+        the choice (``binary=False`` with non-UTF-8 bytes makes an invalid text
+        frame, which a strict client treats as a protocol error).
+        """
+        if isinstance(data, str):
+            payload, opcode = data.encode("utf-8"), OP_TEXT
+        else:
+            payload = bytes(data)
+            if binary is None:
+                try:
+                    payload.decode("utf-8")
+                    opcode = OP_TEXT
+                except UnicodeDecodeError:
+                    opcode = OP_BINARY
+            else:
+                opcode = OP_BINARY if binary else OP_TEXT
+        with self._lock:
+            targets = [conn for conn in self._ws_conns if conn.events]
+        for conn in targets:
+            ws = conn.ws
+            if ws is not None:
+                try:
+                    ws.send(opcode, payload)
+                except WebSocketClosed:
+                    pass
+
+    # ------------------------------------------------------------------ messages and chats (callers hold _lock)
+
+    def _next_message_id(self) -> int:
+        self._message_id = self._message_id + 1 if self._message_id < _INT32_MAX else 1
+        return self._message_id
+
+    def _member(self, group_id: int, user_id: int) -> Dict[str, Any]:
+        self._groups.setdefault(group_id, f"group{group_id}")
+        members = self._members.setdefault(group_id, {})
+        if self.self_id not in members:
+            members[self.self_id] = self._new_member(group_id, self.self_id, self.nickname)
+        if user_id not in members:
+            members[user_id] = self._new_member(group_id, user_id, self._nickname_of(user_id))
+        return members[user_id]
+
+    def _new_member(self, group_id: int, user_id: int, nickname: str) -> Dict[str, Any]:
+        return {
+            "group_id": group_id,
+            "user_id": user_id,
+            "nickname": nickname,
+            "card": "",
+            "sex": "unknown",
+            "age": 0,
+            "area": "",
+            "join_time": self._started_at,
+            "last_sent_time": 0,
+            "level": "1",
+            "role": "member",
+            "unfriendly": False,
+            "title": "",
+            "title_expire_time": 0,
+            "card_changeable": True,
+        }
+
+    def _friend(self, user_id: int) -> Dict[str, Any]:
+        if user_id not in self._friends:
+            self._friends[user_id] = {"user_id": user_id, "nickname": self._nickname_of(user_id), "remark": ""}
+        return self._friends[user_id]
+
+    def _nickname_of(self, user_id: int) -> str:
+        if user_id == self.self_id:
+            return self.nickname
+        if user_id in self._friends:
+            return str(self._friends[user_id]["nickname"])
+        for members in self._members.values():
+            if user_id in members:
+                return str(members[user_id]["nickname"])
+        return f"user{user_id}"
+
+    def _store_message(
+        self,
+        post_type: str,
+        message_type: str,
+        chat_id: int,
+        user_id: int,
+        segments: List[Dict[str, Any]],
+        message_id: Optional[int],
+        sender: Dict[str, Any],
+        *,
+        sub_type: str,
+    ) -> Dict[str, Any]:
+        key = (message_type, chat_id)
+        seq = self._seq.get(key, 0) + 1
+        self._seq[key] = seq
+        mid = self._next_message_id() if message_id is None else int(message_id)
+        now = int(time.time())
+        event: Dict[str, Any] = {
+            "time": now,
+            "self_id": self.self_id,
+            "post_type": post_type,
+            "message_type": message_type,
+            "sub_type": sub_type,
+            "message_id": mid,
+            "message_seq": seq,
+            "real_id": mid,
+            "user_id": user_id,
+        }
+        if message_type == "group":
+            event["group_id"] = chat_id
+            event["anonymous"] = None
+            if chat_id in self._members and user_id in self._members[chat_id]:
+                self._members[chat_id][user_id]["last_sent_time"] = now
+        else:
+            event["target_id"] = chat_id if post_type == "message_sent" else self.self_id
+        event.update(
+            {
+                "message": segments,
+                "raw_message": render_cq(segments),
+                "font": 14,
+                "sender": sender,
+            }
+        )
+        if post_type == "message_sent":
+            event["message_sent_type"] = "self"
+        self._history.setdefault(key, []).append(event)
+        self._by_id[mid] = event
+        return event
+
+    def _render(self, event: Dict[str, Any]) -> Dict[str, Any]:
+        """A copy of a stored message event, ``message`` in the configured format."""
+        out = copy.deepcopy(event)
+        out["message_format"] = self.message_format
+        if self.message_format == "string":
+            out["message"] = out["raw_message"]
+        return out
+
+    def _deliver(self, message_type: str, target: int, segments: List[Dict[str, Any]]) -> int:
+        """Really send a message: sent_messages, history, and message_sent when enabled."""
+        with self._lock:
+            if message_type == "group":
+                self._member(target, self.self_id)
+                sender = {"user_id": self.self_id, "nickname": self.nickname, "card": "", "role": "member"}
+                event = self._store_message(
+                    "message_sent", "group", target, self.self_id, segments, None, sender, sub_type="normal"
+                )
+            else:
+                sender = {"user_id": self.self_id, "nickname": self.nickname, "sex": "unknown", "age": 0}
+                event = self._store_message(
+                    "message_sent", "private", target, self.self_id, segments, None, sender, sub_type="friend"
+                )
+            record: Dict[str, Any] = {"message_id": event["message_id"], "message_type": message_type}
+            record["group_id" if message_type == "group" else "user_id"] = target
+            record.update({"message": copy.deepcopy(segments), "raw_message": event["raw_message"], "time": time.time()})
+            self._sent.append(record)
+            rendered = self._render(event)
+        if self.report_self_messages:
+            self.push_event(rendered)
+        return int(event["message_id"])
+
+    # ------------------------------------------------------------------ built-in actions
+
+    def _act_get_login_info(self, params: Dict[str, Any]) -> Any:
+        return {"user_id": self.self_id, "nickname": self.nickname}
+
+    def _act_get_version_info(self, params: Dict[str, Any]) -> Any:
+        return {"app_name": self.app_name, "app_version": self.app_version, "protocol_version": "v11"}
+
+    def _act_get_status(self, params: Dict[str, Any]) -> Any:
+        return {"online": True, "good": True, "stat": {}}
+
+    def _act_send_msg(self, params: Dict[str, Any]) -> Any:
+        message_type = params.get("message_type")
+        if message_type not in ("group", "private"):
+            # Inferred from the ids; NapCat picks the group when both are present.
+            message_type = "group" if params.get("group_id") not in (None, "") else "private"
+        if message_type == "group":
+            return self._act_send_group_msg(params)
+        return self._act_send_private_msg(params)
+
+    def _act_send_group_msg(self, params: Dict[str, Any]) -> Any:
+        group_id = _int_param(params, "group_id")
+        if "message" not in params:
+            raise _BadParams("missing parameter message")
+        segments = _normalize_message(params["message"], _bool_param(params, "auto_escape"))
+        return {"message_id": self._deliver("group", group_id, segments)}
+
+    def _act_send_private_msg(self, params: Dict[str, Any]) -> Any:
+        user_id = _int_param(params, "user_id")
+        if "message" not in params:
+            raise _BadParams("missing parameter message")
+        segments = _normalize_message(params["message"], _bool_param(params, "auto_escape"))
+        return {"message_id": self._deliver("private", user_id, segments)}
+
+    def _act_delete_msg(self, params: Dict[str, Any]) -> Any:
+        message_id = _int_param(params, "message_id")
+        with self._lock:
+            event = self._by_id.pop(message_id, None)
+            if event is None:
+                raise FakeActionError(1200, "消息不存在")
+            chat = self._history.get((event["message_type"], self._chat_of(event)), [])
+            self._history[(event["message_type"], self._chat_of(event))] = [e for e in chat if e is not event]
+        return None
+
+    def _act_get_msg(self, params: Dict[str, Any]) -> Any:
+        message_id = _int_param(params, "message_id")
+        with self._lock:
+            event = self._by_id.get(message_id)
+            if event is None:
+                raise FakeActionError(1200, "消息不存在")
+            return self._render(event)
+
+    def _act_get_group_msg_history(self, params: Dict[str, Any]) -> Any:
+        return self._history_page("group", _int_param(params, "group_id"), params)
+
+    def _act_get_friend_msg_history(self, params: Dict[str, Any]) -> Any:
+        return self._history_page("private", _int_param(params, "user_id"), params)
+
+    def _history_page(self, message_type: str, chat_id: int, params: Dict[str, Any]) -> Any:
+        seq = _int_param(params, "message_seq", required=False)
+        count = _int_param(params, "count", 20)
+        with self._lock:
+            events = self._history.get((message_type, chat_id), [])
+            if seq:
+                events = [e for e in events if e["message_seq"] <= seq]
+            page = events[-count:] if count > 0 else []
+            return {"messages": [self._render(e) for e in page]}
+
+    def _act_get_group_info(self, params: Dict[str, Any]) -> Any:
+        group_id = _int_param(params, "group_id")
+        with self._lock:
+            return self._group_info(group_id)
+
+    def _group_info(self, group_id: int) -> Dict[str, Any]:
+        return {
+            "group_id": group_id,
+            "group_name": self._groups.get(group_id, f"group{group_id}"),
+            "member_count": max(1, len(self._members.get(group_id, {}))),
+            "max_member_count": 500,
+        }
+
+    def _act_get_group_list(self, params: Dict[str, Any]) -> Any:
+        with self._lock:
+            return [self._group_info(group_id) for group_id in sorted(self._groups)]
+
+    def _act_get_friend_list(self, params: Dict[str, Any]) -> Any:
+        with self._lock:
+            return [dict(friend) for _, friend in sorted(self._friends.items())]
+
+    def _act_get_stranger_info(self, params: Dict[str, Any]) -> Any:
+        user_id = _int_param(params, "user_id")
+        with self._lock:
+            return {"user_id": user_id, "nickname": self._nickname_of(user_id), "sex": "unknown", "age": 0}
+
+    def _act_get_group_member_info(self, params: Dict[str, Any]) -> Any:
+        group_id = _int_param(params, "group_id")
+        user_id = _int_param(params, "user_id")
+        with self._lock:
+            return dict(self._member(group_id, user_id))
+
+    def _act_get_group_member_list(self, params: Dict[str, Any]) -> Any:
+        group_id = _int_param(params, "group_id")
+        with self._lock:
+            self._member(group_id, self.self_id)
+            return [dict(m) for _, m in sorted(self._members[group_id].items())]
+
+    def _chat_of(self, event: Dict[str, Any]) -> int:
+        if event["message_type"] == "group":
+            return int(event["group_id"])
+        return int(event["target_id"] if event["post_type"] == "message_sent" else event["user_id"])
+
+    # ------------------------------------------------------------------ test data
+
+    def add_group(self, group_id: int, group_name: Optional[str] = None) -> None:
+        """Make ``group_id`` known (``get_group_list``), optionally with a name."""
+        with self._lock:
+            self._member(int(group_id), self.self_id)
+            if group_name is not None:
+                self._groups[int(group_id)] = group_name
+
+    def add_member(
+        self, group_id: int, user_id: int, *, nickname: Optional[str] = None, card: str = "", role: str = "member"
+    ) -> None:
+        """Add (or update) a member of a group, as ``get_group_member_*`` will report it."""
+        with self._lock:
+            member = self._member(int(group_id), int(user_id))
+            if nickname is not None:
+                member["nickname"] = nickname
+            member["card"] = card
+            member["role"] = role
+
+    def add_friend(self, user_id: int, *, nickname: Optional[str] = None, remark: str = "") -> None:
+        """Add (or update) a friend, as ``get_friend_list`` will report it."""
+        with self._lock:
+            friend = self._friend(int(user_id))
+            if nickname is not None:
+                friend["nickname"] = nickname
+            friend["remark"] = remark
+
+    # ------------------------------------------------------------------ observation
+
+    @property
+    def calls(self) -> List[Dict[str, Any]]:
+        """A snapshot of every API call received, oldest first.
+
+        Each is ``{"action", "params", "echo", "transport": "ws" | "http", "time"}``
+        (``time`` is ``time.time()`` at arrival). Calls on ``/event`` are not
+        processed and not recorded.
+        """
+        with self._lock:
+            return [dict(call) for call in self._calls]
+
+    def wait_for_call(self, action: str, timeout: float = 5.0, count: int = 1) -> Dict[str, Any]:
+        """Block until ``count`` calls of ``action`` have been received in total.
+
+        Returns:
+            The latest call of ``action`` (see :attr:`calls`).
+
+        Raises:
+            TimeoutError: fewer than ``count`` arrived within ``timeout`` seconds.
+        """
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._call_counts[action] >= count, timeout):
+                raise TimeoutError(
+                    f"{action} was called {self._call_counts[action]} time(s) in {timeout}s, expected {count}"
+                )
+            return dict(self._last_call[action])
+
+    @property
+    def sent_messages(self) -> List[Dict[str, Any]]:
+        """A snapshot of the messages really delivered by ``send_*`` actions, oldest first.
+
+        Each is ``{"message_id", "message_type", "group_id" or "user_id",
+        "message" (array-form segments), "raw_message", "time"}``.
+        """
+        with self._lock:
+            return copy.deepcopy(self._sent)
+
+    def history(self, *, group_id: Optional[int] = None, user_id: Optional[int] = None) -> List[Dict[str, Any]]:
+        """The message events of one chat (received and sent), oldest first.
+
+        Give exactly one of ``group_id`` or ``user_id`` (a private chat). Messages
+        sent by the bot appear with ``post_type`` ``message_sent``.
+        """
+        if (group_id is None) == (user_id is None):
+            raise ValueError("give exactly one of group_id or user_id")
+        key = ("group", int(group_id)) if group_id is not None else ("private", int(user_id))  # type: ignore[arg-type]
+        with self._lock:
+            return [self._render(event) for event in self._history.get(key, [])]
+
+    @property
+    def connection_count(self) -> int:
+        """WebSocket connections open right now (half-open ones included)."""
+        with self._lock:
+            return len(self._ws_conns)
+
+    @property
+    def total_connections(self) -> int:
+        """WebSocket upgrades accepted since start (a NapCat-style token refusal included)."""
+        with self._lock:
+            return self._total_connections
+
+    def wait_for_connections(self, n: int, timeout: float = 5.0) -> None:
+        """Block until :attr:`total_connections` is at least ``n``.
+
+        Raises:
+            TimeoutError: it was not within ``timeout`` seconds.
+        """
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._total_connections >= n, timeout):
+                raise TimeoutError(f"{self._total_connections} WebSocket connection(s) in {timeout}s, expected {n}")
+
+    # ------------------------------------------------------------------ faults
+
+    def drop_connections(self) -> None:
+        """Close every WebSocket's TCP connection abruptly, without a close frame.
+
+        The client sees EOF / close code 1006. New connections are accepted as usual.
+        """
+        with self._cond:
+            conns, self._ws_conns = self._ws_conns, []
+            self._cond.notify_all()
+        for conn in conns:
+            conn.abort()
+
+    def close_connections(self, code: int = 1000, reason: str = "") -> None:
+        """Close every WebSocket with a close frame and wait (up to 2 s) for the handshake.
+
+        Half-open connections cannot send a frame; they are dropped instead.
+        """
+        with self._cond:
+            conns, self._ws_conns = self._ws_conns, []
+            self._cond.notify_all()
+        closing: List[ServerWebSocket] = []
+        for conn in conns:
+            ws = conn.ws
+            if conn.frozen.is_set() or ws is None:
+                conn.abort()
+                continue
+            ws.send_close(code, reason)
+            closing.append(ws)
+        deadline = time.monotonic() + _CLOSE_TIMEOUT
+        for ws in closing:
+            if not ws.wait_closed(max(0.0, deadline - time.monotonic())):
+                ws.abort()
+
+    def half_open(self) -> None:
+        """Silence every open WebSocket: nothing more is read or written on it.
+
+        No heartbeats, events, replies or pongs; the TCP connection stays open
+        (until :meth:`drop_connections`, :meth:`down` or :meth:`stop`). New
+        connections behave normally.
+        """
+        with self._lock:
+            for conn in self._ws_conns:
+                conn.frozen.set()
+
+    def down(self) -> None:
+        """Stop listening and drop every connection (HTTP too); the port stays reserved.
+
+        Connection attempts are refused until :meth:`up`.
+        """
+        with self._admin:
+            with self._cond:
+                if self._stopping or not self._started:
+                    raise RuntimeError("FakeOneBot is not running")
+                acceptor, self._acceptor = self._acceptor, None
+                if acceptor is None:
+                    return
+                conns = list(self._conns)
+                self._ws_conns.clear()
+                self._cond.notify_all()
+            acceptor.wake()
+            if acceptor.thread is not None:
+                acceptor.thread.join(_READY_TIMEOUT)
+            acceptor.close()
+            for conn in conns:
+                conn.abort()
+            # Bound but not listening: connects are refused and nobody else gets the port.
+            placeholder = socket.socket(acceptor.listener.family, socket.SOCK_STREAM)
+            try:
+                placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                placeholder.bind((self.host, self.port))
+            except OSError:
+                log.warning("could not reserve port %s while down", self.port)
+                placeholder.close()
+            else:
+                self._placeholder = placeholder
+
+    def up(self) -> None:
+        """Listen again on the same port after :meth:`down`. No-op when already up."""
+        with self._admin:
+            with self._lock:
+                if self._stopping or not self._started:
+                    raise RuntimeError("FakeOneBot is not running")
+                if self._acceptor is not None:
+                    return
+            self._close_placeholder()
+            self._start_acceptor(self._listen(self.port))
+
+    def _close_placeholder(self) -> None:
+        placeholder, self._placeholder = self._placeholder, None
+        if placeholder is not None:
+            placeholder.close()
+
+    def delay(self, action: str, seconds: float, *, times: Optional[int] = None, deliver: bool = False) -> None:
+        """Answer ``action`` only after ``seconds``.
+
+        Other calls and events are not held up. By default the action itself
+        runs when the answer is sent (a message is delivered late); with
+        ``deliver=True`` it runs at once and only the answer is late (a send
+        that succeeded but whose reply outlives the client's timeout).
+
+        Args:
+            action: the action name.
+            seconds: the delay.
+            times: how many of the next calls are delayed; None: all of them.
+            deliver: run the action at once instead of after the delay.
+        """
+        with self._lock:
+            self._delays[action] = _Rule(float(seconds), times, deliver)
+
+    def stall(self, action: str, *, times: Optional[int] = None, deliver: bool = False) -> None:
+        """Accept ``action`` and never answer (until the connection closes).
+
+        Args:
+            action: the action name.
+            times: how many of the next calls stall; None: all of them.
+            deliver: still run the action (the message is delivered, the
+                answer never comes); by default nothing happens.
+        """
+        with self._lock:
+            self._stalls[action] = _Rule(0.0, times, deliver)
+
+    def fail_next(
+        self,
+        action: str,
+        retcode: int = 1200,
+        message: str = DEFAULT_FAIL_MESSAGE,
+        *,
+        deliver: bool = False,
+        times: int = 1,
+        wording: Optional[str] = None,
+    ) -> None:
+        """Answer the next ``times`` calls of ``action`` with ``status: failed``.
+
+        Args:
+            action: the action name.
+            retcode: the ``retcode`` of the failure (NapCat's 1200 by default).
+            message: the ``message``; by default NapCat's send timeout.
+            deliver: run the action first (a send is really delivered, recorded,
+                and reported by ``message_sent``), then answer with the failure.
+            times: how many calls fail. Repeated ``fail_next`` calls queue up.
+            wording: the ``wording`` (defaults to ``message``).
+        """
+        with self._lock:
+            self._fails.setdefault(action, []).append(_FailRule(retcode, message, wording, deliver, times))
+
+    def set_action(self, action: str, handler: Optional[ActionHandler]) -> None:
+        """Implement (or override) ``action`` with ``handler(params) -> data``.
+
+        The handler runs on a worker thread; raise :class:`FakeActionError` to
+        answer with a failure. Any other exception answers ``retcode`` 1200
+        (WebSocket) / 200 (HTTP), as NapCat does. ``None`` removes the handler.
+        """
+        with self._lock:
+            if handler is None:
+                self._custom.pop(action, None)
+            else:
+                self._custom[action] = handler
+
+    def reset_faults(self) -> None:
+        """Forget every delay, stall and pending failure (calls already held keep waiting)."""
+        with self._lock:
+            self._delays.clear()
+            self._stalls.clear()
+            self._fails.clear()
