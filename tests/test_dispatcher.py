@@ -1,0 +1,130 @@
+"""Dispatcher: order, isolation of failures, bounded queue, stop."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, List
+
+import pytest
+
+from qqreliable import Event
+from qqreliable.dispatcher import Dispatcher
+from qqreliable.supervisor import Supervisor
+
+pytestmark = pytest.mark.timeout(20)
+
+
+def make(workers: int = 2, queue_size: int = 100) -> "tuple[Dispatcher, Supervisor]":
+    return Dispatcher(workers=workers, queue_size=queue_size), Supervisor(prefix="test-dispatch")
+
+
+def test_most_specific_first_in_registration_order() -> None:
+    d, _ = make()
+    calls: List[str] = []
+    d.add("message", lambda e: calls.append("message-1"))
+    d.add("message.group.normal", lambda e: calls.append("normal"))
+    d.add("message.group", lambda e: calls.append("group"))
+    d.add("message", lambda e: calls.append("message-2"))
+    d.add("notice", lambda e: calls.append("notice"))
+    for h in d.handlers_for("message.group.normal"):
+        h(None)
+    assert calls == ["normal", "group", "message-1", "message-2"]
+    assert d.handlers_for("") == []
+
+
+def test_failure_is_isolated_and_reported() -> None:
+    d, sup = make()
+    seen: List[str] = []
+    errors: List[Any] = []
+    done = threading.Event()
+    d.add("message", lambda e: (_ for _ in ()).throw(ValueError("bad")))
+    d.add("message", lambda e: (seen.append(e.name), done.set()))
+    d.add_error_handler(lambda exc, ev: errors.append((type(exc), ev.name)))
+    d.add_error_handler(lambda exc, ev: 1 / 0)  # a failing hook is logged, not fatal
+    d.start(sup)
+    try:
+        assert d.submit_event(Event({"post_type": "message", "message_type": "private"}))
+        assert done.wait(5)
+        assert d.wait_idle(5)
+    finally:
+        d.stop()
+        assert sup.join(2) == []
+    assert seen == ["message.private"]
+    assert errors == [(ValueError, "message.private")]
+    assert d.handler_errors == 1
+
+
+def test_overflow_drops_newest_counts_and_warns(caplog: Any) -> None:
+    d, sup = make(workers=1, queue_size=3)
+    release = threading.Event()
+    started = threading.Event()
+    handled: List[int] = []
+
+    def slow(e: Event) -> None:
+        started.set()
+        release.wait(5)
+        handled.append(e["n"])
+
+    d.add("x", slow)
+    d.start(sup)
+    try:
+        assert d.submit_event(Event({"post_type": "x", "n": 0}))
+        assert started.wait(5)  # the worker holds event 0
+        results = [d.submit_event(Event({"post_type": "x", "n": n})) for n in range(1, 11)]
+        assert results == [True] * 3 + [False] * 7
+        assert d.dropped == 7
+        assert "handler queue full" in caplog.text
+        release.set()
+        assert d.wait_idle(5)
+        assert handled == [0, 1, 2, 3]
+    finally:
+        release.set()
+        d.stop()
+        assert sup.join(2) == []
+
+
+def test_events_without_handlers_are_not_queued() -> None:
+    d, _ = make(queue_size=1)
+    for _ in range(10):
+        assert d.submit_event(Event({"post_type": "meta_event", "meta_event_type": "heartbeat"}))
+    assert d.queued == 0 and d.dropped == 0
+
+
+def test_stop_discards_queue_and_joins() -> None:
+    d, sup = make(workers=1, queue_size=100)
+    release = threading.Event()
+    started = threading.Event()
+    d.add("x", lambda e: (started.set(), release.wait(5)))
+    d.start(sup)
+    for _ in range(5):
+        d.submit_event(Event({"post_type": "x"}))
+    assert started.wait(5)
+    assert d.stop() == 4
+    assert not d.submit_event(Event({"post_type": "x"}))
+    release.set()
+    assert sup.join(2) == []
+
+
+def test_jobs_are_never_dropped() -> None:
+    d, sup = make(workers=1, queue_size=1)
+    release = threading.Event()
+    done = threading.Event()
+    d.add("x", lambda e: release.wait(5))
+    d.start(sup)
+    try:
+        d.submit_event(Event({"post_type": "x"}))
+        d.submit_event(Event({"post_type": "x"}))
+        d.fire([lambda arg: done.set()], "arg")
+        release.set()
+        assert done.wait(5)
+    finally:
+        d.stop()
+        sup.join(2)
+
+
+def test_rejects_non_callables() -> None:
+    d, _ = make()
+    with pytest.raises(TypeError):
+        d.add("x", 5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        Dispatcher(workers=0)

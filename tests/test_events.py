@@ -1,0 +1,91 @@
+"""Event: dict with attribute access, names, helpers; frames parsed with typed errors."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from qqreliable import Event, Message, ProtocolError
+from qqreliable.events import parse_frame
+
+GROUP = {
+    "post_type": "message",
+    "message_type": "group",
+    "sub_type": "normal",
+    "self_id": 10001,
+    "user_id": 42,
+    "group_id": 7,
+    "message_id": -12345,
+    "message": [{"type": "text", "data": {"text": "hi "}}, {"type": "face", "data": {"id": "1"}}],
+    "raw_message": "hi [CQ:face,id=1]",
+}
+
+
+def test_dict_and_attribute_access() -> None:
+    e = Event(GROUP)
+    assert e.group_id == e["group_id"] == 7
+    assert isinstance(e, dict) and dict(e) == GROUP
+    with pytest.raises(AttributeError):
+        e.nonexistent
+    assert e.get("nonexistent") is None
+
+
+@pytest.mark.parametrize(
+    "data, name",
+    [
+        (GROUP, "message.group.normal"),
+        ({"post_type": "message", "message_type": "private", "sub_type": "friend"}, "message.private.friend"),
+        ({"post_type": "notice", "notice_type": "group_increase", "sub_type": "approve"}, "notice.group_increase.approve"),
+        ({"post_type": "notice", "notice_type": "friend_add"}, "notice.friend_add"),
+        ({"post_type": "request", "request_type": "friend"}, "request.friend"),
+        ({"post_type": "meta_event", "meta_event_type": "heartbeat", "interval": 5000}, "meta_event.heartbeat"),
+        ({"post_type": "message_sent", "message_type": "group", "sub_type": "normal"}, "message_sent.group.normal"),
+        ({"post_type": "message", "message_type": "group", "self_id": 1, "user_id": 1}, "message_sent.group"),
+        ({"post_type": "weird"}, "weird"),
+        ({}, ""),
+        ({"post_type": "notice", "notice_type": 5}, "notice"),
+    ],
+)
+def test_names(data: dict, name: str) -> None:
+    assert Event(data).name == name
+
+
+def test_message_helpers_array_and_string() -> None:
+    array = Event(GROUP)
+    string = Event(dict(GROUP, message="hi [CQ:face,id=1]"))
+    for e in (array, string):
+        assert isinstance(e.message, Message)
+        assert e.plain_text == "hi "
+        assert e.is_group and not e.is_private
+    assert array.message == string.message
+    assert array["message"] == GROUP["message"]  # raw untouched
+
+
+def test_garbage_message_field_does_not_crash() -> None:
+    e = Event(dict(GROUP, message=12345))
+    assert isinstance(e.message, Message)
+    assert Event({"post_type": "notice"}).plain_text == ""
+
+
+def test_reply_without_bot_is_clear() -> None:
+    from qqreliable import ApiNotAvailable
+
+    with pytest.raises(ApiNotAvailable):
+        Event(GROUP).reply("x")
+
+
+def test_pickle() -> None:
+    e = pickle.loads(pickle.dumps(Event(GROUP)))
+    assert e == GROUP and e.name == "message.group.normal"
+
+
+@pytest.mark.parametrize("frame", [b"not json", b"[1,2]", b'"str"', b"\xff\xfe", b"", b"null"])
+def test_parse_frame_typed_errors(frame: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        parse_frame(frame)
+
+
+def test_parse_frame_deep_nesting_is_typed() -> None:
+    with pytest.raises(ProtocolError):
+        parse_frame(b"[" * 100_000 + b"]" * 100_000)

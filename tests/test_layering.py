@@ -1,0 +1,110 @@
+"""Architecture rules that a grep can hold, and the public surface pinned."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import qqreliable
+
+PKG = pathlib.Path(qqreliable.__file__).parent
+THIRD_PARTY_IO = {"requests", "urllib3", "websocket"}
+
+
+def _imports(path: pathlib.Path) -> set:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def _runtime_imports(path: pathlib.Path) -> set:
+    """Imports outside ``if TYPE_CHECKING:`` blocks."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.dump(node.test):
+            skip.update(id(n) for n in ast.walk(node))
+    names = set()
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_only_transport_imports_network_libraries() -> None:
+    offenders = []
+    for path in PKG.rglob("*.py"):
+        rel = path.relative_to(PKG).as_posix()
+        if rel.startswith(("transport/", "testing/")):
+            continue
+        bad = _runtime_imports(path) & THIRD_PARTY_IO
+        if bad:
+            offenders.append((rel, sorted(bad)))
+    assert offenders == []
+
+
+def test_protocol_modules_are_pure() -> None:
+    for name in ("message.py", "events.py", "actions.py", "exceptions.py"):
+        assert not _imports(PKG / name) & (THIRD_PARTY_IO | {"threading", "socket", "concurrent"}), name
+
+
+def test_only_supervisor_and_dispatcher_start_threads() -> None:
+    allowed = {"supervisor.py", "dispatcher.py"}
+    for path in PKG.rglob("*.py"):
+        rel = path.relative_to(PKG).as_posix()
+        if rel in allowed or rel.startswith("testing/"):
+            continue
+        text = path.read_text(encoding="utf-8")
+        assert "threading.Thread(" not in text and "ThreadPoolExecutor(" not in text, rel
+
+
+def test_exceptions_import_nothing_from_the_package() -> None:
+    tree = ast.parse((PKG / "exceptions.py").read_text(encoding="utf-8"))
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level > 0]
+
+
+def test_no_print_in_library_code() -> None:
+    for path in PKG.rglob("*.py"):
+        rel = path.relative_to(PKG).as_posix()
+        if rel in ("cli.py", "__main__.py", "demo.py"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "print"]
+        assert not calls, rel
+
+
+def test_public_surface() -> None:
+    expected = {
+        "Bot", "Event", "Message", "MessageSegment", "escape", "unescape", "Receipt", "Backoff",
+        "Error", "NetworkError", "ConnectFailed", "ResponseLost", "ApiTimeout", "ConnectionLost",
+        "AuthenticationError", "ActionFailed", "ProtocolError", "SendUnconfirmed",
+        "MediaUnavailable", "ApiNotAvailable", "AccountOffline", "RateLimited", "BotStopped",
+        "__version__",
+    }
+    assert expected <= set(qqreliable.__all__)
+    for name in qqreliable.__all__:
+        assert hasattr(qqreliable, name), name
+
+
+def test_error_tree() -> None:
+    from qqreliable import (
+        ApiTimeout, ConnectionLost, Error, NetworkError, ActionFailed, AuthenticationError,
+        SendUnconfirmed, MediaUnavailable, ApiNotAvailable,
+    )
+
+    assert issubclass(ApiTimeout, NetworkError) and issubclass(ConnectionLost, NetworkError)
+    for cls in (NetworkError, ActionFailed, AuthenticationError, SendUnconfirmed, MediaUnavailable, ApiNotAvailable):
+        assert issubclass(cls, Error)
+
+
+def test_py_typed_shipped() -> None:
+    assert (PKG / "py.typed").exists()
