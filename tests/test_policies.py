@@ -92,8 +92,20 @@ def test_liveness_ping_and_pong() -> None:
     assert live.ping_due()
 
 
-def test_liveness_check_period_follows_interval() -> None:
-    live = Liveness(grace=2.5, ping_interval=15, pong_timeout=10)
-    assert live.next_check_in() == pytest.approx(2.0)
+def test_liveness_check_period_wakes_at_the_next_deadline() -> None:
+    clock = Clock()
+    live = Liveness(grace=2.5, ping_interval=15, pong_timeout=10, clock=clock)
+    assert live.next_check_in() == pytest.approx(1.0, abs=0.01)  # capped: ping due in 15 s
+    clock.now += 14
+    assert live.next_check_in() == pytest.approx(1.0, abs=0.01)  # the ping falls due
     live.saw_heartbeat(400)
-    assert live.next_check_in() == pytest.approx(0.2)
+    live.saw_frame()
+    assert live.next_check_in() == pytest.approx(1.0, abs=0.01)  # stale at 2.5 x 0.4 s
+    clock.now += 0.9
+    assert live.next_check_in() == pytest.approx(0.1, abs=0.01)
+    clock.now += 0.2
+    assert live.stale() is not None
+    assert live.next_check_in() == pytest.approx(0.01)  # overdue: check again at once
+    live.ping_sent()
+    live.interval = None
+    assert live.next_check_in() == pytest.approx(1.0, abs=0.01)  # pong deadline 10 s, capped

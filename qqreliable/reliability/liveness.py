@@ -78,11 +78,24 @@ class Liveness:
             return f"no pong within {self.pong_timeout:g}s"
         return None
 
-    def next_check_in(self) -> float:
-        """How long the watchdog may sleep before the answer can change."""
-        candidates = [self.pong_timeout]
-        if self.ping_interval is not None:
-            candidates.append(self.ping_interval)
+    def next_check_in(self, floor: float = 0.01, ceiling: float = 1.0) -> float:
+        """Seconds until the next moment :meth:`stale` or :meth:`ping_due` can change.
+
+        The watchdog sleeps exactly that long (clamped to ``[floor, ceiling]``),
+        so a dead link is noticed within a few milliseconds of its deadline
+        rather than up to a polling period late.
+        """
+        now = self._clock()
+        moments = []
         if self.interval is not None:
-            candidates.append(self.grace * self.interval)
-        return max(0.01, min(candidates) / 5.0)
+            moments.append(self.last_rx + self.grace * self.interval)
+        if self.ping_interval is not None:
+            outstanding = self.ping_sent_at is not None and self.ping_sent_at > self.last_rx
+            if outstanding:
+                moments.append(self.ping_sent_at + self.pong_timeout)  # type: ignore[operator]
+            else:
+                moments.append(max(self.last_rx, self.ping_sent_at or 0.0) + self.ping_interval)
+        if not moments:
+            return ceiling
+        # A hair past the deadline: stale() compares with ">".
+        return min(ceiling, max(floor, min(moments) - now + 0.001))
