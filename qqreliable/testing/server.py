@@ -484,6 +484,9 @@ class FakeOneBot:
         self._threads: Set[threading.Thread] = set()
         self._conns: Set[_Conn] = set()
         self._ws_conns: List[_Conn] = []
+        # Connections between "upgrade accepted" and "registered": faults reach them too,
+        # so a client that saw its handshake complete can always be dropped or frozen.
+        self._upgrading: List[_Conn] = []
         self._total_connections = 0
         self._conn_ids = itertools.count(1)
 
@@ -769,6 +772,16 @@ class FakeOneBot:
             body = _failed(1401 if auth == 401 else 1403, "token verify failed")
             send_http_response(conn.io, auth, json.dumps(body), headers=headers)
             return
+        with self._cond:
+            self._upgrading.append(conn)
+        try:
+            self._upgrade(conn, head, buffer, auth, path)
+        finally:
+            with self._cond:
+                if conn in self._upgrading:
+                    self._upgrading.remove(conn)
+
+    def _upgrade(self, conn: _Conn, head: RequestHead, buffer: bytearray, auth: int, path: str) -> None:
         try:
             ws = accept_websocket(conn.io, head, buffered=bytes(buffer), close_timeout=_CLOSE_TIMEOUT)
         except HandshakeError as exc:
@@ -795,6 +808,7 @@ class FakeOneBot:
         with self._cond:
             if self._stopping or conn.closed.is_set():
                 return
+            self._upgrading.remove(conn)
             self._ws_conns.append(conn)
             self._total_connections += 1
             if conn.events:
@@ -1529,7 +1543,7 @@ class FakeOneBot:
         The client sees EOF / close code 1006. New connections are accepted as usual.
         """
         with self._cond:
-            conns, self._ws_conns = self._ws_conns, []
+            conns, self._ws_conns = self._ws_conns + self._upgrading, []
             self._cond.notify_all()
         for conn in conns:
             conn.abort()
@@ -1541,7 +1555,10 @@ class FakeOneBot:
         """
         with self._cond:
             conns, self._ws_conns = self._ws_conns, []
+            upgrading = list(self._upgrading)
             self._cond.notify_all()
+        for conn in upgrading:  # not serving frames yet: nothing to say goodbye with
+            conn.abort()
         closing: List[ServerWebSocket] = []
         for conn in conns:
             ws = conn.ws
@@ -1562,8 +1579,8 @@ class FakeOneBot:
         (until :meth:`drop_connections`, :meth:`down` or :meth:`stop`). New
         connections behave normally.
         """
-        with self._lock:
-            for conn in self._ws_conns:
+        with self._cond:
+            for conn in self._ws_conns + self._upgrading:
                 conn.frozen.set()
 
     def down(self) -> None:
