@@ -275,8 +275,13 @@ def test_sizes_across_length_encodings(pair: Tuple[ServerWebSocket, socket.socke
         sender.start()
         assert ws.recv() == (OP_BINARY, payload)
         sender.join()
-        ws.send_bytes(payload)
+        # Send from a thread: a 3 MiB frame does not fit the socket buffers, so
+        # the write only completes while this side reads.
+        writer = threading.Thread(target=ws.send_bytes, args=(payload,))
+        writer.start()
         assert server_frame(client) == (True, OP_BINARY, payload)
+        writer.join(10)
+        assert not writer.is_alive()
 
 
 def test_fragmented_message_with_interleaved_ping(pair: Tuple[ServerWebSocket, socket.socket]) -> None:
