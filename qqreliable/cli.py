@@ -63,7 +63,13 @@ def demo(out: TextIO = sys.stdout) -> int:
             ping_interval=5.0,
         )
         cond = threading.Condition()
-        state: Dict[str, int] = {"connects": 0, "disconnects": 0, "replies": 0}
+        state: Dict[str, int] = {"connects": 0, "disconnects": 0, "replies": 0, "heartbeats": 0}
+
+        @bot.on_meta_event("heartbeat")
+        def beat(event: Event) -> None:
+            with cond:
+                state["heartbeats"] += 1
+                cond.notify_all()
 
         @bot.on_connect
         def connected(self_id: int) -> None:
@@ -110,6 +116,8 @@ def demo(out: TextIO = sys.stdout) -> int:
             ok &= round_trip(2)
 
             o.line()
+            seen = state["heartbeats"]
+            ok &= wait(lambda: state["heartbeats"] > seen)  # the bot has learned the interval
             o.step("fault", f"the link goes half-open: TCP up, nothing flows (heartbeat every {heartbeat}s)")
             started = time.monotonic()
             server.half_open()
