@@ -46,11 +46,11 @@ class _Out:
         self.line(f"[{time.monotonic() - self._t0:6.2f}s] {who:<9} {text}")
 
 
-def demo(out: TextIO = sys.stdout) -> int:
+def demo(out: Optional[TextIO] = None) -> int:
     """Run the demo; return the process exit code."""
     from .testing import FakeOneBot
 
-    o = _Out(out)
+    o = _Out(out or sys.stdout)
     heartbeat = 0.4
     with FakeOneBot(heartbeat_interval=heartbeat, nickname="DemoBot") as server:
         o.line(f"qqreliable {__version__} demo: an echo bot against FakeOneBot at {server.ws_url}")
@@ -156,9 +156,11 @@ def demo(out: TextIO = sys.stdout) -> int:
         return 0 if ok else 1
 
 
-def doctor(url: str, token: Optional[str] = None, out: TextIO = sys.stdout, heartbeat_wait: float = 65.0) -> int:
+def doctor(
+    url: str, token: Optional[str] = None, out: Optional[TextIO] = None, heartbeat_wait: float = 65.0
+) -> int:
     """Check a OneBot endpoint; return 0 when everything needed works."""
-    o = _Out(out)
+    o = _Out(out or sys.stdout)
     failures = 0
 
     def report(verdict: str, what: str, detail: str = "") -> None:
