@@ -484,9 +484,6 @@ class FakeOneBot:
         self._threads: Set[threading.Thread] = set()
         self._conns: Set[_Conn] = set()
         self._ws_conns: List[_Conn] = []
-        # Connections between "upgrade accepted" and "registered": faults reach them too,
-        # so a client that saw its handshake complete can always be dropped or frozen.
-        self._upgrading: List[_Conn] = []
         self._total_connections = 0
         self._conn_ids = itertools.count(1)
 
@@ -772,49 +769,35 @@ class FakeOneBot:
             body = _failed(1401 if auth == 401 else 1403, "token verify failed")
             send_http_response(conn.io, auth, json.dumps(body), headers=headers)
             return
-        with self._cond:
-            self._upgrading.append(conn)
-        try:
-            self._upgrade(conn, head, buffer, auth, path)
-        finally:
-            with self._cond:
-                if conn in self._upgrading:
-                    self._upgrading.remove(conn)
-
-    def _upgrade(self, conn: _Conn, head: RequestHead, buffer: bytearray, auth: int, path: str) -> None:
-        try:
-            ws = accept_websocket(conn.io, head, buffered=bytes(buffer), close_timeout=_CLOSE_TIMEOUT)
-        except HandshakeError as exc:
-            log.debug("bad upgrade on connection %s: %s", conn.id, exc)
-            return
-        buffer.clear()
-        conn.ws = ws
+        conn.events = not auth and path in ("", "/event")
+        conn.api = not auth and path in ("", "/api")
         conn.path = path or "/"
-        if conn.closed.is_set():  # aborted by stop()/down() during the handshake
-            ws.abort()
-            return
+        # The 101 answer and the registration happen under one lock: once the
+        # client sees its handshake complete, events and faults reach it.
+        with self._cond:
+            if self._stopping or conn.closed.is_set():  # aborted by stop()/down()
+                return
+            try:
+                ws = accept_websocket(conn.io, head, buffered=bytes(buffer), close_timeout=_CLOSE_TIMEOUT)
+            except HandshakeError as exc:
+                log.debug("bad upgrade on connection %s: %s", conn.id, exc)
+                return
+            buffer.clear()
+            conn.ws = ws
+            self._total_connections += 1
+            if not auth:
+                self._ws_conns.append(conn)
+                if conn.events:
+                    # Under the lock: no event can overtake the lifecycle event on this connection.
+                    conn.send_json(self._meta_event("lifecycle", sub_type="connect"))
+            self._cond.notify_all()
         if auth:  # NapCat style: accept, say why in one frame, close.
-            with self._cond:
-                self._total_connections += 1
-                self._cond.notify_all()
             try:
                 ws.send_text(json.dumps(_AUTH_FAILED_FRAME, ensure_ascii=False))
                 ws.close(None, timeout=1.0)
             except WebSocketClosed:
                 pass
             return
-        conn.events = path in ("", "/event")
-        conn.api = path in ("", "/api")
-        with self._cond:
-            if self._stopping or conn.closed.is_set():
-                return
-            self._upgrading.remove(conn)
-            self._ws_conns.append(conn)
-            self._total_connections += 1
-            if conn.events:
-                # Under the lock: no event can overtake the lifecycle event on this connection.
-                conn.send_json(self._meta_event("lifecycle", sub_type="connect"))
-            self._cond.notify_all()
         log.debug("websocket connection %s on %s", conn.id, conn.path)
         while True:
             try:
@@ -1543,7 +1526,7 @@ class FakeOneBot:
         The client sees EOF / close code 1006. New connections are accepted as usual.
         """
         with self._cond:
-            conns, self._ws_conns = self._ws_conns + self._upgrading, []
+            conns, self._ws_conns = self._ws_conns, []
             self._cond.notify_all()
         for conn in conns:
             conn.abort()
@@ -1555,10 +1538,7 @@ class FakeOneBot:
         """
         with self._cond:
             conns, self._ws_conns = self._ws_conns, []
-            upgrading = list(self._upgrading)
             self._cond.notify_all()
-        for conn in upgrading:  # not serving frames yet: nothing to say goodbye with
-            conn.abort()
         closing: List[ServerWebSocket] = []
         for conn in conns:
             ws = conn.ws
@@ -1580,7 +1560,7 @@ class FakeOneBot:
         connections behave normally.
         """
         with self._cond:
-            for conn in self._ws_conns + self._upgrading:
+            for conn in self._ws_conns:
                 conn.frozen.set()
 
     def down(self) -> None:
