@@ -54,3 +54,42 @@ def _fmt(value: object) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+class ServerProcess:
+    """FakeOneBot in a child process, so that server and client do not share a GIL.
+
+    ``with ServerProcess(heartbeat_interval=30) as urls:`` gives
+    ``urls["ws"]`` and ``urls["http"]``; leaving the block stops the child.
+    """
+
+    def __init__(self, **options: object) -> None:
+        import multiprocessing
+
+        self._ctx = multiprocessing.get_context("spawn")
+        self._options = options
+        self._parent, child = self._ctx.Pipe()
+        self._proc = self._ctx.Process(target=_serve_child, args=(child, options), daemon=True)
+
+    def __enter__(self) -> dict:
+        self._proc.start()
+        if not self._parent.poll(30):
+            self._proc.kill()
+            raise RuntimeError("FakeOneBot child did not start")
+        return self._parent.recv()
+
+    def __exit__(self, *exc: object) -> None:
+        self._parent.send("stop")
+        self._proc.join(10)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(5)
+
+
+def _serve_child(conn: object, options: dict) -> None:
+    from qqreliable.testing import FakeOneBot
+
+    logging.basicConfig(level=logging.ERROR)
+    with FakeOneBot(**options) as server:
+        conn.send({"ws": server.ws_url, "http": server.url})  # type: ignore[attr-defined]
+        conn.recv()  # type: ignore[attr-defined]

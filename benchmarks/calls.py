@@ -2,7 +2,8 @@
 
     python benchmarks/calls.py [--seconds 3] [--rounds 3]
 
-All calls are ``get_login_info`` against one FakeOneBot on 127.0.0.1.
+All calls are ``get_login_info`` against one FakeOneBot on 127.0.0.1, run in a
+child process so that the server does not compete for the client's GIL.
 
 * WebSocket: ``Bot.call_action`` from 1 and from 8 threads sharing one
   connection, against a raw single-socket websocket-client RPC loop (send a
@@ -26,7 +27,6 @@ import requests
 import websocket
 
 from qqreliable import Bot
-from qqreliable.testing import FakeOneBot
 
 
 def _run_for(seconds: float, threads: int, call: Callable[[], object]) -> float:
@@ -58,8 +58,8 @@ def _run_for(seconds: float, threads: int, call: Callable[[], object]) -> float:
     return sum(counts) / elapsed
 
 
-def raw_ws(server: FakeOneBot, seconds: float) -> float:
-    ws = websocket.create_connection(server.ws_url, timeout=10)
+def raw_ws(urls: Dict[str, str], seconds: float) -> float:
+    ws = websocket.create_connection(urls["ws"], timeout=10)
     seq = iter(range(1 << 62))
 
     def call() -> object:
@@ -76,19 +76,19 @@ def raw_ws(server: FakeOneBot, seconds: float) -> float:
         ws.close()
 
 
-def bot_ws(server: FakeOneBot, seconds: float, threads: int) -> float:
-    with Bot(server.ws_url, workers=8) as bot:
+def bot_ws(urls: Dict[str, str], seconds: float, threads: int) -> float:
+    with Bot(urls["ws"], workers=8) as bot:
         bot.wait_connected(10)
         return _run_for(seconds, threads, bot.get_login_info)
 
 
-def raw_http(server: FakeOneBot, seconds: float, trust_env: bool = True) -> float:
+def raw_http(urls: Dict[str, str], seconds: float, trust_env: bool = True) -> float:
     with requests.Session() as session:
         # trust_env=True is the default a script gets: every request then looks
         # up proxy variables and ~/.netrc. Bot turns it off (a local OneBot must
         # not go through a proxy); the second baseline shows what that alone buys.
         session.trust_env = trust_env
-        url = f"{server.url}/get_login_info"
+        url = f"{urls['http']}/get_login_info"
 
         def call() -> object:
             body = session.post(url, json={}, timeout=10).json()
@@ -99,8 +99,8 @@ def raw_http(server: FakeOneBot, seconds: float, trust_env: bool = True) -> floa
         return _run_for(seconds, 1, call)
 
 
-def bot_http(server: FakeOneBot, seconds: float, threads: int) -> float:
-    bot = Bot(server.url, workers=8)
+def bot_http(urls: Dict[str, str], seconds: float, threads: int) -> float:
+    bot = Bot(urls["http"], workers=8)
     try:
         return _run_for(seconds, threads, bot.get_login_info)
     finally:
@@ -114,7 +114,7 @@ def main() -> None:
     args = parser.parse_args()
     _common.quiet()
     _common.header(f"calls.py: get_login_info, {args.seconds:g} s per measurement, {args.rounds} rounds")
-    sides: Dict[str, Callable[[FakeOneBot], float]] = {
+    sides: Dict[str, Callable[[Dict[str, str]], float]] = {
         "ws raw": lambda s: raw_ws(s, args.seconds),
         "ws bot 1": lambda s: bot_ws(s, args.seconds, 1),
         "ws bot 8": lambda s: bot_ws(s, args.seconds, 8),
@@ -124,10 +124,10 @@ def main() -> None:
         "http bot 8": lambda s: bot_http(s, args.seconds, 8),
     }
     results: Dict[str, List[float]] = {name: [] for name in sides}
-    with FakeOneBot(heartbeat_interval=30.0) as server:
+    with _common.ServerProcess(heartbeat_interval=30.0) as urls:
         for _ in range(args.rounds):
             for name, fn in sides.items():
-                results[name].append(fn(server))
+                results[name].append(fn(urls))
     rate = {name: _common.median(values) for name, values in results.items()}
     _common.table(
         ["WebSocket (one connection)", "calls/s", "vs raw"],
