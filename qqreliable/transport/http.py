@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any, Dict, Mapping, Optional
 
 import requests
@@ -85,8 +86,10 @@ class HttpApi:
         pool_size: int = 12,
         connect_timeout: float = 5.0,
         verify: Any = True,
+        max_response_size: int = 64 * 1024 * 1024,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.max_response_size = max_response_size
         self.connect_timeout = connect_timeout
         self._session = requests.Session()
         self._session.verify = verify
@@ -117,9 +120,13 @@ class HttpApi:
             body = json.dumps(dict(params), ensure_ascii=False).encode("utf-8")
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{action}: parameters are not JSON-serialisable: {exc}") from exc
+        deadline = time.monotonic() + timeout
         try:
+            # Streamed, so that the whole answer is bound by ``timeout``: requests'
+            # read timeout is per socket read, and an answer that trickles in a
+            # byte at a time would otherwise never time out.
             resp = self._session.post(
-                url, data=body, headers=self._headers, timeout=(self.connect_timeout, timeout)
+                url, data=body, headers=self._headers, timeout=(self.connect_timeout, timeout), stream=True
             )
         except requests.exceptions.ReadTimeout as exc:
             raise ApiTimeout(f"{action}: no answer from {self.base_url} within {timeout:g}s") from exc
@@ -128,9 +135,44 @@ class HttpApi:
                 raise ConnectFailed(f"{action}: cannot reach {self.base_url}: {exc}") from exc
             raise ResponseLost(f"{action}: the request to {self.base_url} was cut off: {exc}") from exc
         with resp:
-            return self._decode_http(action, resp)
+            content = self._read_body(action, resp, deadline, timeout)
+            return self._decode_http(action, resp, content)
 
-    def _decode_http(self, action: str, resp: requests.Response) -> Dict[str, Any]:
+    def _read_body(self, action: str, resp: requests.Response, deadline: float, timeout: float) -> bytes:
+        """The whole body, within the call's deadline and :attr:`max_response_size`.
+
+        The deadline is checked between reads, and each socket read is bounded
+        by the read timeout, so a server that stalls mid-body is given up on
+        after at most twice ``timeout``. The head is read by ``http.client``
+        with the per-read timeout only: a head that trickles in a byte at a
+        time is not cut at the deadline (OneBot heads are a few hundred bytes).
+        """
+        raw = resp.raw
+        # read1 (urllib3 >= 2.3) returns what has arrived; read(n) would wait for n bytes.
+        read1 = getattr(raw, "read1", None)
+        chunks = []
+        size = 0
+        try:
+            while True:
+                chunk = read1(65536, decode_content=True) if read1 else raw.read(4096, decode_content=True)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > self.max_response_size:
+                    raise ProtocolError(
+                        f"{action}: the answer from {self.base_url} is over "
+                        f"{self.max_response_size} bytes; refused"
+                    )
+                if time.monotonic() > deadline:
+                    raise ApiTimeout(f"{action}: the answer from {self.base_url} took over {timeout:g}s")
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            raise ApiTimeout(f"{action}: the answer from {self.base_url} stalled past {timeout:g}s") from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise ResponseLost(f"{action}: the answer from {self.base_url} was cut off: {exc}") from exc
+        return b"".join(chunks)
+
+    def _decode_http(self, action: str, resp: requests.Response, content: bytes) -> Dict[str, Any]:
         status = resp.status_code
         if status in (401, 403):
             what = "missing" if status == 401 else "rejected"
@@ -141,12 +183,17 @@ class HttpApi:
             error = ResponseLost(f"{action}: {self.base_url} answered HTTP {status}")
             error.status = status  # type: ignore[attr-defined]
             raise error
+        if status == 200 and not content.strip():
+            # Nothing came back (also what a head cut short looks like to
+            # http.client, which takes EOF for the end of the headers): the
+            # action may have run.
+            raise ResponseLost(f"{action}: {self.base_url} answered an empty body")
         try:
-            body = resp.json()
+            body = json.loads(content)
         except ValueError:
             body = None
         if status != 200 and not (isinstance(body, dict) and "retcode" in body):
-            return http_status_body(status, resp.text[:200])
+            return http_status_body(status, content[:200].decode("utf-8", "replace"))
         if not isinstance(body, dict):
             raise ProtocolError(f"{action}: {self.base_url} answered a body that is not a JSON object")
         return body
