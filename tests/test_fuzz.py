@@ -1,0 +1,104 @@
+"""Property-based fuzzing: arbitrary frames and events give typed errors, never a crash.
+
+CQ-code parse/render round trips live in test_message.py; this file covers
+what arrives from the wire: any bytes as a frame, any JSON object as an event,
+and garbage through a real socket into a running Bot.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from qqreliable import Event, Message, ProtocolError
+from qqreliable.events import parse_frame
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20,
+)
+known_keys = st.sampled_from(
+    ["post_type", "message_type", "notice_type", "request_type", "meta_event_type", "sub_type",
+     "message", "raw_message", "user_id", "group_id", "self_id", "message_id", "interval", "echo"]
+)
+event_like = st.dictionaries(known_keys | st.text(max_size=8), json_values, max_size=10)
+segment_like = st.fixed_dictionaries({"type": json_values, "data": json_values})
+message_field = json_values | st.lists(segment_like | json_values, max_size=4) | st.text(max_size=40)
+
+
+@given(st.binary(max_size=200))
+@settings(max_examples=300)
+def test_any_bytes_are_an_object_or_a_protocol_error(data: bytes) -> None:
+    try:
+        obj = parse_frame(data)
+    except ProtocolError:
+        return
+    assert isinstance(obj, dict)
+
+
+@given(json_values)
+def test_any_json_is_an_object_or_a_protocol_error(value: Any) -> None:
+    text = json.dumps(value)
+    try:
+        obj = parse_frame(text)
+    except ProtocolError:
+        assert not isinstance(value, dict)
+        return
+    assert obj == value
+
+
+def test_deeply_nested_json_is_a_protocol_error() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    try:
+        parse_frame(deep)
+    except ProtocolError:
+        pass
+
+
+def _touch(event: Event) -> None:
+    """Every helper a handler might use; none may raise."""
+    assert isinstance(event.name, str)
+    assert isinstance(event.post_type, str)
+    assert isinstance(event.detail_type, str)
+    assert isinstance(event.plain_text, str)
+    assert isinstance(event.message, Message)
+    assert isinstance(str(event.message), str)
+    assert isinstance(event.is_group, bool)
+    assert isinstance(event.is_private, bool)
+    assert isinstance(event.is_self, bool)
+    repr(event)
+
+
+@given(event_like)
+@settings(max_examples=300)
+def test_event_helpers_never_raise_on_arbitrary_objects(obj: Any) -> None:
+    _touch(Event(obj))
+
+
+@given(st.sampled_from(["message", "message_sent"]), message_field, json_values)
+@settings(max_examples=300)
+def test_message_events_with_odd_message_fields(post_type: str, message: Any, raw: Any) -> None:
+    _touch(Event({"post_type": post_type, "message_type": "group", "message": message, "raw_message": raw}))
+
+
+@given(st.text(max_size=60))
+def test_message_from_any_string_round_trips_to_equal_segments(text: str) -> None:
+    message = Message(text)
+    assert Message(str(message)) == message
+
+
+@given(st.lists(st.binary(min_size=1, max_size=64) | st.text(min_size=1, max_size=64), min_size=1, max_size=5))
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_garbage_through_a_real_socket_never_stops_the_bot(onebot: Any, make_bot: Any, frames: Any) -> None:
+    bot = make_bot(onebot.ws_url)
+    with bot:
+        bot.wait_connected(5)
+        for frame in frames:
+            onebot.send_garbage(frame)
+        assert bot.get_login_info()["user_id"] == onebot.self_id  # the reader is alive
+        assert bot.connected
