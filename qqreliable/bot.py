@@ -75,6 +75,9 @@ class Bot(ApiMixin):
         verify_tls: TLS verification for ``https``/``wss`` (a CA bundle path works too).
         io_timeout: socket timeout of an open WebSocket (a send that makes no
             progress for this long kills the connection).
+        max_message_size: the largest WebSocket message accepted, in bytes; a
+            larger one is refused before it is read (counted as a bad frame,
+            and the connection is reopened). None: no limit.
     """
 
     def __init__(
@@ -97,6 +100,7 @@ class Bot(ApiMixin):
         http_retry: Optional["Retry"] = None,
         verify_tls: Union[bool, str] = True,
         io_timeout: float = 10.0,
+        max_message_size: Optional[int] = 64 * 1024 * 1024,
     ) -> None:
         if url is None and listen is None:
             raise ValueError("Bot needs a url to connect to (or listen= for reverse modes)")
@@ -138,6 +142,7 @@ class Bot(ApiMixin):
             ping_interval=ping_interval,
             pong_timeout=pong_timeout,
             sslopt=_sslopt(verify_tls),
+            max_message_size=max_message_size,
         )
         self._ws_clients: List[WsClient] = []
         self._api: Union[HttpApi, WsClient, None] = None

@@ -8,7 +8,7 @@ and garbage through a real socket into a running Bot.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, List
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -102,3 +102,65 @@ def test_garbage_through_a_real_socket_never_stops_the_bot(onebot: Any, make_bot
             onebot.send_garbage(frame)
         assert bot.get_login_info()["user_id"] == onebot.self_id  # the reader is alive
         assert bot.connected
+
+
+def test_oversized_message_is_refused_and_the_bot_reconnects(onebot: Any, make_bot: Any) -> None:
+    bot = make_bot(onebot.ws_url, max_message_size=4096)
+    with bot:
+        bot.wait_connected(5)
+        onebot.send_garbage("x" * 5000)
+        onebot.wait_for_connections(2)  # the stream cannot be resynchronised: a new connection
+        assert bot.wait_connected(5) == onebot.self_id
+        assert bot.get_login_info()["user_id"] == onebot.self_id
+        assert bot.stats()["bad_frames"] == 1
+
+
+def test_frame_length_is_checked_before_the_payload_is_read() -> None:
+    import struct
+
+    import websocket
+
+    from qqreliable.transport.ws import _BoundedFrames
+
+    header = bytes([0x82, 127]) + struct.pack("!Q", 1 << 40)  # binary, fin, 1 TiB
+    stream = [header]
+    reads: List[int] = []
+
+    def recv(n: int) -> bytes:
+        reads.append(n)
+        return stream.pop(0) if stream else b""
+
+    frames = _BoundedFrames(recv, limit=1 << 20)
+    try:
+        frames.recv_frame()
+    except websocket.WebSocketPayloadException as exc:
+        assert "over the 1048576-byte limit" in str(exc)
+    else:
+        raise AssertionError("a 1 TiB frame was not refused")
+    assert max(reads) < 1 << 20  # nothing near the declared size was asked for
+
+
+def test_fragmented_message_total_is_bounded() -> None:
+    import websocket
+
+    from qqreliable.transport.ws import _BoundedFrames
+
+    def frame(opcode: int, payload: bytes, fin: bool) -> bytes:
+        return bytes([(0x80 if fin else 0) | opcode, len(payload)]) + payload
+
+    data = bytearray(frame(0x1, b"a" * 100, False) + frame(0x0, b"b" * 100, False) + frame(0x0, b"c" * 100, True))
+
+    def recv(n: int) -> bytes:
+        chunk = bytes(data[:n])
+        del data[:n]
+        return chunk
+
+    frames = _BoundedFrames(recv, limit=250)
+    frames.recv_frame()
+    frames.recv_frame()
+    try:
+        frames.recv_frame()
+    except websocket.WebSocketPayloadException:
+        pass
+    else:
+        raise AssertionError("300 bytes in fragments passed a 250-byte limit")

@@ -117,6 +117,43 @@ def _shutdown(ws: websocket.WebSocket) -> None:
         pass
 
 
+class _BoundedFrames(websocket._abnf.frame_buffer):  # type: ignore[misc, name-defined]
+    """websocket-client's frame reader, refusing a message over ``limit`` bytes.
+
+    The check runs on each frame's declared length, before its payload is
+    read, and on the running total of a fragmented message, so a hostile or
+    broken peer cannot make the reader allocate without bound.
+    """
+
+    def __init__(self, recv: Callable[[int], bytes], limit: int) -> None:
+        super().__init__(recv, True)
+        self.limit = limit
+        self._message_total = 0
+
+    def recv_length(self) -> None:
+        super().recv_length()
+        fin, opcode = self.header[0], self.header[4]  # type: ignore[index]
+        if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
+            self._message_total = 0
+        if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY, websocket.ABNF.OPCODE_CONT):
+            self._message_total += self.length or 0
+            total = self._message_total
+            if fin:
+                self._message_total = 0
+            if total > self.limit:
+                raise websocket.WebSocketPayloadException(
+                    f"message of {total} bytes is over the {self.limit}-byte limit"
+                )
+
+
+def _bound_frames(ws: websocket.WebSocket, limit: Optional[int]) -> None:
+    """Swap in :class:`_BoundedFrames` (websocket-client has no size limit of its own)."""
+    current = getattr(ws, "frame_buffer", None)
+    if limit is None or current is None or not hasattr(current, "recv_length"):
+        return
+    ws.frame_buffer = _BoundedFrames(current.recv, limit)
+
+
 class _RetryableConnectError(Exception):
     pass
 
@@ -152,8 +189,10 @@ class WsClient:
         ping_interval: Optional[float] = 15.0,
         pong_timeout: float = 10.0,
         sslopt: Optional[Dict[str, Any]] = None,
+        max_message_size: Optional[int] = 64 * 1024 * 1024,
     ) -> None:
         self.url = url
+        self.max_message_size = max_message_size
         self.role = role
         self._headers: List[str] = [f"Authorization: Bearer {access_token}"] if access_token else []
         self._on_event = on_event
@@ -290,6 +329,7 @@ class WsClient:
             ws.shutdown()
             return None
         ws.settimeout(self.io_timeout)
+        _bound_frames(ws, self.max_message_size)
         return _Connection(ws)
 
     def _serve(self, conn: _Connection) -> str:
@@ -311,6 +351,12 @@ class WsClient:
                 continue
             except websocket.WebSocketConnectionClosedException:
                 return conn.kill_reason or "closed without a close frame (1006)"
+            except websocket.WebSocketPayloadException as exc:
+                # An oversized message: refused before its payload was read. The
+                # stream cannot be resynchronised, so the connection goes.
+                self.bad_frames += 1
+                log.warning("dropped a bad frame from %s (%d so far): %s", self.url, self.bad_frames, exc)
+                return conn.kill_reason or f"refused a frame: {exc}"
             except (OSError, websocket.WebSocketException, ValueError) as exc:
                 return conn.kill_reason or f"{type(exc).__name__}: {exc}"
             self.liveness.saw_frame()
