@@ -109,3 +109,19 @@ def test_liveness_check_period_wakes_at_the_next_deadline() -> None:
     live.ping_sent()
     live.interval = None
     assert live.next_check_in() == pytest.approx(1.0, abs=0.01)  # pong deadline 10 s, capped
+
+
+def test_liveness_zombie_answers_but_sends_no_events() -> None:
+    clock = Clock()
+    live = Liveness(grace=2.5, event_grace=4.0, ping_interval=None, clock=clock)
+    live.saw_heartbeat(1000)
+    live.saw_event()
+    for _ in range(7):  # pongs and replies keep coming, events do not
+        clock.now += 0.5
+        live.saw_frame()
+        assert live.stale() is None
+    clock.now += 0.6
+    live.saw_frame()
+    assert "zombie" in (live.stale() or "")
+    live.saw_event()
+    assert live.stale() is None

@@ -310,6 +310,7 @@ class _Conn:
         self.path = ""
         self.events = False
         self.api = False
+        self.muted = False  # zombie: no more events on this connection, API still answered
 
     def abort(self) -> None:
         """Drop the connection without a close frame; wakes every thread waiting on it."""
@@ -1058,7 +1059,7 @@ class FakeOneBot:
         event.setdefault("self_id", self.self_id)
         text = json.dumps(event, ensure_ascii=False)
         with self._lock:
-            targets = [conn for conn in self._ws_conns if conn.events]
+            targets = [conn for conn in self._ws_conns if conn.events and not conn.muted]
         for conn in targets:
             ws = conn.ws
             if ws is not None:
@@ -1562,6 +1563,15 @@ class FakeOneBot:
         with self._cond:
             for conn in self._ws_conns:
                 conn.frozen.set()
+
+    def mute_events(self) -> None:
+        """Turn every open WebSocket into a zombie: no more heartbeats or events on
+        it, while API calls and pings are still answered (NapCat after a WebUI
+        reload, Lagrange after repeated reconnects). New connections behave normally.
+        """
+        with self._cond:
+            for conn in self._ws_conns:
+                conn.muted = True
 
     def down(self) -> None:
         """Stop listening and drop every connection (HTTP too); the port stays reserved.

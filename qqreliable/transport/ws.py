@@ -374,6 +374,7 @@ class WsClient:
             return
         if "post_type" in obj:
             self.events += 1
+            self.liveness.saw_event()
             self._observe(obj)
             self._on_event(obj)
             return
