@@ -255,6 +255,7 @@ class MediaAttemptError(Error):
         self.detail = message
         self.retry_after = retry_after
         self.counted = False
+        self.earlier: List["MediaAttemptError"] = []  # the same path's previous attempts
 
     def __str__(self) -> str:
         return f"{self.path}: {self.cause}: {self.detail}"
@@ -712,7 +713,10 @@ class MediaFetcher:
             source, got, _ = race(self._submit, contenders, deadline, discard=_discard, clock=self._clock,
                                   tokens=self._tokens)
         except RaceLost as lost:
-            errors: List[BaseException] = list(lost.errors)
+            errors: List[BaseException] = []
+            for error in lost.errors:
+                errors.extend(getattr(error, "earlier", ()))
+                errors.append(error)
             errors += [MediaAttemptError(name, "deadline", "still running at the deadline") for name in lost.timed_out]
             for error in errors:
                 if isinstance(error, MediaAttemptError) and error.cause == "deadline":
@@ -776,6 +780,7 @@ class MediaFetcher:
         state = _UrlState()
         failures = 0
         budget = attempts or self.config.url_attempts
+        earlier: List[MediaAttemptError] = []
         try:
             while True:
                 try:
@@ -784,6 +789,7 @@ class MediaFetcher:
                     error = self._fail(path, exc)
                     if token.cancelled:
                         raise MediaAttemptError(path, "cancelled", "the race was decided") from exc
+                    error.earlier, earlier = earlier, earlier + [error]
                     failures += 1
                     if not retryable(error.cause) or failures >= budget:
                         raise error
@@ -883,10 +889,13 @@ class MediaFetcher:
         if self.config.api_delay > 0 and token.wait(self.config.api_delay):
             raise MediaAttemptError("api", "cancelled", "the race was decided before the action was asked")
         failures = 0
+        earlier: List[MediaAttemptError] = []
         while True:
             remaining = deadline - self._clock()
             if remaining <= 0:
-                raise self._fail("api", MediaAttemptError("api", "deadline", "no time left"))
+                error = self._fail("api", MediaAttemptError("api", "deadline", "no time left"))
+                error.earlier = earlier
+                raise error
             try:
                 data = self._call(action, api_timeout=remaining, **params)
                 return self._resolve(ref, action, data, deadline, token)
@@ -899,6 +908,7 @@ class MediaFetcher:
                 error.__cause__ = exc
             if token.cancelled:
                 raise MediaAttemptError("api", "cancelled", "the race was decided") from error
+            error.earlier, earlier = earlier + error.earlier, earlier + error.earlier + [error]
             failures += 1
             if not retryable(error.cause) or failures >= self.config.api_attempts:
                 raise error

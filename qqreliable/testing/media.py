@@ -22,7 +22,9 @@ URL modes (:meth:`MediaHost.set_url_mode`):
   then the connection is closed; ``cut_times`` responses are cut (then ``ok``);
   with ``ranges=False`` a ``Range`` request is answered with the whole file;
 * ``truncated``: an honest 200 whose body is only the first ``cut_at`` bytes;
-* ``404``: an HTML 404 page.
+* ``404``: an HTML 404 page;
+* ``busy``: ``status`` (default 503) with ``Retry-After: <retry_after>`` for
+  ``busy_times`` responses, then ``ok``.
 
 Every mode takes ``delay`` (seconds before the answer starts).
 
@@ -52,7 +54,7 @@ from ..transport.wsserver import RequestHead, send_http_response
 
 __all__ = ["MediaHost", "URL_MODES", "API_MODES", "DOWNLOAD_TIMEOUT_MESSAGE", "sample_png"]
 
-URL_MODES = ("ok", "html", "expired", "hang", "trickle", "cut", "truncated", "404")
+URL_MODES = ("ok", "html", "expired", "hang", "trickle", "cut", "truncated", "404", "busy")
 API_MODES = ("url", "path", "base64", "fail_1200", "never", "not_found", "elsewhere")
 
 DOWNLOAD_TIMEOUT_MESSAGE = (
@@ -92,6 +94,8 @@ class _UrlMode:
     cut_at: Optional[int] = None
     cut_times: int = 1
     ranges: bool = True
+    retry_after: str = "1"
+    busy_times: int = 1
 
 
 @dataclass
@@ -121,6 +125,7 @@ class MediaHost:
         self._api = _ApiMode()
         self._requests: Counter[str] = Counter()
         self._ranges: List[Tuple[str, str]] = []
+        self._targets: List[str] = []
         self._tmpdir: Optional[str] = None
 
     # -- test API -------------------------------------------------------------
@@ -174,9 +179,20 @@ class MediaHost:
                 self._files[name].api_mode = _ApiMode(mode, delay)
 
     def url_requests(self, name: str) -> int:
-        """How many GETs the direct URL of ``name`` received."""
+        """How many GETs the direct URL of ``name`` (the segment's) received."""
         with self._lock:
             return self._requests[name]
+
+    def fresh_requests(self, name: str) -> int:
+        """How many GETs the fresh URLs handed out by ``get_image`` for ``name`` received."""
+        with self._lock:
+            return self._requests["fresh:" + name]
+
+    @property
+    def requests_log(self) -> List[str]:
+        """The request target (path and query) of every media GET, in order."""
+        with self._lock:
+            return list(self._targets)
 
     @property
     def range_requests(self) -> List[Tuple[str, str]]:
@@ -204,8 +220,9 @@ class MediaHost:
         name = head.path[len(_FRESH if fresh else _PREFIX):]
         with self._lock:
             hosted = self._files.get(name)
+            self._targets.append(head.target)
             if hosted is not None:
-                self._requests[name] += 1
+                self._requests[("fresh:" if fresh else "") + name] += 1
                 rng = head.header("Range")
                 if rng:
                     self._ranges.append((name, rng))
@@ -213,6 +230,9 @@ class MediaHost:
                 cut_now = mode.mode == "cut" and mode.cut_times > 0
                 if cut_now:
                     mode.cut_times -= 1
+                busy_now = mode.mode == "busy" and mode.busy_times > 0
+                if busy_now:
+                    mode.busy_times -= 1
         if hosted is None:
             send_http_response(conn.io, 404, _HTML, headers={"Content-Type": "text/html"}, keep_alive=head.keep_alive)
             return head.keep_alive
@@ -226,6 +246,11 @@ class MediaHost:
         if kind in ("html", "404"):
             status = 404 if kind == "404" else (mode.status or 200)
             send_http_response(conn.io, status, _HTML, headers={"Content-Type": "text/html; charset=utf-8"},
+                               keep_alive=head.keep_alive)
+            return head.keep_alive
+        if busy_now:
+            send_http_response(conn.io, mode.status or 503, _HTML,
+                               headers={"Content-Type": "text/html", "Retry-After": mode.retry_after},
                                keep_alive=head.keep_alive)
             return head.keep_alive
         if kind == "expired":
