@@ -187,7 +187,10 @@ class Bot(ApiMixin):
         # on work queued behind itself would deadlock); threads start on first use.
         media_config = MediaConfig.from_option(media_cache)
         self._io_pool = IoPool("media-io", max_workers=media_config.workers)
-        self._media = MediaFetcher(self.call_action, self._io_pool.submit, media_config)
+        self._api_pool = IoPool("media-api", max_workers=media_config.api_workers)
+        self._media = MediaFetcher(
+            self.call_action, self._io_pool.submit, media_config, submit_api=self._api_pool.submit
+        )
         if self._http is not None:
             make_cancellable(self._http.session)  # a losing get_image is abandoned at once
 
@@ -301,6 +304,7 @@ class Bot(ApiMixin):
         self._dispatcher.stop()
         self._media.close()
         self._io_pool.shutdown(grace)
+        self._api_pool.shutdown(grace)
         if was_running:
             self._supervisor.join(grace)
         if self._http is not None:

@@ -458,6 +458,21 @@ def test_io_pool_threads_are_named_and_bounded(onebot: FakeOneBot, media_bot: Ca
     assert 1 <= len(names) <= 2
 
 
+def test_stuck_api_calls_never_starve_direct_downloads(
+    onebot: FakeOneBot, make_bot: Callable[..., Bot], tmp_path: Any
+) -> None:
+    # Over WebSocket an unanswered get_image holds its thread until the deadline;
+    # it does so in the API pool, and the URL downloads go on in theirs.
+    bot = make_bot(onebot.ws_url, media_cache=MediaConfig(cache=False, workers=1, api_workers=1, timeout=10))
+    bot.start()
+    bot.wait_connected(5)
+    onebot.media.set_api_mode("never")
+    for _ in range(3):
+        media, elapsed = timed(lambda: bot.fetch_image(onebot.media.add()))
+        assert media.source == "url" and elapsed < 1.0, elapsed
+    assert len([c for c in onebot.calls if c["action"] == "get_image"]) == 1  # the others never started
+
+
 # --------------------------------------------------------------------------- account status
 
 

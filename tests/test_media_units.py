@@ -372,7 +372,7 @@ def test_race_first_success_wins_and_losers_are_cancelled(pool: IoPool) -> None:
             return "late"
         return "slow"
 
-    name, result, errors = race(pool.submit, [("slow", slow), ("fast", lambda t: "fast")],
+    name, result, errors = race([("slow", slow, pool.submit), ("fast", lambda t: "fast", pool.submit)],
                                 time.monotonic() + 5, discard=discarded.append)
     assert (name, result, errors) == ("fast", "fast", [])
     assert cancelled.wait(2)
@@ -390,7 +390,7 @@ def test_race_failures_do_not_win(pool: IoPool) -> None:
         token.wait(0.1)
         return "ok"
 
-    name, result, errors = race(pool.submit, [("bad", bad), ("good", good)], time.monotonic() + 5)
+    name, result, errors = race([("bad", bad, pool.submit), ("good", good, pool.submit)], time.monotonic() + 5)
     assert (name, result) == ("good", "ok") and [str(e) for e in errors] == ["broken"]
 
 
@@ -404,7 +404,7 @@ def test_race_lost_lists_every_error_and_respects_the_deadline(pool: IoPool) -> 
 
     started = time.monotonic()
     with pytest.raises(RaceLost) as info:
-        race(pool.submit, [("bad", bad), ("hang", hang)], time.monotonic() + 0.3)
+        race([("bad", bad, pool.submit), ("hang", hang, pool.submit)], time.monotonic() + 0.3)
     assert 0.3 <= time.monotonic() - started < 1.5
     assert [str(e) for e in info.value.errors] == ["bad"] and info.value.timed_out == ["hang"]
 
@@ -413,7 +413,7 @@ def test_race_on_a_closed_pool() -> None:
     closed = IoPool("test-closed", max_workers=1)
     closed.shutdown(1)
     with pytest.raises(RaceLost) as info:
-        race(closed.submit, [("a", lambda t: 1)], time.monotonic() + 1)
+        race([("a", lambda t: 1, closed.submit)], time.monotonic() + 1)
     assert isinstance(info.value.errors[0], RuntimeError)
 
 

@@ -112,7 +112,11 @@ class MediaConfig:
         backoff: waits between attempts of one path (exponential, with jitter).
         retry_after_max: cap on a server's ``Retry-After``.
         api_delay: head start of the URL before the action is asked (0: at once).
-        workers: threads of the media I/O pool.
+        workers: threads of the media I/O pool (direct downloads).
+        api_workers: threads asking ``get_image`` & co. at once: the QQ kernel
+            downloads slowly and a WebSocket call cannot be abandoned before its
+            deadline, so these have their own small pool and never starve the
+            direct downloads.
         verify: TLS verification of direct downloads (a CA bundle path works too).
         trust_env: honour ``HTTPS_PROXY``/``NO_PROXY`` for direct downloads.
         record_format: ``out_format`` asked of ``get_record``.
@@ -131,6 +135,7 @@ class MediaConfig:
     retry_after_max: float = 10.0
     api_delay: float = 0.0
     workers: int = 8
+    api_workers: int = 4
     verify: Union[bool, str] = True
     trust_env: bool = False
     record_format: str = "mp3"
@@ -142,6 +147,8 @@ class MediaConfig:
             raise ValueError("url_attempts and api_attempts must be at least 1")
         if self.max_file_bytes <= 0 or self.max_cache_bytes <= 0:
             raise ValueError("media size caps must be positive")
+        if self.workers < 1 or self.api_workers < 1:
+            raise ValueError("workers and api_workers must be at least 1")
 
     @classmethod
     def from_option(cls, value: Any) -> "MediaConfig":
@@ -554,6 +561,7 @@ class MediaFetcher:
         call: ``call(action, api_timeout=..., **params)``: the bot's ``call_action``.
         submit: ``submit(fn, *args) -> Future`` of the media I/O pool.
         config: the :class:`MediaConfig`.
+        submit_api: the pool of the API path (default: ``submit``).
         http: the direct-download transport (made on first use when None).
         clock: monotonic clock (tests inject one).
     """
@@ -564,11 +572,13 @@ class MediaFetcher:
         submit: Callable[..., "Future[Any]"],
         config: MediaConfig,
         *,
+        submit_api: Optional[Callable[..., "Future[Any]"]] = None,
         http: Optional[MediaHttp] = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._call = call
         self._submit = submit
+        self._submit_api = submit_api or submit
         self.config = config
         self._http = http
         self._clock = clock
@@ -700,17 +710,18 @@ class MediaFetcher:
 
     def _fetch_new(self, ref: MediaRef, started: float, deadline: float) -> Media:
         offline = self._offline
-        contenders = []
+        contenders: List[Any] = []
         if ref.url:
-            contenders.append(("url", lambda token: self._url_path(ref, ref.url, deadline, token, "url")))
+            url = ref.url
+            contenders.append(("url", lambda token: self._url_path(ref, url, deadline, token, "url"), self._submit))
         if ref.file and not offline:
-            contenders.append(("api", lambda token: self._api_path(ref, deadline, token)))
+            contenders.append(("api", lambda token: self._api_path(ref, deadline, token), self._submit_api))
         if not contenders:
             if offline:
                 raise AccountOffline(f"fetch_{ref.kind}: the account is offline ({offline}) and there is no URL")
             raise MediaUnavailable(f"fetch_{ref.kind}: nothing to fetch")
         try:
-            source, got, _ = race(self._submit, contenders, deadline, discard=_discard, clock=self._clock,
+            source, got, _ = race(contenders, deadline, discard=_discard, clock=self._clock,
                                   tokens=self._tokens)
         except RaceLost as lost:
             errors: List[BaseException] = []
@@ -886,6 +897,8 @@ class MediaFetcher:
         params: Dict[str, Any] = {"file": ref.file}
         if ref.kind == "record":
             params["out_format"] = self.config.record_format
+        if token.cancelled:  # decided while this waited for a pool thread
+            raise MediaAttemptError("api", "cancelled", "the race was decided before the action was asked")
         if self.config.api_delay > 0 and token.wait(self.config.api_delay):
             raise MediaAttemptError("api", "cancelled", "the race was decided before the action was asked")
         failures = 0

@@ -22,8 +22,8 @@ __all__ = ["race", "RaceLost", "Contender"]
 
 T = TypeVar("T")
 
-Contender = Tuple[str, Callable[[CancelToken], Any]]
 Submit = Callable[..., "Future[Any]"]
+Contender = Tuple[str, Callable[[CancelToken], Any], Submit]
 
 
 class RaceLost(Exception):
@@ -46,7 +46,6 @@ class _Board(Generic[T]):
 
 
 def race(
-    submit: Submit,
     contenders: Sequence[Contender],
     deadline: float,
     *,
@@ -57,8 +56,9 @@ def race(
     """Run ``contenders`` in parallel; return ``(name, result, errors so far)`` of the first success.
 
     Args:
-        submit: ``submit(fn, *args) -> Future`` of an I/O pool (never the handler pool).
-        contenders: ``(name, fn)`` pairs; ``fn(token)`` returns a result or raises.
+        contenders: ``(name, fn, submit)``: ``fn(token)`` returns a result or
+            raises; ``submit(fn, *args) -> Future`` is the I/O pool it runs on
+            (never the handler pool).
         deadline: a ``clock()`` value; at it the race is lost and everyone cancelled.
         discard: called with any result that arrives after the race is decided.
         tokens: a list the race appends its cancel tokens to (so an owner can
@@ -67,7 +67,7 @@ def race(
     Raises:
         RaceLost: no contender succeeded in time.
     """
-    board: _Board[Any] = _Board([name for name, _ in contenders])
+    board: _Board[Any] = _Board([name for name, _, _ in contenders])
     own_tokens: List[CancelToken] = []
 
     def run(name: str, fn: Callable[[CancelToken], Any], token: CancelToken) -> None:
@@ -90,7 +90,7 @@ def race(
         if late and discard is not None:
             discard(result)
 
-    for name, fn in contenders:
+    for name, fn, submit in contenders:
         token = CancelToken()
         own_tokens.append(token)
         if tokens is not None:
