@@ -404,6 +404,32 @@ def test_twenty_threads_fetching_one_new_image_share_one_download(
     assert stats["shared"] + stats["cache_hits"] == 19 and stats["ok"] == 20
 
 
+def test_a_follower_with_more_time_tries_again_after_the_leaders_deadline(
+    onebot: FakeOneBot, media_bot: Callable[..., Bot]
+) -> None:
+    bot = media_bot(cache=False)
+    seg = onebot.media.add(mode="ok", delay=0.8)
+    onebot.media.set_api_mode("never")
+    outcomes: Dict[str, Any] = {}
+    leader = threading.Thread(target=lambda: _catch_into(outcomes, "leader", lambda: bot.fetch_image(seg, timeout=0.5)))
+    leader.start()
+    eventually(lambda: onebot.media.url_requests(seg["data"]["file"]) == 1, what="the leader's download")
+    follower = threading.Thread(target=lambda: _catch_into(outcomes, "follower", lambda: bot.fetch_image(seg, timeout=5)))
+    follower.start()
+    leader.join(5)
+    follower.join(5)
+    assert isinstance(outcomes["leader"], MediaUnavailable)
+    assert isinstance(outcomes["follower"], Media) and outcomes["follower"].source == "url"
+    assert onebot.media.url_requests(seg["data"]["file"]) == 2
+
+
+def _catch_into(out: Dict[str, Any], name: str, fn: Callable[[], Any]) -> None:
+    try:
+        out[name] = fn()
+    except BaseException as exc:
+        out[name] = exc
+
+
 def test_fetch_from_a_handler_does_not_deadlock(onebot: FakeOneBot, make_bot: Callable[..., Bot], tmp_path: Any) -> None:
     bot = make_bot(onebot.ws_url, workers=1, media_cache=str(tmp_path))
     got: List[Media] = []

@@ -476,6 +476,16 @@ class _Got:
     url: Optional[str] = None
 
 
+class _Flight:
+    """One download in progress that concurrent fetches of the same file share."""
+
+    __slots__ = ("future", "deadline")
+
+    def __init__(self, deadline: float) -> None:
+        self.future: "Future[Media]" = Future()
+        self.deadline = deadline
+
+
 @dataclass
 class _UrlState:
     """What one URL path remembers between its attempts (for resume)."""
@@ -583,7 +593,7 @@ class MediaFetcher:
         self._http = http
         self._clock = clock
         self._lock = threading.Lock()
-        self._flights: Dict[str, "Future[Media]"] = {}
+        self._flights: Dict[str, _Flight] = {}
         self._tokens: List[CancelToken] = []
         self._cache: Optional[MediaCache] = None
         self._closed = False
@@ -664,48 +674,66 @@ class MediaFetcher:
         deadline = started + (self.config.timeout if timeout is None else timeout)
         if self._closed:
             raise BotStopped(f"fetch_{kind}: the bot is stopped")
-        cache = self.cache
-        if cache is not None:
-            entry = cache.get(ref.key)
-            if entry is not None:
-                self.stats.add(cache_hits=1)
-                data = _read_small(entry.path, entry.size)
-                media = Media(kind=kind, content_type=entry.content_type, size=entry.size, source="cache",
-                              path=entry.path, data=data, file=ref.file, url=ref.url,
-                              elapsed=self._clock() - started)
-                if data is not None or os.path.exists(entry.path):
-                    self.stats.done("cache", media.elapsed)
-                    return media
+        cached = self._from_cache(ref, started)
+        if cached is not None:
+            return cached
+        if self.config.cache:
             self.stats.add(cache_misses=1)
-        with self._lock:
-            flight = self._flights.get(ref.key)
-            leader = flight is None
+        while True:
+            with self._lock:
+                flight = self._flights.get(ref.key)
+                leader = flight is None
+                if flight is None:
+                    flight = self._flights[ref.key] = _Flight(deadline)
             if leader:
-                flight = self._flights[ref.key] = Future()
-        assert flight is not None
-        if not leader:
+                return self._lead(ref, flight, started, deadline)
             try:
-                media = flight.result(timeout=max(0.0, deadline - self._clock()))
+                media = flight.future.result(timeout=max(0.0, deadline - self._clock()))
             except FutureTimeout:
                 error = MediaUnavailable(f"fetch_{kind}: timed out waiting for the shared download of {ref.key}")
                 self.stats.done(None, self._clock() - started, error, shared=True)
                 raise error from None
+            except MediaUnavailable as exc:
+                if flight.deadline + 0.5 < deadline and self._clock() < deadline - 0.5:
+                    continue  # the leader's shorter deadline ran out; ours has not: try again
+                self.stats.done(None, self._clock() - started, exc, shared=True)
+                raise
             except Error as exc:
                 self.stats.done(None, self._clock() - started, exc, shared=True)
                 raise
             self.stats.done(media.source, self._clock() - started, shared=True)
             return media._as(media.source, self._clock() - started)
+
+    def _from_cache(self, ref: MediaRef, started: float) -> Optional[Media]:
+        cache = self.cache
+        entry = cache.get(ref.key) if cache is not None else None
+        if entry is None:
+            return None
+        data = _read_small(entry.path, entry.size)
+        if data is None and not os.path.exists(entry.path):
+            return None  # evicted between the lookup and the read
+        self.stats.add(cache_hits=1)
+        media = Media(kind=ref.kind, content_type=entry.content_type, size=entry.size, source="cache",
+                      path=entry.path, data=data, file=ref.file, url=ref.url, elapsed=self._clock() - started)
+        self.stats.done("cache", media.elapsed)
+        return media
+
+    def _lead(self, ref: MediaRef, flight: "_Flight", started: float, deadline: float) -> Media:
+        """Fetch for everyone waiting on ``flight``."""
         try:
-            media = self._fetch_new(ref, started, deadline)
+            # A fetch that finished just before this flight began is in the cache by now.
+            media = self._from_cache(ref, started)
+            if media is None:
+                media = self._fetch_new(ref, started, deadline)
+                self.stats.done(media.source, media.elapsed)
         except BaseException as exc:
-            flight.set_exception(exc)
+            flight.future.set_exception(exc)
             self.stats.done(None, self._clock() - started, exc)
             raise
         finally:
             with self._lock:
                 self._flights.pop(ref.key, None)
-        flight.set_result(media)
-        self.stats.done(media.source, media.elapsed)
+        flight.future.set_result(media)
         return media
 
     def _fetch_new(self, ref: MediaRef, started: float, deadline: float) -> Media:
