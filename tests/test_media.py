@@ -115,6 +115,19 @@ def test_cache_off_downloads_every_time(onebot: FakeOneBot, media_bot: Callable[
     assert onebot.media.url_requests(seg["data"]["file"]) == 2
 
 
+def test_an_unusable_cache_dir_does_not_stop_fetching(
+    onebot: FakeOneBot, media_bot: Callable[..., Bot], tmp_path: Any, caplog: Any
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_bytes(b"a file where the cache directory should be")
+    bot = media_bot(cache_dir=str(blocker / "cache"))
+    seg = onebot.media.add()
+    media = bot.fetch_image(seg)
+    assert media.content_type == "image/png" and media.path is None
+    assert "continuing without a disk cache" in caplog.text
+    assert bot.fetch_image(seg).source != "cache"
+
+
 def test_works_on_an_http_bot_without_start(onebot: FakeOneBot) -> None:
     seg = onebot.media.add()
     bot = Bot(onebot.url, media_cache=False)

@@ -596,6 +596,7 @@ class MediaFetcher:
         self._flights: Dict[str, _Flight] = {}
         self._tokens: List[CancelToken] = []
         self._cache: Optional[MediaCache] = None
+        self._cache_broken = False
         self._closed = False
         self._offline: Optional[str] = None
         self.stats = MediaStats()
@@ -615,12 +616,20 @@ class MediaFetcher:
 
     @property
     def cache(self) -> Optional[MediaCache]:
-        if not self.config.cache:
+        """The disk cache, or None when it is off (or its directory proved unusable)."""
+        if not self.config.cache or self._cache_broken:
             return None
         with self._lock:
             if self._cache is None:
                 self._cache = MediaCache(self.config.cache_dir or default_cache_dir(), self.config.max_cache_bytes)
             return self._cache
+
+    def _cache_failed(self, exc: OSError) -> None:
+        """An unusable cache directory turns the cache off; fetching goes on without it."""
+        if not self._cache_broken:
+            self._cache_broken = True
+            log.warning("media cache at %s is unusable (%s): continuing without a disk cache",
+                        self.config.cache_dir or default_cache_dir(), exc)
 
     def close(self) -> None:
         """Refuse new fetches and cancel every download in flight (sockets shut at once)."""
@@ -706,7 +715,11 @@ class MediaFetcher:
 
     def _from_cache(self, ref: MediaRef, started: float) -> Optional[Media]:
         cache = self.cache
-        entry = cache.get(ref.key) if cache is not None else None
+        try:
+            entry = cache.get(ref.key) if cache is not None else None
+        except OSError as exc:
+            self._cache_failed(exc)
+            return None
         if entry is None:
             return None
         data = _read_small(entry.path, entry.size)
@@ -756,10 +769,8 @@ class MediaFetcher:
             for error in lost.errors:
                 errors.extend(getattr(error, "earlier", ()))
                 errors.append(error)
-            errors += [MediaAttemptError(name, "deadline", "still running at the deadline") for name in lost.timed_out]
-            for error in errors:
-                if isinstance(error, MediaAttemptError) and error.cause == "deadline":
-                    self.stats.attempt_failed(error.path, "deadline")
+            for name in lost.timed_out:
+                errors.append(self._fail(name, MediaAttemptError(name, "deadline", "still running at the deadline")))
             why = offline or self._probe_offline(deadline)
             causes = "; ".join(str(e) for e in errors) or "no attempt finished"
             if why:
@@ -794,13 +805,16 @@ class MediaFetcher:
                      data=data, file=ref.file, url=got.url, elapsed=self._clock() - started)
 
     def _new_sink(self) -> _Sink:
+        """A temp file for a download: in the cache (so it can be renamed in), else in the temp dir."""
         cache = self.cache
         if cache is not None:
-            fh, path = cache.new_temp()
-        else:
-            fd, path = tempfile.mkstemp(prefix="qqreliable-media-", suffix=".part")
-            fh = os.fdopen(fd, "w+b")
-        return _Sink(fh, path, self.config.max_file_bytes)
+            try:
+                fh, path = cache.new_temp()
+                return _Sink(fh, path, self.config.max_file_bytes)
+            except OSError as exc:
+                self._cache_failed(exc)
+        fd, path = tempfile.mkstemp(prefix="qqreliable-media-", suffix=".part")
+        return _Sink(os.fdopen(fd, "w+b"), path, self.config.max_file_bytes)
 
     # -- the direct path ------------------------------------------------------
 
@@ -873,7 +887,7 @@ class MediaFetcher:
                 state.resumes += 1
                 expected = total
             else:
-                if offset:
+                if offset and 200 <= status < 300:
                     sink.reset()  # the server ignored Range (or the file changed): start over
                     state.restarts += 1
                 expected = _int(headers.get("Content-Length"))
