@@ -150,6 +150,14 @@ def test_hanging_url_healthy_api_answers_from_the_api_well_under_the_url_timeout
     assert elapsed < 1.5, elapsed  # the URL's read timeout is 5 s
 
 
+def test_api_delay_gives_the_url_a_head_start(onebot: FakeOneBot, media_bot: Callable[..., Bot]) -> None:
+    bot = media_bot(api_delay=0.5)
+    assert bot.fetch_image(onebot.media.add()).source == "url"
+    assert not [c for c in onebot.calls if c["action"] == "get_image"]  # decided before it was asked
+    media, elapsed = timed(lambda: bot.fetch_image(onebot.media.add(mode="404")))
+    assert media.source == "api" and elapsed >= 0.5
+
+
 @pytest.mark.parametrize("api_mode", ["url", "path", "base64"])
 def test_every_get_image_answer_form_is_used(
     onebot: FakeOneBot, media_bot: Callable[..., Bot], api_mode: str
