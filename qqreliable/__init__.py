@@ -25,6 +25,7 @@ from .exceptions import (
 )
 from .message import Message, MessageSegment, escape, unescape
 from .reliability import Backoff
+from .reliability.media import Media, MediaConfig
 
 __all__ = [
     "__version__",
@@ -36,6 +37,8 @@ __all__ = [
     "unescape",
     "Receipt",
     "Backoff",
+    "Media",
+    "MediaConfig",
     "Error",
     "NetworkError",
     "ConnectFailed",

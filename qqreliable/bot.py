@@ -10,6 +10,7 @@ started in :meth:`Bot.start`, never in ``__init__``, and joined in
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -30,9 +31,11 @@ from .exceptions import (
 )
 from .message import Message, MessageSegment, to_wire
 from .reliability import Backoff
+from .reliability.media import Media, MediaConfig, MediaFetcher
 from .stats import CallStats
-from .supervisor import Periodic, Supervisor
+from .supervisor import IoPool, Periodic, Supervisor
 from .transport.http import HttpApi
+from .transport.media import make_cancellable
 from .transport.ws import WsClient
 
 if TYPE_CHECKING:
@@ -78,6 +81,10 @@ class Bot(ApiMixin):
         max_message_size: the largest WebSocket message accepted, in bytes; a
             larger one is refused before it is read (counted as a bad frame,
             and the connection is reopened). None: no limit.
+        media_cache: how :meth:`fetch_image` & co. cache: ``True`` (default: the
+            per-user cache dir, 512 MiB LRU), ``False`` (no disk cache), a
+            directory path, or a :class:`~qqreliable.reliability.media.MediaConfig`
+            (cache dir and caps, deadlines, retries, TLS, I/O pool size).
     """
 
     def __init__(
@@ -101,6 +108,7 @@ class Bot(ApiMixin):
         verify_tls: Union[bool, str] = True,
         io_timeout: float = 10.0,
         max_message_size: Optional[int] = 64 * 1024 * 1024,
+        media_cache: Union[bool, str, "os.PathLike[str]", MediaConfig, None] = True,
     ) -> None:
         if url is None and listen is None:
             raise ValueError("Bot needs a url to connect to (or listen= for reverse modes)")
@@ -174,6 +182,17 @@ class Bot(ApiMixin):
             client = WsClient(events, role="event", **ws_options)
             self._ws_clients.append(client)
             self._events_client = client
+
+        # Media: its own bounded I/O pool (never the handler pool: a handler waiting
+        # on work queued behind itself would deadlock); threads start on first use.
+        media_config = MediaConfig.from_option(media_cache)
+        self._io_pool = IoPool("media-io", max_workers=media_config.workers)
+        self._api_pool = IoPool("media-api", max_workers=media_config.api_workers)
+        self._media = MediaFetcher(
+            self.call_action, self._io_pool.submit, media_config, submit_api=self._api_pool.submit
+        )
+        if self._http is not None:
+            make_cancellable(self._http.session)  # a losing get_image is abandoned at once
 
     # -- handlers -----------------------------------------------------------
 
@@ -283,6 +302,9 @@ class Bot(ApiMixin):
         for client in self._ws_clients:
             client.close()
         self._dispatcher.stop()
+        self._media.close()
+        self._io_pool.shutdown(grace)
+        self._api_pool.shutdown(grace)
         if was_running:
             self._supervisor.join(grace)
         if self._http is not None:
@@ -367,6 +389,7 @@ class Bot(ApiMixin):
 
     def _on_event(self, obj: Dict[str, Any]) -> None:
         self.events_received += 1
+        self._media.observe(obj)
         self._dispatcher.submit_event(Event(obj, bot=self))
 
     def _on_open(self, client: WsClient) -> None:
@@ -489,6 +512,44 @@ class Bot(ApiMixin):
             raise ValueError("cannot reply: the event has neither group_id nor user_id")
         return result  # type: ignore[no-any-return]
 
+    # -- media --------------------------------------------------------------
+
+    def fetch_image(self, image: Any, timeout: Optional[float] = None) -> Media:
+        """Fetch a received image; return it as :class:`Media` (``.data``, ``.content_type``,
+        ``.size``, ``.source``, ``.path``).
+
+        ``image`` is an image segment (or its dict), a ``file`` id, a URL, or an
+        event / message holding an image (the first one). The segment's URL and
+        the ``get_image`` action race on the bot's media I/O pool; the first
+        *valid* image wins and the other is cancelled. Each path retries with
+        backoff, a cut download resumes with ``Range``, HTML/JSON error bodies
+        and truncated files are never returned, and results are cached on disk
+        by file id (see ``media_cache``). Concurrent fetches of one image share
+        one download. Blocks for at most ``timeout`` seconds (default 60).
+        Thread-safe; works on an HTTP bot without ``start()``.
+
+        Raises:
+            MediaUnavailable: every path failed; ``.errors`` lists each attempt's cause.
+            AccountOffline: the account is offline and the URL did not work.
+            BotStopped: the bot is stopped.
+            ValueError, TypeError: ``image`` holds nothing fetchable.
+        """
+        return self._media.fetch("image", image, timeout)
+
+    def fetch_record(self, record: Any, timeout: Optional[float] = None) -> Media:
+        """Like :meth:`fetch_image` for voice (``record`` segments; the API path is
+        ``get_record`` with ``MediaConfig.record_format``)."""
+        return self._media.fetch("record", record, timeout)
+
+    def fetch_video(self, video: Any, timeout: Optional[float] = None) -> Media:
+        """Like :meth:`fetch_image` for ``video`` segments (the API path is ``get_file``)."""
+        return self._media.fetch("video", video, timeout)
+
+    def fetch_file(self, file: Any, timeout: Optional[float] = None) -> Media:
+        """Like :meth:`fetch_image` for any file (``file`` segments, ``get_file``);
+        only error bodies (expired signatures) and short bodies are refused."""
+        return self._media.fetch("file", file, timeout)
+
     # -- observability ------------------------------------------------------
 
     def stats(self) -> Dict[str, Any]:
@@ -503,6 +564,7 @@ class Bot(ApiMixin):
             "reconnects": sum(max(0, c.connects - 1) for c in self._ws_clients),
             "connections": [c.stats() for c in self._ws_clients],
             "calls": self._call_stats.snapshot(),
+            "media": self._media.stats.snapshot(),
         }
 
     def __repr__(self) -> str:

@@ -8,12 +8,15 @@ re-raises that error in the owner's thread (``Bot.run()``).
 
 from __future__ import annotations
 
+import collections
+import itertools
 import logging
 import threading
 import time
-from typing import Callable, List, Optional
+from concurrent.futures import Future
+from typing import Any, Callable, List, Optional, Tuple
 
-__all__ = ["Supervisor", "Periodic"]
+__all__ = ["Supervisor", "Periodic", "IoPool"]
 
 log = logging.getLogger(__name__)
 
@@ -128,3 +131,100 @@ class Periodic:
                 self._fn()
             except Exception:
                 log.exception("periodic task %r failed", self._fn)
+
+
+class IoPool:
+    """A small, named, bounded pool for blocking I/O off the handler pool.
+
+    Media downloads and the actions racing them run here, never on the handler
+    threads: a handler that waits on work queued behind itself would deadlock.
+    Threads (``qqreliable:<name>-N``) start lazily, up to ``max_workers``, and
+    exit after ``idle`` seconds without work. :meth:`shutdown` refuses new
+    work, fails what is still queued and joins the threads with a timeout.
+    Thread-safe.
+    """
+
+    def __init__(self, name: str, max_workers: int = 8, *, idle: float = 30.0) -> None:
+        if max_workers < 1:
+            raise ValueError("max_workers must be at least 1")
+        self.name = name
+        self.max_workers = max_workers
+        self.idle = idle
+        self._cond = threading.Condition()
+        self._queue: "collections.deque[Tuple[Future[Any], Callable[..., Any], Tuple[Any, ...]]]" = collections.deque()
+        self._threads: List[threading.Thread] = []
+        self._idle_workers = 0
+        self._closed = False
+        self._ids = itertools.count(1)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> "Future[Any]":
+        """Run ``fn(*args)`` on a pool thread; its outcome lands in the returned Future.
+
+        Raises:
+            RuntimeError: the pool is shut down.
+        """
+        future: "Future[Any]" = Future()
+        with self._cond:
+            if self._closed:
+                raise RuntimeError(f"{self.name} pool is shut down")
+            self._queue.append((future, fn, args))
+            self._threads = [t for t in self._threads if t.is_alive()]
+            if self._idle_workers < len(self._queue) and len(self._threads) < self.max_workers:
+                thread = threading.Thread(
+                    target=self._work, name=f"qqreliable:{self.name}-{next(self._ids)}", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
+            self._cond.notify()
+        return future
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._idle_workers += 1
+                    woken = self._cond.wait(self.idle)
+                    self._idle_workers -= 1
+                    if not woken and not self._queue:
+                        self._threads = [t for t in self._threads if t is not threading.current_thread()]
+                        return
+                if not self._queue:
+                    return
+                future, fn, args = self._queue.popleft()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = fn(*args)
+            except BaseException as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+    @property
+    def threads(self) -> int:
+        with self._cond:
+            return sum(1 for t in self._threads if t.is_alive())
+
+    def shutdown(self, timeout: float) -> List[str]:
+        """Stop taking work, fail queued work, join the threads within ``timeout``.
+
+        Returns the names of the threads still running (also logged). Running
+        work is not interrupted here: its owner cancels it first.
+        """
+        with self._cond:
+            self._closed = True
+            queued = list(self._queue)
+            self._queue.clear()
+            threads = list(self._threads)
+            self._cond.notify_all()
+        for future, _, _ in queued:
+            future.cancel()
+        deadline = time.monotonic() + max(0.0, timeout)
+        current = threading.current_thread()
+        for thread in threads:
+            if thread is not current:
+                thread.join(max(0.0, deadline - time.monotonic()))
+        stragglers = [t.name for t in threads if t.is_alive() and t is not current]
+        if stragglers:
+            log.warning("%s threads still running after shutdown: %s", self.name, ", ".join(stragglers))
+        return stragglers

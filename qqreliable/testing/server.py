@@ -50,6 +50,7 @@ from ..transport.wsserver import (
     read_request_head,
     send_http_response,
 )
+from .media import MediaHost
 
 __all__ = ["FakeOneBot", "FakeActionError", "DEFAULT_FAIL_MESSAGE"]
 
@@ -528,6 +529,9 @@ class FakeOneBot:
         }
         for name in _NOOP_ACTIONS:
             self._builtin[name] = lambda params: None
+        self.media = MediaHost(self)
+        """Image hosting and get_image faults: see :mod:`qqreliable.testing.media`."""
+        self._builtin.update(self.media.actions())
 
     # ------------------------------------------------------------------ URLs
 
@@ -615,6 +619,7 @@ class FakeOneBot:
             if acceptor is not None:
                 acceptor.close()
             stragglers = sorted(t.name for t in threads if t.is_alive())
+            self.media.close()
         if stragglers:
             raise RuntimeError(f"FakeOneBot threads still running {timeout}s after stop(): {', '.join(stragglers)}")
         log.debug("FakeOneBot on port %s stopped", self.port)
@@ -842,6 +847,8 @@ class FakeOneBot:
 
     def _serve_http(self, conn: _Conn, head: RequestHead, buffer: bytearray) -> bool:
         """Answer one HTTP request; True when the connection stays open for the next one."""
+        if self.media.handles(head):
+            return self.media.serve(conn, head)
         json_headers = {"Content-Type": "application/json; charset=utf-8"}
         if head.header("Transfer-Encoding"):
             send_http_response(conn.io, 411, "only Content-Length bodies are supported")

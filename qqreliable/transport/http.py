@@ -198,6 +198,11 @@ class HttpApi:
             raise ProtocolError(f"{action}: {self.base_url} answered a body that is not a JSON object")
         return body
 
+    @property
+    def session(self) -> requests.Session:
+        """The pooled session (the media layer makes its requests cancellable)."""
+        return self._session
+
     def close(self) -> None:
         self._session.close()
 
