@@ -85,7 +85,9 @@ def test_blackhole_is_caught_by_heartbeat_liveness(onebot_factory: Any, make_bot
             proxy.set_mode("blackhole")
             started = time.monotonic()
             assert lost.wait(5)
-            assert time.monotonic() - started < 3 * 0.3 + 0.5
+            # Stale after 2.5 intervals (the ping path would take 25 s); the
+            # slack is for a loaded 2-CPU machine.
+            assert time.monotonic() - started < 8 * 0.3
             proxy.set_mode("pass")
             bot.wait_connected(5)
 
