@@ -24,6 +24,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from ..actions import http_status_body
+from ._json import dumps
 from ..exceptions import (
     ApiTimeout,
     AuthenticationError,
@@ -117,7 +118,7 @@ class HttpApi:
         """
         url = f"{self.base_url}/{action}"
         try:
-            body = json.dumps(dict(params), ensure_ascii=False).encode("utf-8")
+            body = dumps(dict(params)).encode("utf-8")
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{action}: parameters are not JSON-serialisable: {exc}") from exc
         deadline = time.monotonic() + timeout

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import itertools
-import json
 import logging
 import socket
 import threading
@@ -29,6 +28,7 @@ from typing import Any, Callable, Dict, List, Optional
 import websocket
 
 from ..events import parse_frame
+from ._json import dumps
 from ..exceptions import (
     ApiTimeout,
     AuthenticationError,
@@ -305,9 +305,18 @@ class WsClient:
                 header=self._headers,
                 timeout=self.connect_timeout,
                 suppress_origin=True,
+                # Never follow a redirect: no OneBot endpoint sends one, and
+                # websocket-client would repeat the Authorization header to
+                # wherever it points.
+                redirect_limit=0,
             )
-        except websocket.WebSocketBadStatusException as exc:
+        except (websocket.WebSocketBadStatusException, websocket.WebSocketException) as exc:
             status = getattr(exc, "status_code", None)
+            response = getattr(ws, "handshake_response", None)
+            if status is None and response is not None and getattr(response, "status", 101) != 101:
+                status = response.status  # a redirect: websocket-client says only "limit exhausted"
+            if status is None:
+                raise _RetryableConnectError(str(exc) or type(exc).__name__) from exc
             if status in (401, 403):
                 what = "missing" if status == 401 else "wrong"
                 raise AuthenticationError(
@@ -316,7 +325,7 @@ class WsClient:
                     status=status,
                 ) from exc
             hint = ""
-            if status in (200, 301, 302, 404, 405):
+            if status in (200, 301, 302, 303, 307, 308, 404, 405):
                 hint = " (this looks like an HTTP server or the wrong path, not a OneBot WebSocket)"
             raise _RetryableConnectError(f"handshake answered HTTP {status}{hint}") from exc
         except (OSError, websocket.WebSocketException, ValueError) as exc:
@@ -470,7 +479,7 @@ class WsClient:
         conn = self._wait_connection(action, deadline)
         echo = conn.next_echo()
         try:
-            frame = json.dumps({"action": action, "params": params, "echo": echo}, ensure_ascii=False)
+            frame = dumps({"action": action, "params": params, "echo": echo})
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{action}: parameters are not JSON-serialisable: {exc}") from exc
         future = conn.pending.add(echo)
@@ -520,7 +529,7 @@ class WsClient:
             conn, connecting = self._conn, self._connecting
             self._cond.notify_all()
         if connecting is not None:
-            _shutdown(connecting)
+            self._interrupt_connect(connecting)
         if conn is not None:
             try:
                 sock = conn.ws.sock
@@ -530,6 +539,24 @@ class WsClient:
             except Exception:  # the socket may already be gone
                 pass
             conn.kill("bot stopped")
+
+    def _interrupt_connect(self, ws: websocket.WebSocket, patience: float = 0.5) -> None:
+        """Shut down a connection attempt in progress.
+
+        websocket-client only exposes the socket once TCP (and TLS) are up, so
+        an attempt caught before that is waited for briefly: on a reachable
+        host that is microseconds. A SYN that is never answered still holds
+        the reader until ``connect_timeout``; ``stop()`` then reports it as a
+        straggler (it is a daemon thread) instead of waiting.
+        """
+        deadline = time.monotonic() + patience
+        with self._cond:
+            while self._connecting is ws and getattr(ws, "sock", None) is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._cond.wait(min(remaining, 0.005))
+        _shutdown(ws)
 
     @property
     def failure(self) -> Optional[BaseException]:

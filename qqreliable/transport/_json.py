@@ -1,0 +1,31 @@
+"""JSON for the wire: what both transports send.
+
+Python strings may hold lone UTF-16 surrogates (from ``surrogateescape``
+decoding, or text cut in the middle of an emoji). Encoded as UTF-8 they raise
+``UnicodeEncodeError``, and a WebSocket write that fails midway kills the
+connection (faults.md RECV-06). They are replaced with U+FFFD before
+encoding, as implementations written in Go do on their side anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+__all__ = ["dumps"]
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def dumps(obj: Any) -> str:
+    """``obj`` as compact-enough JSON text that always encodes to valid UTF-8.
+
+    Raises:
+        TypeError: ``obj`` holds something that is not JSON-serialisable.
+    """
+    try:
+        text = json.dumps(obj, ensure_ascii=False)
+    except ValueError as exc:  # circular references, NaN with allow_nan off
+        raise TypeError(str(exc)) from exc
+    return _LONE_SURROGATE.sub("\ufffd", text)
