@@ -32,6 +32,16 @@ Modes (:data:`MODES`):
 ``cut``
     After ``cut_after`` bytes of the server's answer on a connection, both
     sides are closed (FIN): a body cut short.
+``refuse``
+    New connections are accepted and reset (RST) at once.
+``respond``
+    New connections get a canned HTTP answer (``respond_status``, e.g. 502,
+    200 with an HTML page, 301, 404) and are closed: a wrong port, a reverse
+    proxy with no backend.
+
+Independently of the mode, ``idle_timeout`` (seconds) closes a connection
+on which the client has sent nothing for that long, as nginx and cloud load
+balancers do with idle WebSockets.
 
 Threads are named ``fakeproxy:…``, wait with timeouts, and are joined by
 :meth:`FaultProxy.stop`.
@@ -44,13 +54,17 @@ import selectors
 import socket
 import struct
 import threading
+import time
 from typing import List, Optional, Set
 
 __all__ = ["FaultProxy", "MODES"]
 
 log = logging.getLogger(__name__)
 
-MODES = ("pass", "stall", "blackhole", "reset_after_request", "trickle", "cut")
+MODES = ("pass", "stall", "blackhole", "reset_after_request", "trickle", "cut", "refuse", "respond")
+
+_REASONS = {200: "OK", 301: "Moved Permanently", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+            426: "Upgrade Required", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 
 _POLL = 0.05  # seconds a connection thread waits before looking at the mode and stop flag again
 _JOIN_TIMEOUT = 5.0
@@ -97,6 +111,8 @@ class FaultProxy:
         trickle_bytes, trickle_interval, trickle_after: the pace of ``trickle``,
             and how much of each connection's answer passes at full speed first.
         cut_after: the bytes of each answer let through in ``cut``.
+        respond_status: the HTTP status of ``respond``.
+        idle_timeout: close links the client has been silent on for this long.
     """
 
     def __init__(
@@ -109,12 +125,16 @@ class FaultProxy:
         trickle_interval: float = 0.05,
         trickle_after: int = 0,
         cut_after: int = 64,
+        respond_status: int = 502,
+        idle_timeout: Optional[float] = None,
     ) -> None:
         self.target = (target_host, target_port)
         self.trickle_bytes = max(1, trickle_bytes)
         self.trickle_interval = trickle_interval
         self.trickle_after = trickle_after
         self.cut_after = cut_after
+        self.respond_status = respond_status
+        self.idle_timeout = idle_timeout
         self._mode = "pass"
         self.set_mode(mode)
         self._stop = threading.Event()
@@ -213,8 +233,32 @@ class FaultProxy:
                 self.connections += 1
             self._spawn(f"link:{self.connections}", self._serve, link)
 
+    def _respond(self, sock: socket.socket) -> None:
+        status = self.respond_status
+        body = f"<html><body><h1>{status} {_REASONS.get(status, '')}</h1></body></html>".encode()
+        head = (
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\n"
+            "Content-Type: text/html\r\n"
+            f"Content-Length: {len(body)}\r\n"
+            + ("Location: /elsewhere/\r\n" if 300 <= status < 400 else "")
+            + "Connection: close\r\n\r\n"
+        )
+        sock.settimeout(1.0)
+        try:
+            sock.recv(65536)  # the request (or its start)
+        except OSError:
+            pass
+        sock.sendall(head.encode("latin-1") + body)
+        _close(sock)
+
     def _serve(self, link: _Link) -> None:
         try:
+            if self._mode == "refuse":
+                _reset(link.client)
+                return
+            if self._mode == "respond":
+                self._respond(link.client)
+                return
             if self._mode == "stall":
                 # Accept and never answer; hold the socket until stop or the client leaves.
                 self._hold(link.client)
@@ -245,16 +289,21 @@ class FaultProxy:
     def _pump(self, link: _Link) -> None:
         assert link.upstream is not None
         client, upstream = link.client, link.upstream
+        last_up = time.monotonic()
         with selectors.DefaultSelector() as sel:
             sel.register(client, selectors.EVENT_READ, "up")
             sel.register(upstream, selectors.EVENT_READ, "down")
             while not self._stop.is_set():
+                if self.idle_timeout is not None and time.monotonic() - last_up > self.idle_timeout:
+                    log.debug("proxy closes a link idle for %.1fs", time.monotonic() - last_up)
+                    return  # FIN both ways, as an idle-killing middlebox does
                 for key, _ in sel.select(_POLL):
                     sock = key.fileobj
                     data = sock.recv(65536)  # type: ignore[union-attr]
                     if not data:
                         return  # one side closed: close both (FIN)
                     if key.data == "up":
+                        last_up = time.monotonic()
                         if self._forward_up(link, data):
                             continue
                         return

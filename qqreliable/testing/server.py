@@ -442,6 +442,11 @@ class FakeOneBot:
         app_version: ``app_version`` of ``get_version_info``.
     """
 
+    #: Send ``meta_event.lifecycle.connect`` on each new event connection. Some
+    #: implementations (and NapCat after an auto-update) do not: set it False
+    #: to test a bot that must not depend on it (faults.md LIVE-01).
+    send_lifecycle: bool = True
+
     def __init__(
         self,
         *,
@@ -793,7 +798,7 @@ class FakeOneBot:
             self._total_connections += 1
             if not auth:
                 self._ws_conns.append(conn)
-                if conn.events:
+                if conn.events and self.send_lifecycle:
                     # Under the lock: no event can overtake the lifecycle event on this connection.
                     conn.send_json(self._meta_event("lifecycle", sub_type="connect"))
             self._cond.notify_all()
