@@ -319,9 +319,10 @@ class Relay:
     """``_reverse.py`` in a child process: aiocqhttp's reverse WebSocket <-> FakeOneBot."""
 
     def __init__(self, reverse_url: str, forward_url: str) -> None:
+        self._stderr: IO[str] = tempfile.TemporaryFile("w+")
         self._proc = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "_reverse.py"), reverse_url, forward_url],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True,
         )
         ready: "queue.Queue[str]" = queue.Queue()
         threading.Thread(target=lambda: ready.put(self._proc.stdout.readline()),  # type: ignore[union-attr]
@@ -331,10 +332,13 @@ class Relay:
         except queue.Empty:
             line = ""
         if line.strip() != "ready":
-            self.close()
-            raise PeerError(f"aiocqhttp: the reverse-WebSocket relay did not connect ({line.strip()[:120]})")
+            why = self.close()
+            raise PeerError(f"aiocqhttp: the reverse-WebSocket relay did not connect ({why})")
 
-    def close(self) -> None:
+    def close(self) -> str:
+        """Stop the relay; the last line it wrote to stderr."""
+        if self._stderr.closed:
+            return ""
         try:
             if self._proc.stdin:
                 self._proc.stdin.close()
@@ -345,6 +349,10 @@ class Relay:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait(5)
+        self._stderr.seek(0)
+        lines = [ln.strip() for ln in self._stderr.read().splitlines() if ln.strip()]
+        self._stderr.close()
+        return lines[-1][:200] if lines else "no output"
 
 
 CALL_PLAN = [
@@ -459,22 +467,37 @@ def reconnect_workload(pythons: Dict[str, Any], cycles: int) -> Dict[str, Any]:
                 finally:
                     driver.close()
             results[peer] = (_common.median(fresh), series)
-        except (PeerError, TimeoutError) as exc:
+        except (PeerError, OSError) as exc:  # TimeoutError included
             results[peer] = exc if isinstance(exc, PeerError) else PeerError(f"{peer}: {exc}")
-    results["aiocqhttp"] = PeerError("n/a: a reverse-WS server; the OneBot side reconnects")
+    results["aiocqhttp"] = PeerError(
+        "aiocqhttp is a reverse-WebSocket server: reconnecting is the OneBot side's job, "
+        "so it has no reconnect of its own to time"
+    )
     return results
 
 
 # ---------------------------------------------------------------- report
 
 
-def _cell(value: Any, fmt: Callable[[float], str] = lambda v: f"{v:,.0f}") -> str:
-    return f"-- {_short(value)}" if isinstance(value, Exception) else fmt(value)
+class Notes:
+    """Why a cell holds no figure: printed under the table, each reason once."""
 
+    def __init__(self) -> None:
+        self.reasons: List[str] = []
 
-def _short(exc: Exception) -> str:
-    text = str(exc)
-    return text if len(text) <= 110 else text[:107] + "..."
+    def cell(self, value: Any) -> str:
+        if not isinstance(value, Exception):
+            return f"{value:,.0f}" if value >= 10 else f"{value:.2f}"
+        reason = str(value)
+        if reason not in self.reasons:
+            self.reasons.append(reason)
+        return f"n/a [{self.reasons.index(reason) + 1}]"
+
+    def flush(self) -> None:
+        if self.reasons:
+            sys.stdout.write("".join(f"[{n}] {r}\n" for n, r in enumerate(self.reasons, 1)) + "\n")
+            sys.stdout.flush()
+        self.reasons = []
 
 
 def _ratio(value: Any, base: Any) -> str:
@@ -499,22 +522,24 @@ def main() -> None:
         lines.append(f"  {LABELS[peer]}: " + (f"not available: {state}" if isinstance(state, Exception)
                                                 else peer_versions(peer)))
     sys.stdout.write("peers (benchmarks/.peers-venv):\n" + "\n".join(lines) + "\n")
-    sys.stdout.write("ratios: qqreliable = 1.00x; above 1.00x the peer is faster, except reconnect "
-                     "time, where above 1.00x the peer takes longer\n\n")
+    sys.stdout.write("ratios: peer / qqreliable, measured in this run. Events and calls: above 1.00x the peer\n"
+                     "is faster. Reconnect time: above 1.00x the peer takes longer.\n\n")
     sys.stdout.flush()
     pythons: Dict[str, Any] = {"qqreliable": sys.executable, **peers}
 
+    notes = Notes()
     events = events_workload(pythons, args.events, args.rounds)
     base = events["qqreliable"]
     _common.table(
         [f"1. events: {args.events:,} group messages -> handler (median of {args.rounds})", "mode", "events/s",
          "vs qqreliable"],
         [
-            [LABELS["qqreliable"], "forward WS", _cell(base), _ratio(base, base)],
-            [LABELS["nonebot"], "forward WS", _cell(events["nonebot"]), _ratio(events["nonebot"], base)],
-            [LABELS["aiocqhttp"], "reverse WS", _cell(events["aiocqhttp"]), _ratio(events["aiocqhttp"], base)],
+            [LABELS["qqreliable"], "forward WS", notes.cell(base), _ratio(base, base)],
+            [LABELS["nonebot"], "forward WS", notes.cell(events["nonebot"]), _ratio(events["nonebot"], base)],
+            [LABELS["aiocqhttp"], "reverse WS", notes.cell(events["aiocqhttp"]), _ratio(events["aiocqhttp"], base)],
         ],
     )
+    notes.flush()
 
     calls = calls_workload(pythons, args.seconds, args.rounds)
     rows = []
@@ -522,9 +547,10 @@ def main() -> None:
         for tasks in (1, 8):
             value, ref = calls[(transport, peer, tasks)], calls[(transport, "qqreliable", tasks)]
             who = "1 caller" if tasks == 1 else ("8 threads" if peer == "qqreliable" else "8 tasks (gather)")
-            rows.append([f"{LABELS[peer]}, {who}", mode, _cell(value), _ratio(value, ref)])
+            rows.append([f"{LABELS[peer]}, {who}", mode, notes.cell(value), _ratio(value, ref)])
     _common.table([f"2. calls: get_login_info on FakeOneBot (median of {args.rounds} x {args.seconds:g} s)",
                    "mode", "calls/s", "vs qqreliable"], rows)
+    notes.flush()
 
     reconnect = reconnect_workload(pythons, args.cycles)
     rows = []
@@ -532,16 +558,17 @@ def main() -> None:
     for peer in ("qqreliable", "nonebot", "aiocqhttp"):
         result = reconnect[peer]
         if isinstance(result, Exception):
-            rows.append([LABELS[peer], "reverse WS" if peer == "aiocqhttp" else "forward WS", _cell(result), "--", "--"])
+            rows.append([LABELS[peer], "reverse WS" if peer == "aiocqhttp" else "forward WS", notes.cell(result), "--", "--"])
             continue
         fresh, series = result
         rows.append([LABELS[peer], "forward WS", f"{fresh:.2f}", _ratio(fresh, base_fresh),
                      " ".join(f"{s:.2f}" for s in series)])
     _common.table(
-        [f"3. reconnect: drop (1006) -> next event handled", "mode", f"s, median of {args.cycles}",
-         "vs qqreliable", "back to back, s"],
+        ["3. reconnect: drop (1006) -> next event handled", "mode", f"s, median of {args.cycles}",
+         "vs qqreliable", "4 drops back to back, s"],
         rows,
     )
+    notes.flush()
 
 
 if __name__ == "__main__":
