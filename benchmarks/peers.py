@@ -117,7 +117,7 @@ def prepare_peers() -> Dict[str, Any]:
         stamp = os.path.join(VENV, f"{peer}.pins")
         wanted = "\n".join(pins)
         try:
-            if not os.path.exists(stamp) or open(stamp).read() != wanted:
+            if _read(stamp) != wanted:
                 _run([venv_python(), "-m", "pip", "install", "--disable-pip-version-check", "-q", *pins],
                      600, f"pip install {' '.join(pins)}")
                 with open(stamp, "w") as out:
@@ -126,6 +126,14 @@ def prepare_peers() -> Dict[str, Any]:
         except PeerError as exc:
             result[peer] = exc
     return result
+
+
+def _read(path: str) -> Optional[str]:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
 
 
 def peer_versions(peer: str) -> str:
