@@ -55,8 +55,12 @@ Same machine, loopback only, 2 CPUs shared with whatever else runs: read the
 ratios, not the absolute figures, and expect some percent of noise. Every
 peer is used as its documentation shows, with default settings except the
 log level; handlers do nothing but count, so the figures are framework
-overhead, not a bot's real work. Transitive dependencies of the peers are
-not pinned; the versions that ran are printed in the header.
+overhead, not a bot's real work. With 8 concurrent callers FakeOneBot
+(a thread per WebSocket request, in this process) is near its own ceiling,
+so those rows understate differences. A process start costs qqreliable well
+under a second and nonebot about two, which is why the reconnect cycles take
+longer than their figures. Transitive dependencies of the peers are not
+pinned; the versions that ran are printed in the header.
 """
 
 from __future__ import annotations
