@@ -1,0 +1,587 @@
+"""qqreliable against aiocqhttp and nonebot2's OneBot v11 adapter, on the same workloads.
+
+    python benchmarks/peers.py [--events 5000] [--rounds 3] [--seconds 2] [--cycles 5]
+
+Every figure is a ratio to qqreliable measured in the same run: qqreliable is
+1.00x, and a peer at 0.50x did half as well (for reconnect time, lower is
+better and the column says how many times longer the peer took).
+
+Method
+------
+The peers are installed by this script into ``benchmarks/.peers-venv`` (made
+with this interpreter's ``-m venv``; pinned versions below), and each runs in
+a process of that interpreter (``_peer_driver.py``), so their dependencies
+never meet the project's. qqreliable runs the same driver in the project's
+own interpreter, also in a child process. The servers run in this process,
+on 127.0.0.1 with port 0: ``_blast.BlastServer`` for event throughput,
+FakeOneBot for calls and reconnects. Times are ``time.monotonic()``, one clock
+for every process on Linux. Every child has a timeout and is stopped at the end.
+
+1. Events: N group messages, encoded before the clock starts and written back
+   to back, until the peer's group-message handler has run N times. Median of
+   rounds; rounds alternate between the peers.
+2. Calls: ``get_login_info`` for a fixed time, one caller, then 8 concurrent
+   callers (8 threads sharing one ``Bot`` for qqreliable, 8 asyncio tasks in
+   ``asyncio.gather`` for the async peers).
+3. Reconnect: FakeOneBot drops the connection (TCP closed, no close frame:
+   1006), then pushes a group message as soon as a new connection is up; the
+   figure is the time from the drop to the handler seeing that message. Each
+   cycle starts a fresh process (first drop after a healthy connection);
+   a second row drops back to back in one process (a flapping server).
+
+Modes, and why
+--------------
+* qqreliable: forward WebSocket (``ws://``) and HTTP (``http://``) client.
+* nonebot2 2.5 + nonebot-adapter-onebot 2.4 (v11): forward WebSocket
+  (``ONEBOT_WS_URLS``) with the ``~none+~websockets`` driver. It reconnects
+  after a fixed ``RECONNECT_INTERVAL = 3.0`` s in the adapter (not a setting),
+  so its reconnect time is that default. Its log level is set to WARNING
+  (its default INFO logs every event to the terminal).
+* aiocqhttp 1.4: a server-side framework (Quart on Hypercorn) with no
+  forward-WebSocket client. Events reach it in reverse-WebSocket mode from
+  ``_reverse.ReverseClient``, which dials it like go-cqhttp would and writes
+  the same pre-encoded stream. Its calls are measured two ways: over the
+  reverse WebSocket, through ``_reverse.py``'s relay process to the same
+  FakeOneBot (one extra loopback hop each way, so slightly pessimistic for
+  aiocqhttp), compared with qqreliable's forward WebSocket; and over HTTP to
+  ``api_root``, compared with qqreliable's HTTP client (aiocqhttp builds a
+  new ``httpx.AsyncClient``, TLS context included, for every HTTP call).
+  Reconnect is not measured: in reverse mode the OneBot implementation
+  reconnects, not the framework.
+
+Caveats
+-------
+Same machine, loopback only, 2 CPUs shared with whatever else runs: read the
+ratios, not the absolute figures, and expect some percent of noise. Every
+peer is used as its documentation shows, with default settings except the
+log level; handlers do nothing but count, so the figures are framework
+overhead, not a bot's real work. With 8 concurrent callers FakeOneBot
+(a thread per WebSocket request, in this process) is near its own ceiling,
+so those rows understate differences. A process start costs qqreliable well
+under a second and nonebot about two, which is why the reconnect cycles take
+longer than their figures. Transitive dependencies of the peers are not
+pinned; the versions that ran are printed in the header.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from typing import Any, Callable, Dict, IO, List, Optional, Sequence
+
+import _common
+from _blast import BlastServer
+from _reverse import ReverseClient, client_frame
+
+from qqreliable.testing import FakeOneBot
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VENV = os.path.join(HERE, ".peers-venv")
+DRIVER = os.path.join(HERE, "_peer_driver.py")
+# Verified to install and run together on Python 3.11 (Nov 2026).
+PINS: Dict[str, List[str]] = {
+    "aiocqhttp": ["aiocqhttp==1.4.4"],
+    "nonebot": ["nonebot2[websockets]==2.5.0", "nonebot-adapter-onebot==2.4.6"],
+}
+SHOWN_VERSIONS = {
+    "aiocqhttp": ["aiocqhttp", "Quart", "Hypercorn", "httpx"],
+    "nonebot": ["nonebot2", "nonebot-adapter-onebot", "websockets", "pydantic"],
+}
+LABELS = {"qqreliable": "qqreliable", "nonebot": "nonebot2 OneBot v11", "aiocqhttp": "aiocqhttp"}
+GROUP_ID, USER_ID = 30003, 20002
+
+
+class PeerError(Exception):
+    """A peer could not be installed, started or measured; the text says why."""
+
+
+# ---------------------------------------------------------------- the peers' virtualenv
+
+
+def venv_python() -> str:
+    return os.path.join(VENV, "Scripts" if os.name == "nt" else "bin", "python")
+
+
+def prepare_peers() -> Dict[str, Any]:
+    """Install the pinned peers once; for each peer, its python path or a PeerError."""
+    result: Dict[str, Any] = {}
+    try:
+        if not os.path.exists(venv_python()):
+            _run([sys.executable, "-m", "venv", VENV], 180, "create the virtualenv")
+    except PeerError as exc:
+        return {peer: exc for peer in PINS}
+    for peer, pins in PINS.items():
+        stamp = os.path.join(VENV, f"{peer}.pins")
+        wanted = "\n".join(pins)
+        try:
+            if _read(stamp) != wanted:
+                _run([venv_python(), "-m", "pip", "install", "--disable-pip-version-check", "-q", *pins],
+                     600, f"pip install {' '.join(pins)}")
+                with open(stamp, "w") as out:
+                    out.write(wanted)
+            result[peer] = venv_python()
+        except PeerError as exc:
+            result[peer] = exc
+    return result
+
+
+def _read(path: str) -> Optional[str]:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def peer_versions(peer: str) -> str:
+    code = (
+        "import importlib.metadata as m, sys\n"
+        "print(', '.join(f'{n} {m.version(n)}' for n in sys.argv[1:]))"
+    )
+    try:
+        out = subprocess.run([venv_python(), "-c", code, *SHOWN_VERSIONS[peer]], capture_output=True,
+                             text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"versions unknown ({exc})"
+    return out.stdout.strip() or f"versions unknown ({out.stderr.strip()[-200:]})"
+
+
+def _run(cmd: Sequence[str], timeout: float, what: str) -> None:
+    sys.stdout.write(f"({what} ...)\n")
+    sys.stdout.flush()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise PeerError(f"could not {what}: timed out after {timeout:.0f} s") from None
+    except OSError as exc:
+        raise PeerError(f"could not {what}: {exc}") from None
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise PeerError(f"could not {what}: {tail[0][:160]}")
+
+
+# ---------------------------------------------------------------- a driver process
+
+
+class Driver:
+    """One ``_peer_driver.py`` child: JSON lines out, commands in, always reaped."""
+
+    def __init__(self, python: str, peer: str, workload: str, url: str, count: int = 1) -> None:
+        self.peer = peer
+        self._stderr: IO[str] = tempfile.TemporaryFile("w+")
+        self._lines: "queue.Queue[Optional[Dict[str, Any]]]" = queue.Queue()
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env.pop("PYTHONPATH", None)
+        self._proc = subprocess.Popen(
+            [python, DRIVER, peer, workload, url, "--count", str(count)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True,
+            cwd=tempfile.gettempdir(), env=env,  # nonebot reads a .env from its working directory
+        )
+        self._reader = threading.Thread(target=self._read, name="peers:reader", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            try:
+                self._lines.put(json.loads(line))
+            except ValueError:
+                continue
+        self._lines.put(None)
+
+    def expect(self, key: str, timeout: float, where: Optional[Callable[[Dict[str, Any]], bool]] = None) -> Dict[str, Any]:
+        """The next report holding ``key`` (and matching ``where``); others are skipped."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                item = self._lines.get(timeout=max(0.0, left))
+            except queue.Empty:
+                raise PeerError(f"{self.peer}: no {key!r} within {timeout:g} s{self._why()}") from None
+            if item is None:
+                self._lines.put(None)
+                raise PeerError(f"{self.peer}: driver exited{self._why()}")
+            if key in item and (where is None or where(item)):
+                return item
+
+    def send(self, **command: Any) -> None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(json.dumps(command) + "\n")
+        self._proc.stdin.flush()
+
+    def _why(self) -> str:
+        self._stderr.seek(0)
+        lines = [ln for ln in self._stderr.read().splitlines() if ln.strip()]
+        return f" ({lines[-1].strip()[:200]})" if lines else ""
+
+    def close(self, timeout: float = 20.0) -> None:
+        try:
+            if self._proc.stdin:
+                self._proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(10)
+        self._reader.join(5)
+        self._stderr.close()
+
+
+# ---------------------------------------------------------------- workloads
+
+
+def group_event(n: int) -> Dict[str, Any]:
+    return {
+        "time": 1764500000,
+        "self_id": 10001,
+        "post_type": "message",
+        "message_type": "group",
+        "sub_type": "normal",
+        "message_id": n,
+        "group_id": GROUP_ID,
+        "user_id": USER_ID,
+        "message": [{"type": "text", "data": {"text": f"message number {n}"}}],
+        "raw_message": f"message number {n}",
+        "font": 0,
+        "sender": {"user_id": USER_ID, "nickname": "load", "card": "", "role": "member"},
+    }
+
+
+class _EventSide:
+    """A peer with its event source: forward (BlastServer) or reverse (ReverseClient)."""
+
+    def __init__(self, peer: str, python: str, frames: List[bytes]) -> None:
+        self.peer = peer
+        self.frames = frames
+        self.server: Optional[BlastServer] = None
+        self.client: Optional[ReverseClient] = None
+        self.rates: List[float] = []
+        self.reverse = peer == "aiocqhttp"
+        if self.reverse:
+            self.driver = Driver(python, peer, "events", "-", count=len(frames))
+            url = self.driver.expect("listening", 60)["listening"]
+            self.client = ReverseClient(url)
+            self.masked = [client_frame(f) for f in frames]
+        else:
+            self.server = BlastServer()
+            self.driver = Driver(python, peer, "events", self.server.url, count=len(frames))
+            self.driver.expect("ready", 60)
+            self.server.wait_clients(1, 30)
+
+    def round(self, k: int) -> None:
+        started = time.monotonic()
+        if self.client is not None:
+            writer = threading.Thread(target=self.client.blast, args=(self.masked,), name="peers:blast")
+        else:
+            assert self.server is not None
+            writer = threading.Thread(target=self.server.blast, args=(self.frames,), name="peers:blast")
+        writer.start()
+        try:
+            done = self.driver.expect("done", 180, lambda r: r["done"] == k)
+        finally:
+            writer.join(60)
+        self.rates.append(len(self.frames) / (done["t"] - started))
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+        self.driver.close()
+        if self.server is not None:
+            self.server.close()
+
+
+def events_workload(pythons: Dict[str, Any], count: int, rounds: int) -> Dict[str, Any]:
+    frames = [json.dumps(group_event(n)).encode() for n in range(count)]
+    sides: Dict[str, Any] = {}
+    for peer, python in pythons.items():
+        if isinstance(python, Exception):
+            sides[peer] = python
+            continue
+        try:
+            sides[peer] = _EventSide(peer, python, frames)
+        except (PeerError, OSError, TimeoutError) as exc:
+            sides[peer] = exc if isinstance(exc, PeerError) else PeerError(f"{peer}: {exc}")
+    try:
+        for k in range(1, rounds + 1):
+            for peer, side in sides.items():
+                if isinstance(side, Exception):
+                    continue
+                try:
+                    side.round(k)
+                except (PeerError, OSError) as exc:
+                    side.close()
+                    sides[peer] = exc
+    finally:
+        for side in sides.values():
+            if not isinstance(side, Exception):
+                side.close()
+    return {peer: side if isinstance(side, Exception) else _common.median(side.rates) for peer, side in sides.items()}
+
+
+class Relay:
+    """``_reverse.py`` in a child process: aiocqhttp's reverse WebSocket <-> FakeOneBot."""
+
+    def __init__(self, reverse_url: str, forward_url: str) -> None:
+        self._stderr: IO[str] = tempfile.TemporaryFile("w+")
+        self._proc = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "_reverse.py"), reverse_url, forward_url],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, text=True,
+        )
+        ready: "queue.Queue[str]" = queue.Queue()
+        threading.Thread(target=lambda: ready.put(self._proc.stdout.readline()),  # type: ignore[union-attr]
+                         name="peers:relay", daemon=True).start()
+        try:
+            line = ready.get(timeout=30)
+        except queue.Empty:
+            line = ""
+        if line.strip() != "ready":
+            why = self.close()
+            raise PeerError(f"aiocqhttp: the reverse-WebSocket relay did not connect ({why})")
+
+    def close(self) -> str:
+        """Stop the relay; the last line it wrote to stderr."""
+        if self._stderr.closed:
+            return ""
+        try:
+            if self._proc.stdin:
+                self._proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self._proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(5)
+        self._stderr.seek(0)
+        lines = [ln.strip() for ln in self._stderr.read().splitlines() if ln.strip()]
+        self._stderr.close()
+        return lines[-1][:200] if lines else "no output"
+
+
+CALL_PLAN = [
+    # (transport, peer, mode label)
+    ("ws", "qqreliable", "forward WS"),
+    ("ws", "nonebot", "forward WS"),
+    ("ws", "aiocqhttp", "reverse WS, relay"),
+    ("http", "qqreliable", "HTTP"),
+    ("http", "aiocqhttp", "HTTP api_root"),
+]
+
+
+def _start_caller(python: str, transport: str, peer: str, fake: FakeOneBot) -> Any:
+    if transport == "http":
+        driver = Driver(python, peer, "calls", fake.url)
+        driver.expect("ready", 60)
+        return driver, None
+    if peer != "aiocqhttp":
+        driver = Driver(python, peer, "calls", fake.ws_url)
+        driver.expect("ready", 60)
+        return driver, None
+    driver = Driver(python, peer, "calls", "-")
+    try:
+        relay = Relay(driver.expect("listening", 60)["listening"], fake.ws_url)
+    except (PeerError, OSError):
+        driver.close()
+        raise
+    return driver, relay
+
+
+def calls_workload(pythons: Dict[str, Any], seconds: float, rounds: int) -> Dict[Any, Any]:
+    """Calls/s keyed by (transport, peer, tasks); an exception where a peer failed."""
+    with FakeOneBot(heartbeat_interval=30.0) as fake:
+        sides: Dict[Any, Any] = {}
+        for transport, peer, _ in CALL_PLAN:
+            python = pythons.get(peer)
+            if isinstance(python, Exception):
+                sides[(transport, peer)] = python
+                continue
+            try:
+                sides[(transport, peer)] = _start_caller(python, transport, peer, fake)
+            except (PeerError, OSError) as exc:
+                sides[(transport, peer)] = exc if isinstance(exc, PeerError) else PeerError(f"{peer}: {exc}")
+        samples: Dict[Any, List[float]] = {}
+        try:
+            for _ in range(rounds):
+                for key, side in sides.items():
+                    if isinstance(side, Exception):
+                        continue
+                    for tasks in (1, 8):
+                        try:
+                            side[0].send(seconds=seconds, tasks=tasks)
+                            rate = side[0].expect("rate", seconds + 60)["rate"]
+                        except PeerError as exc:
+                            _close_caller(side)
+                            sides[key] = exc
+                            break
+                        samples.setdefault(key + (tasks,), []).append(rate)
+        finally:
+            for side in sides.values():
+                if not isinstance(side, Exception):
+                    _close_caller(side)
+    results: Dict[Any, Any] = {}
+    for key, side in sides.items():
+        for tasks in (1, 8):
+            results[key + (tasks,)] = side if isinstance(side, Exception) else _common.median(samples[key + (tasks,)])
+    return results
+
+
+def _close_caller(side: Any) -> None:
+    driver, relay = side
+    driver.close()
+    if relay is not None:
+        relay.close()
+
+
+def _reconnect_once(driver: Driver, fake: FakeOneBot, probe_id: int, seen_id: int) -> float:
+    """Drop the live connection; seconds until the handler sees the next message."""
+    fake.emit_group_message(GROUP_ID, USER_ID, "probe", message_id=probe_id)
+    driver.expect("seen", 15, lambda r: r["seen"] == probe_id)  # connected and handling
+    before = fake.total_connections
+    dropped = time.monotonic()
+    fake.drop_connections()
+    fake.wait_for_connections(before + 1, timeout=30)
+    fake.emit_group_message(GROUP_ID, USER_ID, "after the drop", message_id=seen_id)
+    seen = driver.expect("seen", 15, lambda r: r["seen"] == seen_id)
+    return seen["t"] - dropped
+
+
+def reconnect_workload(pythons: Dict[str, Any], cycles: int) -> Dict[str, Any]:
+    """Per peer: (median of fresh-process cycles, list of back-to-back cycles) or an error."""
+    results: Dict[str, Any] = {}
+    for peer in ("qqreliable", "nonebot"):
+        python = pythons.get(peer)
+        if isinstance(python, Exception):
+            results[peer] = python
+            continue
+        try:
+            with FakeOneBot(heartbeat_interval=30.0) as fake:
+                fresh = []
+                for cycle in range(cycles):
+                    driver = Driver(python, peer, "reconnect", fake.ws_url)
+                    try:
+                        driver.expect("ready", 60)
+                        fresh.append(_reconnect_once(driver, fake, 100 + 2 * cycle, 101 + 2 * cycle))
+                    finally:
+                        driver.close()
+                driver = Driver(python, peer, "reconnect", fake.ws_url)
+                try:
+                    driver.expect("ready", 60)
+                    series = [_reconnect_once(driver, fake, 200 + 2 * n, 201 + 2 * n) for n in range(4)]
+                finally:
+                    driver.close()
+            results[peer] = (_common.median(fresh), series)
+        except (PeerError, OSError) as exc:  # TimeoutError included
+            results[peer] = exc if isinstance(exc, PeerError) else PeerError(f"{peer}: {exc}")
+    results["aiocqhttp"] = PeerError(
+        "aiocqhttp is a reverse-WebSocket server: reconnecting is the OneBot side's job, "
+        "so it has no reconnect of its own to time"
+    )
+    return results
+
+
+# ---------------------------------------------------------------- report
+
+
+class Notes:
+    """Why a cell holds no figure: printed under the table, each reason once."""
+
+    def __init__(self) -> None:
+        self.reasons: List[str] = []
+
+    def cell(self, value: Any) -> str:
+        if not isinstance(value, Exception):
+            return f"{value:,.0f}" if value >= 10 else f"{value:.2f}"
+        reason = str(value)
+        if reason not in self.reasons:
+            self.reasons.append(reason)
+        return f"n/a [{self.reasons.index(reason) + 1}]"
+
+    def flush(self) -> None:
+        if self.reasons:
+            sys.stdout.write("".join(f"[{n}] {r}\n" for n, r in enumerate(self.reasons, 1)) + "\n")
+            sys.stdout.flush()
+        self.reasons = []
+
+
+def _ratio(value: Any, base: Any) -> str:
+    if isinstance(value, Exception) or isinstance(base, Exception) or not base:
+        return "--"
+    return f"{value / base:.2f}x"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=5_000, help="group messages per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=2.0, help="per call-rate measurement")
+    parser.add_argument("--cycles", type=int, default=5, help="reconnect cycles (fresh process each)")
+    args = parser.parse_args()
+    _common.quiet()
+    peers = prepare_peers()
+    _common.header("peers.py: qqreliable vs nonebot2 (OneBot v11 adapter) and aiocqhttp, same workloads")
+    lines = []
+    for peer in PINS:
+        state = peers[peer]
+        lines.append(f"  {LABELS[peer]}: " + (f"not available: {state}" if isinstance(state, Exception)
+                                                else peer_versions(peer)))
+    sys.stdout.write("peers (benchmarks/.peers-venv):\n" + "\n".join(lines) + "\n")
+    sys.stdout.write("ratios: peer / qqreliable, measured in this run. Events and calls: above 1.00x the peer\n"
+                     "is faster. Reconnect time: above 1.00x the peer takes longer.\n\n")
+    sys.stdout.flush()
+    pythons: Dict[str, Any] = {"qqreliable": sys.executable, **peers}
+
+    notes = Notes()
+    events = events_workload(pythons, args.events, args.rounds)
+    base = events["qqreliable"]
+    _common.table(
+        [f"1. events: {args.events:,} group messages -> handler (median of {args.rounds})", "mode", "events/s",
+         "vs qqreliable"],
+        [
+            [LABELS["qqreliable"], "forward WS", notes.cell(base), _ratio(base, base)],
+            [LABELS["nonebot"], "forward WS", notes.cell(events["nonebot"]), _ratio(events["nonebot"], base)],
+            [LABELS["aiocqhttp"], "reverse WS", notes.cell(events["aiocqhttp"]), _ratio(events["aiocqhttp"], base)],
+        ],
+    )
+    notes.flush()
+
+    calls = calls_workload(pythons, args.seconds, args.rounds)
+    rows = []
+    for transport, peer, mode in CALL_PLAN:
+        for tasks in (1, 8):
+            value, ref = calls[(transport, peer, tasks)], calls[(transport, "qqreliable", tasks)]
+            who = "1 caller" if tasks == 1 else ("8 threads" if peer == "qqreliable" else "8 tasks (gather)")
+            rows.append([f"{LABELS[peer]}, {who}", mode, notes.cell(value), _ratio(value, ref)])
+    _common.table([f"2. calls: get_login_info on FakeOneBot (median of {args.rounds} x {args.seconds:g} s)",
+                   "mode", "calls/s", "vs qqreliable"], rows)
+    notes.flush()
+
+    reconnect = reconnect_workload(pythons, args.cycles)
+    rows = []
+    base_fresh = reconnect["qqreliable"][0] if not isinstance(reconnect["qqreliable"], Exception) else reconnect["qqreliable"]
+    for peer in ("qqreliable", "nonebot", "aiocqhttp"):
+        result = reconnect[peer]
+        if isinstance(result, Exception):
+            rows.append([LABELS[peer], "reverse WS" if peer == "aiocqhttp" else "forward WS", notes.cell(result), "--", "--"])
+            continue
+        fresh, series = result
+        rows.append([LABELS[peer], "forward WS", f"{fresh:.2f}", _ratio(fresh, base_fresh),
+                     " ".join(f"{s:.2f}" for s in series)])
+    _common.table(
+        ["3. reconnect: drop (1006) -> next event handled", "mode", f"s, median of {args.cycles}",
+         "vs qqreliable", "4 drops back to back, s"],
+        rows,
+    )
+    notes.flush()
+
+
+if __name__ == "__main__":
+    main()
