@@ -164,3 +164,35 @@ def test_fragmented_message_total_is_bounded() -> None:
         pass
     else:
         raise AssertionError("300 bytes in fragments passed a 250-byte limit")
+
+
+def test_read_ahead_survives_a_timeout_mid_frame() -> None:
+    import websocket
+
+    from qqreliable.transport.ws import _BoundedFrames
+
+    def frame(payload: bytes) -> bytes:
+        return bytes([0x81, 126]) + len(payload).to_bytes(2, "big") + payload
+
+    first, second = b"a" * 300, b"b" * 200
+    wire = frame(first) + frame(second)
+    script: List[Any] = [wire[:100], websocket.WebSocketTimeoutException("slow"), wire[100:250],
+                         websocket.WebSocketTimeoutException("slow"), wire[250:]]
+    asked: List[int] = []
+
+    def recv(n: int) -> bytes:
+        asked.append(n)
+        step = script.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+    frames = _BoundedFrames(recv, limit=None)
+    got = []
+    while len(got) < 2:
+        try:
+            got.append(frames.recv_frame().data)
+        except websocket.WebSocketTimeoutException:
+            continue
+    assert got == [first, second]
+    assert min(asked) >= 65536  # always reads ahead, never 2 bytes at a time
