@@ -206,3 +206,24 @@ def test_proc01_stop_during_connect_to_a_stalled_port(onebot: FakeOneBot, make_b
         started = time.monotonic()
         bot.stop()
         assert time.monotonic() - started < 1.5
+
+
+def test_recv07_own_messages_never_reach_message_handlers(onebot: FakeOneBot, make_bot: Any) -> None:
+    replies: List[str] = []
+    own: List[str] = []
+    with make_bot(onebot.ws_url) as bot:
+
+        @bot.on_message("group")
+        def echo(event: Event) -> None:
+            replies.append(event.plain_text)
+            event.reply("echo: " + event.plain_text)
+
+        bot.on("message_sent")(lambda event: own.append(event.plain_text))
+        bot.wait_connected(5)
+        onebot.emit_group_message(1, 2, "hello")
+        onebot.wait_for_call("send_group_msg")
+        # Lagrange reports the bot's own message back as an ordinary message from self_id.
+        onebot.emit_group_message(1, onebot.self_id, "echo: hello")
+        eventually(lambda: own == ["echo: hello"], what="the own message as message_sent")
+    assert replies == ["hello"]  # no loop
+    assert len(onebot.sent_messages) == 1
