@@ -136,13 +136,20 @@ def test_ledger_skips_ids_claimed_by_answered_sends() -> None:
 
 
 def test_ledger_does_not_guess_while_an_identical_send_awaits_its_answer() -> None:
+    from qqreliable.reliability.verify import _Content
+
     ledger = Ledger(Clock())
-    key = (("group", 1), fingerprint("hi"))
+    target, fp = ("group", 1), fingerprint("hi")
     ledger.observe(_sent_event(5, "hi"), self_id=9)
-    ledger.unanswered(key, +1)
-    assert ledger.contested(key) and ledger.take(*key, 0.0) is None
-    ledger.unanswered(key, -1)
-    assert ledger.take(*key, 0.0) is not None
+    other = _Content("send_group_msg", {"group_id": 1, "message": "something else"})
+    same = _Content("send_group_msg", {"group_id": 1, "message": "hi"})
+    ledger.begin(target, other)
+    assert not ledger.contested(target, fp)  # a different message in flight is no rival
+    ledger.begin(target, same)
+    assert ledger.contested(target, fp) and ledger.take(target, fp, 0.0) is None
+    ledger.end(target, same)
+    ledger.end(target, other)
+    assert ledger.take(target, fp, 0.0) is not None
 
 
 def test_ledger_reads_lagrange_self_messages_and_ignores_others() -> None:

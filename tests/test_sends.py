@@ -10,6 +10,7 @@ import base64
 import random
 import threading
 import time
+from dataclasses import replace
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
@@ -202,8 +203,7 @@ def test_thousand_sends_with_ambiguous_failures_land_exactly_once(
     policy = SendPolicy(
         settle_window=0.08, poll_interval=0.04, max_attempts=8, clock_skew=5, history_count=50
     )
-    pacing = Pacing.unlimited()
-    pacing = Pacing(**{**pacing.__dict__, "circuit_threshold": 8})
+    pacing = replace(Pacing.unlimited(), circuit_threshold=8)
     url = onebot.ws_url if transport == "ws" else onebot.url
     bot = make_bot(url, send_policy=policy, pacing=pacing, workers=16)
     if transport == "ws":

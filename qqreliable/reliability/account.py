@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import abc
 from typing import Any, Callable, Mapping, Optional
 
 from ..exceptions import AccountOffline
@@ -61,7 +62,7 @@ class AccountState:
                 self.mark_online(_NOTICE)
         elif post_type == "meta_event" and event.get("meta_event_type") == "heartbeat":
             status = event.get("status")
-            online = status.get("online") if isinstance(status, Mapping) else None
+            online = status.get("online") if isinstance(status, abc.Mapping) else None
             if online is False:
                 self.mark_offline("heartbeat status online=false", _STATUS)
             elif online is True:
@@ -94,6 +95,8 @@ class AccountState:
 
     def check(self, action: str) -> None:
         """Raise :class:`AccountOffline` while offline, except for a periodic probe."""
+        if self._offline_by is None:  # the common case, read without the lock
+            return
         with self._lock:
             if self._offline_by is None:
                 return

@@ -111,6 +111,11 @@ class Circuits:
         circuit.probing = True
         return None
 
+    @property
+    def active(self) -> bool:
+        """Whether any target has a circuit record (open, or counting failures)."""
+        return bool(self._circuits)
+
     def is_open(self, target: Hashable) -> bool:
         circuit = self._circuits.get(target)
         return circuit is not None and circuit.open_until is not None
@@ -181,12 +186,21 @@ class Pacer:
 
     # -- circuits -------------------------------------------------------------
 
-    def admit(self, target: Hashable, action: str) -> None:
-        """Raise :class:`RateLimited` when ``target``'s circuit is open."""
+    def admit(self, target: Hashable, action: str) -> bool:
+        """Raise :class:`RateLimited` when ``target``'s circuit is open.
+
+        Returns:
+            True when this send is the probe of a half-open circuit: the caller
+            must call :meth:`released` when it ends (a verdict closes or reopens
+            the circuit first, making that a no-op).
+        """
+        if not self._circuits.active:  # the common case, read without the lock
+            return False
         with self._lock:
             verdict = self._circuits.admit(target, self._clock())
             if verdict is not None:
                 self.refused += 1
+            probe = verdict is None and self._circuits.is_open(target)
         if verdict is not None:
             wait, reason = verdict
             name = target_name(target)
@@ -195,6 +209,7 @@ class Pacer:
                 target=name,
                 retry_after=wait,
             )
+        return probe
 
     def circuit_open(self, target: Hashable) -> bool:
         with self._lock:

@@ -39,6 +39,7 @@ import os
 import re
 import threading
 import time
+from collections import abc
 from dataclasses import dataclass
 from typing import Any, Callable, Deque, Dict, Hashable, List, Mapping, Optional, Set, Tuple
 from urllib.parse import unquote, urlsplit
@@ -48,11 +49,12 @@ from ..exceptions import (
     AccountOffline,
     ActionFailed,
     BotStopped,
+    ConnectFailed,
     Error,
     RateLimited,
     SendUnconfirmed,
 )
-from ..message import Message, MessageSegment
+from ..message import Message, MessageSegment, unescape
 from ..stats import CallStats
 from .account import AccountState
 from .ratelimit import Pacer, target_name
@@ -109,13 +111,26 @@ def target_of(action: str, params: Mapping[str, Any]) -> Optional[Target]:
     return ("private", user_id) if user_id is not None else None
 
 
-def _segments(message: Any, auto_escape: bool = False) -> List[MessageSegment]:
-    if isinstance(message, str) and auto_escape:
-        return [MessageSegment.text(message)] if message else []
-    try:
-        return list(Message(message))
-    except (TypeError, ValueError):
+def _segment_dicts(message: Any, auto_escape: bool = False) -> List[Tuple[Any, Mapping[str, Any]]]:
+    """``(type, data)`` of each segment, reading the wire forms directly (this runs for
+    every send, so the common forms avoid building :class:`Message` objects)."""
+    if isinstance(message, str):
+        if auto_escape or "[CQ:" not in message:
+            text = message if auto_escape else unescape(message)
+            return [("text", {"text": text})]
+        message = Message(message)
+    elif isinstance(message, (abc.Mapping, MessageSegment)):
+        message = [message]
+    if not isinstance(message, (list, tuple)):
         return []
+    out: List[Tuple[Any, Mapping[str, Any]]] = []
+    for seg in message:
+        if isinstance(seg, MessageSegment):
+            out.append((seg.type, seg.data))
+        elif isinstance(seg, abc.Mapping):
+            data = seg.get("data")
+            out.append((seg.get("type"), data if isinstance(data, abc.Mapping) else {}))
+    return out
 
 
 def fingerprint(message: Any, auto_escape: bool = False) -> str:
@@ -126,15 +141,19 @@ def fingerprint(message: Any, auto_escape: bool = False) -> str:
     """
     text: List[str] = []
     marks: List[str] = []
-    for seg in _segments(message, auto_escape):
-        if seg.type == "text":
-            value = seg.data.get("text")
+    try:
+        segments = _segment_dicts(message, auto_escape)
+    except (TypeError, ValueError):
+        segments = []
+    for kind, data in segments:
+        if kind == "text":
+            value = data.get("text")
             if value is not None:
                 text.append(str(value))
             continue
-        key = _ID_KEYS.get(seg.type)
-        value = seg.data.get(key) if key else None
-        marks.append(f"{seg.type}:{value}" if value not in (None, "") else seg.type)
+        key = _ID_KEYS.get(kind) if isinstance(kind, str) else None
+        value = data.get(key) if key else None
+        marks.append(f"{kind}:{value}" if value not in (None, "") else str(kind))
     plain = _WHITESPACE.sub("", "".join(text))
     digest = hashlib.sha1(f"{plain}\x1f{','.join(marks)}".encode("utf-8", "replace"))
     return digest.hexdigest()[:20]
@@ -145,6 +164,24 @@ def send_fingerprint(action: str, params: Mapping[str, Any]) -> str:
     if "forward" in action:
         return fingerprint([{"type": "forward", "data": {}}])
     return fingerprint(params.get("message"), bool(params.get("auto_escape")))
+
+
+class _Content:
+    """The fingerprint of one send, computed on first use: a send answered normally
+    never needs it, and this runs for every send."""
+
+    __slots__ = ("_action", "_params", "_value")
+
+    def __init__(self, action: str, params: Mapping[str, Any]) -> None:
+        self._action = action
+        self._params = params
+        self._value: Optional[str] = None
+
+    @property
+    def value(self) -> str:
+        if self._value is None:
+            self._value = send_fingerprint(self._action, self._params)
+        return self._value
 
 
 @dataclass(frozen=True)
@@ -182,10 +219,10 @@ def payload_of(params: Mapping[str, Any]) -> Payload:
         if item is None or isinstance(item, str):
             continue  # CQ strings: media there is by reference or small; not measured
         for seg in item if isinstance(item, list) else [item]:
-            if not isinstance(seg, Mapping):
+            if not isinstance(seg, abc.Mapping):
                 continue
             kind = seg.get("type")
-            data = seg.get("data") if isinstance(seg.get("data"), Mapping) else {}
+            data = seg.get("data") if isinstance(seg.get("data"), abc.Mapping) else {}
             if kind == "node":
                 stack.append(data.get("content"))
                 continue
@@ -207,13 +244,28 @@ def payload_of(params: Mapping[str, Any]) -> Payload:
 # ---------------------------------------------------------------------------
 
 
-@dataclass
 class _Seen:
-    target: Target
-    fp: str
-    message_id: Optional[int]
-    arrived: float
-    data: Dict[str, Any]
+    """One own message seen on the event stream; its fingerprint is computed on first
+    use (only verification needs it, and the reader thread must stay quick)."""
+
+    __slots__ = ("target", "message", "message_id", "arrived", "_fp")
+
+    def __init__(self, target: Target, message: Any, message_id: Optional[int], arrived: float) -> None:
+        self.target = target
+        self.message = message
+        self.message_id = message_id
+        self.arrived = arrived
+        self._fp: Optional[str] = None
+
+    @property
+    def fp(self) -> str:
+        if self._fp is None:
+            self._fp = fingerprint(self.message)
+        return self._fp
+
+    @property
+    def data(self) -> Dict[str, Any]:
+        return {"message_id": self.message_id}
 
 
 class Ledger:
@@ -229,7 +281,8 @@ class Ledger:
         self._seen: Deque[_Seen] = collections.deque(maxlen=_SEEN_MAX)
         self._claimed: Set[Hashable] = set()
         self._claim_order: Deque[Hashable] = collections.deque()
-        self._unanswered: Dict[Tuple[Target, str], int] = {}
+        self._unanswered: Dict[Target, List[_Content]] = {}
+        self._waiting = 0  # verifiers in wait(): only then is a notify worth its cost
         self.reports_seen = False
         self.last_break = float("-inf")
         self.closed = False
@@ -255,17 +308,12 @@ class Ledger:
                 chat = user_id
         if chat is None or kind not in ("group", "private"):
             return False
-        seen = _Seen(
-            (str(kind), chat),
-            fingerprint(event.get("message")),
-            _as_int(event.get("message_id")),
-            self._clock(),
-            {"message_id": event.get("message_id")},
-        )
+        seen = _Seen((str(kind), chat), event.get("message"), _as_int(event.get("message_id")), self._clock())
         with self._cond:
             self._seen.append(seen)
             self.reports_seen = True
-            self._cond.notify_all()
+            if self._waiting:
+                self._cond.notify_all()
         return True
 
     def connection_lost(self) -> None:
@@ -301,27 +349,37 @@ class Ledger:
 
     # -- sends in flight --
 
-    def unanswered(self, key: Tuple[Target, str], delta: int) -> None:
+    def begin(self, target: Target, content: _Content) -> None:
+        """A send to ``target`` is on the wire, awaiting its answer."""
         with self._cond:
-            count = self._unanswered.get(key, 0) + delta
-            if count > 0:
-                self._unanswered[key] = count
-            else:
-                self._unanswered.pop(key, None)
-            self._cond.notify_all()
+            self._unanswered.setdefault(target, []).append(content)
 
-    def contested(self, key: Tuple[Target, str]) -> bool:
+    def end(self, target: Target, content: _Content) -> None:
+        """That send has its answer (or its error)."""
+        with self._cond:
+            waiting = self._unanswered.get(target)
+            if waiting is not None:
+                waiting.remove(content)
+                if not waiting:
+                    del self._unanswered[target]
+            if self._waiting:
+                self._cond.notify_all()
+
+    def contested(self, target: Target, fp: str) -> bool:
         """Another send of the same content to the same chat still awaits its answer:
         a match may be its message, so none is taken yet."""
         with self._cond:
-            return self._unanswered.get(key, 0) > 0
+            return self._contested_locked(target, fp)
+
+    def _contested_locked(self, target: Target, fp: str) -> bool:
+        return any(c.value == fp for c in self._unanswered.get(target, ()))
 
     # -- matching --
 
     def take(self, target: Target, fp: str, since: float) -> Optional[_Seen]:
         """Claim and return an unclaimed own message matching, arrived at or after ``since``."""
         with self._cond:
-            if self._unanswered.get((target, fp), 0) > 0:
+            if self._contested_locked(target, fp):
                 return None
             for seen in reversed(self._seen):
                 if seen.arrived < since:
@@ -339,7 +397,11 @@ class Ledger:
         """Sleep until an event arrives, a send settles, close(), or ``timeout``."""
         with self._cond:
             if not self.closed and timeout > 0:
-                self._cond.wait(timeout)
+                self._waiting += 1
+                try:
+                    self._cond.wait(timeout)
+                finally:
+                    self._waiting -= 1
 
 
 # ---------------------------------------------------------------------------
@@ -478,47 +540,72 @@ class SendPipeline:
     def _send(self, action: str, params: Dict[str, Any], timeout: float, started: float) -> Receipt:
         policy = self.policy
         target = target_of(action, params)
-        fp = send_fingerprint(action, params)
+        fp = _Content(action, params)
         payload = payload_of(params)
         attempt_timeout = timeout + policy.allowance(payload.bytes, payload.urls)
         window = policy.window(payload.media, payload.bytes, payload.urls)
-        large = payload.bytes >= self.pacer.pacing.large_media_bytes
         first_wall = self._wall()
-        evidence: List[str] = []
-        attempts = 0
         try:
             self.account.check(action)
+            probe = self.pacer.admit(target, action) if target is not None else False
         except AccountOffline as exc:
             raise _Failed(exc, 0, "offline") from None
+        except RateLimited as exc:
+            raise _Failed(exc, 0, "rate_limited") from None
+        try:
+            return self._attempts(
+                action, params, target, fp, payload, attempt_timeout, window, started, first_wall
+            )
+        finally:
+            if probe:
+                self.pacer.released(target)
+
+    def _attempts(
+        self,
+        action: str,
+        params: Dict[str, Any],
+        target: Optional[Target],
+        fp: _Content,
+        payload: Payload,
+        attempt_timeout: float,
+        window: float,
+        started: float,
+        first_wall: float,
+    ) -> Receipt:
+        policy = self.policy
+        large = payload.bytes >= self.pacer.pacing.large_media_bytes
+        evidence: List[str] = []
+        attempts = 0
+        unsent = 0  # connect failures retried
         while True:
-            if target is not None:
+            if target is not None and self._paced:
                 try:
-                    self.pacer.admit(target, action)
-                    if self._paced:
-                        self.pacer.acquire(target, action)
+                    self.pacer.acquire(target, action)
                 except RateLimited as exc:
                     raise _Failed(exc, attempts, "rate_limited") from None
                 except BotStopped as exc:
                     raise _Failed(exc, attempts, "not_sent") from None
             attempts += 1
-            key = (target, fp) if target is not None else None
-            if key is not None:
-                self.ledger.unanswered(key, +1)  # type: ignore[arg-type]
+            if target is not None:
+                self.ledger.begin(target, fp)
             error: Optional[Error] = None
             data: Any = None
             attempt_started = self._clock()
             try:
-                with self.pacer.media_slot(large, action):
+                if large:
+                    with self.pacer.media_slot(large, action):
+                        data = self._call(action, params, attempt_timeout)
+                else:
                     data = self._call(action, params, attempt_timeout)
-                if isinstance(data, Mapping):
+                if isinstance(data, abc.Mapping):
                     # Claimed before the send stops counting as unanswered: a concurrent
                     # verifier must never take this message for its own.
                     self.ledger.claim(_as_int(data.get("message_id")) or None)
             except Error as exc:
                 error = exc
             finally:
-                if key is not None:
-                    self.ledger.unanswered(key, -1)  # type: ignore[arg-type]
+                if target is not None:
+                    self.ledger.end(target, fp)
 
             if error is None:
                 receipt = self._on_answer(
@@ -529,6 +616,13 @@ class SendPipeline:
                 continue  # ok without id, verified absent: send again
 
             outcome = send_outcome(error)
+            if isinstance(error, ConnectFailed) and self._may_reconnect(started, attempt_timeout, unsent):
+                # Nothing left this host (e.g. the socket died just before the write):
+                # safe to repeat, and not an attempt on the wire (DESIGN rule 2).
+                unsent += 1
+                attempts -= 1
+                self._count("connect_retried")
+                continue
             if outcome == Outcome.NOT_SENT:
                 self._not_sent(action, target, error, attempts)
             # UNKNOWN: verify before anything else
@@ -544,7 +638,9 @@ class SendPipeline:
                 return self._undecided(action, params, target, error, attempts, evidence)
             # verified absent
             self._count("verified_absent")
-            if target is not None:
+            if target is not None and isinstance(error, ActionFailed):
+                # Only the implementation's own answers (1200 "timeout" on a message that
+                # never lands) hint at risk control; a dropped socket does not.
                 opened = self.pacer.undelivered(target, f"{action} not delivered: {error}")
                 if opened is not None:
                     name = target_name(target)
@@ -566,11 +662,20 @@ class SendPipeline:
                 action, target_name(target), attempts + 1, policy.max_attempts,
             )
 
+    def _may_reconnect(self, started: float, budget: float, retried: int) -> bool:
+        """Wait a little before repeating a send that never left; False when out of time."""
+        pause = min(1.0, 0.05 * (2 ** min(retried, 10)))
+        if self._clock() + pause - started > budget:
+            return False
+        if self._stopping.wait(pause):
+            raise _Failed(BotStopped("the bot stopped while a send waited to reconnect"), 0, "not_sent")
+        return True
+
     def _on_answer(
         self,
         action: str,
         target: Optional[Target],
-        fp: str,
+        fp: _Content,
         data: Any,
         attempts: int,
         started: float,
@@ -579,7 +684,7 @@ class SendPipeline:
         window: float,
         evidence: List[str],
     ) -> Optional[Receipt]:
-        mapping = data if isinstance(data, Mapping) else {}
+        mapping = data if isinstance(data, abc.Mapping) else {}
         receipt = Receipt(mapping, attempts=attempts)
         mid = receipt.message_id
         if mid or not self.policy.verify_ok_without_id or target is None:
@@ -625,8 +730,6 @@ class SendPipeline:
             offline = AccountOffline(f"{action}: the QQ account is offline ({error}); not sent")
             offline.__cause__ = error
             raise _Failed(offline, attempts, "offline")
-        if target is not None:
-            self.pacer.released(target)
         raise _Failed(error, attempts, "not_sent")
 
     def _undecided(
@@ -639,8 +742,6 @@ class SendPipeline:
         evidence: List[str],
     ) -> Receipt:
         self._count("undecidable")
-        if target is not None:
-            self.pacer.released(target)
         if self.policy.on_undecidable == UNDECIDABLE_ASSUME_DELIVERED:
             log.warning("%s to %s: outcome unknown, assumed delivered (%s)", action, target_name(target), error)
             return Receipt({}, attempts=attempts, verified=False)
@@ -663,7 +764,7 @@ class SendPipeline:
         self,
         action: str,
         target: Optional[Target],
-        fp: str,
+        fp: _Content,
         started: float,
         attempt_started: float,
         first_wall: float,
@@ -684,24 +785,34 @@ class SendPipeline:
             attempt_started + window, self._clock() + min(window, self.policy.poll_interval)
         )
         history_next = self._clock()
+        history_action = "get_group_msg_history" if target[0] == "group" else "get_friend_msg_history"
         tried_get_msg = False
+        final_retries = 0
         while True:
-            if self._stopping.is_set() or self.ledger.closed:
+            if self._stopping.is_set() or self.ledger.closed:  # stop() ends a verification
                 raise _Failed(BotStopped(f"{action}: the bot stopped while verifying a send"), 1, "unknown")
-            seen = self.ledger.take(target, fp, started)
+            seen = self.ledger.take(target, fp.value, started)
             if seen is not None:
                 return _Verdict(_FOUND, seen.data, "event")
             now = self._clock()
             final = now >= deadline
             if final or now >= history_next:
-                found = self._history_check(target, fp, first_wall, evidence)
+                found = self._history_check(target, fp.value, first_wall, evidence)
                 if isinstance(found, dict):
                     return _Verdict(_FOUND, found, "history")
                 if found is False:
                     if final:
                         evidence.append("absent from history after the settle window")
                         return _Verdict(_ABSENT)
-                history_next = now + self.policy.poll_interval
+                elif final and self._history.get(history_action) is not False and final_retries < 3:
+                    # The deciding query failed (e.g. the link is reconnecting): try again
+                    # a little later rather than give up on a decidable send.
+                    final_retries += 1
+                    deadline = now + self.policy.poll_interval
+                    history_next = deadline
+                    final = False
+                else:
+                    history_next = now + self.policy.poll_interval
             if known_id is not None and not tried_get_msg:
                 tried_get_msg = True
                 found_msg = self._get_msg_check(known_id, evidence)
@@ -749,7 +860,7 @@ class SendPipeline:
             evidence.append(f"{action} failed: {exc}")
             return None
         self._history[action] = True
-        messages = data.get("messages") if isinstance(data, Mapping) else data
+        messages = data.get("messages") if isinstance(data, abc.Mapping) else data
         if not isinstance(messages, list):
             evidence.append(f"{action} answered no message list")
             return None
@@ -757,15 +868,15 @@ class SendPipeline:
         if self_id is None:
             evidence.append("the bot's own QQ number is unknown")
             return None
-        if self.ledger.contested((target, fp)):
+        if self.ledger.contested(target, fp):
             return None  # another identical send is still waiting: do not guess
         oldest = first_wall - self.policy.clock_skew
         for message in reversed(messages):
-            if not isinstance(message, Mapping):
+            if not isinstance(message, abc.Mapping):
                 continue
             sender = message.get("sender")
             author = _as_int(message.get("user_id"))
-            if author is None and isinstance(sender, Mapping):
+            if author is None and isinstance(sender, abc.Mapping):
                 author = _as_int(sender.get("user_id"))
             if author != self_id and message.get("post_type") != "message_sent":
                 continue
@@ -788,7 +899,7 @@ class SendPipeline:
         except Error as exc:
             evidence.append(f"get_msg({message_id}) failed: {exc}")
             return None
-        if isinstance(data, Mapping) and self.ledger.claim(message_id):
+        if isinstance(data, abc.Mapping) and self.ledger.claim(message_id):
             return {"message_id": data.get("message_id", message_id)}
         return None
 
@@ -797,7 +908,7 @@ class SendPipeline:
             info = self._read("get_login_info", {}, 10.0)
         except Error:
             return None
-        self._known_self_id = _as_int(info.get("user_id")) if isinstance(info, Mapping) else None
+        self._known_self_id = _as_int(info.get("user_id")) if isinstance(info, abc.Mapping) else None
         return self._known_self_id
 
 
@@ -813,8 +924,8 @@ class _Failed(Exception):
 
 def _error_message_id(error: Error) -> Optional[int]:
     response = getattr(error, "response", None)
-    data = response.get("data") if isinstance(response, Mapping) else None
-    if isinstance(data, Mapping):
+    data = response.get("data") if isinstance(response, abc.Mapping) else None
+    if isinstance(data, abc.Mapping):
         mid = _as_int(data.get("message_id"))
         return mid if mid else None
     return None
