@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import pytest
+import responses
 
 from qqreliable import (
     AccountOffline,
@@ -422,3 +423,23 @@ def test_base64_payload_is_measured() -> None:
     p = payload_of({"message": [{"type": "image", "data": {"file": "https://x/y.png"}}, {"type": "text", "data": {"text": "a"}}]})
     assert p.media and p.urls == 1 and p.bytes == 0
     assert not payload_of({"message": "plain"}).media
+
+
+# -- HTTP gateway errors (wire tier: the exact answers are the point) -----------------------
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_http_gateway_error_is_verified_not_resent(status: int) -> None:
+    base = "http://onebot.invalid:3000"
+    with responses.RequestsMock() as mock:
+        mock.post(f"{base}/send_group_msg", status=status, body="Bad Gateway")
+        mock.post(f"{base}/get_login_info", json={"status": "ok", "retcode": 0, "data": {"user_id": 9}})
+        mine = {"post_type": "message_sent", "message_type": "group", "group_id": GROUP, "user_id": 9,
+                "message_id": 77, "time": int(time.time()), "message": [{"type": "text", "data": {"text": "gw"}}]}
+        mock.post(f"{base}/get_group_msg_history",
+                  json={"status": "ok", "retcode": 0, "data": {"messages": [mine]}})
+        bot = Bot(base, send_policy=FAST_POLICY, pacing=None)
+        receipt = bot.send_group_msg(group_id=GROUP, message="gw")
+        assert receipt.verified and receipt.message_id == 77
+        assert sum(1 for c in mock.calls if c.request.url.endswith("/send_group_msg")) == 1
+        bot.stop()

@@ -14,8 +14,10 @@ The server keeps what a test wants to assert on: every call received
 history actions also serve. Faults (:meth:`FakeOneBot.drop_connections`,
 :meth:`FakeOneBot.half_open`, :meth:`FakeOneBot.down`,
 :meth:`FakeOneBot.delay`, :meth:`FakeOneBot.stall`,
-:meth:`FakeOneBot.fail_next` …) can be switched on at any time from the test
-thread. See ``docs/testing.md`` for a guide.
+:meth:`FakeOneBot.fail_next`, :meth:`FakeOneBot.script`,
+:meth:`FakeOneBot.drop_after`, :meth:`FakeOneBot.disable_actions`,
+:meth:`FakeOneBot.risk_control`, :meth:`FakeOneBot.set_account_online` …) can be
+switched on at any time from the test thread. See ``docs/testing.md`` for a guide.
 
 Threads are all named ``fakeonebot:…``, wait on sockets or events that
 :meth:`FakeOneBot.stop` interrupts, and are joined by it with a timeout.
@@ -437,6 +439,7 @@ class FakeOneBot:
         report_self_messages: emit a ``message_sent`` event for every message
             the bot sends (NapCat ``reportSelfMessage``), carrying the same
             ``message_id`` as the send's answer. May be changed at any time.
+            :attr:`self_report_delay` (seconds, default 0) makes them late.
         message_format: ``"array"`` or ``"string"``: the form of ``message`` in
             emitted events, ``get_msg`` and the history actions.
         app_name: ``app_name`` of ``get_version_info``.
@@ -1726,7 +1729,6 @@ class FakeOneBot:
             self._delays.clear()
             self._stalls.clear()
             self._fails.clear()
-
         self.reset_send_faults()
 
     # ------------------------------------------------------------------ send faults
