@@ -818,6 +818,9 @@ class SendPipeline:
                 found_msg = self._get_msg_check(known_id, evidence)
                 if found_msg is not None:
                     return _Verdict(_FOUND, found_msg, "get_msg")
+            if self._events_live is None and self._history.get(history_action) is False:
+                # No event stream and no history: nothing can ever decide; do not wait.
+                return self._final_without_history(started, evidence)
             if final:
                 return self._final_without_history(started, evidence)
             self.ledger.wait(max(0.0, min(deadline, history_next) - self._clock()))
