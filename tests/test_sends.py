@@ -469,3 +469,17 @@ def test_http_without_history_is_unconfirmed_at_once(onebot: FakeOneBot, make_bo
         bot.send_group_msg(group_id=GROUP, message="no way to know")
     assert time.monotonic() - started < 5  # not the 30 s window: nothing could ever decide
     assert len(onebot.sent_messages) == 1
+
+
+def test_verification_wait_is_interrupted_by_stop(onebot: FakeOneBot, make_bot: Any) -> None:
+    bot = make_bot(onebot.url, send_policy=SendPolicy(settle_window=30, poll_interval=0.05), pacing=None)
+    onebot.script("send_group_msg", "fail")
+    with ThreadPoolExecutor(1) as pool:
+        verifying = pool.submit(bot.send_group_msg, group_id=GROUP, message="pending")
+        onebot.wait_for_call("get_group_msg_history")  # the verification is under way
+        started = time.monotonic()
+        bot.stop()
+        with pytest.raises(BotStopped):
+            verifying.result(5)
+        assert time.monotonic() - started < 3
+    assert onebot.sent_messages == [] and _send_calls(onebot) == 1  # never resent
