@@ -10,7 +10,8 @@ answered normally, 30% ambiguous, half of those really delivered (NapCat's
 (1200 without delivery, a socket dropped before executing). Each client sends
 ``--sends`` distinct messages from 8 threads, over WebSocket and over HTTP:
 
-* ``Bot``: the send pipeline (verification, bounded re-send), short windows;
+* ``Bot``: the send pipeline (verification, bounded re-send: 8 attempts, since a
+  dropped WebSocket also fails every other call in flight on it), short windows;
 * ``naive retry``: the pipeline off, any error re-sent (up to 3 attempts);
 * ``no retry``: the pipeline off, an error gives up.
 
@@ -47,7 +48,7 @@ from qqreliable.testing import FakeOneBot
 
 _MIX = [("ok", 70), ("deliver_fail", 13), ("drop", 2), ("fail", 13), ("drop_before", 2)]
 _THREADS = 8
-_FAST = SendPolicy(settle_window=0.1, poll_interval=0.05, clock_skew=5, history_count=50, max_attempts=5)
+_FAST = SendPolicy(settle_window=0.1, poll_interval=0.05, clock_skew=5, history_count=50, max_attempts=8)
 
 
 def _schedule(n: int, seed: int) -> List[str]:
