@@ -84,6 +84,8 @@ class AccountState:
             log.warning("QQ account offline: %s", reason)
 
     def mark_online(self, source: str = _SEND) -> None:
+        if self._offline_by is None:  # already online: the common case, no lock
+            return
         with self._lock:
             was_offline = self._offline_by is not None
             self._offline_by = None

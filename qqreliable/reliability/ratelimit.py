@@ -216,6 +216,8 @@ class Pacer:
             return self._circuits.is_open(target)
 
     def delivered(self, target: Hashable) -> None:
+        if not self._circuits.active:  # nothing to close: the common case, no lock
+            return
         with self._lock:
             self._circuits.succeeded(target)
 

@@ -354,9 +354,11 @@ class Ledger:
         with self._cond:
             self._unanswered.setdefault(target, []).append(content)
 
-    def end(self, target: Target, content: _Content) -> None:
-        """That send has its answer (or its error)."""
+    def end(self, target: Target, content: _Content, answered_id: Optional[int] = None) -> None:
+        """That send has its answer (or its error); ``answered_id`` is claimed for it."""
         with self._cond:
+            if answered_id is not None:
+                self._claim_locked(answered_id)
             waiting = self._unanswered.get(target)
             if waiting is not None:
                 waiting.remove(content)
@@ -590,6 +592,7 @@ class SendPipeline:
                 self.ledger.begin(target, fp)
             error: Optional[Error] = None
             data: Any = None
+            answered_id: Optional[int] = None
             attempt_started = self._clock()
             try:
                 if large:
@@ -597,15 +600,17 @@ class SendPipeline:
                         data = self._call(action, params, attempt_timeout)
                 else:
                     data = self._call(action, params, attempt_timeout)
-                if isinstance(data, abc.Mapping):
-                    # Claimed before the send stops counting as unanswered: a concurrent
-                    # verifier must never take this message for its own.
-                    self.ledger.claim(_as_int(data.get("message_id")) or None)
+                if type(data) is dict or isinstance(data, abc.Mapping):
+                    answered_id = _as_int(data.get("message_id")) or None
             except Error as exc:
                 error = exc
             finally:
+                # The answered id is claimed in the same step that ends "unanswered": a
+                # concurrent verifier must never take this message for its own.
                 if target is not None:
-                    self.ledger.end(target, fp)
+                    self.ledger.end(target, fp, answered_id)
+                elif answered_id is not None:
+                    self.ledger.claim(answered_id)
 
             if error is None:
                 receipt = self._on_answer(
