@@ -24,7 +24,7 @@ from .exceptions import (
     SendUnconfirmed,
 )
 from .message import Message, MessageSegment, escape, unescape
-from .reliability import Backoff
+from .reliability import Backoff, Pacing, SendPolicy
 from .reliability.media import Media, MediaConfig
 
 __all__ = [
@@ -39,6 +39,8 @@ __all__ = [
     "Backoff",
     "Media",
     "MediaConfig",
+    "SendPolicy",
+    "Pacing",
     "Error",
     "NetworkError",
     "ConnectFailed",

@@ -40,7 +40,7 @@ from typing import (
     Union,
 )
 
-from .exceptions import ActionFailed, AuthenticationError, ProtocolError
+from .exceptions import ActionFailed, AuthenticationError, ProtocolError, ResponseLost
 
 if TYPE_CHECKING:
     from .message import Message, MessageSegment
@@ -55,6 +55,9 @@ __all__ = [
     "RULES",
     "classify",
     "find_rule",
+    "Outcome",
+    "SEND_OUTCOMES",
+    "send_outcome",
     "decode_response",
     "http_status_body",
     "Receipt",
@@ -203,6 +206,7 @@ class Rule:
             actions with effects.
         status: the response ``status`` the rule requires (``"async"``).
         source: who answers like this (implementation and transport), for logs.
+        actions: only for these actions (e.g. :data:`SEND_ACTIONS`); ``None`` = any.
     """
 
     category: str
@@ -212,6 +216,7 @@ class Rule:
     read_only: Optional[bool] = None
     status: Optional[str] = None
     source: str = ""
+    actions: Optional[FrozenSet[str]] = None
 
     def matches(self, action: str, retcode: int, text: str, via: str, status: Any) -> bool:
         """Whether a response with these properties falls under this rule."""
@@ -222,6 +227,8 @@ class Rule:
         if self.read_only is not None and (action in READ_ONLY) != self.read_only:
             return False
         if self.status is not None and status != self.status:
+            return False
+        if self.actions is not None and action not in self.actions:
             return False
         return self.pattern is None or self.pattern.search(text) is not None
 
@@ -235,6 +242,7 @@ def _rule(
     read_only: Optional[bool] = None,
     status: Optional[str] = None,
     source: str = "",
+    actions: Optional[FrozenSet[str]] = None,
 ) -> Rule:
     return Rule(
         category=category,
@@ -244,6 +252,7 @@ def _rule(
         read_only=read_only,
         status=status,
         source=source,
+        actions=actions,
     )
 
 
@@ -344,6 +353,11 @@ RULES: Tuple[Rule, ...] = (
     _rule(_C.RETRYABLE, [201], source="spec"),
     # spec 104: QQ web credentials expired; retry after clean_cache.
     _rule(_C.RETRYABLE, [104], source="spec"),
+    # NC/LLOB catch-all on a send (1200 over WS, 200 over HTTP) whose text no row above knows
+    # ("发送消息失败", a bare exception): the message may still have gone out (faults
+    # SEND-01, SEND-09), so the outcome is unknown and the send is verified, never resent blindly.
+    _rule(_C.AMBIGUOUS, [1200], via="ws", actions=SEND_ACTIONS, source="NC/LLOB WS send"),
+    _rule(_C.AMBIGUOUS, [200], via="http", actions=SEND_ACTIONS, source="NC/LLOB HTTP send"),
     # LGR: retcode 1 with status "ok" (or "failed") is a boolean failure, NOT async
     # (set_*_add_request, essence, mark-as-read, special title, reactions).
     _rule(_C.FAILED, [1], source="LGR"),
@@ -419,6 +433,60 @@ def classify(action: str, body: Mapping[str, Any], *, via: str) -> str:
     """
     rule = find_rule(action, body, via=via)
     return rule.category if rule is not None else Category.FAILED
+
+
+# ---------------------------------------------------------------------------
+# Outcome of a send
+# ---------------------------------------------------------------------------
+
+
+class Outcome:
+    """How one attempt of a send ended (DESIGN "Reliability rules" 1)."""
+
+    DELIVERED = "delivered"
+    """The implementation confirmed the message (retcode 0), or verification found it."""
+    NOT_SENT = "not_sent"
+    """Certainly not delivered: raised at once and never resent."""
+    UNKNOWN = "unknown"
+    """It may have been delivered: verified before anything else happens."""
+
+
+#: The outcome of a send answered with a failure, by its :class:`Category`: the
+#: one place where RULES meets the send pipeline. RETRYABLE is NOT_SENT here: the
+#: QQ kernel refused the message synchronously, and resending a message is never
+#: automatic (risk control and offline accounts get their own errors).
+SEND_OUTCOMES: Dict[str, str] = {
+    Category.OK: Outcome.DELIVERED,
+    Category.ASYNC: Outcome.UNKNOWN,
+    Category.AUTH: Outcome.NOT_SENT,
+    Category.UNSUPPORTED: Outcome.NOT_SENT,
+    Category.BAD_REQUEST: Outcome.NOT_SENT,
+    Category.NOT_FOUND: Outcome.NOT_SENT,
+    Category.PERMISSION: Outcome.NOT_SENT,
+    Category.AMBIGUOUS: Outcome.UNKNOWN,
+    Category.RETRYABLE: Outcome.NOT_SENT,
+    Category.RISK_CONTROL: Outcome.NOT_SENT,
+    Category.OFFLINE: Outcome.NOT_SENT,
+    Category.FAILED: Outcome.NOT_SENT,
+}
+
+
+def send_outcome(error: BaseException) -> str:
+    """The :class:`Outcome` of a send attempt that raised ``error``.
+
+    * :class:`ActionFailed`: by its category (:data:`SEND_OUTCOMES`; unknown
+      categories count as UNKNOWN, the safe side).
+    * :class:`ResponseLost` (a read timeout, the socket lost after the frame left,
+      HTTP 5xx such as 502/504) and :class:`ProtocolError` (an answer that is not
+      OneBot: the request arrived): UNKNOWN.
+    * Anything else (connect failures, a wrong token, a stopped bot): NOT_SENT,
+      the request never reached the implementation or was refused whole.
+    """
+    if isinstance(error, ActionFailed):
+        return SEND_OUTCOMES.get(error.category, Outcome.UNKNOWN)
+    if isinstance(error, (ResponseLost, ProtocolError)):
+        return Outcome.UNKNOWN
+    return Outcome.NOT_SENT
 
 
 # ---------------------------------------------------------------------------

@@ -32,6 +32,8 @@ from .exceptions import (
 from .message import Message, MessageSegment, to_wire
 from .reliability import Backoff
 from .reliability.media import Media, MediaConfig, MediaFetcher
+from .reliability.sendpolicy import Pacing, SendPolicy
+from .reliability.verify import SendPipeline
 from .stats import CallStats
 from .supervisor import IoPool, Periodic, Supervisor
 from .transport.http import HttpApi
@@ -85,6 +87,15 @@ class Bot(ApiMixin):
             per-user cache dir, 512 MiB LRU), ``False`` (no disk cache), a
             directory path, or a :class:`~qqreliable.reliability.media.MediaConfig`
             (cache dir and caps, deadlines, retries, TLS, I/O pool size).
+        send_policy: how sends with an unknown outcome (retcode 1200, a timeout,
+            a lost connection) are verified and re-sent: a
+            :class:`~qqreliable.reliability.sendpolicy.SendPolicy`. ``None`` turns
+            the send pipeline off (no verification, pacing, circuits or offline
+            check: a send is one plain call).
+        pacing: token buckets per target and per account, risk-control circuits
+            and the large-media limit: a
+            :class:`~qqreliable.reliability.sendpolicy.Pacing`; ``None``: no rate
+            limits (circuits and the offline check stay on).
     """
 
     def __init__(
@@ -109,6 +120,8 @@ class Bot(ApiMixin):
         io_timeout: float = 10.0,
         max_message_size: Optional[int] = 64 * 1024 * 1024,
         media_cache: Union[bool, str, "os.PathLike[str]", MediaConfig, None] = True,
+        send_policy: Optional[SendPolicy] = SendPolicy(),
+        pacing: Optional[Pacing] = Pacing(),
     ) -> None:
         if url is None and listen is None:
             raise ValueError("Bot needs a url to connect to (or listen= for reverse modes)")
@@ -182,6 +195,19 @@ class Bot(ApiMixin):
             client = WsClient(events, role="event", **ws_options)
             self._ws_clients.append(client)
             self._events_client = client
+        self._sends: Optional[SendPipeline] = None
+        if send_policy is not None:
+            events_client = self._events_client
+            self._sends = SendPipeline(
+                policy=send_policy,
+                pacing=pacing,
+                call=self._attempt,
+                read=self._read_for_sends,
+                self_id=lambda: self._self_id,
+                events_live=(lambda: events_client.connected) if events_client is not None else None,
+                stopping=self._supervisor.stopping,
+                stats=self._call_stats,
+            )
 
         # Media: its own bounded I/O pool (never the handler pool: a handler waiting
         # on work queued behind itself would deadlock); threads start on first use.
@@ -297,6 +323,8 @@ class Bot(ApiMixin):
         log.info("stopping")
         self._supervisor.stopping.set()
         self._supervisor.wake()
+        if self._sends is not None:
+            self._sends.close()
         with self._cond:
             self._cond.notify_all()
         for client in self._ws_clients:
@@ -385,11 +413,18 @@ class Bot(ApiMixin):
     def connected(self) -> bool:
         return self._connected
 
+    @property
+    def account_online(self) -> bool:
+        """False while the QQ account is known to be offline (kicked, logged out)."""
+        return self._sends is None or self._sends.account.online
+
     # -- connection callbacks (reader threads: never block) -----------------
 
     def _on_event(self, obj: Dict[str, Any]) -> None:
         self.events_received += 1
         self._media.observe(obj)
+        if self._sends is not None:
+            self._sends.observe(obj)  # own message_sent, bot_offline: cheap, never raises
         self._dispatcher.submit_event(Event(obj, bot=self))
 
     def _on_open(self, client: WsClient) -> None:
@@ -418,6 +453,8 @@ class Bot(ApiMixin):
     def _on_close(self, client: WsClient, reason: str) -> None:
         if client is not self._events_client:
             return
+        if self._sends is not None:
+            self._sends.connection_lost()
         with self._cond:
             announced, self._announced = self._announced, False
             self._connected = False
@@ -461,6 +498,8 @@ class Bot(ApiMixin):
             )
         timeout = self.api_timeout if api_timeout is None else api_timeout
         wire = _wire_params(params)
+        if action in SEND_ACTIONS and self._sends is not None:
+            return self._sends.send(action, wire, timeout)
         started = time.monotonic()
         attempts = 0
         while True:
@@ -481,6 +520,17 @@ class Bot(ApiMixin):
             if action in SEND_ACTIONS:
                 return Receipt(data if isinstance(data, Mapping) else {}, attempts=attempts)
             return data
+
+    def _attempt(self, action: str, wire: Dict[str, Any], timeout: float) -> Any:
+        """One attempt of a send, for the send pipeline: the data, or a typed error."""
+        api = self._api
+        if api is None:
+            raise ApiNotAvailable(f"{action}: this bot only receives events; give it an API url")
+        return decode_response(action, api.call(action, wire, timeout), via=api.via)
+
+    def _read_for_sends(self, action: str, params: Dict[str, Any], timeout: float) -> Any:
+        """A read-only call made while verifying a send (history, get_msg, get_login_info)."""
+        return self.call_action(action, api_timeout=timeout, **params)
 
     def _record(self, action: str, started: float, error: Optional[BaseException], attempts: int) -> None:
         self._call_stats.record(
@@ -565,6 +615,7 @@ class Bot(ApiMixin):
             "connections": [c.stats() for c in self._ws_clients],
             "calls": self._call_stats.snapshot(),
             "media": self._media.stats.snapshot(),
+            "sends": self._sends.stats() if self._sends is not None else {},
         }
 
     def __repr__(self) -> str:

@@ -176,7 +176,19 @@ class AccountOffline(Error):
 
 
 class RateLimited(Error):
-    """Risk control or a pacing circuit refused the send; nothing was sent."""
+    """Risk control or a pacing circuit refused the send; nothing was sent.
+
+    Attributes:
+        target: the chat concerned (``"group:123"``, ``"private:456"``), when known.
+        retry_after: seconds until a send to it may be tried again, when known.
+    """
+
+    def __init__(
+        self, message: str = "", *, target: Optional[str] = None, retry_after: Optional[float] = None
+    ) -> None:
+        super().__init__(message)
+        self.target = target
+        self.retry_after = retry_after
 
 
 class BotStopped(Error):

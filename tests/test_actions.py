@@ -166,8 +166,12 @@ CASES: List[Tuple[str, str, Dict[str, Any], str, str]] = [
     ("lgr-read-failure", "get_group_member_info", lgr(-1), "ws", "retryable"),
     ("nc-read-exception", "get_group_info", nc(1200, "获取群信息失败"), "ws", "retryable"),
     ("gocq-read-unknown", "get_stranger_info", gocq("API_ERROR", "获取失败"), "ws", "retryable"),
+    # NC/LLOB catch-all on a send: may have gone out, verified (faults SEND-01)
+    ("nc-send-failed", "send_group_msg", nc(1200, "发送消息失败"), "ws", "ambiguous"),
+    ("nc-http-send-failed", "send_private_msg", nc(200, "Error: x"), "http", "ambiguous"),
+    ("nc-1200-over-http-send", "send_msg", nc(1200, "发送消息失败"), "http", "failed"),
     # no rule: the default
-    ("nc-send-failed", "send_group_msg", nc(1200, "发送消息失败"), "ws", "failed"),
+    ("nc-mutation-failed", "set_group_card", nc(1200, "设置失败"), "ws", "failed"),
     ("nc-recall-failed", "delete_msg", nc(200, "Recall failed"), "http", "failed"),
     ("gocq-bare-100", "send_like", gocq("", "", new=False), "ws", "failed"),
     ("lgr-send-result", "send_group_msg", lgr(9057), "ws", "failed"),
@@ -196,7 +200,7 @@ def test_every_rule_is_exercised() -> None:
 
 
 def test_default_matches_no_rule() -> None:
-    assert find_rule("send_group_msg", nc(1200, "发送消息失败"), via="ws") is None
+    assert find_rule("set_group_card", nc(1200, "设置失败"), via="ws") is None
 
 
 def test_rules_table_is_well_formed() -> None:
@@ -231,7 +235,7 @@ def test_text_is_searched_in_message_wording_and_msg() -> None:
     assert classify("send_group_msg", body, via="ws") == "ambiguous"
     # non-string text does not break the classifier
     body = {"status": "failed", "retcode": 1200, "message": None, "wording": 5, "msg": ["x"]}
-    assert classify("send_group_msg", body, via="ws") == "failed"
+    assert classify("set_group_card", body, via="ws") == "failed"
 
 
 def test_classify_rejects_unknown_transport() -> None:

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from qqreliable import ApiTimeout, Bot, ConnectFailed, ResponseLost
+from qqreliable import ApiTimeout, Bot, ConnectFailed, ResponseLost, SendPolicy, SendUnconfirmed
 from qqreliable.testing import FakeOneBot, FaultProxy
 
 
@@ -35,7 +35,7 @@ def test_pass_through_http_and_ws(onebot: FakeOneBot, proxy: FaultProxy, make_bo
 
 
 def test_reset_after_request_is_response_lost_and_never_resent(onebot: FakeOneBot, proxy: FaultProxy) -> None:
-    bot = Bot(proxy.url("http"), api_timeout=5)
+    bot = Bot(proxy.url("http"), api_timeout=5, send_policy=None)  # the transport's own classification
     try:
         bot.get_login_info()  # a pooled keep-alive connection exists before the fault
         proxy.set_mode("reset_after_request")
@@ -44,6 +44,22 @@ def test_reset_after_request_is_response_lost_and_never_resent(onebot: FakeOneBo
         assert not isinstance(info.value, ApiTimeout)
         assert info.value.sent is True
         assert [m["raw_message"] for m in onebot.sent_messages] == ["once"]  # it ran, exactly once
+    finally:
+        bot.stop()
+
+
+def test_reset_after_request_send_is_verified_then_unconfirmed(onebot: FakeOneBot, proxy: FaultProxy) -> None:
+    # The send pipeline treats the lost answer as UNKNOWN; every history query is reset
+    # too, so nothing can decide: SendUnconfirmed, and the message went out exactly once.
+    policy = SendPolicy(settle_window=0.2, poll_interval=0.05)
+    bot = Bot(proxy.url("http"), api_timeout=5, send_policy=policy)
+    try:
+        bot.get_login_info()
+        proxy.set_mode("reset_after_request")
+        with pytest.raises(SendUnconfirmed) as info:
+            bot.send_group_msg(1, "once")
+        assert isinstance(info.value.cause, ResponseLost) and info.value.attempts == 1
+        assert [m["raw_message"] for m in onebot.sent_messages] == ["once"]
     finally:
         bot.stop()
 

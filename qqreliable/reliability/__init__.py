@@ -2,5 +2,6 @@
 
 from .backoff import Backoff
 from .liveness import Liveness
+from .sendpolicy import Pacing, SendPolicy
 
-__all__ = ["Backoff", "Liveness"]
+__all__ = ["Backoff", "Liveness", "SendPolicy", "Pacing"]

@@ -14,8 +14,10 @@ The server keeps what a test wants to assert on: every call received
 history actions also serve. Faults (:meth:`FakeOneBot.drop_connections`,
 :meth:`FakeOneBot.half_open`, :meth:`FakeOneBot.down`,
 :meth:`FakeOneBot.delay`, :meth:`FakeOneBot.stall`,
-:meth:`FakeOneBot.fail_next` …) can be switched on at any time from the test
-thread. See ``docs/testing.md`` for a guide.
+:meth:`FakeOneBot.fail_next`, :meth:`FakeOneBot.script`,
+:meth:`FakeOneBot.drop_after`, :meth:`FakeOneBot.disable_actions`,
+:meth:`FakeOneBot.risk_control`, :meth:`FakeOneBot.set_account_online` …) can be
+switched on at any time from the test thread. See ``docs/testing.md`` for a guide.
 
 Threads are all named ``fakeonebot:…``, wait on sockets or events that
 :meth:`FakeOneBot.stop` interrupts, and are joined by it with a timeout.
@@ -399,6 +401,7 @@ class _Plan:
     stall: Optional[_Rule]
     delay: Optional[_Rule]
     fail: Optional[_FailRule]
+    drop: Optional[bool] = None  # True: execute, then drop the connection; False: just drop
 
 
 # --------------------------------------------------------------------------- the server
@@ -436,6 +439,7 @@ class FakeOneBot:
         report_self_messages: emit a ``message_sent`` event for every message
             the bot sends (NapCat ``reportSelfMessage``), carrying the same
             ``message_id`` as the send's answer. May be changed at any time.
+            :attr:`self_report_delay` (seconds, default 0) makes them late.
         message_format: ``"array"`` or ``"string"``: the form of ``message`` in
             emitted events, ``get_msg`` and the history actions.
         app_name: ``app_name`` of ``get_version_info``.
@@ -501,6 +505,13 @@ class FakeOneBot:
         self._stalls: Dict[str, _Rule] = {}
         self._fails: Dict[str, List[_FailRule]] = {}
         self._custom: Dict[str, ActionHandler] = {}
+        # send faults (script, disable_actions, risk_control, set_account_online)
+        self._scripts: Dict[str, List[Tuple[str, float]]] = {}
+        self._disabled: Set[str] = set()
+        self._risk: Dict[Tuple[str, Optional[int]], Optional[int]] = {}
+        self._account_online = True
+        self._status_online = True
+        self.self_report_delay = 0.0
 
         self._message_id = random.randint(100_000, 1_000_000_000)
         self._seq: Dict[Tuple[str, int], int] = {}
@@ -847,6 +858,8 @@ class FakeOneBot:
         result = self._run(plan, wait)
         if result is not None:
             conn.send_json(result[1])
+        elif plan.drop is not None:
+            conn.abort()
 
     # ---- HTTP
 
@@ -991,7 +1004,10 @@ class FakeOneBot:
                 fail.remaining -= 1
                 if fail.remaining <= 0:
                     self._fails[action].pop(0)
-        return _Plan(action, params, echo, has_echo, transport, stall, delay, fail)
+            drop: Optional[bool] = None
+            if stall is None and delay is None and fail is None and self._scripts.get(action):
+                stall, delay, fail, drop = self._script_step(action)
+        return _Plan(action, params, echo, has_echo, transport, stall, delay, fail, drop)
 
     @staticmethod
     def _take_rule(rules: Dict[str, _Rule], action: str) -> Optional[_Rule]:
@@ -1006,6 +1022,10 @@ class FakeOneBot:
 
     def _run(self, plan: _Plan, wait: Callable[[Optional[float]], bool]) -> Optional[Tuple[int, Dict[str, Any]]]:
         """Carry out an admitted call; None when no answer is to be sent."""
+        if plan.drop is not None:
+            if plan.drop:
+                self._execute(plan)
+            return None
         if plan.stall is not None:
             if plan.stall.deliver:
                 self._execute(plan)
@@ -1039,6 +1059,9 @@ class FakeOneBot:
     def _execute(self, plan: _Plan) -> Tuple[int, Dict[str, Any]]:
         """Run the action itself; returns (HTTP status, response body)."""
         ws = plan.transport == "ws"
+        refusal = self._send_refusal(plan)
+        if refusal is not None:
+            return refusal
         with self._lock:
             handler = self._custom.get(plan.action) or self._builtin.get(plan.action)
         if handler is None:
@@ -1098,7 +1121,8 @@ class FakeOneBot:
         default, when heartbeats are off).
         """
         interval = 30000 if self.heartbeat_interval is None else int(round(self.heartbeat_interval * 1000))
-        return self.push_event(self._meta_event("heartbeat", status={"online": True, "good": True}, interval=interval))
+        status = {"online": self._status_online, "good": True}
+        return self.push_event(self._meta_event("heartbeat", status=status, interval=interval))
 
     def emit_notice(self, notice_type: str, **fields: Any) -> Dict[str, Any]:
         """Send a notice event, e.g. ``emit_notice("group_increase", sub_type="approve", group_id=1, user_id=2)``."""
@@ -1316,7 +1340,7 @@ class FakeOneBot:
             self._sent.append(record)
             rendered = self._render(event)
         if self.report_self_messages:
-            self.push_event(rendered)
+            self._report_self(rendered)
         return int(event["message_id"])
 
     # ------------------------------------------------------------------ built-in actions
@@ -1328,7 +1352,7 @@ class FakeOneBot:
         return {"app_name": self.app_name, "app_version": self.app_version, "protocol_version": "v11"}
 
     def _act_get_status(self, params: Dict[str, Any]) -> Any:
-        return {"online": True, "good": True, "stat": {}}
+        return {"online": self._status_online, "good": True, "stat": {}}
 
     def _act_send_msg(self, params: Dict[str, Any]) -> Any:
         message_type = params.get("message_type")
@@ -1705,3 +1729,171 @@ class FakeOneBot:
             self._delays.clear()
             self._stalls.clear()
             self._fails.clear()
+        self.reset_send_faults()
+
+    # ------------------------------------------------------------------ send faults
+
+    #: The steps :meth:`script` understands.
+    SCRIPT_STEPS = ("ok", "fail", "deliver_fail", "late", "drop", "drop_before", "stall", "stall_deliver")
+
+    def script(self, action: str, steps: Any, *, delay: float = 0.0) -> None:
+        """Decide the fate of the next calls of ``action``, one step per call, in order.
+
+        Steps (strings):
+
+        * ``"ok"``: answered normally.
+        * ``"fail"``: not executed; answered retcode 1200 with NapCat's send timeout
+          (after ``delay``).
+        * ``"deliver_fail"``: executed (the message is delivered and reported), then
+          after ``delay`` answered with that 1200: NapCat/LLOneBot's "timeout" on a
+          message that went out (faults SEND-01).
+        * ``"late"``: executed at once, answered ``ok`` only after ``delay`` (an
+          answer after the client's timeout, faults SEND-06).
+        * ``"drop"``: executed, then the connection is dropped without an answer
+          (faults SEND-07); ``"drop_before"``: dropped without executing.
+        * ``"stall"``: never answered, not executed; ``"stall_deliver"``: never
+          answered, executed.
+
+        Scripts queue after each other; faults set by :meth:`stall`, :meth:`delay`
+        and :meth:`fail_next` take precedence over a script step.
+        """
+        items = [steps] if isinstance(steps, str) else list(steps)
+        for step in items:
+            if step not in self.SCRIPT_STEPS:
+                raise ValueError(f"unknown script step {step!r}; use one of {self.SCRIPT_STEPS}")
+        with self._lock:
+            self._scripts.setdefault(action, []).extend((step, float(delay)) for step in items)
+
+    def drop_after(self, action: str, *, times: int = 1, deliver: bool = True) -> None:
+        """Drop the connection of the next ``times`` calls of ``action`` instead of answering,
+        after executing them (``deliver=True``) or without (``deliver=False``)."""
+        self.script(action, ["drop" if deliver else "drop_before"] * times)
+
+    def _script_step(self, action: str) -> Tuple[Optional[_Rule], Optional[_Rule], Optional[_FailRule], Optional[bool]]:
+        """Pop the next script step of ``action`` (caller holds the lock)."""
+        step, seconds = self._scripts[action].pop(0)
+        if not self._scripts[action]:
+            del self._scripts[action]
+        delay = _Rule(seconds, 1, True) if seconds > 0 else None
+        if step == "fail":
+            return None, delay, _FailRule(1200, DEFAULT_FAIL_MESSAGE, None, False, 1), None
+        if step == "deliver_fail":
+            return None, delay, _FailRule(1200, DEFAULT_FAIL_MESSAGE, None, True, 1), None
+        if step == "late":
+            return None, delay, None, None
+        if step in ("drop", "drop_before"):
+            return None, None, None, step == "drop"
+        if step in ("stall", "stall_deliver"):
+            return _Rule(0.0, 1, step == "stall_deliver"), None, None, None
+        return None, None, None, None
+
+    def disable_actions(self, *actions: str) -> None:
+        """Answer ``actions`` as unknown (WS 1404, HTTP 404), e.g. the history actions
+        of an implementation without them."""
+        with self._lock:
+            self._disabled.update(actions)
+
+    def enable_actions(self, *actions: str) -> None:
+        """Undo :meth:`disable_actions`."""
+        with self._lock:
+            self._disabled.difference_update(actions)
+
+    def risk_control(
+        self, *, group_id: Optional[int] = None, user_id: Optional[int] = None, times: Optional[int] = None
+    ) -> None:
+        """Refuse sends as go-cqhttp does under risk control (retcode 100 "账号可能被风控").
+
+        Applies to sends to ``group_id``, or to ``user_id``; with neither, to every
+        group send. ``times``: how many sends are refused (None: until
+        :meth:`reset_send_faults`). Nothing is delivered.
+        """
+        key: Tuple[str, Optional[int]] = (
+            ("private", int(user_id)) if user_id is not None else ("group", None if group_id is None else int(group_id))
+        )
+        with self._lock:
+            self._risk[key] = times
+
+    def set_account_online(self, online: bool, *, notice: bool = True, status: bool = False) -> None:
+        """Take the QQ account offline (kicked) or bring it back.
+
+        Offline, every send answers NapCat's ``EventChecker Failed … "result": 1006514,
+        "errMsg": "网络连接异常!"`` (retcode 1200 over WS, 200 over HTTP) and delivers
+        nothing. ``notice`` pushes ``bot_offline`` / ``bot_online``. ``status``: heartbeats
+        and ``get_status`` report ``online`` truthfully; by default they keep saying
+        ``true``, as NapCat does.
+        """
+        with self._lock:
+            self._account_online = bool(online)
+            self._status_online = bool(online) or not status
+        if notice:
+            if online:
+                self.emit_notice("bot_online", reason="login")
+            else:
+                self.emit_notice(
+                    "bot_offline", user_id=self.self_id, tag="KickedOffLine",
+                    message="[KickedOffLine] [下线通知] 你的帐号当前登录已失效，请重新登录。",
+                )
+
+    def reset_send_faults(self) -> None:
+        """Forget scripts, disabled actions and risk control; bring the account online
+        (silently); self reports without delay."""
+        with self._lock:
+            self._scripts.clear()
+            self._disabled.clear()
+            self._risk.clear()
+            self._account_online = True
+            self._status_online = True
+            self.self_report_delay = 0.0
+
+    def _send_refusal(self, plan: _Plan) -> Optional[Tuple[int, Dict[str, Any]]]:
+        """The answer of a disabled action or a refused send, or None to run it."""
+        ws = plan.transport == "ws"
+        with self._lock:
+            if plan.action in self._disabled:
+                if ws:
+                    return 200, _failed(1404, f"不支持的Api {plan.action}")
+                return 404, _failed(404, "API_NOT_FOUND", f"没有找到API {plan.action}")
+            if not plan.action.startswith("send_"):
+                return None
+            if not self._account_online:
+                message = (
+                    "EventChecker Failed: NTEvent serviceAndMethod:NodeIKernelMsgService/sendMsg "
+                    'ListenerName:NodeIKernelMsgListener/onMsgInfoListUpdate EventRet: {"result": 1006514, '
+                    '"errMsg": "网络连接异常!"}'
+                )
+                return 200, _failed(1200 if ws else 200, message)
+            group = plan.params.get("group_id")
+            if group not in (None, "") and plan.params.get("message_type") != "private":
+                keys: List[Tuple[str, Optional[int]]] = [("group", None)]
+                try:
+                    keys.append(("group", int(group)))
+                except (TypeError, ValueError):
+                    pass
+            else:
+                try:
+                    keys = [("private", int(plan.params.get("user_id")))]  # type: ignore[arg-type]
+                except (TypeError, ValueError):
+                    keys = []
+            for key in keys:
+                if key in self._risk:
+                    remaining = self._risk[key]
+                    if remaining is not None:
+                        if remaining <= 1:
+                            del self._risk[key]
+                        else:
+                            self._risk[key] = remaining - 1
+                    return 200, _failed(100, "账号可能被风控", "群消息发送失败: 账号可能被风控.")
+        return None
+
+    def _report_self(self, event: Dict[str, Any]) -> None:
+        """Push a ``message_sent`` event, after :attr:`self_report_delay` seconds if set."""
+        delay = self.self_report_delay
+        if delay <= 0:
+            self.push_event(event)
+            return
+
+        def later() -> None:
+            if not self._stop_event.wait(delay):
+                self.push_event(event)
+
+        self._spawn(f"fakeonebot:self-report:{self.port}", later)

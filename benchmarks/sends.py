@@ -1,0 +1,235 @@
+"""Exactly-once sends under ambiguous failures, and what verification costs when all is well.
+
+    python benchmarks/sends.py [--sends 300] [--happy 1000] [--rounds 7]
+
+Part 1 - the same fault schedule for three clients. FakeOneBot (with
+``message_sent`` reports and history, as NapCat with ``reportSelfMessage``) answers
+the n-th ``send_group_msg`` call with the n-th step of one seeded schedule: 70%
+answered normally, 30% ambiguous, half of those really delivered (NapCat's
+"1200 Timeout" after delivery, a socket dropped after executing) and half not
+(1200 without delivery, a socket dropped before executing). Each client sends
+``--sends`` distinct messages from 8 threads, over WebSocket and over HTTP:
+
+* ``Bot``: the send pipeline (verification, bounded re-send: 8 attempts, since a
+  dropped WebSocket also fails every other call in flight on it), short windows;
+* ``naive retry``: the pipeline off, any error re-sent (up to 3 attempts);
+* ``no retry``: the pipeline off, an error gives up.
+
+Duplicates = messages delivered more than once; losses = messages never
+delivered (for ``Bot`` also counted: ``SendUnconfirmed``, which never happened
+here because both reports and history are available).
+
+Part 2 - the happy path: sends per second from one thread with no faults, the
+pipeline on (``SendPolicy()``, pacing off) against off (``send_policy=None``),
+FakeOneBot in a child process, one bot at a time, rounds interleaved; the
+ratio is the median of the paired per-round ratios (time with / time without).
+On a busy machine these wall-clock and CPU ratios carry several percent of
+noise, so Part 3 measures the pipeline's own work directly: per send, against a
+no-op transport, and relates it to the round trips of Part 2. The cost is the fingerprint,
+payload scan and bookkeeping of every send and the ledger work for every
+``message_sent`` event.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Dict, List, Tuple
+
+import _common
+
+from qqreliable import Backoff, Bot, Error, Pacing, SendPolicy, SendUnconfirmed
+from qqreliable.testing import FakeOneBot
+
+_MIX = [("ok", 70), ("deliver_fail", 13), ("drop", 2), ("fail", 13), ("drop_before", 2)]
+_THREADS = 8
+_FAST = SendPolicy(settle_window=0.1, poll_interval=0.05, clock_skew=5, history_count=50, max_attempts=8)
+
+
+def _schedule(n: int, seed: int) -> List[str]:
+    rng = random.Random(seed)
+    steps = [step for step, weight in _MIX for _ in range(weight)]
+    return [rng.choice(steps) for _ in range(n)]
+
+
+def _faulty_run(kind: str, transport: str, sends: int, seed: int) -> Tuple[int, int, int, float]:
+    """(duplicates, losses, unconfirmed, seconds) of one client against the schedule."""
+    with FakeOneBot(report_self_messages=True) as server:
+        server.script("send_group_msg", _schedule(sends * 4, seed))
+        options: Dict[str, object] = dict(
+            api_timeout=2.0, shutdown_grace=2.0, workers=_THREADS, reconnect=Backoff(initial=0.05, maximum=0.5)
+        )
+        if kind == "Bot":
+            # circuit_threshold: this schedule fails far more often than any real chat; the
+            # risk-control heuristic (3 undelivered 1200s in a row) would pause targets.
+            options.update(send_policy=_FAST, pacing=replace(Pacing.unlimited(), circuit_threshold=10))
+        else:
+            options.update(send_policy=None)
+        bot = Bot(server.ws_url if transport == "ws" else server.url, **options)  # type: ignore[arg-type]
+        unconfirmed = 0
+        lock = threading.Lock()
+        try:
+            if transport == "ws":
+                bot.start()
+                bot.wait_connected(10)
+            attempts = 3 if kind == "naive retry" else 1
+
+            def send(i: int) -> None:
+                nonlocal unconfirmed
+                for _ in range(attempts):
+                    try:
+                        bot.send_group_msg(group_id=100 + i % _THREADS, message=f"msg {i}")
+                        return
+                    except SendUnconfirmed:
+                        with lock:
+                            unconfirmed += 1
+                        return
+                    except Error:
+                        continue
+
+            started = time.perf_counter()
+            with ThreadPoolExecutor(_THREADS) as pool:
+                list(pool.map(send, range(sends)))
+            elapsed = time.perf_counter() - started
+        finally:
+            bot.stop()
+        counts = collections.Counter(m["raw_message"] for m in server.sent_messages)
+    duplicates = sum(c - 1 for c in counts.values() if c > 1)
+    losses = sum(1 for i in range(sends) if counts[f"msg {i}"] == 0)
+    return duplicates, losses, unconfirmed, elapsed
+
+
+def _sends_per_second(bot: Bot, n: int) -> Tuple[float, float]:
+    """(sends per second, client-process CPU microseconds per send) for ``n`` sends."""
+    cpu = time.process_time()
+    started = time.perf_counter()
+    for i in range(n):
+        bot.send_group_msg(group_id=1 + i % 16, message=f"happy path message number {i}")
+    elapsed = time.perf_counter() - started
+    return n / elapsed, (time.process_time() - cpu) / n * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sends", type=int, default=300)
+    parser.add_argument("--happy", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    _common.quiet()
+    _common.header("benchmarks/sends.py: exactly-once sends")
+
+    schedule = _schedule(args.sends * 4, args.seed)
+    ambiguous = sum(1 for s in schedule[: args.sends] if s != "ok") / args.sends
+    rows = []
+    for transport in ("ws", "http"):
+        for kind in ("Bot", "naive retry", "no retry"):
+            dup, lost, unconfirmed, secs = _faulty_run(kind, transport, args.sends, args.seed)
+            rows.append([transport, kind, args.sends, dup, lost, unconfirmed, secs])
+    print(f"Part 1: {args.sends} sends, 8 threads, {ambiguous:.0%} of the first {args.sends} "
+          "calls ambiguous (half of them delivered)")
+    _common.table(["transport", "client", "sends", "duplicates", "losses", "unconfirmed", "seconds"], rows)
+
+    print(f"Part 2: happy path, {args.happy} sends from one thread, median of {args.rounds} rounds")
+    round_trips: Dict[str, float] = {}
+    with _common.ServerProcess(report_self_messages=True) as urls:
+        for transport in ("ws", "http"):
+            rates: Dict[str, List[float]] = {"on": [], "off": []}
+            cpus: Dict[str, List[float]] = {"on": [], "off": []}
+            for round_ in range(args.rounds):
+                order = ("off", "on") if round_ % 2 == 0 else ("on", "off")
+                for name in order:  # one bot at a time: each sees only its own events
+                    policy = SendPolicy() if name == "on" else None
+                    bot = Bot(urls[transport], send_policy=policy, pacing=None)
+                    try:
+                        if transport == "ws":
+                            bot.start()
+                            bot.wait_connected(10)
+                        _sends_per_second(bot, 200)  # warm up
+                        rate, cpu = _sends_per_second(bot, args.happy)
+                        rates[name].append(rate)
+                        cpus[name].append(cpu)
+                    finally:
+                        bot.stop()
+            # Each round measures both back to back: the median of the paired ratios
+            # cancels the drift of a shared machine better than a ratio of medians.
+            # Client CPU per send (sender and reader threads) is the steadier figure
+            # when other processes compete for the cores.
+            wall = _common.median([b / a for a, b in zip(rates["on"], rates["off"])])
+            cpu_ratio = _common.median([a / b for a, b in zip(cpus["on"], cpus["off"])])
+            _common.table(
+                ["transport", "client", "sends/s", "CPU us/send", "time ratio", "CPU ratio"],
+                [
+                    [transport, "without verification (send_policy=None)",
+                     _common.median(rates["off"]), _common.median(cpus["off"]), "1.000", "1.000"],
+                    [transport, "with verification (SendPolicy(), pacing off)",
+                     _common.median(rates["on"]), _common.median(cpus["on"]), f"{wall:.3f}", f"{cpu_ratio:.3f}"],
+                ],
+            )
+            round_trips[transport] = 1e6 / _common.median(rates["off"])
+
+    plain, piped = _pipeline_overhead()
+    print("Part 3: the pipeline's own cost per send (no-op transport, best of 5), against the round trips above")
+    _common.table(
+        ["path", "us/send", "added us", "added / WS round trip", "added / HTTP round trip"],
+        [
+            ["plain send (send_policy=None)", plain, "-", "-", "-"],
+            ["send pipeline (+ one message_sent observed)", piped, piped - plain,
+             f"{(piped - plain) / round_trips['ws']:.1%}", f"{(piped - plain) / round_trips['http']:.1%}"],
+        ],
+    )
+
+
+def _pipeline_overhead(n: int = 20000) -> Tuple[float, float]:
+    """Microseconds per send of the plain path and of the pipeline, over a no-op transport."""
+    import threading
+
+    from qqreliable.actions import Receipt
+    from qqreliable.reliability.verify import SendPipeline
+    from qqreliable.stats import CallStats
+
+    counter = [0]
+
+    def call(action: str, params: Dict[str, object], timeout: float) -> Dict[str, int]:
+        counter[0] += 1
+        return {"message_id": counter[0]}
+
+    stats = CallStats()
+    params: Dict[str, object] = {"group_id": 5, "message": "happy path message number 1"}
+
+    def plain() -> None:  # what Bot.call_action does for a send with send_policy=None
+        started = time.monotonic()
+        data = call("send_group_msg", params, 5.0)
+        stats.record("send_group_msg", latency=time.monotonic() - started)
+        Receipt(data)
+
+    pipeline = SendPipeline(
+        policy=SendPolicy(), pacing=None, call=call, read=call, self_id=lambda: 1,
+        events_live=None, stopping=threading.Event(), stats=stats,
+    )
+    event = {"post_type": "message_sent", "message_type": "group", "group_id": 5, "user_id": 1,
+             "message_id": 1, "message": [{"type": "text", "data": {"text": "x"}}]}
+
+    def verified() -> None:
+        pipeline.send("send_group_msg", params, 5.0)
+        pipeline.observe(event)  # the reader thread's share: one message_sent per send
+
+    results = []
+    for fn in (plain, verified):
+        best = float("inf")
+        for _ in range(5):
+            started = time.perf_counter()
+            for _ in range(n // 5):
+                fn()
+            best = min(best, (time.perf_counter() - started) / (n // 5) * 1e6)
+        results.append(best)
+    return results[0], results[1]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,345 @@
+"""Pure tests of the send pipeline's parts: outcome table, fingerprints, ledger,
+token buckets, circuits, account state, policies. No sockets; injected clocks."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import FrozenInstanceError
+from typing import Any, List
+
+import pytest
+
+from qqreliable import (
+    AccountOffline,
+    ActionFailed,
+    ApiTimeout,
+    AuthenticationError,
+    BotStopped,
+    ConnectFailed,
+    Pacing,
+    ProtocolError,
+    RateLimited,
+    ResponseLost,
+    SendPolicy,
+)
+from qqreliable.actions import SEND_OUTCOMES, Category, Outcome, send_outcome
+from qqreliable.reliability.account import AccountState
+from qqreliable.reliability.ratelimit import Circuits, Pacer, TokenBucket
+from qqreliable.reliability.verify import Ledger, fingerprint, send_fingerprint, target_of
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# -- outcome table --------------------------------------------------------------------
+
+
+def test_every_category_has_a_send_outcome() -> None:
+    assert set(SEND_OUTCOMES) == set(Category.ALL)
+    assert SEND_OUTCOMES[Category.AMBIGUOUS] == Outcome.UNKNOWN
+    assert SEND_OUTCOMES[Category.OK] == Outcome.DELIVERED
+
+
+@pytest.mark.parametrize(
+    "error, outcome",
+    [
+        (ActionFailed("send_msg", 1200, "Timeout", category="ambiguous"), "unknown"),
+        (ActionFailed("send_msg", 1, category="async"), "unknown"),
+        (ActionFailed("send_msg", 1400, category="bad_request"), "not_sent"),
+        (ActionFailed("send_msg", 100, "风控", category="risk_control"), "not_sent"),
+        (ActionFailed("send_msg", 7, category="something_new"), "unknown"),
+        (ApiTimeout("x"), "unknown"),
+        (ResponseLost("HTTP 502"), "unknown"),
+        (ProtocolError("not json"), "unknown"),
+        (ConnectFailed("refused"), "not_sent"),
+        (AuthenticationError("token"), "not_sent"),
+        (BotStopped("stop"), "not_sent"),
+    ],
+)
+def test_send_outcome(error: Exception, outcome: str) -> None:
+    assert send_outcome(error) == outcome
+
+
+# -- targets and fingerprints -----------------------------------------------------------
+
+
+def test_target_of() -> None:
+    assert target_of("send_group_msg", {"group_id": "12"}) == ("group", 12)
+    assert target_of("send_private_msg", {"user_id": 3}) == ("private", 3)
+    assert target_of("send_msg", {"group_id": 5, "user_id": 3}) == ("group", 5)
+    assert target_of("send_msg", {"message_type": "private", "group_id": 5, "user_id": 3}) == ("private", 3)
+    assert target_of("send_msg", {"user_id": 3}) == ("private", 3)
+    assert target_of("send_group_msg", {}) is None
+    assert target_of("send_group_forward_msg", {"group_id": 1}) == ("group", 1)
+
+
+def test_fingerprint_survives_re_rendering() -> None:
+    cq = "hi &amp; bye [CQ:face,id=14][CQ:at,qq=7] [CQ:image,file=abc.jpg,url=https://a/b?x=1&amp;y=2]"
+    array = [
+        {"type": "text", "data": {"text": "hi & bye "}},
+        {"type": "face", "data": {"id": 14}},
+        {"type": "at", "data": {"qq": "7", "name": "Alice"}},
+        {"type": "image", "data": {"file": "ABCDEF.image", "url": "https://multimedia.nt.qq.com/x", "summary": "[图片]"}},
+    ]
+    assert fingerprint(cq) == fingerprint(array)
+    assert fingerprint("  a\nb  ") == fingerprint("ab")
+
+
+def test_fingerprint_tells_messages_apart() -> None:
+    assert fingerprint("hello") != fingerprint("hullo")
+    assert fingerprint("[CQ:face,id=1]") != fingerprint("[CQ:face,id=2]")
+    assert fingerprint("[CQ:at,qq=1] x") != fingerprint("[CQ:at,qq=2] x")
+    assert fingerprint("x [CQ:image,file=a]") != fingerprint("x")
+
+
+def test_fingerprint_respects_auto_escape_and_never_raises() -> None:
+    literal = "[CQ:face,id=1]"
+    assert fingerprint(literal, auto_escape=True) == fingerprint([{"type": "text", "data": {"text": literal}}])
+    assert fingerprint(literal, auto_escape=True) != fingerprint(literal)
+    assert fingerprint(12345) == fingerprint(None)  # junk in: a stable digest, no exception
+    assert send_fingerprint("send_group_forward_msg", {"messages": []}) == fingerprint("[CQ:forward,id=xyz]")
+
+
+# -- the ledger ---------------------------------------------------------------------
+
+
+def _sent_event(mid: int, text: str, group: int = 1) -> dict:
+    return {"post_type": "message_sent", "message_type": "group", "group_id": group,
+            "user_id": 9, "message_id": mid, "message": text}
+
+
+def test_ledger_matches_own_messages_once() -> None:
+    clock = Clock()
+    ledger = Ledger(clock)
+    fp = fingerprint("hi")
+    clock.now = 101.0
+    assert ledger.observe(_sent_event(5, "hi"), self_id=9)
+    assert ledger.reports_seen
+    assert ledger.take(("group", 2), fp, 100.0) is None  # other chat
+    assert ledger.take(("group", 1), fp, 101.5) is None  # arrived before the send started
+    seen = ledger.take(("group", 1), fp, 100.0)
+    assert seen is not None and seen.message_id == 5
+    assert ledger.take(("group", 1), fp, 100.0) is None  # claimed: never confirms two sends
+
+
+def test_ledger_skips_ids_claimed_by_answered_sends() -> None:
+    ledger = Ledger(Clock())
+    assert ledger.claim(5)
+    ledger.observe(_sent_event(5, "hi"), self_id=9)
+    assert ledger.take(("group", 1), fingerprint("hi"), 0.0) is None
+    assert not ledger.claim(5)
+
+
+def test_ledger_does_not_guess_while_an_identical_send_awaits_its_answer() -> None:
+    from qqreliable.reliability.verify import _Content
+
+    ledger = Ledger(Clock())
+    target, fp = ("group", 1), fingerprint("hi")
+    ledger.observe(_sent_event(5, "hi"), self_id=9)
+    other = _Content("send_group_msg", {"group_id": 1, "message": "something else"})
+    same = _Content("send_group_msg", {"group_id": 1, "message": "hi"})
+    ledger.begin(target, other)
+    assert not ledger.contested(target, fp)  # a different message in flight is no rival
+    ledger.begin(target, same)
+    assert ledger.contested(target, fp) and ledger.take(target, fp, 0.0) is None
+    ledger.end(target, same)
+    ledger.end(target, other)
+    assert ledger.take(target, fp, 0.0) is not None
+
+
+def test_ledger_reads_lagrange_self_messages_and_ignores_others() -> None:
+    ledger = Ledger(Clock())
+    lgr = {"post_type": "message", "message_type": "private", "user_id": 9, "target_id": 4,
+           "message_id": 1, "message": "x"}
+    assert ledger.observe(lgr, self_id=9)
+    assert ledger.take(("private", 4), fingerprint("x"), 0.0) is not None
+    other = dict(lgr, user_id=8)
+    assert not ledger.observe(other, self_id=9)
+    assert not ledger.observe({"post_type": "notice"}, self_id=9)
+    assert not ledger.observe({"post_type": "message_sent", "message_type": "group"}, self_id=9)
+
+
+def test_ledger_wait_wakes_on_event_and_close() -> None:
+    ledger = Ledger()
+    woke = threading.Event()
+
+    def waiter() -> None:
+        ledger.wait(10)
+        woke.set()
+
+    t = threading.Thread(target=waiter, name="qqreliable:test-ledger")
+    t.start()
+    ledger.close()
+    assert woke.wait(2)
+    t.join(2)
+
+
+# -- token buckets and circuits ------------------------------------------------------------
+
+
+def test_token_bucket() -> None:
+    bucket = TokenBucket(rate=2.0, burst=2, now=0.0)
+    assert bucket.wait_for(0.0) == 0
+    bucket.take(0.0)
+    bucket.take(0.0)
+    assert bucket.wait_for(0.0) == pytest.approx(0.5)
+    bucket.take(0.0)  # a reservation: the next one waits longer
+    assert bucket.wait_for(0.0) == pytest.approx(1.0)
+    assert bucket.wait_for(1.0) == 0  # refilled
+    bucket.give_back(1.0)
+    assert bucket.level <= bucket.burst
+    assert TokenBucket(1.0, 3, 0.0).full(100.0)
+
+
+def test_circuits_open_halfopen_close() -> None:
+    circuits = Circuits(threshold=2, cooldown=10, max_cooldown=25)
+    t = ("group", 1)
+    assert circuits.admit(t, 0) is None
+    assert circuits.undelivered(t, 0, "1200") is None
+    assert circuits.undelivered(t, 1, "1200") == 10
+    wait, reason = circuits.admit(t, 5)  # type: ignore[misc]
+    assert wait == pytest.approx(6) and "1200" in reason
+    assert circuits.admit(("group", 2), 5) is None  # other targets unaffected
+    assert circuits.admit(t, 11) is None  # half-open: one probe
+    assert circuits.admit(t, 11) is not None  # ... and only one
+    assert circuits.undelivered(t, 12, "1200") == 20  # probe failed: doubled
+    assert circuits.tripped(t, 40, "风控") == 25  # capped
+    assert circuits.admit(t, 66) is None
+    circuits.succeeded(t)
+    assert not circuits.is_open(t) and circuits.admit(t, 66) is None
+
+
+def test_circuit_probe_released_without_verdict() -> None:
+    circuits = Circuits(threshold=1, cooldown=1, max_cooldown=1)
+    t = ("private", 1)
+    circuits.tripped(t, 0, "x")
+    assert circuits.admit(t, 2) is None
+    circuits.released(t)
+    assert circuits.admit(t, 2) is None
+
+
+def test_pacer_waits_and_refuses() -> None:
+    clock = Clock()
+    stop = threading.Event()
+    pacer = Pacer(Pacing(target_rate=1, target_burst=1, global_rate=100, global_burst=100, max_wait=0.5),
+                  stop, clock)
+    assert pacer.acquire(("group", 1), "send") == 0
+    with pytest.raises(RateLimited) as info:
+        pacer.acquire(("group", 1), "send")  # needs 1 s > max_wait
+    assert info.value.target == "group:1" and info.value.retry_after == pytest.approx(1.0)
+    assert pacer.acquire(("group", 2), "send") == 0
+    stop.set()
+    clock.now += 0.7  # 0.3 s left to wait: interrupted by the stop Event at once
+    with pytest.raises(BotStopped):
+        pacer.acquire(("group", 1), "send")
+
+
+def test_pacer_circuit_refusal_is_rate_limited() -> None:
+    pacer = Pacer(Pacing(), threading.Event(), Clock())
+    pacer.risk_control(("group", 1), "账号可能被风控")
+    with pytest.raises(RateLimited) as info:
+        pacer.admit(("group", 1), "send_group_msg")
+    assert "风控" in str(info.value) and info.value.retry_after == pytest.approx(300)
+    pacer.admit(("group", 2), "send_group_msg")
+
+
+def test_media_slot_limits_and_is_interrupted() -> None:
+    stop = threading.Event()
+    pacer = Pacer(Pacing(media_concurrency=1), stop)
+    entered = threading.Event()
+    errors: List[BaseException] = []
+    with pacer.media_slot(True, "send"):
+        with pacer.media_slot(False, "send"):  # small: not limited
+            pass
+
+        def second() -> None:
+            try:
+                entered.set()
+                with pacer.media_slot(True, "send"):
+                    pass
+            except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+                errors.append(exc)
+
+        t = threading.Thread(target=second, name="qqreliable:test-media")
+        t.start()
+        assert entered.wait(2)
+        stop.set()
+        pacer.interrupt()
+        t.join(2)
+    assert not t.is_alive() and len(errors) == 1 and isinstance(errors[0], BotStopped)
+
+
+# -- account state -----------------------------------------------------------------------
+
+
+def test_account_state_transitions() -> None:
+    clock = Clock()
+    account = AccountState(probe_interval=30, clock=clock)
+    account.check("send")
+    account.observe({"post_type": "meta_event", "meta_event_type": "heartbeat", "status": {"online": True}})
+    assert account.online
+    account.observe({"post_type": "notice", "notice_type": "bot_offline", "message": "kicked"})
+    assert not account.online and account.reason == "kicked"
+    with pytest.raises(AccountOffline):
+        account.check("send")
+    # NapCat keeps saying online: true after a kick: that does not bring it back
+    account.observe({"post_type": "meta_event", "meta_event_type": "heartbeat", "status": {"online": True}})
+    assert not account.online
+    clock.now += 31
+    account.check("send")  # one probe let through
+    with pytest.raises(AccountOffline):
+        account.check("send")
+    account.observe({"post_type": "notice", "notice_type": "bot_online"})
+    assert account.online
+
+
+def test_account_state_from_heartbeat_status() -> None:
+    account = AccountState()
+    account.observe({"post_type": "meta_event", "meta_event_type": "heartbeat", "status": {"online": False}})
+    assert not account.online
+    account.observe({"post_type": "meta_event", "meta_event_type": "heartbeat", "status": {"online": True}})
+    assert account.online
+    account.observe({"post_type": "meta_event", "meta_event_type": "heartbeat", "status": "junk"})
+    assert account.online
+
+
+# -- policies ---------------------------------------------------------------------------
+
+
+def test_policies_are_frozen_and_validated() -> None:
+    policy = SendPolicy()
+    with pytest.raises(FrozenInstanceError):
+        policy.max_attempts = 5  # type: ignore[misc]
+    for bad in (dict(max_attempts=0), dict(poll_interval=0), dict(on_undecidable="resend"),
+                dict(settle_window=-1), dict(upload_rate=0)):
+        with pytest.raises(ValueError):
+            SendPolicy(**bad)  # type: ignore[arg-type]
+    for bad_pacing in (dict(target_rate=0), dict(global_burst=0), dict(media_concurrency=0),
+                       dict(circuit_cooldown=10, circuit_max_cooldown=5)):
+        with pytest.raises(ValueError):
+            Pacing(**bad_pacing)  # type: ignore[arg-type]
+
+
+def test_window_and_allowance_grow_with_the_payload() -> None:
+    policy = SendPolicy(settle_window=30, media_settle_window=60, upload_rate=256 * 1024, url_media_allowance=10)
+    assert policy.window(False) == 30
+    assert policy.window(True) == 60
+    # NapCat/LLOneBot: 10 s + size / 256 KB/s
+    assert policy.allowance(1024 * 1024) == pytest.approx(4.0)
+    assert policy.window(True, 512 * 1024, 1) == pytest.approx(60 + 2 + 10)
+
+
+def test_default_pacing_matches_the_documented_limits() -> None:
+    pacing = Pacing()
+    assert pacing.target_rate <= 1.0 and pacing.global_rate * 60 <= 20
+    unlimited = Pacing.unlimited()
+    assert unlimited.media_concurrency is None and unlimited.circuit_threshold == pacing.circuit_threshold
+
+
+def test_outcome_values_are_strings(**_: Any) -> None:
+    assert {Outcome.DELIVERED, Outcome.NOT_SENT, Outcome.UNKNOWN} == {"delivered", "not_sent", "unknown"}
