@@ -3,7 +3,9 @@
 ``demo`` runs the main job offline: a bot against the built-in FakeOneBot,
 showing a message round trip, a dropped connection and the reconnect, a
 half-open link caught by the heartbeat watchdog, garbage frames shrugged off,
-and a call that never gets an answer timing out on its own.
+a reply answered with retcode 1200 after delivery (verified, not resent), an
+image whose URL expired (fetched through get_image), and a call that never
+gets an answer timing out on its own.
 
 ``doctor`` checks a real OneBot endpoint line by line and exits non-zero when
 something is wrong.
@@ -49,6 +51,7 @@ class _Out:
 def demo(out: Optional[TextIO] = None) -> int:
     """Run the demo; return the process exit code."""
     from .testing import FakeOneBot
+    from .testing.media import sample_png
 
     o = _Out(out or sys.stdout)
     heartbeat = 0.4
@@ -61,9 +64,10 @@ def demo(out: Optional[TextIO] = None) -> int:
             reconnect=Backoff(initial=0.1, maximum=1.0),
             api_timeout=1.0,
             ping_interval=5.0,
+            media_cache=False,  # a demo leaves nothing behind in ~/.cache
         )
         cond = threading.Condition()
-        state: Dict[str, int] = {"connects": 0, "disconnects": 0, "replies": 0, "heartbeats": 0}
+        state: Dict[str, int] = {"connects": 0, "disconnects": 0, "replies": 0, "heartbeats": 0, "images": 0}
 
         @bot.on_meta_event("heartbeat")
         def beat(event: Event) -> None:
@@ -88,12 +92,30 @@ def demo(out: Optional[TextIO] = None) -> int:
 
         @bot.on_message("group")
         def echo(event: Event) -> None:
+            images = [seg for seg in event.message if seg.type == "image"]
+            if images:
+                started = time.monotonic()
+                try:
+                    media = bot.fetch_image(images[0], timeout=10)
+                    o.step(
+                        "bot",
+                        f"got the image from {media.source!r} in {time.monotonic() - started:.2f}s: "
+                        f"{media.content_type}, {media.size} bytes (checked: a real PNG)",
+                    )
+                    with cond:
+                        state["images"] += 1
+                        cond.notify_all()
+                except Error as exc:
+                    o.step("bot", f"no image: {exc}")
+                return
             if event.plain_text.startswith("ping"):
-                receipt = event.reply("pong" + event.plain_text[4:])
+                text = "pong" + event.plain_text[4:]
+                receipt = event.reply(text)
+                how = f", verified after {receipt.attempts} attempt(s)" if receipt.verified else ""
+                o.step("bot", f"replied {text!r} (message_id {receipt.message_id}{how})")
                 with cond:
                     state["replies"] += 1
                     cond.notify_all()
-                o.step("bot", f"replied {'pong' + event.plain_text[4:]!r} (message_id {receipt.message_id})")
 
         def wait(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
             with cond:
@@ -134,6 +156,24 @@ def demo(out: Optional[TextIO] = None) -> int:
             o.step("bot", f"garbage ignored and counted: bad_frames={bot.stats()['bad_frames']}")
 
             o.line()
+            o.step("fault", "the backend delivers the next reply, then answers retcode 1200 'Timeout' (NapCat)")
+            server.report_self_messages = True
+            server.fail_next("send_group_msg", 1200, deliver=True)
+            ok &= round_trip(5)
+            copies = sum(1 for m in server.sent_messages if m.get("raw_message") == "pong 5")
+            o.step("bot", f"'pong 5' is in the group {copies} time(s): checked, not resent")
+            ok &= copies == 1
+
+            o.line()
+            png = sample_png()
+            segment = server.media.add(png)
+            server.media.set_url_mode(segment["data"]["file"], "expired")
+            server.media.set_api_mode("url", delay=0.3)
+            o.step("fault", "an image arrives whose URL has expired; get_image answers after 0.3s")
+            server.emit_group_message(30003, 20002, [segment])
+            ok &= wait(lambda: state["images"] >= 1)
+
+            o.line()
             o.step("fault", "the backend never answers get_status (api_timeout=1s)")
             server.stall("get_status")
             started = time.monotonic()
@@ -150,7 +190,8 @@ def demo(out: Optional[TextIO] = None) -> int:
         o.line(
             f"summary: {stats['events_received']} events received, {state['replies']} replies sent, "
             f"{stats['reconnects']} reconnects, {stats['bad_frames']} bad frames dropped, "
-            f"{len(server.sent_messages)} messages delivered"
+            f"{len(server.sent_messages)} messages delivered, "
+            f"{stats['sends']['resent']} resent"
         )
         o.line("all good" if ok else "SOMETHING WENT WRONG")
         return 0 if ok else 1

@@ -20,6 +20,9 @@ def test_demo_runs_every_scene_and_exits_zero() -> None:
         "reconnected as 10001",
         "dead link noticed",
         "garbage ignored and counted: bad_frames=3",
+        "verified after 1 attempt(s)",
+        "'pong 5' is in the group 1 time(s)",
+        "got the image from 'api'",
         "ApiTimeout after",
         "all good",
     ):

@@ -80,6 +80,18 @@ _ID_KEYS: Dict[str, str] = {"face": "id", "at": "qq"}
 _MEDIA_TYPES = frozenset({"image", "record", "video", "file"})
 _WHITESPACE = re.compile(r"\s+")
 _CLAIMED_MAX = 20_000
+#: The counters of ``bot.stats()["sends"]``.
+_COUNTERS = (
+    "ambiguous",
+    "connect_retried",
+    "ok_without_id",
+    "resent",
+    "undecidable",
+    "verified_absent",
+    "verified_by_event",
+    "verified_by_history",
+    "verified_by_get_msg",
+)
 _SEEN_MAX = 5_000
 
 
@@ -470,7 +482,10 @@ class SendPipeline:
         self._history: Dict[str, bool] = {}  # action -> available (probed once)
         self._known_self_id: Optional[int] = None
         self._lock = threading.Lock()
-        self.counters: Dict[str, int] = collections.Counter()
+        # Every counter present from the start, so stats() has a stable shape.
+        self.counters: Dict[str, int] = collections.Counter(
+            {name: 0 for name in _COUNTERS}
+        )
 
     # -- hooks from the bot ------------------------------------------------------
 
