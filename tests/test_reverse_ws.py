@@ -274,3 +274,16 @@ def test_bad_frames_are_counted_not_fatal(onebot: FakeOneBot, listen_bot: Callab
         onebot.emit_private_message(3, "fine")
         eventually(lambda: len(got) == 1, what="the good event")
         assert bot.stats()["bad_frames"] == 2
+
+
+def test_silent_reverse_link_is_detected_and_replaced(onebot: FakeOneBot, listen_bot: Callable[..., Bot]) -> None:
+    bot = listen_bot(ping_interval=0.2, pong_timeout=0.3)
+    with bot:
+        link = onebot.connect_reverse(bot.listen_url)
+        link.wait_connects(1)
+        bot.wait_connected(5)
+        onebot.half_open()  # TCP stays up, nothing is answered (not even pings)
+        eventually(lambda: bot.self_ids == [], what="the dead link noticed")
+        link.wait_connects(2)  # the implementation dials again
+        assert bot.wait_connected(5) == onebot.self_id
+        assert bot.call_action("get_status")["online"] is True

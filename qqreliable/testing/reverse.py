@@ -266,12 +266,13 @@ class ReverseClient:
         try:
             while True:
                 try:
-                    opcode, data = ws.recv_data(control_frame=True)
+                    # recv_frame, not recv_data: no automatic pong, so half_open() silences pings too.
+                    frame = ws.recv_frame()
                 except Exception:  # EOF, reset, abort: the link is over
                     break
                 if conn.frozen.is_set():
-                    conn.closed.wait()
-                    break
+                    continue  # half-open: read and ignore everything until the bot hangs up
+                opcode, data = frame.opcode, frame.data
                 if opcode == websocket.ABNF.OPCODE_CLOSE:
                     code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
                     try:
