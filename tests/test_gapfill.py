@@ -10,7 +10,7 @@ import pytest
 
 from qqreliable import Bot, Event
 from qqreliable.reliability.gapfill import ChatTracker, GapFiller
-from qqreliable.testing import FakeActionError, FakeOneBot
+from qqreliable.testing import FakeOneBot
 
 from .helpers import FAST, eventually
 
