@@ -256,7 +256,7 @@ class Bot(ApiMixin):
         self._listener: Optional[Listener] = None
         if listen is not None:
             self._listener = self._make_listener(
-                listen, access_token, heartbeat_grace, ping_interval, pong_timeout
+                listen, access_token, heartbeat_grace, ping_interval, pong_timeout, io_timeout
             )
 
     # -- handlers -----------------------------------------------------------
@@ -524,6 +524,7 @@ class Bot(ApiMixin):
         heartbeat_grace: float,
         ping_interval: Optional[float],
         pong_timeout: float,
+        io_timeout: float,
     ) -> Listener:
         address = parse_listen(listen)
         spawn = self._supervisor.spawn
@@ -539,6 +540,7 @@ class Bot(ApiMixin):
                 heartbeat_grace=heartbeat_grace,
                 ping_interval=ping_interval,
                 pong_timeout=pong_timeout,
+                io_timeout=io_timeout,
             )
         return WebhookServer(
             address,
@@ -546,6 +548,7 @@ class Bot(ApiMixin):
             stopping=self._supervisor.stopping,
             on_event=self._on_webhook,
             secret=self._secret,
+            io_timeout=io_timeout,
         )
 
     @property

@@ -287,3 +287,44 @@ def test_silent_reverse_link_is_detected_and_replaced(onebot: FakeOneBot, listen
         link.wait_connects(2)  # the implementation dials again
         assert bot.wait_connected(5) == onebot.self_id
         assert bot.call_action("get_status")["online"] is True
+
+
+def test_a_peer_that_stops_reading_cannot_hang_a_call(listen_bot: Callable[..., Bot]) -> None:
+    import time
+
+    import websocket
+
+    from qqreliable import ConnectFailed
+
+    bot = listen_bot(io_timeout=0.3)
+    with bot:
+        peer = websocket.create_connection(bot.listen_url, header=["X-Self-ID: 42"], timeout=5)
+        try:
+            bot.wait_connected(5)
+            started = time.monotonic()
+            with pytest.raises(ConnectFailed):  # the frame never fully left: not received
+                bot.call_action("set_group_card", group_id=1, user_id=2, card="x" * 30_000_000, api_timeout=20)
+            assert time.monotonic() - started < 5
+            eventually(lambda: bot.self_ids == [], what="the stuck connection dropped")
+        finally:
+            peer.shutdown()
+
+
+def test_reverse_events_with_the_api_over_http(onebot: FakeOneBot, listen_bot: Callable[..., Bot]) -> None:
+    bot = Bot(onebot.url, listen="ws://127.0.0.1:0/ws", shutdown_grace=2.0)
+    got = threading.Event()
+
+    @bot.on_message()
+    def handler(event: Event) -> None:
+        event.reply("via http")
+        got.set()
+
+    try:
+        with bot:
+            onebot.connect_reverse(bot.listen_url, role="Event").wait_connects(1)
+            eventually(lambda: bot.self_ids == [onebot.self_id], what="event-only account up")
+            onebot.emit_private_message(4, "hi")
+            assert got.wait(5)
+            assert onebot.wait_for_call("send_private_msg")["transport"] == "http"
+    finally:
+        bot.stop()

@@ -337,6 +337,58 @@ def _abort_socket(sock: socket.socket) -> None:
         pass
 
 
+class _WriteDeadlineSocket:
+    """The socket of an open reverse WebSocket, as :class:`ServerWebSocket` sees it.
+
+    Writes give up after ``io_timeout`` seconds without completing (an
+    implementation that stopped reading must not hang a caller's send for
+    ever; the connection is then failed). Reads wait for ever - whether a
+    quiet link is dead is the watchdog's call - unless a caller set its own
+    timeout (the close handshake does), which is then honoured.
+    """
+
+    def __init__(self, sock: socket.socket, io_timeout: float) -> None:
+        self._sock = sock
+        self._io_timeout = io_timeout
+        self._custom: Optional[float] = None
+        sock.settimeout(io_timeout)
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        while True:
+            try:
+                return self._sock.recv(bufsize, flags)
+            except socket.timeout:
+                if self._custom is not None:
+                    raise
+
+    def recv_into(self, buffer: memoryview, nbytes: int = 0, flags: int = 0) -> int:
+        while True:
+            try:
+                return self._sock.recv_into(buffer, nbytes, flags)
+            except socket.timeout:
+                if self._custom is not None:
+                    raise
+
+    def sendall(self, data: bytes, flags: int = 0) -> None:
+        self._sock.sendall(data, flags)
+
+    def shutdown(self, how: int) -> None:
+        self._sock.shutdown(how)
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def settimeout(self, value: Optional[float]) -> None:
+        self._custom = value
+        self._sock.settimeout(self._io_timeout if value is None else value)
+
+    def gettimeout(self) -> Optional[float]:
+        return self._custom
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+
 def _refuse(sock: socket.socket, status: int, message: str, headers: Optional[Dict[str, str]] = None) -> None:
     try:
         send_http_response(sock, status, message, headers=headers)
@@ -408,9 +460,11 @@ class ReverseWsServer(Listener):
         heartbeat_grace: float = 2.5,
         ping_interval: Optional[float] = 15.0,
         pong_timeout: float = 10.0,
+        io_timeout: float = 10.0,
         max_message_size: int = 64 * 1024 * 1024,
     ) -> None:
         super().__init__(address, spawn=spawn, stopping=stopping)
+        self._io_timeout = io_timeout
         self._on_event = on_event
         self._on_account = on_account
         self._token = access_token or None
@@ -506,7 +560,12 @@ class ReverseWsServer(Listener):
         if self_id == 0:
             self_id = None  # LLOneBot before login: learn it from the first event
         try:
-            ws = accept_websocket(sock, head, buffered=bytes(buffer), max_message_size=self._max_message_size)
+            ws = accept_websocket(
+                _WriteDeadlineSocket(sock, self._io_timeout),
+                head,
+                buffered=bytes(buffer),
+                max_message_size=self._max_message_size,
+            )
         except HandshakeError:
             return
         liveness = Liveness(**self._liveness_args)  # type: ignore[arg-type]
@@ -782,16 +841,19 @@ class WebhookServer(Listener):
         stopping: threading.Event,
         on_event: Callable[[Dict[str, Any]], Optional[Dict[str, Any]]],
         secret: Optional[str] = None,
+        io_timeout: float = 10.0,
     ) -> None:
         super().__init__(address, spawn=spawn, stopping=stopping)
         self._on_event = on_event
         self._secret = secret or None
+        self._io_timeout = io_timeout
         self.posts = 0
         self.bad_posts = 0
         self.rejected = {"401": 0, "403": 0, "other": 0}
         self.quick_answers = 0
 
     def _serve(self, sock: socket.socket, peer: Any) -> None:
+        sock.settimeout(self._io_timeout)  # every write has a deadline; reads set their own
         buffer = bytearray()
         first = True
         while not self._stopping.is_set():
@@ -837,7 +899,7 @@ class WebhookServer(Listener):
                 _refuse(sock, 408, "body not received in time")
                 return False
             finally:
-                sock.settimeout(None)
+                sock.settimeout(self._io_timeout)
         body = bytes(buffer[:length])
         del buffer[:length]
         status, answer = self._handle(head, body)
