@@ -9,7 +9,6 @@ started in :meth:`Bot.start`, never in ``__init__``, and joined in
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import os
 import signal
@@ -31,6 +30,7 @@ from .exceptions import (
     ResponseLost,
 )
 from .message import Message, MessageSegment, to_wire
+from .quick import QuickOperations
 from .reliability import Backoff
 from .reliability.dedupe import Deduper
 from .reliability.gapfill import ChatTracker, GapFiller
@@ -249,9 +249,7 @@ class Bot(ApiMixin):
             page_size=recover_page,
             max_pages=recover_pages,
         )
-        self.quick_timeout = quick_timeout
-        self._quick_handlers: Dict[str, List[Callable[..., Any]]] = {}
-        self.quick_timeouts = 0
+        self._quick = QuickOperations(self._dispatcher, self._apply_quick, quick_timeout)
         self._webhook_accounts: List[int] = []
         self._listener: Optional[Listener] = None
         if listen is not None:
@@ -568,36 +566,23 @@ class Bot(ApiMixin):
     def quick_operation(self, *names: str) -> Callable[[F], F]:
         """Register ``fn(event) -> dict | None`` whose dict is the event's quick operation.
 
-        OneBot v11 quick operations (``reply``, ``at_sender``, ``delete``,
-        ``kick``, ``ban``, ``approve`` …). Over HTTP POST the dict is the
-        answer to the POST (the answer waits for the handler, at most
-        ``quick_timeout`` seconds; events without a quick-operation handler
-        are answered 204 at once). Over WebSocket the dict is applied with
-        the ``.handle_quick_operation`` action. Several handlers' dicts are
-        merged in registration order. These handlers run on the handler pool
-        like the others, and in addition to them.
+        ``@bot.quick_operation("message.group")`` then ``return {"reply": "pong"}``.
+        Over HTTP POST the dict is the answer to the POST (which waits for it
+        at most ``quick_timeout`` seconds; events without such a handler are
+        answered 204 at once); over WebSocket, or when late, it is applied with
+        ``.handle_quick_operation``. Several handlers' dicts are merged in
+        order. They run on the handler pool, besides the ordinary handlers.
+        See :mod:`qqreliable.quick`.
         """
         if not names or not all(isinstance(n, str) and n for n in names):
             raise TypeError("quick_operation() takes one or more event names, e.g. 'message.group'")
 
         def register(fn: F) -> F:
-            if not callable(fn):
-                raise TypeError("a quick-operation handler must be callable")
-            with self._cond:
-                for name in names:
-                    self._quick_handlers.setdefault(name.strip("."), []).append(fn)
+            for name in names:
+                self._quick.add(name, fn)
             return fn
 
         return register
-
-    def _quick_for(self, name: str) -> List[Callable[..., Any]]:
-        parts = name.split(".") if name else []
-        with self._cond:
-            return [
-                h
-                for i in range(len(parts), 0, -1)
-                for h in self._quick_handlers.get(".".join(parts[:i]), ())
-            ]
 
     def _inbound(self, obj: Dict[str, Any], webhook: bool = False) -> Optional[Event]:
         """Every live event: drop repeats, note the chat, queue the handlers (never blocks)."""
@@ -606,10 +591,8 @@ class Bot(ApiMixin):
         self._gapfill.tracker.observe(obj)
         event = Event(obj, bot=self)
         self._dispatcher.submit_event(event)
-        if self._quick_handlers and not webhook:  # WebSocket: applied by .handle_quick_operation
-            handlers = self._quick_for(event.name)
-            if handlers:
-                self._dispatcher.submit_job(self._run_quick, handlers, event, None)
+        if not webhook:
+            self._quick.schedule(event)
         return event
 
     def _on_webhook(self, obj: Dict[str, Any]) -> Optional[Dict[str, Any]]:
@@ -621,52 +604,21 @@ class Bot(ApiMixin):
         self_id = _as_int(event.get("self_id"))
         if self_id is not None and self_id not in self._webhook_accounts:
             self._on_account(self_id, True, "first event")
-        handlers = self._quick_for(event.name) if self._quick_handlers else []
-        if not handlers:
-            return None
-        future: "concurrent.futures.Future[Optional[Dict[str, Any]]]" = concurrent.futures.Future()
-        self._dispatcher.submit_job(self._run_quick, handlers, event, future)
-        try:
-            return future.result(timeout=self.quick_timeout)
-        except concurrent.futures.TimeoutError:
-            self.quick_timeouts += 1
-            future.cancel()
-            log.warning(
-                "quick-operation handlers for %s took over %gs: answered 204; "
-                "their result will be applied with .handle_quick_operation",
-                event.name,
-                self.quick_timeout,
-            )
-            return None
+        return self._quick.answer(event)
 
-    def _run_quick(
-        self,
-        handlers: List[Callable[..., Any]],
-        event: Event,
-        future: "Optional[concurrent.futures.Future[Optional[Dict[str, Any]]]]",
-    ) -> None:
-        operation: Dict[str, Any] = {}
-        for handler in handlers:
-            try:
-                value = handler(event)
-            except Exception as exc:
-                self._dispatcher._guarded(_reraise, event, exc)
-                continue
-            if isinstance(value, Mapping):
-                operation.update(value)
-        if future is not None and future.set_running_or_notify_cancel():
-            future.set_result(operation or None)
+    def _apply_quick(self, event: Event, operation: Dict[str, Any]) -> None:
+        if self._api is None and not isinstance(self._listener, ReverseWsServer):
+            log.warning("cannot apply the quick operation for %s: this bot has no API", event.name)
             return
-        if operation and (self._api is not None or isinstance(self._listener, ReverseWsServer)):
-            try:
-                self.call_action(
-                    ".handle_quick_operation",
-                    self_id=_as_int(event.get("self_id")),
-                    context=dict(event),
-                    operation=operation,
-                )
-            except Error as exc:
-                log.warning("could not apply the quick operation for %s: %s", event.name, exc)
+        try:
+            self.call_action(
+                ".handle_quick_operation",
+                self_id=_as_int(event.get("self_id")),
+                context=dict(event),
+                operation=operation,
+            )
+        except Error as exc:
+            log.warning("could not apply the quick operation for %s: %s", event.name, exc)
 
     def _on_account(self, self_id: Optional[int], up: bool, reason: str) -> None:
         """An account became usable or stopped being usable (listen modes)."""
@@ -728,7 +680,7 @@ class Bot(ApiMixin):
             "gap_fills": self._gapfill.fills,
             "gap_fill_errors": self._gapfill.errors,
             "gap_fill_incomplete": self._gapfill.incomplete,
-            "quick_timeouts": self.quick_timeouts,
+            "quick_timeouts": self._quick.timeouts,
         }
         if self._listener is not None:
             out["listener"] = self._listener.stats()
@@ -910,10 +862,6 @@ def _wire_params(params: Dict[str, Any]) -> Dict[str, Any]:
             continue
         wire[key] = to_wire(value) if key in _MESSAGE_PARAMS else value
     return wire
-
-
-def _reraise(exc: BaseException) -> None:
-    raise exc
 
 
 def _as_int(value: Any) -> Optional[int]:

@@ -328,3 +328,18 @@ def test_reverse_events_with_the_api_over_http(onebot: FakeOneBot, listen_bot: C
             assert onebot.wait_for_call("send_private_msg")["transport"] == "http"
     finally:
         bot.stop()
+
+
+def test_quick_operation_over_websocket_uses_handle_quick_operation(
+    onebot: FakeOneBot, listen_bot: Callable[..., Bot]
+) -> None:
+    bot = listen_bot()
+    onebot.set_action(".handle_quick_operation", lambda params: None)
+    bot.quick_operation("message.private")(lambda event: {"reply": "quick"})
+    with bot:
+        onebot.connect_reverse(bot.listen_url).wait_connects(1)
+        bot.wait_connected(5)
+        sent = onebot.emit_private_message(8, "hi")
+        call = onebot.wait_for_call(".handle_quick_operation")
+        assert call["params"]["operation"] == {"reply": "quick"}
+        assert call["params"]["context"]["message_id"] == sent["message_id"]
