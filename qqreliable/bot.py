@@ -602,8 +602,8 @@ class Bot(ApiMixin):
         if event is None:
             return None
         self_id = _as_int(event.get("self_id"))
-        if self_id is not None and self_id not in self._webhook_accounts:
-            self._on_account(self_id, True, "first event")
+        if self._events_client is None and self_id is not None and self_id not in self._webhook_accounts:
+            self._on_account(self_id, True, "first event")  # the webhook is the only event source
         return self._quick.answer(event)
 
     def _apply_quick(self, event: Event, operation: Dict[str, Any]) -> None:

@@ -81,7 +81,7 @@ def test_window_is_bounded_and_expires() -> None:
 
 
 def test_same_event_twice_on_one_socket(onebot: FakeOneBot, make_bot: Callable[..., Bot]) -> None:
-    bot = make_bot(onebot.ws_url)
+    bot = make_bot(onebot.ws_url, workers=1)  # one worker: handler order = delivery order
     got: List[Event] = []
     bot.on_message()(got.append)
     with bot:
@@ -96,7 +96,7 @@ def test_same_event_twice_on_one_socket(onebot: FakeOneBot, make_bot: Callable[.
 
 
 def test_same_event_after_reconnect(onebot: FakeOneBot, make_bot: Callable[..., Bot]) -> None:
-    bot = make_bot(onebot.ws_url)
+    bot = make_bot(onebot.ws_url, workers=1)  # one worker: handler order = delivery order
     got: List[Event] = []
     bot.on_message()(got.append)
     with bot:
@@ -116,7 +116,7 @@ def test_same_event_after_reconnect(onebot: FakeOneBot, make_bot: Callable[..., 
 def test_same_event_on_two_reverse_connections(onebot: FakeOneBot) -> None:
     """CONN-08: the implementation opens a second socket before closing the first, and the
     event goes out on both: handled once."""
-    bot = Bot(listen="ws://127.0.0.1:0/ws", reconnect=FAST, shutdown_grace=2.0)
+    bot = Bot(listen="ws://127.0.0.1:0/ws", reconnect=FAST, shutdown_grace=2.0, workers=1)
     got: List[Event] = []
     bot.on_message()(got.append)
     with bot:
@@ -131,3 +131,22 @@ def test_same_event_on_two_reverse_connections(onebot: FakeOneBot) -> None:
         eventually(lambda: len(got) == 2, what="the next message")
         assert bot._dispatcher.wait_idle(5)
         assert [e.plain_text for e in got] == ["both", "later"]
+
+
+def test_same_event_over_websocket_and_webhook(onebot: FakeOneBot) -> None:
+    """Both a forward WebSocket and HTTP POST configured: every event arrives twice."""
+    bot = Bot(onebot.ws_url, listen="http://127.0.0.1:0/", reconnect=FAST, shutdown_grace=2.0, workers=1)
+    got: List[Event] = []
+    connects: List[int] = []
+    bot.on_message()(got.append)
+    bot.on_connect(connects.append)
+    with bot:
+        bot.wait_connected(5)
+        poster = onebot.post_events(bot.listen_url)
+        for i in range(5):
+            onebot.emit_private_message(3, f"m{i}")
+        poster.wait_idle()
+        eventually(lambda: bot.stats()["events_duplicate"] == 5, what="the second copies dropped")
+        assert bot._dispatcher.wait_idle(5)
+        assert [e.plain_text for e in got] == [f"m{i}" for i in range(5)]
+        assert connects == [onebot.self_id]  # one account, announced once

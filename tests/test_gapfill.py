@@ -61,7 +61,7 @@ def _collect(bot: Bot) -> List[Event]:
 def test_numbered_stream_with_a_3s_outage_each_number_exactly_once(
     onebot: FakeOneBot, make_bot: Callable[..., Bot]
 ) -> None:
-    bot = make_bot(onebot.ws_url, recover_page=40)
+    bot = make_bot(onebot.ws_url, recover_page=40, workers=1)  # handler order = delivery order
     got = _collect(bot)
     with bot:
         bot.wait_connected(5)
@@ -92,7 +92,7 @@ def test_numbered_stream_with_a_3s_outage_each_number_exactly_once(
 
 
 def test_reverse_ws_outage_is_recovered(onebot: FakeOneBot) -> None:
-    bot = Bot(listen="ws://127.0.0.1:0/ws", reconnect=FAST, shutdown_grace=2.0)
+    bot = Bot(listen="ws://127.0.0.1:0/ws", reconnect=FAST, shutdown_grace=2.0, workers=1)
     got = _collect(bot)
     with bot:
         link = onebot.connect_reverse(bot.listen_url)
@@ -113,7 +113,7 @@ def test_reverse_ws_outage_is_recovered(onebot: FakeOneBot) -> None:
 
 
 def test_recovery_can_be_turned_off(onebot: FakeOneBot, make_bot: Callable[..., Bot]) -> None:
-    bot = make_bot(onebot.ws_url, recover_chats=0)
+    bot = make_bot(onebot.ws_url, recover_chats=0, workers=1)
     got = _collect(bot)
     with bot:
         bot.wait_connected(5)
@@ -132,7 +132,7 @@ def test_recovery_can_be_turned_off(onebot: FakeOneBot, make_bot: Callable[..., 
 
 
 def test_history_failure_is_counted_not_fatal(onebot: FakeOneBot, make_bot: Callable[..., Bot]) -> None:
-    bot = make_bot(onebot.ws_url)
+    bot = make_bot(onebot.ws_url, workers=1)
     got = _collect(bot)
     with bot:
         bot.wait_connected(5)
