@@ -254,7 +254,7 @@ class Bot(ApiMixin):
         self._listener: Optional[Listener] = None
         if listen is not None:
             self._listener = self._make_listener(
-                listen, access_token, heartbeat_grace, ping_interval, pong_timeout, io_timeout
+                listen, access_token, heartbeat_grace, ping_interval, pong_timeout, io_timeout, max_message_size
             )
 
     # -- handlers -----------------------------------------------------------
@@ -523,6 +523,7 @@ class Bot(ApiMixin):
         ping_interval: Optional[float],
         pong_timeout: float,
         io_timeout: float,
+        max_message_size: Optional[int],
     ) -> Listener:
         address = parse_listen(listen)
         spawn = self._supervisor.spawn
@@ -539,6 +540,7 @@ class Bot(ApiMixin):
                 ping_interval=ping_interval,
                 pong_timeout=pong_timeout,
                 io_timeout=io_timeout,
+                max_message_size=max_message_size,
             )
         return WebhookServer(
             address,

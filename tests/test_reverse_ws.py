@@ -343,3 +343,16 @@ def test_quick_operation_over_websocket_uses_handle_quick_operation(
         call = onebot.wait_for_call(".handle_quick_operation")
         assert call["params"]["operation"] == {"reply": "quick"}
         assert call["params"]["context"]["message_id"] == sent["message_id"]
+
+
+def test_zombie_reverse_link_is_replaced(onebot_factory: Callable[..., FakeOneBot], listen_bot: Callable[..., Bot]) -> None:
+    onebot = onebot_factory(heartbeat_interval=0.1)
+    bot = listen_bot(ping_interval=0.05, pong_timeout=1.0)
+    with bot:
+        link = onebot.connect_reverse(bot.listen_url)
+        link.wait_connects(1)
+        bot.wait_connected(5)
+        eventually(lambda: bot.stats()["listener"]["events"] >= 2, what="heartbeats")
+        onebot.mute_events()  # pings and calls answered, no event or heartbeat any more
+        link.wait_connects(2)  # the bot closed the zombie; the implementation dialled again
+        assert bot.wait_connected(5) == onebot.self_id

@@ -100,6 +100,7 @@ class _ReverseConn:
         self.path = "reverse"
         self.events = role in ("universal", "event")
         self.api = role in ("universal", "api")
+        self.muted = False  # FakeOneBot.mute_events(): no more events, API still answered
 
     def abort(self) -> None:
         self.ws.abort()

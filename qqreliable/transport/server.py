@@ -461,7 +461,7 @@ class ReverseWsServer(Listener):
         ping_interval: Optional[float] = 15.0,
         pong_timeout: float = 10.0,
         io_timeout: float = 10.0,
-        max_message_size: int = 64 * 1024 * 1024,
+        max_message_size: Optional[int] = 64 * 1024 * 1024,
     ) -> None:
         super().__init__(address, spawn=spawn, stopping=stopping)
         self._io_timeout = io_timeout
@@ -470,7 +470,7 @@ class ReverseWsServer(Listener):
         self._token = access_token or None
         self.api_elsewhere = api_elsewhere
         self._liveness_args = dict(grace=heartbeat_grace, ping_interval=ping_interval, pong_timeout=pong_timeout)
-        self._max_message_size = max_message_size
+        self._max_message_size = max_message_size if max_message_size is not None else 1 << 62
         self._cond = threading.Condition(self._lock)
         # (self_id, role) -> newest connection; plus every live connection
         self._routes: Dict[Tuple[Optional[int], str], ReverseConnection] = {}
@@ -654,6 +654,7 @@ class ReverseWsServer(Listener):
             learned = _as_int(obj.get("self_id"))
             if learned:
                 self._rekey(conn, learned)
+        conn.liveness.saw_event()  # the event side is alive (zombie check)
         if obj.get("post_type") == "meta_event" and obj.get("meta_event_type") == "heartbeat":
             conn.liveness.saw_heartbeat(obj.get("interval"))
         if not conn.events:
