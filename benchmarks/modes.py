@@ -1,50 +1,50 @@
-"""Event delivery in every connection mode, against baselines measured in the same run.
+"""The listen modes and the inbound safety nets, each against a baseline in the same run.
 
-    python benchmarks/modes.py
+    python benchmarks/modes.py [--events 20000] [--posts 2000] [--flood 100000] [--rounds 3]
 
-Loopback only (FakeOneBot on 127.0.0.1, port 0). Rows:
+Loopback only (FakeOneBot on 127.0.0.1, port 0). Rounds alternate the sides so
+noise on a shared machine falls on both; the medians are printed.
 
-- forward WS / reverse WS: events/s from FakeOneBot.push_event to a handler,
-  versus a raw websocket-client loop that only reads and json-parses the same
-  frames (the cost of dedupe, chat tracking, Event objects and the pool).
-- HTTP POST: events/s and answer latency of sequential signed POSTs, versus a
-  stdlib ThreadingHTTPServer that answers 204 without looking at the body.
-- dedupe: cost of one Deduper.seen() call on distinct message events.
-- flood: 100,000 events into a handler that never returns: RSS growth,
-  drops counted, worst get_status latency during the flood.
+- Reverse WS vs forward WS: events/s from FakeOneBot.push_event to a handler,
+  the same frames, the same producer; a raw websocket-client loop (recv +
+  json.loads) is the floor. Reverse WS runs on the project's own server code
+  (transport/wsserver.py) instead of websocket-client.
+- HTTP POST: sequential signed POSTs (as go-cqhttp sends them) answered by the
+  bot (signature check, dedupe, queueing, 204) vs a stdlib
+  ThreadingHTTPServer that answers 204 without reading the JSON.
+- Dedupe: one ``Deduper.seen()`` per distinct message event vs a dict copy.
+- Flood: events into a handler that never returns, with the default bounded
+  queue vs an effectively unbounded one: RSS growth, drops, worst
+  ``get_status`` latency during the flood.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import hmac
 import http.client
 import http.server
 import json
 import os
-import sys
 import threading
 import time
 from typing import Any, Dict, List, Tuple
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import _common
+import websocket
 
-import websocket  # noqa: E402
-
-from qqreliable import Bot  # noqa: E402
-from qqreliable.reliability.dedupe import Deduper  # noqa: E402
-from qqreliable.testing import FakeOneBot  # noqa: E402
-
-N_WS = 20_000
-N_POST = 2_000
-N_FLOOD = 100_000
+from qqreliable import Bot
+from qqreliable.reliability.dedupe import Deduper
+from qqreliable.stats import percentile
+from qqreliable.testing import FakeOneBot
 
 
-def frames(n: int, self_id: int = 10001, start: int = 0) -> List[Dict[str, Any]]:
+def frames(n: int, self_id: int = 10001) -> List[Dict[str, Any]]:
     return [
         {"post_type": "message", "message_type": "private", "sub_type": "friend", "user_id": 5,
-         "message_id": start + i, "message": [{"type": "text", "data": {"text": f"m{i}"}}],
-         "raw_message": f"m{i}", "font": 0, "sender": {"user_id": 5}, "time": 1700000000, "self_id": self_id}
+         "message_id": i, "message": [{"type": "text", "data": {"text": f"m{i}"}}],
+         "raw_message": f"m{i}", "font": 0, "sender": {"user_id": 5}, "time": 1764500000, "self_id": self_id}
         for i in range(n)
     ]
 
@@ -57,7 +57,7 @@ def rss() -> int:
         return 0
 
 
-def counting_bot(bot: Bot, n: int) -> threading.Event:
+def _counter(bot: Bot, n: int) -> threading.Event:
     done = threading.Event()
     count = [0]
     lock = threading.Lock()
@@ -72,76 +72,68 @@ def counting_bot(bot: Bot, n: int) -> threading.Event:
     return done
 
 
-def raw_ws_baseline() -> float:
+def _push(onebot: FakeOneBot, events: List[Dict[str, Any]], done: threading.Event) -> float:
+    started = time.perf_counter()
+    for e in events:
+        onebot.push_event(e)
+    if not done.wait(120):
+        raise RuntimeError("not every event reached the handler")
+    return len(events) / (time.perf_counter() - started)
+
+
+def raw_ws(n: int) -> float:
     with FakeOneBot() as onebot:
-        ws = websocket.create_connection(onebot.ws_url, timeout=10, skip_utf8_validation=True)
+        ws = websocket.create_connection(onebot.ws_url, timeout=30, skip_utf8_validation=True)
         ws.recv()  # lifecycle
-        events = frames(N_WS)
-        got = [0]
+        done = threading.Event()
 
         def reader() -> None:
-            while got[0] < N_WS:
+            for _ in range(n):
                 json.loads(ws.recv())
-                got[0] += 1
+            done.set()
 
         t = threading.Thread(target=reader)
-        started = time.perf_counter()
         t.start()
-        for e in events:
-            onebot.push_event(e)
-        t.join(60)
-        elapsed = time.perf_counter() - started
+        rate = _push(onebot, frames(n), done)
+        t.join(30)
         ws.close()
-    return N_WS / elapsed
+    return rate
 
 
-def bot_forward() -> float:
+def forward_ws(n: int) -> float:
     with FakeOneBot() as onebot:
-        bot = Bot(onebot.ws_url, queue_size=N_WS + 10)
-        done = counting_bot(bot, N_WS)
+        bot = Bot(onebot.ws_url, queue_size=n + 10)
+        done = _counter(bot, n)
         with bot:
-            bot.wait_connected(5)
-            events = frames(N_WS)
-            started = time.perf_counter()
-            for e in events:
-                onebot.push_event(e)
-            done.wait(60)
-            elapsed = time.perf_counter() - started
-    return N_WS / elapsed
+            bot.wait_connected(10)
+            return _push(onebot, frames(n), done)
 
 
-def bot_reverse() -> float:
+def reverse_ws(n: int) -> float:
     with FakeOneBot() as onebot:
-        bot = Bot(listen="ws://127.0.0.1:0/ws", queue_size=N_WS + 10)
-        done = counting_bot(bot, N_WS)
+        bot = Bot(listen="ws://127.0.0.1:0/ws", queue_size=n + 10)
+        done = _counter(bot, n)
         with bot:
-            link = onebot.connect_reverse(bot.listen_url)
-            link.wait_connects(1)
-            bot.wait_connected(5)
-            events = frames(N_WS)
-            started = time.perf_counter()
-            for e in events:
-                onebot.push_event(e)
-            done.wait(60)
-            elapsed = time.perf_counter() - started
-    return N_WS / elapsed
+            onebot.connect_reverse(bot.listen_url).wait_connects(1, timeout=10)
+            bot.wait_connected(10)
+            return _push(onebot, frames(n), done)
 
 
-def post_all(port: int, path: str, secret: str) -> Tuple[float, List[float]]:
-    bodies = [json.dumps(e).encode() for e in frames(N_POST)]
+def _post_all(port: int, path: str, n: int) -> Tuple[float, List[float]]:
+    bodies = [json.dumps(e).encode() for e in frames(n)]
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     latencies = []
     started = time.perf_counter()
     for body in bodies:
-        sig = "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+        sig = "sha1=" + hmac.new(b"s", body, hashlib.sha1).hexdigest()
         t = time.perf_counter()
         conn.request("POST", path, body=body, headers={"Content-Type": "application/json", "X-Signature": sig})
         resp = conn.getresponse()
         resp.read()
-        latencies.append(time.perf_counter() - t)
-    elapsed = time.perf_counter() - started
+        latencies.append((time.perf_counter() - t) * 1000)
+    rate = n / (time.perf_counter() - started)
     conn.close()
-    return N_POST / elapsed, latencies
+    return rate, sorted(latencies)
 
 
 class _NoContent(http.server.BaseHTTPRequestHandler):
@@ -156,51 +148,50 @@ class _NoContent(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def stdlib_post_baseline() -> Tuple[float, List[float]]:
+def stdlib_post(n: int) -> Tuple[float, List[float]]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NoContent)
     t = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
     t.start()
     try:
-        return post_all(server.server_address[1], "/", "s")
+        return _post_all(server.server_address[1], "/", n)
     finally:
         server.shutdown()
         server.server_close()
         t.join(5)
 
 
-def bot_webhook() -> Tuple[float, List[float]]:
-    bot = Bot(listen="http://127.0.0.1:0/post", secret="s", queue_size=N_POST + 10)
-    done = counting_bot(bot, N_POST)
+def bot_post(n: int) -> Tuple[float, List[float]]:
+    bot = Bot(listen="http://127.0.0.1:0/post", secret="s", queue_size=n + 10)
+    done = _counter(bot, n)
     with bot:
         port = int(bot.listen_url.rsplit(":", 1)[1].split("/")[0])
-        rate, latencies = post_all(port, "/post", "s")
+        result = _post_all(port, "/post", n)
         done.wait(30)
-    return rate, latencies
+    return result
 
 
-def dedupe_cost() -> Tuple[float, float]:
-    events = frames(200_000)
+def dedupe_cost(n: int = 200_000) -> Tuple[float, float]:
+    events = frames(n)
     d = Deduper()
     started = time.perf_counter()
     for e in events:
         d.seen(e)
-    with_dedupe = (time.perf_counter() - started) / len(events)
+    with_dedupe = (time.perf_counter() - started) / n * 1e6
     started = time.perf_counter()
     for e in events:
-        dict(e)  # the baseline: touching each event once
-    baseline = (time.perf_counter() - started) / len(events)
-    return with_dedupe * 1e6, baseline * 1e6
+        dict(e)
+    return with_dedupe, (time.perf_counter() - started) / n * 1e6
 
 
-def flood() -> Tuple[float, float, int, float]:
+def flood(n: int, queue_size: int) -> Tuple[float, float, int, float]:
     with FakeOneBot() as onebot:
-        bot = Bot(onebot.ws_url, workers=2, queue_size=1000)
+        bot = Bot(onebot.ws_url, workers=2, queue_size=queue_size)
         release = threading.Event()
-        bot.on_message()(lambda e: release.wait(60))
+        bot.on_message()(lambda e: release.wait(120))
         latencies: List[float] = []
         with bot:
-            bot.wait_connected(5)
-            events = frames(N_FLOOD)
+            bot.wait_connected(10)
+            events = frames(n)
             base = peak = rss()
             flooding = threading.Event()
             flooding.set()
@@ -209,7 +200,7 @@ def flood() -> Tuple[float, float, int, float]:
                 while flooding.is_set():
                     t = time.perf_counter()
                     bot.call_action("get_status", api_timeout=10)
-                    latencies.append(time.perf_counter() - t)
+                    latencies.append((time.perf_counter() - t) * 1000)
 
             c = threading.Thread(target=caller)
             c.start()
@@ -218,45 +209,76 @@ def flood() -> Tuple[float, float, int, float]:
                 onebot.push_event(e)
                 if i % 5000 == 0:
                     peak = max(peak, rss())
-            while bot.events_received < N_FLOOD and time.perf_counter() - started < 60:
-                threading.Event().wait(0.01)
+            pause = threading.Event()
+            while bot.events_received < n and time.perf_counter() - started < 120:
+                pause.wait(0.01)
             elapsed = time.perf_counter() - started
             peak = max(peak, rss())
             flooding.clear()
             c.join(10)
             dropped = bot.stats()["events_dropped"]
             release.set()
-    return elapsed, (peak - base) / 1e6, dropped, max(latencies) * 1000
+    return elapsed, (peak - base) / 1e6, dropped, max(latencies) if latencies else float("nan")
 
 
 def main() -> None:
-    t0 = time.perf_counter()
-    raw = raw_ws_baseline()
-    fwd = bot_forward()
-    rev = bot_reverse()
-    base_rate, base_lat = stdlib_post_baseline()
-    hook_rate, hook_lat = bot_webhook()
-    dd, dd_base = dedupe_cost()
-    f_elapsed, f_growth, f_dropped, f_lat = flood()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--posts", type=int, default=2_000)
+    parser.add_argument("--flood", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    _common.quiet()
+    _common.header("qqreliable listen modes: reverse WS, HTTP POST, dedupe, backpressure (benchmarks/modes.py)")
+    started = time.perf_counter()
 
-    def p(lat: List[float], q: float) -> float:
-        return sorted(lat)[int(q * (len(lat) - 1))] * 1000
-
-    print(f"qqreliable connection modes (python {sys.version.split()[0]}, loopback, {os.cpu_count()} cores)\n")
-    print(f"{'measurement':<46}{'qqreliable':>14}{'baseline':>14}{'ratio':>8}")
-    print("-" * 82)
-    print(f"{'forward WS events/s (baseline: raw ws-client)':<46}{fwd:>14,.0f}{raw:>14,.0f}{fwd / raw:>8.2f}")
-    print(f"{'reverse WS events/s (baseline: raw ws-client)':<46}{rev:>14,.0f}{raw:>14,.0f}{rev / raw:>8.2f}")
-    print(f"{'HTTP POST events/s (baseline: stdlib 204)':<46}{hook_rate:>14,.0f}{base_rate:>14,.0f}{hook_rate / base_rate:>8.2f}")
-    print(f"{'HTTP POST answer p50 ms':<46}{p(hook_lat, .5):>14.2f}{p(base_lat, .5):>14.2f}{p(hook_lat, .5) / p(base_lat, .5):>8.2f}")
-    print(f"{'HTTP POST answer p99 ms':<46}{p(hook_lat, .99):>14.2f}{p(base_lat, .99):>14.2f}{p(hook_lat, .99) / p(base_lat, .99):>8.2f}")
-    print(f"{'dedupe check us/event (baseline: dict copy)':<46}{dd:>14.2f}{dd_base:>14.2f}{dd / dd_base:>8.2f}")
-    print(f"{'flood 100k into a blocked handler: seconds':<46}{f_elapsed:>14.1f}{'':>14}{'':>8}")
-    print(f"{'  RSS growth MB (queue_size=1000)':<46}{f_growth:>14.1f}{'':>14}{'':>8}")
-    print(f"{'  events dropped and counted':<46}{f_dropped:>14,}{'':>14}{'':>8}")
-    print(f"{'  worst get_status latency during flood ms':<46}{f_lat:>14.0f}{'':>14}{'':>8}")
-    print(f"\none run, total {time.perf_counter() - t0:.0f}s. WS rates are bounded by the producer")
-    print("(FakeOneBot.push_event on the same 2 cores), so ratios near or above 1 mean 'keeps up'.")
+    raw: List[float] = []
+    fwd: List[float] = []
+    rev: List[float] = []
+    base_posts: List[Tuple[float, List[float]]] = []
+    bot_posts: List[Tuple[float, List[float]]] = []
+    for _ in range(args.rounds):
+        raw.append(raw_ws(args.events))
+        fwd.append(forward_ws(args.events))
+        rev.append(reverse_ws(args.events))
+        base_posts.append(stdlib_post(args.posts))
+        bot_posts.append(bot_post(args.posts))
+    med = _common.median
+    _common.table(
+        ["events/s to a handler", "qqreliable", "baseline", "ratio"],
+        [
+            ["reverse WS (baseline: forward WS Bot)", med(rev), med(fwd), med(rev) / med(fwd)],
+            ["forward WS Bot (baseline: raw recv loop)", med(fwd), med(raw), med(fwd) / med(raw)],
+        ],
+    )
+    b_rate = med([r for r, _ in base_posts])
+    q_rate = med([r for r, _ in bot_posts])
+    b50 = med([percentile(l, 0.5) or 0.0 for _, l in base_posts])
+    q50 = med([percentile(l, 0.5) or 0.0 for _, l in bot_posts])
+    b99 = med([percentile(l, 0.99) or 0.0 for _, l in base_posts])
+    q99 = med([percentile(l, 0.99) or 0.0 for _, l in bot_posts])
+    _common.table(
+        ["HTTP POST, signed, sequential", "qqreliable", "stdlib 204", "ratio"],
+        [
+            ["events/s", q_rate, b_rate, q_rate / b_rate],
+            ["answer p50 ms", q50, b50, q50 / b50],
+            ["answer p99 ms", q99, b99, q99 / b99],
+        ],
+    )
+    dd, copy_cost = dedupe_cost()
+    _common.table(["dedupe", "seen()", "dict copy", "ratio"], [["us per event", dd, copy_cost, dd / copy_cost]])
+    bounded = flood(args.flood, 1000)
+    unbounded = flood(args.flood, args.flood + 10)
+    _common.table(
+        [f"flood: {args.flood:,} events, handler blocked", "queue_size=1000", f"queue_size={args.flood + 10:,}"],
+        [
+            ["seconds to read the flood", bounded[0], unbounded[0]],
+            ["RSS growth MB", bounded[1], unbounded[1]],
+            ["events dropped (counted)", bounded[2], unbounded[2]],
+            ["worst get_status during flood ms", bounded[3], unbounded[3]],
+        ],
+    )
+    print(f"{args.rounds} rounds, medians; total {time.perf_counter() - started:.0f}s")
 
 
 if __name__ == "__main__":
