@@ -356,6 +356,10 @@ class WebhookPoster:
         return self
 
     def stop(self) -> None:
+        """Stop posting (events from now on are not posted); the thread ends."""
+        with self.onebot._lock:
+            if self.enqueue in self.onebot._event_sinks:
+                self.onebot._event_sinks.remove(self.enqueue)
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
