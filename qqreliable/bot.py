@@ -683,6 +683,7 @@ class Bot(ApiMixin):
             "gap_fill_errors": self._gapfill.errors,
             "gap_fill_incomplete": self._gapfill.incomplete,
             "quick_timeouts": self._quick.timeouts,
+            "quick_dropped": self._quick.dropped,
         }
         if self._listener is not None:
             out["listener"] = self._listener.stats()

@@ -51,6 +51,7 @@ class QuickOperations:
         self._lock = threading.Lock()
         self._handlers: Dict[str, List[Callable[[Event], Any]]] = {}
         self.timeouts = 0
+        self.dropped = 0
 
     def add(self, name: str, handler: Callable[[Event], Any]) -> None:
         if not callable(handler):
@@ -69,7 +70,7 @@ class QuickOperations:
     def answer(self, event: Event) -> Optional[Operation]:
         """HTTP POST: run the event's handlers and wait (at most ``timeout``) for the operation."""
         handlers = self.handlers_for(event.name)
-        if not handlers:
+        if not handlers or self._overloaded(event):
             return None
         future: concurrent.futures.Future[Optional[Operation]] = concurrent.futures.Future()
         self._dispatcher.submit_job(self._run, handlers, event, future)
@@ -89,8 +90,18 @@ class QuickOperations:
     def schedule(self, event: Event) -> None:
         """WebSocket: run the event's handlers; their operation is applied over the API."""
         handlers = self.handlers_for(event.name)
-        if handlers:
+        if handlers and not self._overloaded(event):
             self._dispatcher.submit_job(self._run, handlers, event, None)
+
+    def _overloaded(self, event: Event) -> bool:
+        """The handler queue is full: the quick operation is dropped like an event would be
+        (internal jobs are otherwise never dropped, so a flood must not queue them unbounded)."""
+        if self._dispatcher.queued < self._dispatcher.queue_size:
+            return False
+        self.dropped += 1
+        if self.dropped == 1 or self.dropped % 1000 == 0:
+            log.warning("handler queue full: quick operation for %s dropped (%d so far)", event.name, self.dropped)
+        return True
 
     def _run(
         self,

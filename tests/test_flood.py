@@ -128,3 +128,18 @@ def test_overflow_is_logged_at_warning(onebot: FakeOneBot, make_bot: Callable[..
         release.set()
     warnings = [r for r in caplog.records if r.levelname == "WARNING" and "queue full" in r.getMessage()]
     assert warnings and "dropping" in warnings[0].getMessage()
+
+
+def test_quick_operations_are_bounded_too(onebot: FakeOneBot, make_bot: Callable[..., Bot]) -> None:
+    bot = make_bot(onebot.ws_url, workers=1, queue_size=5)
+    release = threading.Event()
+    onebot.set_action(".handle_quick_operation", lambda params: None)
+    bot.quick_operation("message")(lambda e: release.wait(10) and None)
+    with bot:
+        bot.wait_connected(5)
+        for i in range(50):
+            onebot.emit_private_message(5, f"m{i}")
+        eventually(lambda: bot.events_received >= 50, what="all read")
+        assert bot._dispatcher.queued <= 10  # events and quick jobs, each bounded by queue_size
+        assert bot.stats()["quick_dropped"] >= 40
+        release.set()
