@@ -544,9 +544,11 @@ class ReverseWsServer(Listener):
         status = check_token(head, self._token)
         if status:
             self.rejected[str(status)] += 1
-            log.warning(
-                "refused a reverse WebSocket from %s: access token %s",
-                peer, "missing" if status == 401 else "wrong",
+            refusals = self.rejected["401"] + self.rejected["403"]
+            log.log(
+                logging.WARNING if refusals == 1 or refusals % 10 == 0 else logging.DEBUG,
+                "refused a reverse WebSocket from %s: access token %s (%d refused so far)",
+                peer, "missing" if status == 401 else "wrong", refusals,
             )
             headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
             _refuse(sock, status, "access token missing" if status == 401 else "access token wrong", headers)
