@@ -854,7 +854,7 @@ class Bot(ApiMixin):
         }
 
     def __repr__(self) -> str:
-        return f"<Bot {self.url or ''} {self._state}>"
+        return f"<Bot {self.url or self.listen_url or ''} {self._state}>"
 
 
 def _wire_params(params: Dict[str, Any]) -> Dict[str, Any]:
