@@ -254,7 +254,7 @@ class ReverseClient:
             onebot._conns.add(conn)  # type: ignore[arg-type]
             onebot._ws_conns.append(conn)  # type: ignore[arg-type]
             onebot._total_connections += 1
-            if conn.events:
+            if conn.events and onebot.send_lifecycle:
                 conn.send_json(onebot._meta_event("lifecycle", sub_type="connect"))
             onebot._cond.notify_all()
         with self._cond:
