@@ -600,6 +600,7 @@ class Bot(ApiMixin):
     def _on_webhook(self, obj: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         """An HTTP POST event (connection thread): returns the quick operation, if any."""
         self.events_received += 1
+        self._media.observe(obj)
         event = self._inbound(obj, webhook=True)
         if event is None:
             return None
