@@ -97,6 +97,10 @@ def test_two_accounts_at_once_calls_routed_by_self_id(
         assert b.sent_messages[0]["raw_message"] == "hi from 222" and b.sent_messages[0]["user_id"] == 6
         assert bot.call_action("get_login_info", self_id=222)["user_id"] == 222
         assert bot.call_action("get_login_info", self_id=111)["user_id"] == 111
+        assert bot.get_login_info(self_id=222)["user_id"] == 222  # the typed methods route too
+        bot.send_private_msg(7, "from 111 on purpose", self_id=111)
+        eventually(lambda: len(a.sent_messages) == 2, what="the routed send")
+        assert a.sent_messages[1]["user_id"] == 7 and len(b.sent_messages) == 1
         with pytest.raises(ApiNotAvailable, match="self_id"):
             bot.call_action("get_login_info")  # ambiguous: never guess the account
 
