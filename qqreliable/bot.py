@@ -217,15 +217,21 @@ class Bot(ApiMixin):
             self._ws_clients.append(client)
             self._events_client = client
         self._sends: Optional[SendPipeline] = None
+        self._send_route = threading.local()  # listen modes: the account a send goes through
         if send_policy is not None:
             events_client = self._events_client
+            events_live: Optional[Callable[[], bool]] = None
+            if events_client is not None:
+                events_live = lambda: events_client.connected  # noqa: E731
+            elif listen is not None:
+                events_live = self._listen_events_live
             self._sends = SendPipeline(
                 policy=send_policy,
                 pacing=pacing,
                 call=self._attempt,
                 read=self._read_for_sends,
-                self_id=lambda: self._self_id,
-                events_live=(lambda: events_client.connected) if events_client is not None else None,
+                self_id=lambda: getattr(self._send_route, "self_id", None) or self._self_id,
+                events_live=events_live,
                 stopping=self._supervisor.stopping,
                 stats=self._call_stats,
             )
@@ -601,6 +607,8 @@ class Bot(ApiMixin):
         """An HTTP POST event (connection thread): returns the quick operation, if any."""
         self.events_received += 1
         self._media.observe(obj)
+        if self._sends is not None:
+            self._sends.observe(obj)  # message_sent over HTTP POST verifies sends too
         event = self._inbound(obj, webhook=True)
         if event is None:
             return None
@@ -642,10 +650,19 @@ class Bot(ApiMixin):
                 self._dispatcher.submit_job(self._gapfill.fill, self_id)
             return
         self._gapfill.connection_lost(self_id)
+        if self._sends is not None:
+            self._sends.connection_lost()
         with self._cond:
             self._connected = bool(self.self_ids)
             self._cond.notify_all()
         self._dispatcher.fire(self._disconnect_handlers, reason)
+
+    def _listen_events_live(self) -> bool:
+        """For the send pipeline: can a ``message_sent`` event reach us now?"""
+        if isinstance(self._listener, ReverseWsServer):
+            self_id = getattr(self._send_route, "self_id", None)
+            return self._listener.is_up(self_id) if self_id is not None else bool(self._listener.accounts())
+        return self._state == "running"  # HTTP POST: whenever we listen
 
     def _wait_account(self, timeout: Optional[float]) -> Optional[int]:
         if self._state == "new":
@@ -734,7 +751,16 @@ class Bot(ApiMixin):
         timeout = self.api_timeout if api_timeout is None else api_timeout
         wire = _wire_params(params)
         if action in SEND_ACTIONS and self._sends is not None:
-            return self._sends.send(action, wire, timeout)
+            if self._listener is None:
+                return self._sends.send(action, wire, timeout)
+            # The pipeline runs in this thread: its attempts and verification reads
+            # go through the account this call was routed to.
+            route = self._send_route
+            route.api, route.self_id = api, self_id if self_id is not None else getattr(api, "self_id", None)
+            try:
+                return self._sends.send(action, wire, timeout)
+            finally:
+                route.api = route.self_id = None
         started = time.monotonic()
         attempts = 0
         while True:
@@ -758,14 +784,15 @@ class Bot(ApiMixin):
 
     def _attempt(self, action: str, wire: Dict[str, Any], timeout: float) -> Any:
         """One attempt of a send, for the send pipeline: the data, or a typed error."""
-        api = self._api
+        api = getattr(self._send_route, "api", None) or self._api
         if api is None:
             raise ApiNotAvailable(f"{action}: this bot only receives events; give it an API url")
         return decode_response(action, api.call(action, wire, timeout), via=api.via)
 
     def _read_for_sends(self, action: str, params: Dict[str, Any], timeout: float) -> Any:
         """A read-only call made while verifying a send (history, get_msg, get_login_info)."""
-        return self.call_action(action, api_timeout=timeout, **params)
+        self_id = getattr(self._send_route, "self_id", None)
+        return self.call_action(action, self_id=self_id, api_timeout=timeout, **params)
 
     def _record(self, action: str, started: float, error: Optional[BaseException], attempts: int) -> None:
         self._call_stats.record(

@@ -360,3 +360,22 @@ def test_zombie_reverse_link_is_replaced(onebot_factory: Callable[..., FakeOneBo
         onebot.mute_events()  # pings and calls answered, no event or heartbeat any more
         link.wait_connects(2)  # the bot closed the zombie; the implementation dialled again
         assert bot.wait_connected(5) == onebot.self_id
+
+
+def test_ambiguous_send_is_verified_through_its_own_account(
+    onebot_factory: Callable[..., FakeOneBot], listen_bot: Callable[..., Bot]
+) -> None:
+    """Exactly-once sends (issue 4) in reverse mode: the attempt and its verification
+    (message_sent, history) go through the account the send was routed to."""
+    a = onebot_factory(self_id=111, report_self_messages=True)
+    b = onebot_factory(self_id=222, report_self_messages=True)
+    bot = listen_bot()
+    with bot:
+        a.connect_reverse(bot.listen_url).wait_connects(1)
+        b.connect_reverse(bot.listen_url).wait_connects(1)
+        eventually(lambda: sorted(bot.self_ids) == [111, 222], what="both accounts")
+        b.script("send_group_msg", ["deliver_fail"])  # delivered, then answered 1200
+        receipt = bot.send_group_msg(5, "exactly once", self_id=222)
+        assert receipt.verified
+        assert [m["raw_message"] for m in b.sent_messages] == ["exactly once"]
+        assert a.sent_messages == [] and a.calls == []

@@ -205,3 +205,18 @@ def test_webhook_retry_is_handled_once(onebot: FakeOneBot, webhook_bot: Callable
         eventually(lambda: bot.stats()["events_duplicate"] == 2, what="duplicates counted")
         assert bot._dispatcher.wait_idle(5)
         assert [e.plain_text for e in got] == ["once"]
+
+
+def test_ambiguous_send_verified_by_a_posted_message_sent(
+    onebot_factory: Callable[..., FakeOneBot], webhook_bot: Callable[..., Bot]
+) -> None:
+    """Exactly-once sends (issue 4) with HTTP POST events: the implementation's
+    message_sent arrives by webhook and settles a send answered 1200."""
+    onebot = onebot_factory(report_self_messages=True)
+    bot = webhook_bot(onebot.url)
+    with bot:
+        onebot.post_events(bot.listen_url)
+        onebot.script("send_private_msg", ["deliver_fail"])
+        receipt = bot.send_private_msg(9, "once")
+        assert receipt.verified
+        assert [m["raw_message"] for m in onebot.sent_messages] == ["once"]
