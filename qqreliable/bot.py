@@ -30,7 +30,10 @@ from .exceptions import (
     ResponseLost,
 )
 from .message import Message, MessageSegment, to_wire
+from .quick import QuickOperations
 from .reliability import Backoff
+from .reliability.dedupe import Deduper
+from .reliability.gapfill import ChatTracker, GapFiller
 from .reliability.media import Media, MediaConfig, MediaFetcher
 from .reliability.sendpolicy import Pacing, SendPolicy
 from .reliability.verify import SendPipeline
@@ -38,6 +41,7 @@ from .stats import CallStats
 from .supervisor import IoPool, Periodic, Supervisor
 from .transport.http import HttpApi
 from .transport.media import make_cancellable
+from .transport.server import AccountRoute, Listener, ReverseWsServer, WebhookServer, parse_listen
 from .transport.ws import WsClient
 
 if TYPE_CHECKING:
@@ -60,9 +64,15 @@ class Bot(ApiMixin):
             universal, or ``/api`` with ``events=``) or ``http://``/``https://``
             (HTTP API; calls work at once, without ``start()``).
         events: a separate event source (``ws://…/event``) when ``url`` carries the API only.
-        listen: where the bot accepts connections (reverse WebSocket / HTTP POST).
-        access_token: sent as ``Authorization: Bearer …``; never logged.
-        secret: the HMAC secret of HTTP POST events.
+        listen: where the bot accepts connections: ``ws://host:port/path``
+            (reverse WebSocket; several accounts, roles Universal/API/Event) or
+            ``http://host:port/path`` (HTTP POST events). Bound by ``start()``,
+            which raises :class:`ListenFailed` when the port is in use.
+        access_token: sent as ``Authorization: Bearer …``; required of reverse
+            WebSocket peers (``Bearer``/``Token`` header or ``access_token``
+            query); never logged.
+        secret: the HMAC secret of HTTP POST events: ``X-Signature`` is then
+            required (missing: 401, wrong: 403).
         api_timeout: seconds one action may take before :class:`ApiTimeout`.
         connect_timeout: seconds for TCP + TLS + the WebSocket handshake.
         reconnect: the :class:`Backoff` between reconnect attempts; its
@@ -96,6 +106,15 @@ class Bot(ApiMixin):
             and the large-media limit: a
             :class:`~qqreliable.reliability.sendpolicy.Pacing`; ``None``: no rate
             limits (circuits and the offline check stay on).
+        dedupe_size: event identities remembered to drop repeats (0: off).
+        dedupe_ttl: seconds an event identity is remembered.
+        recover_chats: after a reconnect, read back from history what the
+            most recently active chats (up to this many per account) missed
+            (0: off). Recovered events have ``event.recovered == True``.
+        recover_window: only chats active within this many seconds are recovered.
+        recover_page: messages per history call; recover_pages: calls per chat at most.
+        quick_timeout: how long an HTTP POST answer may wait for a
+            :meth:`quick_operation` handler (go-cqhttp re-posts after 5 s).
     """
 
     def __init__(
@@ -122,14 +141,16 @@ class Bot(ApiMixin):
         media_cache: Union[bool, str, "os.PathLike[str]", MediaConfig, None] = True,
         send_policy: Optional[SendPolicy] = SendPolicy(),
         pacing: Optional[Pacing] = Pacing(),
+        dedupe_size: int = 20_000,
+        dedupe_ttl: float = 3600.0,
+        recover_chats: int = 20,
+        recover_window: float = 600.0,
+        recover_page: int = 50,
+        recover_pages: int = 10,
+        quick_timeout: float = 4.0,
     ) -> None:
         if url is None and listen is None:
             raise ValueError("Bot needs a url to connect to (or listen= for reverse modes)")
-        if listen is not None:
-            raise ValueError(
-                "listen= (reverse WebSocket / HTTP POST) is not available in this version; "
-                "connect with a ws:// or http:// url"
-            )
         if api_timeout <= 0:
             raise ValueError("api_timeout must be positive")
         self.url = url
@@ -196,15 +217,21 @@ class Bot(ApiMixin):
             self._ws_clients.append(client)
             self._events_client = client
         self._sends: Optional[SendPipeline] = None
+        self._send_route = threading.local()  # listen modes: the account a send goes through
         if send_policy is not None:
             events_client = self._events_client
+            events_live: Optional[Callable[[], bool]] = None
+            if events_client is not None:
+                events_live = lambda: events_client.connected  # noqa: E731
+            elif listen is not None:
+                events_live = self._listen_events_live
             self._sends = SendPipeline(
                 policy=send_policy,
                 pacing=pacing,
                 call=self._attempt,
                 read=self._read_for_sends,
-                self_id=lambda: self._self_id,
-                events_live=(lambda: events_client.connected) if events_client is not None else None,
+                self_id=lambda: getattr(self._send_route, "self_id", None) or self._self_id,
+                events_live=events_live,
                 stopping=self._supervisor.stopping,
                 stats=self._call_stats,
             )
@@ -219,6 +246,22 @@ class Bot(ApiMixin):
         )
         if self._http is not None:
             make_cancellable(self._http.session)  # a losing get_image is abandoned at once
+        self._dedupe = Deduper(size=dedupe_size, ttl=dedupe_ttl)
+        self._gapfill = GapFiller(
+            ChatTracker(max_chats=recover_chats, window=recover_window),
+            call=self._history_call,
+            deliver=self._deliver_recovered,
+            stopping=self._supervisor.stopping,
+            page_size=recover_page,
+            max_pages=recover_pages,
+        )
+        self._quick = QuickOperations(self._dispatcher, self._apply_quick, quick_timeout)
+        self._webhook_accounts: List[int] = []
+        self._listener: Optional[Listener] = None
+        if listen is not None:
+            self._listener = self._make_listener(
+                listen, access_token, heartbeat_grace, ping_interval, pong_timeout, io_timeout, max_message_size
+            )
 
     # -- handlers -----------------------------------------------------------
 
@@ -298,6 +341,13 @@ class Bot(ApiMixin):
             if self._state == "stopped":
                 raise BotStopped("a stopped Bot cannot be started again; create a new one")
             self._state = "running"
+        if self._listener is not None:
+            try:
+                self._listener.start()  # binds now: a port in use raises here
+            except BaseException:
+                with self._lifecycle:
+                    self._state = "new"
+                raise
         self._dispatcher.start(self._supervisor)
         for client in self._ws_clients:
             self._supervisor.spawn(f"ws-{client.role}", client.run)
@@ -329,6 +379,8 @@ class Bot(ApiMixin):
             self._cond.notify_all()
         for client in self._ws_clients:
             client.close()
+        if self._listener is not None:
+            self._listener.close()
         self._dispatcher.stop()
         self._media.close()
         self._io_pool.shutdown(grace)
@@ -386,6 +438,8 @@ class Bot(ApiMixin):
             AuthenticationError, ConnectionLost: the connection failed for good.
             BotStopped: the bot stopped.
         """
+        if isinstance(self._listener, ReverseWsServer) or (self._listener is not None and self._api is None):
+            return self._wait_account(timeout)
         if self._events_client is None:  # HTTP API only: working means answering
             info = self.call_action("get_login_info", api_timeout=timeout or self.api_timeout)
             self._self_id = _as_int(info.get("user_id")) if isinstance(info, Mapping) else None
@@ -425,7 +479,7 @@ class Bot(ApiMixin):
         self._media.observe(obj)
         if self._sends is not None:
             self._sends.observe(obj)  # own message_sent, bot_offline: cheap, never raises
-        self._dispatcher.submit_event(Event(obj, bot=self))
+        self._inbound(obj)
 
     def _on_open(self, client: WsClient) -> None:
         if client is self._events_client:
@@ -449,18 +503,214 @@ class Bot(ApiMixin):
             self._cond.notify_all()
         log.info("connected as %s", self._self_id)
         self._dispatcher.fire(self._connect_handlers, self._self_id)
+        if self._gapfill.has_gap(self._self_id):
+            self._dispatcher.submit_job(self._gapfill.fill, self._self_id)
 
     def _on_close(self, client: WsClient, reason: str) -> None:
         if client is not self._events_client:
             return
         if self._sends is not None:
             self._sends.connection_lost()
+        self._gapfill.connection_lost(client.self_id if client.self_id is not None else self._self_id)
         with self._cond:
             announced, self._announced = self._announced, False
             self._connected = False
             self._cond.notify_all()
         if announced:
             self._dispatcher.fire(self._disconnect_handlers, reason)
+
+    # -- listen modes, de-duplication, recovery, quick operations ----------
+
+    def _make_listener(
+        self,
+        listen: str,
+        access_token: Optional[str],
+        heartbeat_grace: float,
+        ping_interval: Optional[float],
+        pong_timeout: float,
+        io_timeout: float,
+        max_message_size: Optional[int],
+    ) -> Listener:
+        address = parse_listen(listen)
+        spawn = self._supervisor.spawn
+        if address.kind == "ws":
+            return ReverseWsServer(
+                address,
+                spawn=spawn,
+                stopping=self._supervisor.stopping,
+                on_event=self._on_event,
+                on_account=self._on_account,
+                access_token=access_token,
+                api_elsewhere=self._api is not None,
+                heartbeat_grace=heartbeat_grace,
+                ping_interval=ping_interval,
+                pong_timeout=pong_timeout,
+                io_timeout=io_timeout,
+                max_message_size=max_message_size,
+            )
+        return WebhookServer(
+            address,
+            spawn=spawn,
+            stopping=self._supervisor.stopping,
+            on_event=self._on_webhook,
+            secret=self._secret,
+            io_timeout=io_timeout,
+        )
+
+    @property
+    def listen_url(self) -> Optional[str]:
+        """Where the bot listens, with the real port once started (``listen=…:0``)."""
+        return self._listener.url if self._listener is not None else None
+
+    @property
+    def self_ids(self) -> List[int]:
+        """The accounts connected now (several in reverse-WebSocket mode), in connection order."""
+        if isinstance(self._listener, ReverseWsServer):
+            return [a for a in self._listener.accounts() if a is not None]
+        if self._listener is not None and self._api is None:
+            return list(self._webhook_accounts)
+        return [self._self_id] if self._connected and self._self_id is not None else []
+
+    def quick_operation(self, *names: str) -> Callable[[F], F]:
+        """Register ``fn(event) -> dict | None`` whose dict is the event's quick operation.
+
+        ``@bot.quick_operation("message.group")`` then ``return {"reply": "pong"}``.
+        Over HTTP POST the dict is the answer to the POST (which waits for it
+        at most ``quick_timeout`` seconds; events without such a handler are
+        answered 204 at once); over WebSocket, or when late, it is applied with
+        ``.handle_quick_operation``. Several handlers' dicts are merged in
+        order. They run on the handler pool, besides the ordinary handlers.
+        See :mod:`qqreliable.quick`.
+        """
+        if not names or not all(isinstance(n, str) and n for n in names):
+            raise TypeError("quick_operation() takes one or more event names, e.g. 'message.group'")
+
+        def register(fn: F) -> F:
+            for name in names:
+                self._quick.add(name, fn)
+            return fn
+
+        return register
+
+    def _inbound(self, obj: Dict[str, Any], webhook: bool = False) -> Optional[Event]:
+        """Every live event: drop repeats, note the chat, queue the handlers (never blocks)."""
+        if self._dedupe.seen(obj):
+            return None
+        self._gapfill.tracker.observe(obj)
+        event = Event(obj, bot=self)
+        self._dispatcher.submit_event(event)
+        if not webhook:
+            self._quick.schedule(event)
+        return event
+
+    def _on_webhook(self, obj: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        """An HTTP POST event (connection thread): returns the quick operation, if any."""
+        self.events_received += 1
+        self._media.observe(obj)
+        if self._sends is not None:
+            self._sends.observe(obj)  # message_sent over HTTP POST verifies sends too
+        event = self._inbound(obj, webhook=True)
+        if event is None:
+            return None
+        self_id = _as_int(event.get("self_id"))
+        if self._events_client is None and self_id is not None and self_id not in self._webhook_accounts:
+            self._on_account(self_id, True, "first event")  # the webhook is the only event source
+        return self._quick.answer(event)
+
+    def _apply_quick(self, event: Event, operation: Dict[str, Any]) -> None:
+        if self._api is None and not isinstance(self._listener, ReverseWsServer):
+            log.warning("cannot apply the quick operation for %s: this bot has no API", event.name)
+            return
+        try:
+            self.call_action(
+                ".handle_quick_operation",
+                self_id=_as_int(event.get("self_id")),
+                context=dict(event),
+                operation=operation,
+            )
+        except Error as exc:
+            log.warning("could not apply the quick operation for %s: %s", event.name, exc)
+
+    def _on_account(self, self_id: Optional[int], up: bool, reason: str) -> None:
+        """An account became usable or stopped being usable (listen modes)."""
+        if self_id is None:
+            return  # not identified yet: announced once its first event names it
+        if up:
+            with self._cond:
+                if self._state != "running":
+                    return
+                if self_id not in self._webhook_accounts and not isinstance(self._listener, ReverseWsServer):
+                    self._webhook_accounts.append(self_id)
+                if self._self_id is None:
+                    self._self_id = self_id
+                self._connected = True
+                self._cond.notify_all()
+            self._dispatcher.fire(self._connect_handlers, self_id)
+            if self._gapfill.has_gap(self_id):
+                self._dispatcher.submit_job(self._gapfill.fill, self_id)
+            return
+        self._gapfill.connection_lost(self_id)
+        if self._sends is not None:
+            self._sends.connection_lost()
+        with self._cond:
+            self._connected = bool(self.self_ids)
+            self._cond.notify_all()
+        self._dispatcher.fire(self._disconnect_handlers, reason)
+
+    def _listen_events_live(self) -> bool:
+        """For the send pipeline: can a ``message_sent`` event reach us now?"""
+        if isinstance(self._listener, ReverseWsServer):
+            self_id = getattr(self._send_route, "self_id", None)
+            return self._listener.is_up(self_id) if self_id is not None else bool(self._listener.accounts())
+        return self._state == "running"  # HTTP POST: whenever we listen
+
+    def _wait_account(self, timeout: Optional[float]) -> Optional[int]:
+        if self._state == "new":
+            raise BotStopped("the bot is not started: call start() first (or use run() / `with bot:`)")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while True:
+                accounts = self.self_ids
+                if accounts:
+                    return accounts[0]
+                self._supervisor.raise_failure()
+                if self._state == "stopped":
+                    raise BotStopped("the bot stopped before an account connected")
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    raise ConnectFailed(f"no account connected to {self.listen_url} within {timeout:g}s")
+                self._cond.wait(0.5 if remaining is None else min(remaining, 0.5))
+
+    def _history_call(self, action: str, self_id: Optional[int], params: Dict[str, Any]) -> Any:
+        return self.call_action(action, self_id=self_id, api_timeout=min(self.api_timeout, 10.0), **params)
+
+    def _deliver_recovered(self, obj: Dict[str, Any]) -> bool:
+        """A message read back from history: dispatched once, marked ``recovered``."""
+        if self._dedupe.seen(obj):
+            return False
+        event = Event(obj, bot=self)
+        event.recovered = True
+        self._dispatcher.submit_event(event)
+        return True
+
+    def _inbound_stats(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {
+            "events_duplicate": self._dedupe.duplicates,
+            "events_recovered": self._gapfill.recovered,
+            "gap_fills": self._gapfill.fills,
+            "gap_fill_errors": self._gapfill.errors,
+            "gap_fill_incomplete": self._gapfill.incomplete,
+            "quick_timeouts": self._quick.timeouts,
+            "quick_dropped": self._quick.dropped,
+        }
+        if self._listener is not None:
+            out["listener"] = self._listener.stats()
+            out["bad_frames"] = (
+                sum(c.bad_frames for c in self._ws_clients)
+                + getattr(self._listener, "bad_frames", 0)
+                + getattr(self._listener, "bad_posts", 0)
+            )
+        return out
 
     # -- calling the API ----------------------------------------------------
 
@@ -487,19 +737,30 @@ class Bot(ApiMixin):
             AuthenticationError: the token is missing or wrong.
             ApiNotAvailable: this bot cannot call the API (or is not started).
         """
-        api = self._api
+        api: Any = self._api
+        if api is None and isinstance(self._listener, ReverseWsServer):
+            api = self._listener.route(self_id)  # calls go to the account asked for
         if api is None:
             raise ApiNotAvailable(f"{action}: this bot only receives events; give it an API url")
         if self._state == "stopped":
             raise BotStopped(f"{action}: the bot is stopped")
-        if isinstance(api, WsClient) and self._state != "running":
+        if isinstance(api, (WsClient, AccountRoute)) and self._state != "running":
             raise ApiNotAvailable(
                 f"{action}: a WebSocket bot must be started first (start(), run() or `with bot:`)"
             )
         timeout = self.api_timeout if api_timeout is None else api_timeout
         wire = _wire_params(params)
         if action in SEND_ACTIONS and self._sends is not None:
-            return self._sends.send(action, wire, timeout)
+            if self._listener is None:
+                return self._sends.send(action, wire, timeout)
+            # The pipeline runs in this thread: its attempts and verification reads
+            # go through the account this call was routed to.
+            route = self._send_route
+            route.api, route.self_id = api, self_id if self_id is not None else getattr(api, "self_id", None)
+            try:
+                return self._sends.send(action, wire, timeout)
+            finally:
+                route.api = route.self_id = None
         started = time.monotonic()
         attempts = 0
         while True:
@@ -523,14 +784,15 @@ class Bot(ApiMixin):
 
     def _attempt(self, action: str, wire: Dict[str, Any], timeout: float) -> Any:
         """One attempt of a send, for the send pipeline: the data, or a typed error."""
-        api = self._api
+        api = getattr(self._send_route, "api", None) or self._api
         if api is None:
             raise ApiNotAvailable(f"{action}: this bot only receives events; give it an API url")
         return decode_response(action, api.call(action, wire, timeout), via=api.via)
 
     def _read_for_sends(self, action: str, params: Dict[str, Any], timeout: float) -> Any:
         """A read-only call made while verifying a send (history, get_msg, get_login_info)."""
-        return self.call_action(action, api_timeout=timeout, **params)
+        self_id = getattr(self._send_route, "self_id", None)
+        return self.call_action(action, self_id=self_id, api_timeout=timeout, **params)
 
     def _record(self, action: str, started: float, error: Optional[BaseException], attempts: int) -> None:
         self._call_stats.record(
@@ -616,10 +878,11 @@ class Bot(ApiMixin):
             "calls": self._call_stats.snapshot(),
             "media": self._media.stats.snapshot(),
             "sends": self._sends.stats() if self._sends is not None else {},
+            **self._inbound_stats(),
         }
 
     def __repr__(self) -> str:
-        return f"<Bot {self.url or ''} {self._state}>"
+        return f"<Bot {self.url or self.listen_url or ''} {self._state}>"
 
 
 def _wire_params(params: Dict[str, Any]) -> Dict[str, Any]:

@@ -39,6 +39,8 @@ class Event(dict):  # type: ignore[type-arg]
 
     ``event.group_id`` is ``event["group_id"]``; a missing key raises
     ``AttributeError`` (``event.get("group_id")`` returns ``None``).
+    ``event.recovered`` is True for a message the bot read back from history
+    after a reconnect (it was not delivered live); it is not a key of the dict.
 
     The event's *name* is ``post_type.detail_type.sub_type``, for example
     ``message.group.normal`` or ``notice.group_increase.approve``. A message
@@ -47,12 +49,15 @@ class Event(dict):  # type: ignore[type-arg]
     so ``on_message`` handlers never see the bot's own messages and cannot loop.
     """
 
-    __slots__ = ("_bot", "_message")
+    __slots__ = ("_bot", "_message", "recovered")
 
     def __init__(self, data: Union[Mapping[str, Any], None] = None, *, bot: Any = None) -> None:
         super().__init__(data or {})
         self._bot = bot
         self._message: Optional[Message] = None
+        # True when the bot recovered this message from history after a reconnect
+        # (it was missed while disconnected); not part of the raw event.
+        self.recovered = False
 
     def __getattr__(self, name: str) -> Any:
         try:

@@ -31,6 +31,7 @@ __all__ = [
     "AccountOffline",
     "RateLimited",
     "BotStopped",
+    "ListenFailed",
 ]
 
 
@@ -193,3 +194,11 @@ class RateLimited(Error):
 
 class BotStopped(Error):
     """The bot is stopping or stopped; the call was not made."""
+
+
+class ListenFailed(NetworkError, OSError):
+    """The bot could not listen where ``listen=`` says (the port is in use, the
+    address is not local, no permission). Raised by ``start()`` and ``run()``;
+    an ``OSError`` too, with the ``errno`` of the failed bind."""
+
+    sent = False

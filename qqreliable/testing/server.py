@@ -38,8 +38,11 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple, Union
 from urllib.parse import parse_qs
+
+if TYPE_CHECKING:
+    from .reverse import ReverseClient, WebhookPoster
 
 from ..transport.wsserver import (
     OP_BINARY,
@@ -522,6 +525,7 @@ class FakeOneBot:
         self._members: Dict[int, Dict[int, Dict[str, Any]]] = {}
         self._friends: Dict[int, Dict[str, Any]] = {}
         self._started_at = int(time.time())
+        self._event_sinks: List[Callable[[str], None]] = []  # HTTP POST posters (testing/reverse.py)
 
         self._builtin: Dict[str, ActionHandler] = {
             "get_login_info": self._act_get_login_info,
@@ -1102,6 +1106,8 @@ class FakeOneBot:
                     ws.send_text(text)
                 except WebSocketClosed:
                     pass
+        for sink in list(self._event_sinks):
+            sink(text)
         return event
 
     def _meta_event(self, meta_event_type: str, **fields: Any) -> Dict[str, Any]:
@@ -1897,3 +1903,31 @@ class FakeOneBot:
                 self.push_event(event)
 
         self._spawn(f"fakeonebot:self-report:{self.port}", later)
+
+    # ------------------------------------------------------------------ reverse modes (testing/reverse.py)
+
+    def connect_reverse(self, url: str, **options: Any) -> "ReverseClient":
+        """Dial a bot's reverse-WebSocket ``url`` as this account, reconnecting until stopped.
+
+        Options are those of :class:`~qqreliable.testing.reverse.ReverseClient`
+        (``role``, ``self_id``, ``access_token``, ``auth_scheme``,
+        ``reconnect_interval``). The link is one of this server's WebSocket
+        connections: events and connection faults reach it. Returns the started link.
+        """
+        from .reverse import ReverseClient
+
+        return ReverseClient(self, url, **options).start()
+
+    def post_events(self, url: str, **options: Any) -> "WebhookPoster":
+        """POST every event from now on to ``url`` (HTTP POST mode), like go-cqhttp.
+
+        Options are those of :class:`~qqreliable.testing.reverse.WebhookPoster`
+        (``secret``, ``timeout``, ``retries``, ``retry_interval``). Returns the started poster.
+        """
+        from .reverse import WebhookPoster
+
+        poster = WebhookPoster(self, url, **options).start()
+        with self._lock:
+            self._event_sinks.append(poster.enqueue)
+        return poster
+

@@ -1,0 +1,152 @@
+"""No event handled twice: the dedupe window, pure and on real sockets."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable, Dict, List
+
+import pytest
+
+from qqreliable import Bot, Event
+from qqreliable.reliability.dedupe import Deduper, event_key
+from qqreliable.testing import FakeOneBot
+
+from .helpers import FAST, eventually
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _msg(mid: int = 1, **extra: Any) -> Dict[str, Any]:
+    event = {"self_id": 1, "post_type": "message", "message_type": "group", "group_id": 5, "user_id": 9,
+             "message_id": mid, "time": 1}
+    event.update(extra)
+    return event
+
+
+def test_message_identity() -> None:
+    assert event_key(_msg(1)) == event_key(_msg(1, raw_message="re-rendered", time=2))
+    assert event_key(_msg(1)) != event_key(_msg(2))
+    assert event_key(_msg(1)) != event_key(_msg(1, group_id=6))  # ids are per chat
+    assert event_key(_msg(1)) != event_key(_msg(1, self_id=2))  # and per account
+    private = {"self_id": 1, "post_type": "message", "message_type": "private", "user_id": 9, "message_id": 1}
+    assert event_key(private) != event_key(_msg(1))
+
+
+def test_meta_events_are_never_deduplicated() -> None:
+    d = Deduper()
+    heartbeat = {"self_id": 1, "post_type": "meta_event", "meta_event_type": "heartbeat", "time": 5}
+    lifecycle = {"self_id": 1, "post_type": "meta_event", "meta_event_type": "lifecycle", "sub_type": "connect"}
+    for _ in range(3):
+        assert not d.seen(heartbeat) and not d.seen(lifecycle)
+    assert d.duplicates == 0 and len(d) == 0
+
+
+def test_requests_by_flag_notices_by_content() -> None:
+    d = Deduper()
+    req = {"self_id": 1, "post_type": "request", "request_type": "friend", "user_id": 2, "flag": "f1", "time": 1}
+    assert not d.seen(req)
+    assert d.seen(dict(req, time=2))  # the same request re-reported later: same flag
+    assert not d.seen(dict(req, flag="f2"))
+    poke = {"self_id": 1, "post_type": "notice", "notice_type": "notify", "sub_type": "poke", "user_id": 2,
+            "target_id": 1, "time": 7}
+    assert not d.seen(poke)
+    assert d.seen(copy.deepcopy(poke))
+    assert not d.seen(dict(poke, time=8))  # a second poke is a new event
+    assert d.duplicates == 2
+
+
+def test_window_is_bounded_and_expires() -> None:
+    clock = Clock()
+    d = Deduper(size=3, ttl=10, clock=clock)
+    for mid in range(5):
+        assert not d.seen(_msg(mid))
+    assert len(d) == 3
+    assert not d.seen(_msg(0))  # evicted by size: seen as new
+    assert d.seen(_msg(4))
+    clock.now += 11
+    assert not d.knows(_msg(4))
+    assert not d.seen(_msg(4))  # expired
+    off = Deduper(size=0)
+    assert not off.seen(_msg(1)) and not off.seen(_msg(1))
+    with pytest.raises(ValueError):
+        Deduper(ttl=0)
+
+
+def test_same_event_twice_on_one_socket(onebot: FakeOneBot, make_bot: Callable[..., Bot]) -> None:
+    bot = make_bot(onebot.ws_url, workers=1)  # one worker: handler order = delivery order
+    got: List[Event] = []
+    bot.on_message()(got.append)
+    with bot:
+        bot.wait_connected(5)
+        event = onebot.emit_group_message(1, 2, "once")
+        onebot.push_event(copy.deepcopy(event))  # NapCat reporting the same message again
+        onebot.emit_group_message(1, 2, "next")
+        eventually(lambda: len(got) == 2, what="two distinct messages")
+        assert bot._dispatcher.wait_idle(5)
+        assert [e.plain_text for e in got] == ["once", "next"]
+        assert bot.stats()["events_duplicate"] == 1
+
+
+def test_same_event_after_reconnect(onebot: FakeOneBot, make_bot: Callable[..., Bot]) -> None:
+    bot = make_bot(onebot.ws_url, workers=1)  # one worker: handler order = delivery order
+    got: List[Event] = []
+    bot.on_message()(got.append)
+    with bot:
+        bot.wait_connected(5)
+        event = onebot.emit_group_message(1, 2, "once")
+        eventually(lambda: len(got) == 1, what="first delivery")
+        onebot.drop_connections()
+        onebot.wait_for_connections(2)
+        eventually(lambda: bot.connected, what="reconnected")
+        onebot.push_event(copy.deepcopy(event))  # in flight when the link died: sent again
+        onebot.emit_group_message(1, 2, "after")
+        eventually(lambda: len(got) == 2, what="the new message")
+        assert bot._dispatcher.wait_idle(5)
+        assert [e.plain_text for e in got] == ["once", "after"]
+
+
+def test_same_event_on_two_reverse_connections(onebot: FakeOneBot) -> None:
+    """CONN-08: the implementation opens a second socket before closing the first, and the
+    event goes out on both: handled once."""
+    bot = Bot(listen="ws://127.0.0.1:0/ws", reconnect=FAST, shutdown_grace=2.0, workers=1)
+    got: List[Event] = []
+    bot.on_message()(got.append)
+    with bot:
+        a = onebot.connect_reverse(bot.listen_url, role="Event")
+        a.wait_connects(1)
+        b = onebot.connect_reverse(bot.listen_url, role="Universal")
+        b.wait_connects(1)
+        event = onebot.emit_private_message(3, "both")  # goes out on both sockets
+        eventually(lambda: len(got) == 1, what="delivery")
+        onebot.push_event(copy.deepcopy(event))
+        onebot.emit_private_message(3, "later")
+        eventually(lambda: len(got) == 2, what="the next message")
+        assert bot._dispatcher.wait_idle(5)
+        assert [e.plain_text for e in got] == ["both", "later"]
+
+
+def test_same_event_over_websocket_and_webhook(onebot: FakeOneBot) -> None:
+    """Both a forward WebSocket and HTTP POST configured: every event arrives twice."""
+    bot = Bot(onebot.ws_url, listen="http://127.0.0.1:0/", reconnect=FAST, shutdown_grace=2.0, workers=1)
+    got: List[Event] = []
+    connects: List[int] = []
+    bot.on_message()(got.append)
+    bot.on_connect(connects.append)
+    with bot:
+        bot.wait_connected(5)
+        poster = onebot.post_events(bot.listen_url)
+        for i in range(5):
+            onebot.emit_private_message(3, f"m{i}")
+        poster.wait_idle()
+        eventually(lambda: bot.stats()["events_duplicate"] == 5, what="the second copies dropped")
+        assert bot._dispatcher.wait_idle(5)
+        assert [e.plain_text for e in got] == [f"m{i}" for i in range(5)]
+        assert connects == [onebot.self_id]  # one account, announced once
