@@ -350,22 +350,18 @@ class WsClient:
                 status = response.status  # a redirect: websocket-client says only "limit exhausted"
             if status is None:
                 raise _RetryableConnectError(str(exc) or type(exc).__name__) from exc
-            if status in (401, 403):
-                what = "missing" if status == 401 else "wrong"
-                raise AuthenticationError(
-                    f"{self.url} refused the WebSocket handshake with HTTP {status}: "
-                    f"the access token is {what}",
-                    status=status,
-                ) from exc
-            hint = ""
-            if status in (200, 301, 302, 303, 307, 308, 404, 405):
-                hint = " (this looks like an HTTP server or the wrong path, not a OneBot WebSocket)"
-            raise _RetryableConnectError(f"handshake answered HTTP {status}{hint}") from exc
+            raise self._refused(status) from exc
         except (OSError, websocket.WebSocketException, ValueError) as exc:
             raise _RetryableConnectError(str(exc) or type(exc).__name__) from exc
         finally:
             with self._cond:
                 self._connecting = None
+        status = getattr(getattr(ws, "handshake_response", None), "status", 101)
+        if status != 101:
+            # websocket-client before 1.9.2 returns from connect() on a redirect
+            # it was told not to follow, as if the upgrade had succeeded.
+            _shutdown(ws)
+            raise self._refused(status)
         if self._stopping.is_set():
             _shutdown(ws)
             ws.shutdown()
@@ -373,6 +369,19 @@ class WsClient:
         ws.settimeout(self.io_timeout)
         _bound_frames(ws, self.max_message_size)
         return _Connection(ws)
+
+    def _refused(self, status: int) -> Exception:
+        """The error for a handshake answered with HTTP ``status`` instead of 101."""
+        if status in (401, 403):
+            what = "missing" if status == 401 else "wrong"
+            return AuthenticationError(
+                f"{self.url} refused the WebSocket handshake with HTTP {status}: the access token is {what}",
+                status=status,
+            )
+        hint = ""
+        if status in (200, 301, 302, 303, 307, 308, 404, 405):
+            hint = " (this looks like an HTTP server or the wrong path, not a OneBot WebSocket)"
+        return _RetryableConnectError(f"handshake answered HTTP {status}{hint}")
 
     def _serve(self, conn: _Connection) -> str:
         """Read frames until the connection ends; return why it ended."""
