@@ -59,6 +59,12 @@ class SendPolicy:
             notice, an offline answer, a heartbeat ``online: false``), sends fail
             fast with :class:`AccountOffline`; one send per this many seconds is
             let through as a probe, and its success marks the account online.
+        forward_timeout: the least time a merged-forward send is given for its
+            answer, whatever ``api_timeout`` says: NapCat uploads the long message
+            and looks up every node's sender first, and answers "timed out after
+            20000 ms" itself (faults SEND-10).
+        forward_settle_window: the settle window of merged-forward sends (they
+            have been seen delivered many seconds after that answer).
     """
 
     settle_window: float = 30.0
@@ -72,6 +78,8 @@ class SendPolicy:
     url_media_allowance: float = 10.0
     verify_ok_without_id: bool = True
     offline_probe_interval: float = 30.0
+    forward_timeout: float = 60.0
+    forward_settle_window: float = 120.0
 
     def __post_init__(self) -> None:
         if self.settle_window < 0 or self.media_settle_window < 0:
@@ -92,6 +100,8 @@ class SendPolicy:
             raise ValueError("SendPolicy.offline_probe_interval must be >= 0")
         if self.url_media_allowance < 0:
             raise ValueError("SendPolicy.url_media_allowance must be >= 0")
+        if self.forward_timeout < 0 or self.forward_settle_window < 0:
+            raise ValueError("SendPolicy forward timeout and window must be >= 0")
 
     def allowance(self, payload_bytes: int, media_urls: int = 0) -> float:
         """Extra seconds a send of this payload needs (timeout and settle window)."""

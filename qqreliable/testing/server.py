@@ -534,6 +534,7 @@ class FakeOneBot:
             "send_msg": self._act_send_msg,
             "send_group_msg": self._act_send_group_msg,
             "send_private_msg": self._act_send_private_msg,
+            "send_group_forward_msg": self._act_send_group_forward_msg,
             "delete_msg": self._act_delete_msg,
             "get_msg": self._act_get_msg,
             "get_group_msg_history": self._act_get_group_msg_history,
@@ -549,6 +550,7 @@ class FakeOneBot:
         }
         for name in _NOOP_ACTIONS:
             self._builtin[name] = lambda params: None
+        self._forward_ids = itertools.count(1)
         self.media = MediaHost(self)
         """Image hosting and get_image faults: see :mod:`qqreliable.testing.media`."""
         self._builtin.update(self.media.actions())
@@ -1382,6 +1384,16 @@ class FakeOneBot:
             raise _BadParams("missing parameter message")
         segments = _normalize_message(params["message"], _bool_param(params, "auto_escape"))
         return {"message_id": self._deliver("private", user_id, segments)}
+
+    def _act_send_group_forward_msg(self, params: Dict[str, Any]) -> Any:
+        """A merged-forward message: one ``forward`` segment lands in the group."""
+        group_id = _int_param(params, "group_id")
+        nodes = params.get("messages")
+        if not isinstance(nodes, list) or not nodes:
+            raise _BadParams("missing parameter messages")
+        forward_id = f"fwd{next(self._forward_ids)}"
+        message_id = self._deliver("group", group_id, [{"type": "forward", "data": {"id": forward_id}}])
+        return {"message_id": message_id, "forward_id": forward_id}
 
     def _act_delete_msg(self, params: Dict[str, Any]) -> Any:
         message_id = _int_param(params, "message_id")
