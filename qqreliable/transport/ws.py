@@ -386,6 +386,9 @@ class WsClient:
     def _serve(self, conn: _Connection) -> str:
         """Read frames until the connection ends; return why it ended."""
         self.liveness.reset()
+        # Learnt again on every connection: the implementation may have restarted
+        # logged in as another account (faults PROC-02).
+        self.self_id = None
         with self._cond:
             self._conn = conn
             self._cond.notify_all()
