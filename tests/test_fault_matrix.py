@@ -227,3 +227,62 @@ def test_recv07_own_messages_never_reach_message_handlers(onebot: FakeOneBot, ma
         eventually(lambda: own == ["echo: hello"], what="the own message as message_sent")
     assert replies == ["hello"]  # no loop
     assert len(onebot.sent_messages) == 1
+
+
+_NODES = [{"type": "node", "data": {"name": "a", "uin": "20002", "content": "one"}},
+          {"type": "node", "data": {"name": "b", "uin": "20003", "content": "two"}}]
+
+
+def test_send10_forward_send_gets_its_own_deadline(onebot: FakeOneBot, make_bot: Any) -> None:
+    from qqreliable import SendPolicy
+
+    onebot.delay("send_group_forward_msg", 1.0, times=1)
+    bot = make_bot(onebot.ws_url, api_timeout=0.3, send_policy=SendPolicy(forward_timeout=5.0))
+    with bot:
+        bot.wait_connected(5)
+        receipt = bot.send_group_forward_msg(1, _NODES)  # slower than api_timeout, still answered
+        assert receipt.attempts == 1 and receipt["forward_id"]
+    assert len(onebot.sent_messages) == 1
+
+
+def test_send10_forward_timeout_answer_is_verified_not_resent(onebot: FakeOneBot, make_bot: Any) -> None:
+    from qqreliable import SendPolicy
+
+    onebot.fail_next(
+        "send_group_forward_msg",
+        1200,
+        "发送伪造合并转发消息失败: Error: sendCommand timed out after 20000 ms for "
+        "trpc.group.long_msg_interface.MsgService.SsoSendLongMsg",
+        deliver=True,
+    )
+    policy = SendPolicy(poll_interval=0.05, forward_settle_window=3.0)
+    with make_bot(onebot.ws_url, send_policy=policy) as bot:
+        bot.wait_connected(5)
+        receipt = bot.send_group_forward_msg(1, _NODES)
+        assert receipt.verified and receipt.message_id == onebot.sent_messages[0]["message_id"]
+    assert len(onebot.sent_messages) == 1
+
+
+def test_proc02_restart_recovers_missed_messages(onebot: FakeOneBot, make_bot: Any) -> None:
+    seen: List[str] = []
+    with make_bot(onebot.ws_url) as bot:
+        bot.on_message("group")(lambda event: seen.append(event.plain_text))
+        bot.wait_connected(5)
+        onebot.emit_group_message(1, 2, "before")
+        eventually(lambda: seen == ["before"], what="the live message")
+        onebot.down()  # the implementation restarts; what arrives meanwhile is never replayed
+        onebot.emit_group_message(1, 2, "while down")
+        onebot.up()
+        eventually(lambda: seen == ["before", "while down"], what="the missed message, from history")
+
+
+def test_proc02_restart_as_another_account_is_noticed(onebot: FakeOneBot, make_bot: Any) -> None:
+    accounts: List[int] = []
+    with make_bot(onebot.ws_url) as bot:
+        bot.on_connect(lambda self_id: accounts.append(self_id))
+        bot.wait_connected(5)
+        onebot.down()
+        onebot.self_id = 10002  # logged in as another account after the restart
+        onebot.up()
+        eventually(lambda: accounts[-1:] == [10002], what="the new identity")
+    assert accounts[0] == 10001 and bot.self_id == 10002
