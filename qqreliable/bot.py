@@ -33,7 +33,7 @@ from .message import Message, MessageSegment, to_wire
 from .quick import QuickOperations
 from .reliability import Backoff
 from .reliability.dedupe import Deduper
-from .reliability.gapfill import ChatTracker, GapFiller
+from .reliability.gapfill import ChatTracker, GapFiller, StallWatch
 from .reliability.media import Media, MediaConfig, MediaFetcher
 from .reliability.sendpolicy import Pacing, SendPolicy
 from .reliability.verify import SendPipeline
@@ -115,6 +115,10 @@ class Bot(ApiMixin):
         recover_page: messages per history call; recover_pages: calls per chat at most.
         quick_timeout: how long an HTTP POST answer may wait for a
             :meth:`quick_operation` handler (go-cqhttp re-posts after 5 s).
+        reconcile_after: when no message event has arrived for this many
+            seconds while chats were active within ``recover_window``, read
+            their history and deliver what never arrived (an implementation
+            whose message listener died while heartbeats go on). None: never.
     """
 
     def __init__(
@@ -148,6 +152,7 @@ class Bot(ApiMixin):
         recover_page: int = 50,
         recover_pages: int = 10,
         quick_timeout: float = 4.0,
+        reconcile_after: Optional[float] = 300.0,
     ) -> None:
         if url is None and listen is None:
             raise ValueError("Bot needs a url to connect to (or listen= for reverse modes)")
@@ -247,6 +252,7 @@ class Bot(ApiMixin):
         if self._http is not None:
             make_cancellable(self._http.session)  # a losing get_image is abandoned at once
         self._dedupe = Deduper(size=dedupe_size, ttl=dedupe_ttl)
+        self._stalls = StallWatch(reconcile_after)
         self._gapfill = GapFiller(
             ChatTracker(max_chats=recover_chats, window=recover_window),
             call=self._history_call,
@@ -349,6 +355,10 @@ class Bot(ApiMixin):
                     self._state = "new"
                 raise
         self._dispatcher.start(self._supervisor)
+        if self._stalls.enabled and self._gapfill.enabled:
+            self._supervisor.spawn(
+                "stall-watch", Periodic(self._check_stalls, self._stalls.period, self._supervisor.stopping)
+            )
         for client in self._ws_clients:
             self._supervisor.spawn(f"ws-{client.role}", client.run)
             self._supervisor.spawn(
@@ -597,6 +607,8 @@ class Bot(ApiMixin):
         if self._dedupe.seen(obj):
             return None
         self._gapfill.tracker.observe(obj)
+        if obj.get("post_type") in ("message", "message_sent"):
+            self._stalls.saw_message(_as_int(obj.get("self_id")))
         event = Event(obj, bot=self)
         self._dispatcher.submit_event(event)
         if not webhook:
@@ -684,6 +696,25 @@ class Bot(ApiMixin):
     def _history_call(self, action: str, self_id: Optional[int], params: Dict[str, Any]) -> Any:
         return self.call_action(action, self_id=self_id, api_timeout=min(self.api_timeout, 10.0), **params)
 
+    def _check_stalls(self) -> None:
+        """Periodic (supervisor thread): queue a reconciliation for quiet accounts."""
+        if not self._connected:
+            return  # a reconnect fills the gap by itself
+        for self_id in self._stalls.due():
+            self._dispatcher.submit_job(self._reconcile, self_id)
+
+    def _reconcile(self, self_id: Optional[int]) -> None:
+        """Handler-pool job: read back what a silent event stream never delivered."""
+        self._gapfill.connection_lost(self_id)
+        found = self._gapfill.fill(self_id)
+        if found:
+            self._stalls.recovered += found
+            log.warning(
+                "message events stopped while the connection stayed up: %d message(s) found "
+                "only in history were delivered (recovered=True)",
+                found,
+            )
+
     def _deliver_recovered(self, obj: Dict[str, Any]) -> bool:
         """A message read back from history: dispatched once, marked ``recovered``."""
         if self._dedupe.seen(obj):
@@ -700,6 +731,8 @@ class Bot(ApiMixin):
             "gap_fills": self._gapfill.fills,
             "gap_fill_errors": self._gapfill.errors,
             "gap_fill_incomplete": self._gapfill.incomplete,
+            "stall_checks": self._stalls.checks,
+            "stall_recovered": self._stalls.recovered,
             "quick_timeouts": self._quick.timeouts,
             "quick_dropped": self._quick.dropped,
         }

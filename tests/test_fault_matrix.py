@@ -286,3 +286,27 @@ def test_proc02_restart_as_another_account_is_noticed(onebot: FakeOneBot, make_b
         onebot.up()
         eventually(lambda: accounts[-1:] == [10002], what="the new identity")
     assert accounts[0] == 10001 and bot.self_id == 10002
+
+
+def test_live04_events_stop_while_the_link_stays_up(onebot: FakeOneBot, make_bot: Any) -> None:
+    seen: List[Any] = []
+    with make_bot(onebot.ws_url, reconcile_after=0.4) as bot:
+        bot.on_message("group")(lambda event: seen.append((event.plain_text, event.recovered)))
+        bot.wait_connected(5)
+        onebot.emit_group_message(1, 2, "live")
+        eventually(lambda: len(seen) == 1, what="the live message")
+        onebot.mute_events()  # the listener died: nothing more is pushed, calls still answered
+        onebot.emit_group_message(1, 2, "only in history")
+        eventually(lambda: len(seen) == 2, what="the reconciliation")
+        assert bot.stats()["stall_recovered"] == 1
+        assert bot.connected and onebot.total_connections == 1  # no reconnect was needed
+    assert seen == [("live", False), ("only in history", True)]
+
+
+def test_live04_an_idle_bot_makes_no_reconciliation_calls(onebot: FakeOneBot, make_bot: Any) -> None:
+    with make_bot(onebot.ws_url, reconcile_after=0.2) as bot:
+        bot.wait_connected(5)
+        stop = threading.Event()
+        stop.wait(0.8)  # four quiet periods with no chat ever active
+        assert not [c for c in onebot.calls if c["action"].endswith("_msg_history")]
+        assert bot.stats()["stall_checks"] == 0

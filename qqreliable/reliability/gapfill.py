@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-__all__ = ["ChatTracker", "GapFiller", "Anchor"]
+__all__ = ["ChatTracker", "GapFiller", "Anchor", "StallWatch"]
 
 log = logging.getLogger(__name__)
 
@@ -255,3 +255,56 @@ class GapFiller:
                 continue
             out.append(event)
         return out
+
+
+class StallWatch:
+    """Notices when message events stop while the link stays up (faults LIVE-04).
+
+    LLOneBot and NapCat have been seen to keep sending heartbeats after their
+    message listener died: the connection looks healthy and nothing arrives.
+    An account whose last message event is ``quiet`` seconds old, while it
+    still has recently active chats, is due a reconciliation: the gap filler
+    reads those chats' history and delivers what never arrived. Each account
+    is checked at most once per ``quiet`` seconds, and only while it has chats
+    active within the tracker's window, so an idle bot makes no calls.
+
+    Pure: the owner calls :meth:`saw_message` for message events and asks
+    :meth:`due` periodically. Thread-safe.
+    """
+
+    def __init__(self, quiet: Optional[float], clock: Callable[[], float] = time.monotonic) -> None:
+        self.quiet = quiet
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last: Dict[Optional[int], float] = {}
+        self._checked: Dict[Optional[int], float] = {}
+        self.checks = 0
+        self.recovered = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.quiet is not None and self.quiet > 0
+
+    def saw_message(self, self_id: Optional[int]) -> None:
+        with self._lock:
+            self._last[self_id] = self._clock()
+
+    def due(self) -> List[Optional[int]]:
+        """The accounts to reconcile now (each is then not due for ``quiet`` seconds)."""
+        if not self.enabled:
+            return []
+        assert self.quiet is not None
+        now = self._clock()
+        ready = []
+        with self._lock:
+            for self_id, last in self._last.items():
+                checked = self._checked.get(self_id, last)
+                if now - last >= self.quiet and now - checked >= self.quiet:
+                    self._checked[self_id] = now
+                    ready.append(self_id)
+                    self.checks += 1
+        return ready
+
+    def period(self) -> float:
+        """How often the owner should ask :meth:`due`."""
+        return min(30.0, max(0.05, (self.quiet or 30.0) / 4))
