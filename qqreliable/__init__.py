@@ -28,6 +28,7 @@ from .exceptions import (
 from .message import Message, MessageSegment, escape, unescape
 from .reliability import Backoff, Pacing, SendPolicy
 from .reliability.media import Media, MediaConfig
+from .reliability.outbound import OutboundMedia
 
 __all__ = [
     "__version__",
@@ -41,6 +42,7 @@ __all__ = [
     "Backoff",
     "Media",
     "MediaConfig",
+    "OutboundMedia",
     "SendPolicy",
     "Pacing",
     "Error",
