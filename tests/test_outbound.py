@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import http.server
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
@@ -15,6 +16,7 @@ import pytest
 from qqreliable import (
     ActionFailed,
     Bot,
+    BotStopped,
     MediaRejected,
     MediaTooLarge,
     MediaUnavailable,
@@ -28,6 +30,8 @@ from qqreliable.reliability import Backoff
 from qqreliable.reliability.media import MediaConfig
 from qqreliable.testing import FakeOneBot
 from qqreliable.testing.media import sample_png
+
+from .helpers import eventually
 
 pytestmark = pytest.mark.timeout(40)
 
@@ -389,3 +393,30 @@ def test_outbound_media_none_sends_segments_as_given(setup: Any, png: Tuple[Path
     assert bot.stats()["outbound_media"] == {}
 
 
+
+
+def test_stop_ends_a_hanging_download_and_nothing_is_sent(onebot: FakeOneBot, make_bot: Any, tmp_path: Path) -> None:
+    bot = make_bot(onebot.url, send_policy=FAST_POLICY, pacing=None,
+                   media_cache=MediaConfig(cache_dir=str(tmp_path / "cache"), timeout=30.0, read_timeout=30.0))
+    hosted = onebot.media.add(mode="hang")
+    outcome: List[BaseException] = []
+    done = threading.Event()
+
+    def send() -> None:
+        try:
+            bot.send_group_msg(GROUP, MessageSegment.image(hosted["data"]["url"]))
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=send, name="test:sender")
+    thread.start()
+    eventually(lambda: onebot.media.url_requests(hosted["data"]["file"]) >= 1, what="the download to start")
+    started = time.monotonic()
+    bot.stop()
+    assert done.wait(5), "the send did not end when the bot stopped"
+    thread.join(5)
+    assert time.monotonic() - started < 5
+    assert outcome and isinstance(outcome[0], BotStopped), outcome
+    assert send_calls(onebot) == 0

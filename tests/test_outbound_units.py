@@ -280,3 +280,15 @@ def test_other_failures_are_plain_action_failed() -> None:
     assert type(info.value) is ActionFailed and info.value.category == "bad_request"
     rule = find_rule("send_group_msg", nc(1200, VOICE_CONVERSION_MESSAGE), via="ws")
     assert rule is not None and rule.media_hint
+
+
+def test_only_a_dead_connection_stops_a_large_send_from_being_resent() -> None:
+    from qqreliable import ApiTimeout, ResponseLost
+    from qqreliable.reliability.verify import _connection_died
+
+    assert _connection_died(ResponseLost("connection lost (close 1009)"))
+    assert not _connection_died(ApiTimeout("no answer"))  # slow, not refused: verified resend allowed
+    gateway = ResponseLost("HTTP 502")
+    gateway.status = 502  # type: ignore[attr-defined]
+    assert not _connection_died(gateway)
+    assert not _connection_died(ActionFailed("send_group_msg", 1200, RICH_MEDIA_FAILED_MESSAGE))

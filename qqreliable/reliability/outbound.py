@@ -195,6 +195,7 @@ class MediaPreparer:
         )
         self._fetcher = MediaFetcher(call, submit, config, submit_api=submit_api, clock=clock)
         self._lock = threading.Lock()
+        self._closed = False
         self.counters: Dict[str, int] = {
             "prepared": 0,
             "inlined_files": 0,
@@ -206,6 +207,7 @@ class MediaPreparer:
         }
 
     def close(self) -> None:
+        self._closed = True
         self._fetcher.close()
 
     def stats(self) -> Dict[str, int]:
@@ -419,6 +421,10 @@ class MediaPreparer:
             except BotStopped:
                 raise
             except MediaUnavailable as exc:
+                if self._closed:
+                    raise BotStopped(
+                        f"{budget.action}: the bot stopped while downloading its media; nothing was sent"
+                    ) from exc
                 errors = list(getattr(exc, "errors", []))
                 if any(getattr(e, "cause", None) == "too_large" for e in errors):
                     raise MediaTooLarge(

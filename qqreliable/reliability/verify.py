@@ -675,7 +675,7 @@ class SendPipeline:
                     )
                     limited.__cause__ = error
                     raise _Failed(limited, attempts, "rate_limited")
-            if large and isinstance(error, ResponseLost) and not isinstance(error, ApiTimeout):
+            if large and _connection_died(error):
                 # The connection died right after a large request (a WebSocket close
                 # 1009, an HTTP reset: faults MEDIA-05). Sending it again would only
                 # kill the connection again, with every call in flight on it.
@@ -961,6 +961,16 @@ def _upload_failed(error: Error) -> bool:
     if not isinstance(error, ActionFailed):
         return False
     return "rich media transfer failed" in f"{error.message}\n{error.wording}".lower()
+
+
+def _connection_died(error: Error) -> bool:
+    """The connection itself failed after the request left (not a timeout, not an
+    HTTP 5xx answer)."""
+    return (
+        isinstance(error, ResponseLost)
+        and not isinstance(error, ApiTimeout)
+        and getattr(error, "status", None) is None
+    )
 
 
 def _oversized(action: str, payload: Payload, error: Error) -> MediaTooLarge:

@@ -110,6 +110,8 @@ def _top_segments(message: Any) -> List[Dict[str, Any]]:
     from .server import parse_cq  # the server imports this module
 
     if isinstance(message, str):
+        if "[CQ:" not in message:
+            return []
         items: List[Any] = parse_cq(message)
     elif isinstance(message, dict):
         items = [message]
