@@ -21,7 +21,8 @@ Faults, each with the exact answer of the implementation it imitates:
   file or directory 将忽略本段CQ码.``, drops the segment, sends what is left, and
   answers retcode 100 ``EMPTY_MSG_ERROR`` / ``消息为空`` when nothing is.
 * :meth:`SentMedia.fetch_urls` (MEDIA-03): ``http(s)`` media is downloaded by the
-  fake and checked by magic bytes. NapCat: an HTTP error answers ``文件下载失败<url>
+  fake and checked by magic bytes (NapCat style: a segment's ``url`` first, so a
+  re-sent received image with an expired URL fails). NapCat: an HTTP error answers ``文件下载失败<url>
   下载失败,Error: 下载文件失败: <reason>``, a body that is not media ``文件下载失败
   未知文件类型``; go-cqhttp: an HTTP error drops the segment (``消息为空`` when
   nothing is left), HTML answers retcode 100 ``SEND_MSG_API_ERROR`` ``empty message``.
@@ -295,6 +296,9 @@ class SentMedia:
         dropped: List[int] = []
         for seg in media:
             value = seg["data"].get("file") or seg["data"].get("url")
+            url = seg["data"].get("url")
+            if fetch and url_style == "napcat" and _form(url) == "url":
+                value = url  # NapCat tries a segment's url before its file
             form = _form(value)
             if form in ("file", "path") and style is not None:
                 path = _path_of(str(value))
