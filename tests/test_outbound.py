@@ -294,7 +294,9 @@ def test_media05_ws_close_1009_after_a_big_send_is_verified_and_never_resent(
     onebot.sent_media.limit_requests(256 * 1024)
     big = tmp_path / "big.png"
     big.write_bytes(sample_png(600 * 1024))  # over Pacing.large_media_bytes, under our 8 MiB
-    bot = make_bot(onebot.ws_url, send_policy=FAST_POLICY, pacing=None)
+    # A settle window long enough for the reconnect that history needs, on a busy machine too.
+    policy = SendPolicy(settle_window=1.0, media_settle_window=1.0, poll_interval=0.05, clock_skew=5, upload_rate=1e9)
+    bot = make_bot(onebot.ws_url, send_policy=policy, pacing=None)
     with bot:
         bot.wait_connected(5)
         with pytest.raises(MediaTooLarge) as info:
