@@ -16,6 +16,8 @@ from .exceptions import (
     ConnectFailed,
     ConnectionLost,
     Error,
+    MediaRejected,
+    MediaTooLarge,
     MediaUnavailable,
     NetworkError,
     ProtocolError,
@@ -26,6 +28,7 @@ from .exceptions import (
 from .message import Message, MessageSegment, escape, unescape
 from .reliability import Backoff, Pacing, SendPolicy
 from .reliability.media import Media, MediaConfig
+from .reliability.outbound import OutboundMedia
 
 __all__ = [
     "__version__",
@@ -39,6 +42,7 @@ __all__ = [
     "Backoff",
     "Media",
     "MediaConfig",
+    "OutboundMedia",
     "SendPolicy",
     "Pacing",
     "Error",
@@ -52,6 +56,8 @@ __all__ = [
     "ProtocolError",
     "SendUnconfirmed",
     "MediaUnavailable",
+    "MediaTooLarge",
+    "MediaRejected",
     "ApiNotAvailable",
     "AccountOffline",
     "RateLimited",

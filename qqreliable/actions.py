@@ -40,7 +40,7 @@ from typing import (
     Union,
 )
 
-from .exceptions import ActionFailed, AuthenticationError, ProtocolError, ResponseLost
+from .exceptions import ActionFailed, AuthenticationError, MediaRejected, ProtocolError, ResponseLost
 
 if TYPE_CHECKING:
     from .message import Message, MessageSegment
@@ -207,6 +207,9 @@ class Rule:
         status: the response ``status`` the rule requires (``"async"``).
         source: who answers like this (implementation and transport), for logs.
         actions: only for these actions (e.g. :data:`SEND_ACTIONS`); ``None`` = any.
+        media_hint: set on rows where the implementation could not use the message's
+            media (faults MEDIA-03/04/07): such a failure is raised as
+            :class:`~qqreliable.MediaRejected` with this explanation.
     """
 
     category: str
@@ -217,6 +220,7 @@ class Rule:
     status: Optional[str] = None
     source: str = ""
     actions: Optional[FrozenSet[str]] = None
+    media_hint: str = ""
 
     def matches(self, action: str, retcode: int, text: str, via: str, status: Any) -> bool:
         """Whether a response with these properties falls under this rule."""
@@ -243,6 +247,7 @@ def _rule(
     status: Optional[str] = None,
     source: str = "",
     actions: Optional[FrozenSet[str]] = None,
+    media_hint: str = "",
 ) -> Rule:
     return Rule(
         category=category,
@@ -253,10 +258,29 @@ def _rule(
         status=status,
         source=source,
         actions=actions,
+        media_hint=media_hint,
     )
 
 
 _C = Category
+
+_UNREADABLE_MEDIA = (
+    "the implementation could not read or download a media file of the message (a path "
+    "that exists only on this host, a URL that answered an error page, an expired QQ "
+    "link, or not a valid image/voice/video file); nothing was sent. Send the bytes "
+    "inline: Bot(outbound_media=OutboundMedia()) (the default) does so"
+)
+_EMPTY_AFTER_MEDIA = (
+    "go-cqhttp dropped every segment it could not use and had nothing left to send, "
+    "usually media it could not read (a path on another host, a URL that answered "
+    "HTML or an error); nothing was sent. Send the bytes inline: "
+    "Bot(outbound_media=OutboundMedia()) (the default) does so"
+)
+_VOICE_CONVERSION = (
+    "the implementation could not convert the voice file (its ffmpeg / silk encoder "
+    "is missing or broken, or the file is not audio); nothing was sent, and the same "
+    "file will fail again. Fix the implementation's ffmpeg, or send it as a file"
+)
 
 #: The whole classification policy, first match wins; no row matches -> ``"failed"``.
 #: NC and LLOB answer an exception with 1200 over WS but 200 over HTTP, so their
@@ -299,8 +323,31 @@ RULES: Tuple[Rule, ...] = (
     _rule(
         _C.BAD_REQUEST,
         [100],
-        r"EMPTY_MSG_ERROR|消息为空|empty message|EMPTY_NODES|DURATION_IS_NOT_IN_RANGE",
+        r"EMPTY_MSG_ERROR|消息为空|empty message",
         source="gocq",
+        media_hint=_EMPTY_AFTER_MEDIA,
+    ),
+    _rule(_C.BAD_REQUEST, [100], r"EMPTY_NODES|DURATION_IS_NOT_IN_RANGE", source="gocq"),
+    # NC/LLOB (1200 WS / 200 HTTP) could not fetch a media file of a send (faults MEDIA-03/04):
+    # "文件下载失败 未知文件类型", "文件下载失败识别URL失败, uri= …", "…下载失败,Error: 下载文件失败:
+    # Bad Request"; gocq "image type error: text/html". Nothing was sent. Before the Timeout rows.
+    _rule(
+        _C.BAD_REQUEST,
+        None,
+        r"文件下载失败|识别URL失败|下载文件失败|未知文件类型|image type error",
+        read_only=False,
+        source="NC/LLOB, gocq",
+        media_hint=_UNREADABLE_MEDIA,
+    ),
+    # NC/LLOB 1200 "语音转换失败, 请检查语音文件是否正常" (ffmpeg missing or broken, faults MEDIA-07):
+    # deterministic, nothing sent, never retried. Before the 1200 send catch-all.
+    _rule(
+        _C.BAD_REQUEST,
+        None,
+        r"语音转换失败|convert silk failed|FFmpeg处理转换出错",
+        read_only=False,
+        source="NC/LLOB",
+        media_hint=_VOICE_CONVERSION,
     ),
     # LLOB: "消息体无法解析，请检查是否发送了不支持的消息类型" (1200 WS / 200 HTTP).
     _rule(_C.BAD_REQUEST, None, r"消息体无法解析", source="LLOB"),
@@ -512,6 +559,8 @@ def decode_response(action: str, body: Any, *, via: str) -> Any:
         ProtocolError: ``body`` is not an object or has no usable ``retcode``.
         AuthenticationError: retcode 1401/1403 (the token is missing or wrong).
         ActionFailed: any other non-zero retcode; ``category`` says what it means.
+            :class:`~qqreliable.MediaRejected` (a subclass) when the row says the
+            implementation could not use the message's media.
         ValueError: ``via`` is neither ``"ws"`` nor ``"http"``.
     """
     _check_via(via)
@@ -526,7 +575,8 @@ def decode_response(action: str, body: Any, *, via: str) -> Any:
         )
     if retcode == 0:
         return body.get("data")
-    category = classify(action, body, via=via)
+    rule = find_rule(action, body, via=via)
+    category = rule.category if rule is not None else Category.FAILED
     message = _field(body, "message") or _field(body, "msg")
     wording = _field(body, "wording")
     if category == Category.AUTH:
@@ -534,6 +584,10 @@ def decode_response(action: str, body: Any, *, via: str) -> Any:
         raise AuthenticationError(
             f"{action}: retcode {retcode}" + (f" {text}" if text else "")
             + ": the access token is missing or wrong"
+        )
+    if rule is not None and rule.media_hint:
+        raise MediaRejected(
+            action, retcode, message, wording, category=category, response=body, hint=rule.media_hint
         )
     raise ActionFailed(
         action, retcode, message, wording, category=category, response=body

@@ -35,6 +35,7 @@ from .reliability import Backoff
 from .reliability.dedupe import Deduper
 from .reliability.gapfill import ChatTracker, GapFiller, StallWatch
 from .reliability.media import Media, MediaConfig, MediaFetcher
+from .reliability.outbound import MediaPreparer, OutboundMedia
 from .reliability.sendpolicy import Pacing, SendPolicy
 from .reliability.verify import SendPipeline
 from .stats import CallStats
@@ -119,6 +120,12 @@ class Bot(ApiMixin):
             seconds while chats were active within ``recover_window``, read
             their history and deliver what never arrived (an implementation
             whose message listener died while heartbeats go on). None: never.
+        outbound_media: how media in outgoing messages is prepared before the send
+            leaves: an :class:`~qqreliable.reliability.outbound.OutboundMedia`.
+            By default local files and URLs are read / downloaded here and sent as
+            ``base64://`` (the implementation may run in Docker or elsewhere), and a
+            request over 8 MiB is refused with :class:`MediaTooLarge`. ``None``:
+            segments are sent as given.
     """
 
     def __init__(
@@ -153,6 +160,7 @@ class Bot(ApiMixin):
         recover_pages: int = 10,
         quick_timeout: float = 4.0,
         reconcile_after: Optional[float] = 300.0,
+        outbound_media: Optional[OutboundMedia] = OutboundMedia(),
     ) -> None:
         if url is None and listen is None:
             raise ValueError("Bot needs a url to connect to (or listen= for reverse modes)")
@@ -267,6 +275,12 @@ class Bot(ApiMixin):
         if listen is not None:
             self._listener = self._make_listener(
                 listen, access_token, heartbeat_grace, ping_interval, pong_timeout, io_timeout, max_message_size
+            )
+        self._outbound: Optional[MediaPreparer] = None
+        if outbound_media is not None:
+            self._outbound = MediaPreparer(
+                outbound_media, call=self.call_action, submit=self._io_pool.submit,
+                submit_api=self._api_pool.submit, media=self._media,
             )
 
     # -- handlers -----------------------------------------------------------
@@ -393,6 +407,8 @@ class Bot(ApiMixin):
             self._listener.close()
         self._dispatcher.stop()
         self._media.close()
+        if self._outbound is not None:
+            self._outbound.close()
         self._io_pool.shutdown(grace)
         self._api_pool.shutdown(grace)
         if was_running:
@@ -769,6 +785,8 @@ class Bot(ApiMixin):
             ApiTimeout: no answer in time; ResponseLost: the answer was lost.
             AuthenticationError: the token is missing or wrong.
             ApiNotAvailable: this bot cannot call the API (or is not started).
+            MediaUnavailable: a send's media could not be read or downloaded here
+                (:class:`MediaTooLarge`: too large to send); nothing was sent.
         """
         api: Any = self._api
         if api is None and isinstance(self._listener, ReverseWsServer):
@@ -783,6 +801,8 @@ class Bot(ApiMixin):
             )
         timeout = self.api_timeout if api_timeout is None else api_timeout
         wire = _wire_params(params)
+        if action in SEND_ACTIONS and self._outbound is not None:
+            wire = self._outbound.prepare(action, wire)  # MediaUnavailable: nothing sent
         if action in SEND_ACTIONS and self._sends is not None:
             if self._listener is None:
                 return self._sends.send(action, wire, timeout)
@@ -912,6 +932,7 @@ class Bot(ApiMixin):
             "media": self._media.stats.snapshot(),
             "sends": self._sends.stats() if self._sends is not None else {},
             **self._inbound_stats(),
+            "outbound_media": self._outbound.stats() if self._outbound is not None else {},
         }
 
     def __repr__(self) -> str:

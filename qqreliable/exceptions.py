@@ -27,6 +27,8 @@ __all__ = [
     "ProtocolError",
     "SendUnconfirmed",
     "MediaUnavailable",
+    "MediaTooLarge",
+    "MediaRejected",
     "ApiNotAvailable",
     "AccountOffline",
     "RateLimited",
@@ -165,6 +167,72 @@ class MediaUnavailable(Error):
     def __init__(self, message: str, errors: Sequence[BaseException] = ()) -> None:
         super().__init__(message)
         self.errors = list(errors)
+
+
+class MediaTooLarge(MediaUnavailable):
+    """A message's media is too large to send inline: nothing was sent.
+
+    Raised before anything goes on the wire when the request (media inlined as
+    ``base64://``) would exceed the outbound limit, and after a send of a large
+    request whose connection died (WebSocket close 1009, a reset) once the message
+    was verified not delivered: the same payload is never sent again.
+
+    Attributes:
+        size: the bytes concerned (the estimated request, or the file).
+        limit: the limit in bytes, when one was exceeded.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        errors: Sequence[BaseException] = (),
+        *,
+        size: Optional[int] = None,
+        limit: Optional[int] = None,
+    ) -> None:
+        super().__init__(message, errors)
+        self.size = size
+        self.limit = limit
+
+
+class MediaRejected(ActionFailed, MediaUnavailable):
+    """The implementation could not read, download or convert a media segment of
+    the message (a path on another host, a URL it could not fetch, a voice file
+    its ffmpeg could not convert) and sent nothing.
+
+    An :class:`ActionFailed` (``retcode``, ``message``, ``category`` as answered)
+    and a :class:`MediaUnavailable`. ``hint`` says what usually causes it. Never
+    resent as is: the same media fails the same way.
+    """
+
+    def __init__(
+        self,
+        action: str,
+        retcode: int,
+        message: str = "",
+        wording: str = "",
+        *,
+        category: str = "bad_request",
+        response: Optional[Mapping[str, Any]] = None,
+        hint: str = "",
+    ) -> None:
+        super().__init__(action, retcode, message, wording, category=category, response=response)
+        self.hint = hint
+        if hint:
+            self.args = (f"{self.args[0]}: {hint}",)
+
+    def __reduce__(self) -> Any:
+        return (
+            _rebuild_media_rejected,
+            (self.action, self.retcode, self.message, self.wording, self.category, self.response, self.hint),
+        )
+
+
+def _rebuild_media_rejected(
+    action: str, retcode: int, message: str, wording: str, category: str,
+    response: Mapping[str, Any], hint: str,
+) -> MediaRejected:
+    return MediaRejected(action, retcode, message, wording, category=category, response=response, hint=hint)
 
 
 class ApiNotAvailable(Error):

@@ -110,6 +110,17 @@ CASES: List[Tuple[str, str, Dict[str, Any], str, str]] = [
     ("gocq-empty", "send_group_msg", gocq("EMPTY_MSG_ERROR", "消息为空"), "http", "bad_request"),
     ("gocq-empty-media", "send_private_msg", gocq("SEND_MSG_API_ERROR", "empty message"), "ws",
      "bad_request"),
+    # outbound media the implementation could not use (faults MEDIA-03/04/07)
+    ("nc-ws-download-failed", "send_group_msg", nc(1200, "文件下载失败 未知文件类型"), "ws", "bad_request"),
+    ("nc-http-url-unrecognised", "send_private_msg",
+     nc(200, "文件下载失败识别URL失败, uri= 2cacc6e7fa985710a59a034889a0dfa8.image"), "http", "bad_request"),
+    ("nc-cdn-bad-request", "send_group_msg",
+     nc(1200, "Error: 文件下载失败https://multimedia.nt.qq.com.cn/download?appid=1407下载失败,"
+              "Error: 下载文件失败: Bad Request"), "ws", "bad_request"),
+    ("nc-ws-voice-conversion", "send_group_msg", nc(1200, "语音转换失败, 请检查语音文件是否正常"), "ws",
+     "bad_request"),
+    ("nc-http-voice-conversion", "send_private_msg", nc(200, "语音转换失败, 请检查语音文件是否正常"), "http",
+     "bad_request"),
     ("gocq-empty-nodes", "send_group_forward_msg",
      gocq("EMPTY_NODES", "未找到任何可发送的合并转发信息"), "ws", "bad_request"),
     ("gocq-ban-duration", "set_group_ban", gocq("DURATION_IS_NOT_IN_RANGE", "非法的禁言时长"), "ws",

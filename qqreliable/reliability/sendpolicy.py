@@ -55,6 +55,10 @@ class SendPolicy:
         verify_ok_without_id: an answer ``ok`` without a usable ``message_id``
             (Lagrange, go-cqhttp temp sessions: faults SEND-03) is verified too;
             when undecidable it is returned unverified rather than raised.
+        upload_failed_attempts: attempts in all for a send answered "rich media
+            transfer failed" (NapCat/LLOneBot: the upload to Tencent failed, yet the
+            message sometimes lands: faults MEDIA-06). Each is verified first; the
+            default allows one verified retry.
         offline_probe_interval: while the account is offline (a ``bot_offline``
             notice, an offline answer, a heartbeat ``online: false``), sends fail
             fast with :class:`AccountOffline`; one send per this many seconds is
@@ -80,6 +84,7 @@ class SendPolicy:
     offline_probe_interval: float = 30.0
     forward_timeout: float = 60.0
     forward_settle_window: float = 120.0
+    upload_failed_attempts: int = 2
 
     def __post_init__(self) -> None:
         if self.settle_window < 0 or self.media_settle_window < 0:
@@ -98,6 +103,8 @@ class SendPolicy:
             raise ValueError("SendPolicy.upload_rate must be positive")
         if self.offline_probe_interval < 0:
             raise ValueError("SendPolicy.offline_probe_interval must be >= 0")
+        if self.upload_failed_attempts < 1:
+            raise ValueError("SendPolicy.upload_failed_attempts must be at least 1")
         if self.url_media_allowance < 0:
             raise ValueError("SendPolicy.url_media_allowance must be >= 0")
         if self.forward_timeout < 0 or self.forward_settle_window < 0:

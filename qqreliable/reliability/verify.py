@@ -48,10 +48,13 @@ from ..actions import Category, Outcome, Receipt, send_outcome
 from ..exceptions import (
     AccountOffline,
     ActionFailed,
+    ApiTimeout,
     BotStopped,
     ConnectFailed,
     Error,
+    MediaTooLarge,
     RateLimited,
+    ResponseLost,
     SendUnconfirmed,
 )
 from ..message import Message, MessageSegment, unescape
@@ -675,7 +678,15 @@ class SendPipeline:
                     )
                     limited.__cause__ = error
                     raise _Failed(limited, attempts, "rate_limited")
-            if attempts >= policy.max_attempts:
+            if large and _connection_died(error):
+                # The connection died right after a large request (a WebSocket close
+                # 1009, an HTTP reset: faults MEDIA-05). Sending it again would only
+                # kill the connection again, with every call in flight on it.
+                raise _Failed(_oversized(action, payload, error), attempts, "not_sent")
+            cap = policy.max_attempts
+            if _upload_failed(error):  # faults MEDIA-06: at most one verified retry
+                cap = min(cap, policy.upload_failed_attempts)
+            if attempts >= cap:
                 error.outcome = Outcome.NOT_SENT  # type: ignore[attr-defined]
                 error.attempts = attempts  # type: ignore[attr-defined]
                 raise _Failed(error, attempts, "not_sent")
@@ -946,6 +957,36 @@ class _Failed(Exception):
         self.error = error
         self.attempts = attempts
         self.outcome = outcome
+
+
+def _upload_failed(error: Error) -> bool:
+    """NapCat/LLOneBot "rich media transfer failed": the upload to Tencent failed."""
+    if not isinstance(error, ActionFailed):
+        return False
+    return "rich media transfer failed" in f"{error.message}\n{error.wording}".lower()
+
+
+def _connection_died(error: Error) -> bool:
+    """The connection itself failed after the request left (not a timeout, not an
+    HTTP 5xx answer)."""
+    return (
+        isinstance(error, ResponseLost)
+        and not isinstance(error, ApiTimeout)
+        and getattr(error, "status", None) is None
+    )
+
+
+def _oversized(action: str, payload: Payload, error: Error) -> MediaTooLarge:
+    too_large = MediaTooLarge(
+        f"{action}: the connection was lost right after a request of about {payload.bytes} bytes "
+        f"of media ({error}); verified not delivered and not sent again: the implementation "
+        "probably refuses requests this large (WebSocket close 1009, a reset). Send smaller "
+        "media, or lower OutboundMedia.max_request_bytes",
+        [error],
+        size=payload.bytes,
+    )
+    too_large.__cause__ = error
+    return too_large
 
 
 def _error_message_id(error: Error) -> Optional[int]:

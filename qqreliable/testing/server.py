@@ -56,6 +56,7 @@ from ..transport.wsserver import (
     send_http_response,
 )
 from .media import MediaHost
+from .outbound import SentMedia
 
 __all__ = ["FakeOneBot", "FakeActionError", "DEFAULT_FAIL_MESSAGE"]
 
@@ -554,6 +555,10 @@ class FakeOneBot:
         self.media = MediaHost(self)
         """Image hosting and get_image faults: see :mod:`qqreliable.testing.media`."""
         self._builtin.update(self.media.actions())
+        self.sent_media = SentMedia(self)
+        """Media the bot sends: forms received, and implementation-side media faults
+        (another container, voice conversion, rich media upload, request size): see
+        :mod:`qqreliable.testing.outbound`."""
 
     # ------------------------------------------------------------------ URLs
 
@@ -806,7 +811,8 @@ class FakeOneBot:
             if self._stopping or conn.closed.is_set():  # aborted by stop()/down()
                 return
             try:
-                ws = accept_websocket(conn.io, head, buffered=bytes(buffer), close_timeout=_CLOSE_TIMEOUT)
+                ws = accept_websocket(conn.io, head, buffered=bytes(buffer), close_timeout=_CLOSE_TIMEOUT,
+                                      max_message_size=self.sent_media.max_message_size)
             except HandshakeError as exc:
                 log.debug("bad upgrade on connection %s: %s", conn.id, exc)
                 return
@@ -883,6 +889,8 @@ class FakeOneBot:
                 raise ValueError(length)
         except ValueError:
             send_http_response(conn.io, 400, "bad Content-Length")
+            return False
+        if self.sent_media.refuse_body(conn, length, len(buffer)):
             return False
         if length > _MAX_BODY:
             send_http_response(conn.io, 413, "body too large")
@@ -1066,6 +1074,8 @@ class FakeOneBot:
         """Run the action itself; returns (HTTP status, response body)."""
         ws = plan.transport == "ws"
         refusal = self._send_refusal(plan)
+        if refusal is None:
+            refusal = self.sent_media.check(plan)  # outbound media: forms and faults
         if refusal is not None:
             return refusal
         with self._lock:

@@ -1,0 +1,455 @@
+"""Outbound media the implementation can actually send (faults MEDIA-03/04/05).
+
+A media segment (``image``, ``record``, ``video``, ``file``) names its bytes by a
+path, a URL, ``base64://`` or an id, and the implementation has to get them:
+
+* a local path or ``file://`` URI is read on the *implementation's* host. Under
+  Docker, or on another machine, it is not there: go-cqhttp silently drops the
+  segment (then answers "消息为空" when nothing is left), NapCat answers
+  "识别URL失败" (MEDIA-04);
+* an ``http(s)://`` URL is downloaded by the implementation, which follows it to
+  HTML error pages, 15-byte anti-hotlink bodies or an expired QQ CDN link
+  (``multimedia.nt.qq.com.cn`` with a stale ``rkey``) and then fails the whole
+  send, or sends garbage (MEDIA-03);
+* a huge ``base64://`` payload makes a frame the implementation (or a proxy)
+  refuses by closing the connection, with every call in flight on it (MEDIA-05).
+
+So before a send leaves, :class:`MediaPreparer` rewrites each media segment into
+a form that works anywhere: local files are read and inlined as ``base64://``
+(unless :attr:`OutboundMedia.shared_files`); URLs are downloaded here, with the
+media fetcher's timeouts, retries, redirect cap and magic-byte validation, and
+inlined; a segment received earlier (a file id plus its CDN URL) is fetched by
+racing the URL against ``get_image``, or taken from the :meth:`Bot.fetch_image`
+cache. The ``url`` key is dropped (NapCat tries it before ``file``). A request
+that would exceed :attr:`OutboundMedia.max_request_bytes` is refused with
+:class:`~qqreliable.MediaTooLarge`. Every failure here happens before anything
+is sent: the message is NOT_SENT and it is safe to try again.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import re
+import threading
+import time
+from collections import abc
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional
+from urllib.parse import unquote, urlsplit
+
+from ..exceptions import BotStopped, MediaTooLarge, MediaUnavailable
+from ..message import Message
+from .media import MediaConfig, MediaFetcher, parse_ref
+
+__all__ = ["OutboundMedia", "MediaPreparer", "MEDIA_SEGMENTS", "classify_file"]
+
+log = logging.getLogger(__name__)
+
+MEDIA_SEGMENTS = ("image", "record", "video", "file")
+"""Segment types whose ``file`` the implementation must read or download."""
+
+_MAX_DEPTH = 32  # forward nodes inside forward nodes
+_CQ_MEDIA = re.compile(r"\[CQ:(?:image|record|video|file)[,\]]")
+_DATA_URI = re.compile(r"^data:[^;,]*;base64,", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class OutboundMedia:
+    """How media in outgoing messages is prepared; ``Bot(outbound_media=...)``.
+
+    Attributes:
+        shared_files: the implementation runs on this host and sees this file
+            system (no Docker): local paths and ``file://`` URIs are passed as
+            absolute ``file://`` URIs instead of being inlined.
+        fetch_urls: download ``http(s)://`` media here and send the bytes;
+            ``False`` leaves URLs for the implementation to download.
+        max_request_bytes: the largest request (media as ``base64://``, which is
+            4/3 of the file) that is sent; a larger one raises
+            :class:`~qqreliable.MediaTooLarge` before anything is sent. NapCat
+            accepts frames up to 50 MiB, some builds and proxies only 1-2 MiB.
+        fetch_timeout: seconds all downloads of one message may take together.
+        reuse_cache: take a media file that :meth:`Bot.fetch_image` & co. cached
+            instead of downloading it again.
+    """
+
+    shared_files: bool = False
+    fetch_urls: bool = True
+    max_request_bytes: int = 8 * 1024 * 1024
+    fetch_timeout: float = 30.0
+    reuse_cache: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_request_bytes < 1024:
+            raise ValueError("OutboundMedia.max_request_bytes must be at least 1024")
+        if self.fetch_timeout <= 0:
+            raise ValueError("OutboundMedia.fetch_timeout must be positive")
+
+    @property
+    def max_file_bytes(self) -> int:
+        """The largest file that fits in a request once base64-encoded."""
+        return self.max_request_bytes * 3 // 4
+
+
+def _b64_len(n: int) -> int:
+    return (n + 2) // 3 * 4
+
+
+def _is_http(value: str) -> bool:
+    return value[:8].lower().startswith(("http://", "https://"))
+
+
+def _local_path(value: str) -> Optional[str]:
+    """The local path a ``file://`` URI or a plain path names (None for other forms)."""
+    if value[:7].lower() == "file://":
+        parts = urlsplit(value)
+        path = unquote(parts.path)
+        if parts.netloc and parts.netloc.lower() != "localhost":
+            path = f"//{parts.netloc}{path}"  # a UNC path
+        if os.name == "nt" and re.match(r"^/[A-Za-z]:", path):
+            path = path[1:]
+        return path
+    return value
+
+
+def classify_file(value: Any) -> str:
+    """The form of a media segment's ``file``: ``"base64"``, ``"data"`` (a
+    ``data:`` URI), ``"url"``, ``"file"`` (``file://``), ``"path"`` (an existing
+    local path or an absolute one), ``"bytes"`` or ``"id"`` (anything else: a file
+    id the implementation gave out). Pure, apart from one ``os.path.isfile``."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "bytes"
+    if not isinstance(value, str) or not value:
+        return "id"
+    head = value[:16].lower()
+    if head.startswith("base64://"):
+        return "base64"
+    if _DATA_URI.match(value[:100]):
+        return "data"
+    if _is_http(head):
+        return "url"
+    if head.startswith("file://"):
+        return "file"
+    if len(value) < 4096 and (os.path.isabs(value) or os.path.isfile(value)):
+        return "path"
+    return "id"
+
+
+class _Budget:
+    """The request being built: bytes so far against the limit, one deadline."""
+
+    def __init__(self, action: str, options: OutboundMedia, deadline: float) -> None:
+        self.action = action
+        self.options = options
+        self.deadline = deadline
+        self.bytes = 0
+
+    def add(self, n: int, what: str) -> None:
+        self.bytes += n
+        limit = self.options.max_request_bytes
+        if self.bytes > limit:
+            raise MediaTooLarge(
+                f"{self.action}: the message would be about {self.bytes} bytes on the wire "
+                f"(media inlined as base64; {what}), over the limit of {limit} bytes "
+                "(OutboundMedia.max_request_bytes); nothing was sent. Send a smaller file, "
+                "or host it on a URL the implementation can download (OutboundMedia(fetch_urls=False))",
+                size=self.bytes,
+                limit=limit,
+            )
+
+
+class MediaPreparer:
+    """Rewrites the media of outgoing messages; one per bot. Thread-safe.
+
+    Args:
+        options: the :class:`OutboundMedia`.
+        call: the bot's ``call_action`` (``get_image`` for segments received earlier).
+        submit: the media I/O pool's ``submit``.
+        submit_api: the pool of ``get_image`` calls.
+        media: the bot's :class:`MediaFetcher` (its configuration and cache).
+        clock: monotonic clock.
+    """
+
+    def __init__(
+        self,
+        options: OutboundMedia,
+        *,
+        call: Callable[..., Any],
+        submit: Callable[..., Any],
+        submit_api: Optional[Callable[..., Any]] = None,
+        media: Optional[MediaFetcher] = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.options = options
+        self._media = media
+        self._clock = clock
+        base = media.config if media is not None else MediaConfig()
+        # Its own fetcher: no cache, the download capped at what fits in a request.
+        config = replace(
+            base,
+            cache=False,
+            max_file_bytes=max(1, options.max_file_bytes),
+            timeout=options.fetch_timeout,
+        )
+        self._fetcher = MediaFetcher(call, submit, config, submit_api=submit_api, clock=clock)
+        self._lock = threading.Lock()
+        self._closed = False
+        self.counters: Dict[str, int] = {
+            "prepared": 0,
+            "inlined_files": 0,
+            "fetched": 0,
+            "from_cache": 0,
+            "bytes_inlined": 0,
+            "refused_too_large": 0,
+            "failed": 0,
+        }
+
+    def close(self) -> None:
+        self._closed = True
+        self._fetcher.close()
+
+    def stats(self) -> Dict[str, int]:
+        with self._lock:
+            return dict(self.counters)
+
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self.counters[name] += n
+
+    # -- the entry point ---------------------------------------------------------
+
+    def prepare(self, action: str, params: Dict[str, Any]) -> Dict[str, Any]:
+        """``params`` of a send with every media segment in a sendable form.
+
+        Returns ``params`` itself when nothing needed a change, else a new dict
+        (the caller's segments are never modified). Blocks while downloading.
+
+        Raises:
+            MediaTooLarge: the request would exceed ``max_request_bytes``.
+            MediaUnavailable: a file could not be read or downloaded here; nothing
+                was sent, and trying again is safe.
+            BotStopped: the bot stopped meanwhile.
+        """
+        keys = [k for k in ("message", "messages") if params.get(k) is not None]
+        if not keys:
+            return params
+        budget = _Budget(action, self.options, self._clock() + self.options.fetch_timeout)
+        out = params
+        try:
+            for key in keys:
+                value = params[key]
+                new = self._message(value, budget, 0, bool(params.get("auto_escape")))
+                if new is not value:
+                    if out is params:
+                        out = dict(params)
+                    out[key] = new
+        except MediaTooLarge:
+            self._count("refused_too_large")
+            raise
+        except MediaUnavailable:
+            self._count("failed")
+            raise
+        if out is not params:
+            self._count("prepared")
+        return out
+
+    # -- walking the message -------------------------------------------------------
+
+    def _message(self, message: Any, budget: _Budget, depth: int, auto_escape: bool = False) -> Any:
+        if depth > _MAX_DEPTH:
+            return message
+        if isinstance(message, str):
+            if auto_escape or not _CQ_MEDIA.search(message):
+                return message
+            segments: List[Any] = Message(message).to_list()
+            new_list = self._segments(segments, budget, depth)
+            return new_list if new_list is not segments else message
+        if isinstance(message, abc.Mapping):
+            new = self._segment(message, budget, depth)
+            return new
+        if isinstance(message, (list, tuple)):
+            return self._segments(message, budget, depth)
+        return message
+
+    def _segments(self, segments: Any, budget: _Budget, depth: int) -> Any:
+        out: Optional[List[Any]] = None
+        for i, seg in enumerate(segments):
+            new = self._segment(seg, budget, depth) if isinstance(seg, abc.Mapping) else seg
+            if new is not seg and out is None:
+                out = list(segments[:i])
+            if out is not None:
+                out.append(new)
+        return out if out is not None else segments
+
+    def _segment(self, seg: Mapping[str, Any], budget: _Budget, depth: int) -> Any:
+        kind = seg.get("type")
+        data = seg.get("data")
+        if not isinstance(data, abc.Mapping):
+            return seg
+        if kind == "node":
+            content = data.get("content")
+            if content is None:
+                return seg
+            new_content = self._message(content, budget, depth + 1)
+            if new_content is content:
+                return seg
+            return {**seg, "data": {**data, "content": new_content}}
+        if kind == "text":
+            text = data.get("text")
+            if isinstance(text, str):
+                budget.bytes += len(text.encode("utf-8", "replace"))
+            return seg
+        if kind not in MEDIA_SEGMENTS:
+            return seg
+        new_data = self._media_data(str(kind), data, budget)
+        if new_data is data:
+            return seg
+        return {**seg, "data": new_data}
+
+    # -- one media segment ---------------------------------------------------------
+
+    def _media_data(self, kind: str, data: Mapping[str, Any], budget: _Budget) -> Mapping[str, Any]:
+        file = data.get("file")
+        url = data.get("url")
+        source = file if file not in (None, "") else url
+        form = classify_file(source)
+        if form == "base64":
+            budget.add(len(source), f"a base64 {kind}")
+            return data
+        if form == "data":
+            payload = _DATA_URI.sub("", source, count=1)
+            budget.add(len(payload) + 9, f"a base64 {kind}")
+            return self._inlined(data, "base64://" + payload)
+        if form == "bytes":
+            raw = bytes(source)
+            budget.add(_b64_len(len(raw)), f"a {len(raw)}-byte {kind}")
+            return self._inlined(data, "base64://" + base64.b64encode(raw).decode("ascii"))
+        if form in ("file", "path"):
+            return self._local(kind, data, source, form, budget)
+        if form == "url":
+            if not self.options.fetch_urls:
+                return data
+            return self._fetched(kind, data, {"url": source}, str(source), budget)
+        # A file id. With a URL beside it, it was received earlier: fetch it (the URL
+        # races get_image); without, use the cache if it holds it, else leave the id
+        # to the implementation that gave it out.
+        if isinstance(url, str) and _is_http(url) and self.options.fetch_urls:
+            return self._fetched(kind, data, {"file": file, "url": url}, str(file), budget)
+        cached = self._cached(kind, {"file": file})
+        if cached is not None:
+            budget.add(_b64_len(len(cached)), f"the cached {kind} {file}")
+            return self._inlined(data, "base64://" + base64.b64encode(cached).decode("ascii"))
+        return data
+
+    def _inlined(self, data: Mapping[str, Any], value: str, name: Optional[str] = None) -> Dict[str, Any]:
+        new = {k: v for k, v in data.items() if k != "url"}
+        new["file"] = value
+        if name and data.get("name") in (None, ""):
+            new["name"] = name
+        return new
+
+    def _local(self, kind: str, data: Mapping[str, Any], source: str, form: str, budget: _Budget) -> Mapping[str, Any]:
+        path = _local_path(source)
+        if path is None:
+            return data
+        if self.options.shared_files:
+            if form == "path":
+                try:
+                    return self._inlined(data, Path(path).resolve().as_uri())
+                except (OSError, ValueError):
+                    return data
+            return data
+        try:
+            size = os.path.getsize(path)
+            if not os.path.isfile(path):
+                raise OSError("not a regular file")
+        except (OSError, ValueError) as exc:
+            raise MediaUnavailable(
+                f"{budget.action}: the {kind} {source!r} cannot be read on this host ({exc}); "
+                "nothing was sent. The implementation may run elsewhere (Docker) and cannot "
+                "read it either; if the path exists on the implementation's host, pass "
+                "Bot(outbound_media=OutboundMedia(shared_files=True))",
+                [exc],
+            ) from exc
+        budget.add(_b64_len(size), f"the {size}-byte {kind} {os.path.basename(path)}")
+        if size == 0:
+            raise MediaUnavailable(f"{budget.action}: the {kind} {source!r} is empty; nothing was sent")
+        try:
+            with open(path, "rb") as fh:
+                raw = fh.read(self.options.max_file_bytes + 1)
+        except OSError as exc:
+            raise MediaUnavailable(
+                f"{budget.action}: the {kind} {source!r} cannot be read ({exc}); nothing was sent", [exc]
+            ) from exc
+        self._count("inlined_files")
+        self._count("bytes_inlined", len(raw))
+        name = os.path.basename(path) if kind == "file" else None
+        return self._inlined(data, "base64://" + base64.b64encode(raw).decode("ascii"), name)
+
+    def _cached(self, kind: str, ref_data: Mapping[str, Any]) -> Optional[bytes]:
+        """The bytes of ``ref_data`` from the fetch_image cache, or None."""
+        media = self._media
+        if media is None or not self.options.reuse_cache:
+            return None
+        cache = media.cache
+        if cache is None:
+            return None
+        try:
+            ref = parse_ref(kind, dict(ref_data))
+            entry = cache.get(ref.key)
+            if entry is None or entry.size > self.options.max_file_bytes:
+                return None
+            with open(entry.path, "rb") as fh:
+                raw = fh.read()
+        except (OSError, ValueError, TypeError):
+            return None
+        self._count("from_cache")
+        return raw
+
+    def _fetched(
+        self, kind: str, data: Mapping[str, Any], ref_data: Dict[str, Any], label: str, budget: _Budget
+    ) -> Dict[str, Any]:
+        cached = self._cached(kind, ref_data)
+        if cached is None:
+            remaining = budget.deadline - self._clock()
+            try:
+                if remaining <= 0:
+                    raise MediaUnavailable(f"no time left within {self.options.fetch_timeout:g}s")
+                media = self._fetcher.fetch(kind, ref_data, timeout=remaining)
+            except BotStopped:
+                raise
+            except MediaUnavailable as exc:
+                if self._closed:
+                    raise BotStopped(
+                        f"{budget.action}: the bot stopped while downloading its media; nothing was sent"
+                    ) from exc
+                errors = list(getattr(exc, "errors", []))
+                if any(getattr(e, "cause", None) == "too_large" for e in errors):
+                    raise MediaTooLarge(
+                        f"{budget.action}: the {kind} at {_short(label)} is larger than "
+                        f"{self.options.max_file_bytes} bytes, which would exceed the request limit "
+                        f"of {self.options.max_request_bytes} bytes as base64; nothing was sent",
+                        errors,
+                        limit=self.options.max_request_bytes,
+                    ) from exc
+                raise MediaUnavailable(
+                    f"{budget.action}: could not download the {kind} {_short(label)} to send it "
+                    f"({exc}); nothing was sent, and trying again is safe",
+                    errors,
+                ) from exc
+            raw = media.data
+            self._count("fetched")
+        else:
+            raw = cached
+        budget.add(_b64_len(len(raw)), f"the {len(raw)}-byte {kind} {_short(label)}")
+        self._count("bytes_inlined", len(raw))
+        return self._inlined(data, "base64://" + base64.b64encode(raw).decode("ascii"))
+
+
+def _short(text: str, limit: int = 80) -> str:
+    """A URL or id for an error message: without the query (signatures) and bounded."""
+    head = text.split("?", 1)[0]
+    return head if len(head) <= limit else head[: limit - 3] + "..."
+
