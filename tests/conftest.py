@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -14,7 +14,7 @@ def make_bot() -> Iterator[Callable[..., Bot]]:
     """Bots with fast reconnects; every bot made is stopped at teardown."""
     bots: List[Bot] = []
 
-    def make(url: str, **kwargs: object) -> Bot:
+    def make(url: Optional[str] = None, **kwargs: object) -> Bot:
         kwargs.setdefault("reconnect", FAST)
         kwargs.setdefault("api_timeout", 5.0)
         kwargs.setdefault("shutdown_grace", 2.0)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
-from typing import Any, Callable, Iterator, List, Tuple
+from typing import Any, Callable, Iterator, List
 
 import pytest
 import requests

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import socket
 import threading
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Callable, Dict, List
 
 import pytest
 
@@ -15,7 +15,7 @@ from qqreliable.testing import FakeOneBot
 from qqreliable.transport.server import check_token, parse_listen
 from qqreliable.transport.wsserver import RequestHead
 
-from .helpers import FAST, eventually, qq_threads
+from .helpers import eventually, qq_threads
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -23,23 +23,13 @@ PATH = "/onebot/v11/ws"
 
 
 @pytest.fixture
-def listen_bot() -> Iterator[Callable[..., Bot]]:
-    """Started bots listening on 127.0.0.1, port 0; stopped at teardown."""
-    bots: List[Bot] = []
+def listen_bot(make_bot: Callable[..., Bot]) -> Callable[..., Bot]:
+    """Bots listening on 127.0.0.1, port 0 (conftest's make_bot stops them)."""
 
     def make(path: str = PATH, scheme: str = "ws", **kwargs: Any) -> Bot:
-        kwargs.setdefault("api_timeout", 5.0)
-        kwargs.setdefault("shutdown_grace", 2.0)
-        kwargs.setdefault("reconnect", FAST)
-        bot = Bot(listen=f"{scheme}://127.0.0.1:0{path}", **kwargs)
-        bots.append(bot)
-        return bot
+        return make_bot(listen=f"{scheme}://127.0.0.1:0{path}", **kwargs)
 
-    yield make
-    for bot in bots:
-        bot.stop()
-    leftover = qq_threads()
-    assert not leftover, f"threads outlived stop(): {leftover}"
+    return make
 
 
 def test_reply_goes_back_over_the_same_socket(onebot: FakeOneBot, listen_bot: Callable[..., Bot]) -> None:

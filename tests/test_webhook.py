@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 import threading
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import pytest
 
@@ -14,28 +14,19 @@ from qqreliable import ApiNotAvailable, Bot, Event
 from qqreliable.testing import FakeOneBot
 from qqreliable.transport.server import check_signature
 
-from .helpers import FAST, eventually, qq_threads
+from .helpers import eventually
 
 pytestmark = pytest.mark.timeout(30)
 
 
 @pytest.fixture
-def webhook_bot() -> Iterator[Callable[..., Bot]]:
-    bots: List[Bot] = []
+def webhook_bot(make_bot: Callable[..., Bot]) -> Callable[..., Bot]:
+    """Bots receiving HTTP POST events on 127.0.0.1, port 0 (conftest's make_bot stops them)."""
 
     def make(url: Optional[str] = None, path: str = "/onebot", **kwargs: Any) -> Bot:
-        kwargs.setdefault("api_timeout", 5.0)
-        kwargs.setdefault("shutdown_grace", 2.0)
-        kwargs.setdefault("reconnect", FAST)
-        bot = Bot(url, listen=f"http://127.0.0.1:0{path}", **kwargs)
-        bots.append(bot)
-        return bot
+        return make_bot(url, listen=f"http://127.0.0.1:0{path}", **kwargs)
 
-    yield make
-    for bot in bots:
-        bot.stop()
-    leftover = qq_threads()
-    assert not leftover, f"threads outlived stop(): {leftover}"
+    return make
 
 
 def _event(message_id: int = 1, text: str = "hi") -> Dict[str, Any]:

@@ -58,16 +58,22 @@ def _connect_failure(exc: BaseException) -> bool:
         return True
     if isinstance(exc, requests.exceptions.SSLError):
         return True  # the TLS handshake failed: no request bytes went out
+    return connection_never_made(exc)
+
+
+def connection_never_made(exc: BaseException) -> bool:
+    """True when ``exc`` or anything in its cause chain says the TCP connection was
+    never made (refused, DNS, connect timeout). Shared with the media downloads."""
     seen = set()
     cause: Optional[BaseException] = exc
     while cause is not None and id(cause) not in seen:
         seen.add(id(cause))
         if isinstance(cause, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)):
             return True
-        if isinstance(cause, urllib3.exceptions.MaxRetryError):
-            reason = cause.reason
-            if isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)):
-                return True
+        if isinstance(cause, urllib3.exceptions.MaxRetryError) and isinstance(
+            cause.reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
+        ):
+            return True
         nxt = cause.args[0] if cause.args and isinstance(cause.args[0], BaseException) else None
         cause = nxt or cause.__cause__ or cause.__context__
     return False

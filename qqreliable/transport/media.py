@@ -48,6 +48,7 @@ from urllib3.util.ssl_ import create_urllib3_context
 
 from .._version import __version__
 from ..exceptions import NetworkError
+from .http import connection_never_made
 
 __all__ = [
     "MEDIA_CIPHERS",
@@ -388,26 +389,10 @@ class MediaHttp:
                 requests.exceptions.InvalidSchema, ValueError) as exc:
             raise DownloadError(f"not a downloadable URL: {exc}", "bad_url") from exc
         except requests.exceptions.RequestException as exc:
-            if _connect_failed(exc):
+            if connection_never_made(exc):
                 raise DownloadError(f"cannot connect to {_host(url)}: {exc}", "connect") from exc
             raise DownloadError(f"the request to {_host(url)} was cut off: {exc}", "cut") from exc
         return MediaResponse(resp, read_timeout)
 
     def close(self) -> None:
         self._session.close()
-
-
-def _connect_failed(exc: BaseException) -> bool:
-    seen = set()
-    cause: Optional[BaseException] = exc
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        if isinstance(cause, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)):
-            return True
-        if isinstance(cause, urllib3.exceptions.MaxRetryError) and isinstance(
-            cause.reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
-        ):
-            return True
-        nxt = cause.args[0] if cause.args and isinstance(cause.args[0], BaseException) else None
-        cause = nxt or cause.__cause__ or cause.__context__
-    return False
