@@ -196,3 +196,20 @@ def test_read_ahead_survives_a_timeout_mid_frame() -> None:
             continue
     assert got == [first, second]
     assert min(asked) >= 65536  # always reads ahead, never 2 bytes at a time
+
+
+def test_huge_webhook_body_is_refused_before_it_is_read(make_bot: Any) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    bot = make_bot(listen="http://127.0.0.1:0/onebot")
+    with bot:
+        where = urlsplit(bot.listen_url)
+        with socket.create_connection((where.hostname, where.port), timeout=5) as sock:
+            sock.sendall(
+                b"POST /onebot HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 4294967296\r\n\r\n{"
+            )
+            answer = sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 413")
+        assert bot.stats()["events_received"] == 0
