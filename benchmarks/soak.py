@@ -6,8 +6,9 @@
 FakeOneBot runs in a child process, so the figures are the bot's alone. Each
 cycle the server pushes a batch of group messages, the bot's handler counts
 them, then the server drops every connection without a close frame and the
-bot reconnects. After a warm-up, the process's RSS, thread count and open
-file descriptors are sampled; the table shows the samples and the growth
+bot reconnects. After a warm-up long enough for the bot's bounded windows
+(de-duplication, send ledger, chat tracker) to fill, the process's RSS, thread
+count and open file descriptors are sampled; the table shows the samples and the growth
 from the first sample to the last. ``--check`` exits 1 when RSS grew by more
 than ``--max-rss-growth-mb`` (default 5) or threads or fds did not come back
 to the baseline.
@@ -117,12 +118,23 @@ def main() -> int:
     parser.add_argument("--reconnects", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=None, help="stop after this long instead")
     parser.add_argument("--samples", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=5, help="cycles before the baseline sample")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        help="cycles before the baseline sample (default: until 40,000 events, twice the "
+        "de-duplication window, have filled the bot's bounded windows; at least 5)",
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 on growth")
     parser.add_argument("--max-rss-growth-mb", type=float, default=5.0)
     args = parser.parse_args()
     _common.quiet()
     batch = max(1, args.events // args.reconnects)
+    if args.warmup is None:
+        # The de-duplication window (20,000 identities), the send ledger and the gap
+        # filler's chat tracker are bounded, and they fill first: growth before they are
+        # full is the bound, not a leak, so the baseline is taken after.
+        args.warmup = max(5, -(-40_000 // batch))
     budget = f"{args.seconds:g} s" if args.seconds else f"{args.events:,} events, {args.reconnects} reconnects"
     _common.header(f"soak.py: {budget}; {batch:,} events per cycle, then a dropped connection")
 
