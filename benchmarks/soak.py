@@ -122,7 +122,7 @@ def main() -> int:
         "--warmup",
         type=int,
         default=None,
-        help="cycles before the baseline sample (default: until 40,000 events, twice the "
+        help="cycles before the baseline sample (default: until 100,000 events, five times the "
         "de-duplication window, have filled the bot's bounded windows; at least 5)",
     )
     parser.add_argument("--check", action="store_true", help="exit 1 on growth")
@@ -134,7 +134,7 @@ def main() -> int:
         # The de-duplication window (20,000 identities), the send ledger and the gap
         # filler's chat tracker are bounded, and they fill first: growth before they are
         # full is the bound, not a leak, so the baseline is taken after.
-        args.warmup = max(5, -(-40_000 // batch))
+        args.warmup = max(5, -(-100_000 // batch))
     budget = f"{args.seconds:g} s" if args.seconds else f"{args.events:,} events, {args.reconnects} reconnects"
     _common.header(f"soak.py: {budget}; {batch:,} events per cycle, then a dropped connection")
 
