@@ -108,3 +108,11 @@ def test_error_tree() -> None:
 
 def test_py_typed_shipped() -> None:
     assert (PKG / "py.typed").exists()
+
+
+def test_every_public_error_is_exported() -> None:
+    import qqreliable
+    from qqreliable import exceptions
+
+    for name in exceptions.__all__:
+        assert name in qqreliable.__all__, f"qqreliable.{name} is not exported"
