@@ -36,7 +36,7 @@ import websocket
 
 from qqreliable import Bot
 from qqreliable.reliability.dedupe import Deduper
-from qqreliable.stats import percentile
+from qqreliable.runtime.stats import percentile
 from qqreliable.testing import FakeOneBot
 
 

@@ -189,9 +189,9 @@ def _pipeline_overhead(n: int = 20000) -> Tuple[float, float]:
     """Microseconds per send of the plain path and of the pipeline, over a no-op transport."""
     import threading
 
-    from qqreliable.actions import Receipt
+    from qqreliable.onebot.actions import Receipt
     from qqreliable.reliability.verify import SendPipeline
-    from qqreliable.stats import CallStats
+    from qqreliable.runtime.stats import CallStats
 
     counter = [0]
 

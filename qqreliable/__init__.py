@@ -3,9 +3,9 @@
 import logging
 
 from ._version import __version__
-from .actions import Receipt
-from .bot import Bot
-from .events import Event
+from .onebot.actions import Receipt
+from .onebot.bot import Bot
+from .onebot.events import Event
 from .exceptions import (
     AccountOffline,
     ActionFailed,

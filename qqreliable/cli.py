@@ -23,8 +23,8 @@ from typing import Callable, Dict, List, Optional, Sequence, TextIO
 from urllib.parse import urlsplit
 
 from . import __version__
-from .bot import Bot
-from .events import Event
+from .onebot.bot import Bot
+from .onebot.events import Event
 from .exceptions import ApiTimeout, AuthenticationError, Error
 from .reliability import Backoff
 

@@ -93,7 +93,7 @@ class ActionFailed(Error):
         retcode: the implementation's return code.
         message: the implementation's ``message`` (or ``msg``) text.
         wording: the human-readable ``wording`` text, when given.
-        category: how :mod:`qqreliable.actions` classified the failure
+        category: how :mod:`qqreliable.onebot.actions` classified the failure
             (``"bad_request"``, ``"unsupported"``, ``"ambiguous"``, ...).
         response: the whole response body, untouched.
     """

@@ -1,4 +1,4 @@
-"""Pure tests of qqreliable.actions: tables, classification, decoding, Receipt, ApiMixin.
+"""Pure tests of qqreliable.onebot.actions: tables, classification, decoding, Receipt, ApiMixin.
 
 Bodies are quoted from the implementations (reference/onebot11.md section 2,
 reference/faults.md): gocq = go-cqhttp, NC = NapCatQQ, LLOB = LLOneBot,
@@ -16,8 +16,8 @@ from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
 import pytest
 
-from qqreliable import actions
-from qqreliable.actions import (
+from qqreliable.onebot import actions
+from qqreliable.onebot.actions import (
     ACTIONS,
     READ_ONLY,
     RULES,
@@ -653,8 +653,8 @@ def test_module_is_pure() -> None:
             imported.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             imported.add("." * node.level + (node.module or ""))
-    assert imported <= {"__future__", "inspect", "re", "dataclasses", "typing", ".exceptions",
-                        ".message"}
+    assert imported <= {"__future__", "inspect", "re", "dataclasses", "typing", "..exceptions",
+                        "..message"}
     source = Path(actions.__file__).read_text(encoding="utf-8")
     assert "print(" not in source
 

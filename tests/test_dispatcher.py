@@ -8,8 +8,8 @@ from typing import Any, List
 import pytest
 
 from qqreliable import Event
-from qqreliable.dispatcher import Dispatcher
-from qqreliable.supervisor import Supervisor
+from qqreliable.runtime.dispatcher import Dispatcher
+from qqreliable.runtime.supervisor import Supervisor
 
 pytestmark = pytest.mark.timeout(20)
 

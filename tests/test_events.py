@@ -7,7 +7,7 @@ import pickle
 import pytest
 
 from qqreliable import Event, Message, ProtocolError
-from qqreliable.events import parse_frame
+from qqreliable.transport._json import parse_frame
 
 GROUP = {
     "post_type": "message",

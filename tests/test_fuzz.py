@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qqreliable import Event, Message, ProtocolError
-from qqreliable.events import parse_frame
+from qqreliable.transport._json import parse_frame
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
 json_values = st.recursive(

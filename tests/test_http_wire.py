@@ -19,7 +19,7 @@ from qqreliable import (
     ProtocolError,
     ResponseLost,
 )
-from qqreliable.actions import decode_response
+from qqreliable.onebot.actions import decode_response
 from qqreliable.transport.http import HttpApi, _connect_failure
 
 BASE = "http://onebot.test:3000"

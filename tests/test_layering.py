@@ -53,12 +53,12 @@ def test_only_transport_imports_network_libraries() -> None:
 
 
 def test_protocol_modules_are_pure() -> None:
-    for name in ("message.py", "events.py", "actions.py", "exceptions.py"):
+    for name in ("message.py", "onebot/events.py", "onebot/actions.py", "exceptions.py"):
         assert not _imports(PKG / name) & (THIRD_PARTY_IO | {"threading", "socket", "concurrent"}), name
 
 
 def test_only_supervisor_and_dispatcher_start_threads() -> None:
-    allowed = {"supervisor.py", "dispatcher.py"}
+    allowed = {"runtime/supervisor.py", "runtime/dispatcher.py"}
     for path in PKG.rglob("*.py"):
         rel = path.relative_to(PKG).as_posix()
         if rel in allowed or rel.startswith("testing/"):

@@ -13,7 +13,7 @@ from qqreliable.reliability import Backoff
 from qqreliable.reliability.media import Media, MediaConfig
 from qqreliable.testing import FakeOneBot
 from qqreliable.testing.media import DOWNLOAD_TIMEOUT_MESSAGE, sample_png
-from qqreliable.testing.server import render_cq
+from qqreliable.testing.onebot import render_cq
 
 from .helpers import eventually
 

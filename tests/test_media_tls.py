@@ -23,7 +23,7 @@ import urllib3
 from qqreliable import Bot
 from qqreliable.reliability.media import MediaConfig
 from qqreliable.testing.media import sample_png
-from qqreliable.transport.media import MEDIA_CIPHERS, DownloadError, MediaHttp
+from qqreliable.transport.download import MEDIA_CIPHERS, DownloadError, MediaHttp
 
 NTQQ_LIKE_CIPHER = "AES128-GCM-SHA256"
 PNG = sample_png(3000, seed=42)

@@ -27,9 +27,9 @@ from qqreliable.reliability.media import (
 )
 from qqreliable.reliability.race import RaceLost, race
 from qqreliable.reliability.sniff import judge, looks_like_error_body, sniff, truncated_by_format
-from qqreliable.supervisor import IoPool
+from qqreliable.runtime.supervisor import IoPool
 from qqreliable.testing.media import sample_png
-from qqreliable.transport.media import CancelToken
+from qqreliable.transport.download import CancelToken
 
 PNG = sample_png(1000)
 EXPIRED = b'{"retcode":-5503007,"retmsg":"download url has expired","retryflag":0}'

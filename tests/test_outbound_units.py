@@ -14,7 +14,7 @@ from typing import Any, Dict, List
 import pytest
 
 from qqreliable import ActionFailed, MediaRejected, MediaTooLarge, MediaUnavailable, Message, MessageSegment
-from qqreliable.actions import SEND_OUTCOMES, Outcome, decode_response, find_rule, send_outcome
+from qqreliable.onebot.actions import SEND_OUTCOMES, Outcome, decode_response, find_rule, send_outcome
 from qqreliable.reliability.media import MediaConfig, MediaFetcher
 from qqreliable.reliability.outbound import MediaPreparer, OutboundMedia, classify_file
 from qqreliable.testing.media import sample_png

@@ -22,7 +22,7 @@ from qqreliable import (
     ResponseLost,
     SendPolicy,
 )
-from qqreliable.actions import SEND_OUTCOMES, Category, Outcome, send_outcome
+from qqreliable.onebot.actions import SEND_OUTCOMES, Category, Outcome, send_outcome
 from qqreliable.reliability.account import AccountState
 from qqreliable.reliability.ratelimit import Circuits, Pacer, TokenBucket
 from qqreliable.reliability.verify import Ledger, fingerprint, send_fingerprint, target_of

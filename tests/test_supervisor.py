@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from qqreliable.supervisor import Periodic, Supervisor
+from qqreliable.runtime.supervisor import Periodic, Supervisor
 
 pytestmark = pytest.mark.timeout(20)
 

@@ -49,8 +49,8 @@ from ..exceptions import (
     NetworkError,
 )
 from ..message import Message, MessageSegment
-from ..stats import percentile
-from ..transport.media import CancelToken, DownloadError, MediaHttp
+from ..runtime.stats import percentile
+from ..transport.download import CancelToken, DownloadError, MediaHttp
 from .backoff import Backoff
 from .cache import MediaCache
 from .race import RaceLost, race

@@ -1,7 +1,7 @@
 """Run several ways to get the same thing at once; the first good answer wins.
 
 Each contender runs on an I/O pool thread inside a
-:func:`~qqreliable.transport.media.cancel_scope`, so when one wins (or the
+:func:`~qqreliable.transport.download.cancel_scope`, so when one wins (or the
 deadline passes) the others are cancelled: their sockets are shut down at
 once and their late answers are handed to ``discard`` (a temp file deleted),
 never returned. A contender reports failure by raising; the race is lost when
@@ -16,7 +16,7 @@ import time
 from concurrent.futures import Future
 from typing import Any, Callable, Generic, List, Optional, Sequence, Tuple, TypeVar
 
-from ..transport.media import CancelToken, cancel_scope
+from ..transport.download import CancelToken, cancel_scope
 
 __all__ = ["race", "RaceLost", "Contender"]
 

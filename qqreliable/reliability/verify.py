@@ -1,6 +1,6 @@
 """Sends that land exactly once: outcome, verification, re-send, pacing.
 
-Every send ends DELIVERED, NOT_SENT or UNKNOWN (:func:`qqreliable.actions.send_outcome`,
+Every send ends DELIVERED, NOT_SENT or UNKNOWN (:func:`qqreliable.onebot.actions.send_outcome`,
 driven by the RULES table). DELIVERED returns a :class:`Receipt`; NOT_SENT raises and is
 never resent; UNKNOWN is verified here, cheapest first:
 
@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Deque, Dict, Hashable, List, Mapping, Optional, Set, Tuple
 from urllib.parse import unquote, urlsplit
 
-from ..actions import Category, Outcome, Receipt, send_outcome
+from ..onebot.actions import Category, Outcome, Receipt, send_outcome
 from ..exceptions import (
     AccountOffline,
     ActionFailed,
@@ -58,7 +58,7 @@ from ..exceptions import (
     SendUnconfirmed,
 )
 from ..message import Message, MessageSegment, unescape
-from ..stats import CallStats
+from ..runtime.stats import CallStats
 from .account import AccountState
 from .ratelimit import Pacer, target_name
 from .sendpolicy import UNDECIDABLE_ASSUME_DELIVERED, Pacing, SendPolicy

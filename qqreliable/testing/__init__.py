@@ -7,6 +7,6 @@ qqreliable is installed). See ``docs/testing.md``.
 """
 
 from .proxy import FaultProxy
-from .server import DEFAULT_FAIL_MESSAGE, FakeActionError, FakeOneBot, parse_cq, render_cq
+from .onebot import DEFAULT_FAIL_MESSAGE, FakeActionError, FakeOneBot, parse_cq, render_cq
 
 __all__ = ["FakeOneBot", "FaultProxy", "FakeActionError", "DEFAULT_FAIL_MESSAGE", "parse_cq", "render_cq"]

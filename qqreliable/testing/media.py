@@ -318,7 +318,7 @@ class MediaHost:
             return self._tmpdir
 
     def _get_media(self, params: Dict[str, Any]) -> Any:
-        from .server import FakeActionError  # the server imports this module
+        from .onebot import FakeActionError  # the server imports this module
 
         name = str(params.get("file") or params.get("file_id") or "")
         with self._lock:

@@ -108,7 +108,7 @@ def _path_of(value: str) -> str:
 
 def _top_segments(message: Any) -> List[Dict[str, Any]]:
     """Array-form segments of a ``message`` value (CQ strings parsed)."""
-    from .server import parse_cq  # the server imports this module
+    from .onebot import parse_cq  # the server imports this module
 
     if isinstance(message, str):
         if "[CQ:" not in message:

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator, List
 
 import pytest
 
-from .server import FakeOneBot
+from .onebot import FakeOneBot
 
 __all__ = ["onebot", "onebot_factory"]
 

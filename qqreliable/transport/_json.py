@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Callable, Union
 
-__all__ = ["dumps"]
+from ..exceptions import ProtocolError
+
+__all__ = ["dumps", "parse_frame"]
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -29,3 +31,18 @@ def dumps(obj: Any) -> str:
     except ValueError as exc:  # circular references, NaN with allow_nan off
         raise TypeError(str(exc)) from exc
     return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def parse_frame(data: Union[bytes, str], *, loads: Callable[[Any], Any] = json.loads) -> dict:  # type: ignore[type-arg]
+    """Decode one inbound frame to a JSON object.
+
+    Raises:
+        ProtocolError: the frame is not UTF-8 JSON, or not a JSON object.
+    """
+    try:
+        obj = loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ProtocolError(f"frame is not JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise ProtocolError(f"frame is a JSON {type(obj).__name__}, not an object")
+    return obj

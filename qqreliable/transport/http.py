@@ -23,7 +23,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from ..actions import http_status_body
+from ..onebot.actions import http_status_body
 from ._json import dumps
 from ..exceptions import (
     ApiTimeout,

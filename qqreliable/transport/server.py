@@ -47,7 +47,6 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
-from ..events import parse_frame
 from ..exceptions import (
     ApiNotAvailable,
     ApiTimeout,
@@ -58,6 +57,7 @@ from ..exceptions import (
     ResponseLost,
 )
 from ..reliability import Liveness
+from ._json import parse_frame
 from .ws import PendingCalls
 from .wsserver import (
     CLOSE_NORMAL,

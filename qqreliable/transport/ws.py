@@ -27,8 +27,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import websocket
 
-from ..events import parse_frame
-from ._json import dumps
+from ._json import dumps, parse_frame
 from ..exceptions import (
     ApiTimeout,
     AuthenticationError,

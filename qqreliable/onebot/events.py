@@ -8,16 +8,15 @@ Pure: no I/O, no threads.
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
 
-from .exceptions import ApiNotAvailable, ProtocolError
-from .message import Message
+from ..exceptions import ApiNotAvailable
+from ..message import Message
 
 if TYPE_CHECKING:
     from .actions import Receipt
 
-__all__ = ["Event", "parse_frame", "detail_type_key"]
+__all__ = ["Event", "detail_type_key"]
 
 # Which field names the second level of an event's name, per post_type.
 _DETAIL_KEYS = {
@@ -140,18 +139,3 @@ class Event(dict):  # type: ignore[type-arg]
             raise ApiNotAvailable("this event is not attached to a bot")
         result: Receipt = self._bot.send(self, message, **kwargs)
         return result
-
-
-def parse_frame(data: Union[bytes, str], *, loads: Callable[[Any], Any] = json.loads) -> dict:  # type: ignore[type-arg]
-    """Decode one inbound frame to a JSON object.
-
-    Raises:
-        ProtocolError: the frame is not UTF-8 JSON, or not a JSON object.
-    """
-    try:
-        obj = loads(data)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise ProtocolError(f"frame is not JSON: {exc}") from exc
-    if not isinstance(obj, dict):
-        raise ProtocolError(f"frame is a JSON {type(obj).__name__}, not an object")
-    return obj

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 from urllib.parse import urlsplit
 
 from .actions import READ_ONLY, SEND_ACTIONS, ApiMixin, Receipt, decode_response
-from .dispatcher import Dispatcher
+from ..runtime.dispatcher import Dispatcher
 from .events import Event
-from .exceptions import (
+from ..exceptions import (
     ApiNotAvailable,
     ApiTimeout,
     BotStopped,
@@ -29,21 +29,21 @@ from .exceptions import (
     Error,
     ResponseLost,
 )
-from .message import Message, MessageSegment, to_wire
+from ..message import Message, MessageSegment, to_wire
 from .quick import QuickOperations
-from .reliability import Backoff
-from .reliability.dedupe import Deduper
-from .reliability.gapfill import ChatTracker, GapFiller, StallWatch
-from .reliability.media import Media, MediaConfig, MediaFetcher
-from .reliability.outbound import MediaPreparer, OutboundMedia
-from .reliability.sendpolicy import Pacing, SendPolicy
-from .reliability.verify import SendPipeline
-from .stats import CallStats
-from .supervisor import IoPool, Periodic, Supervisor
-from .transport.http import HttpApi
-from .transport.media import make_cancellable
-from .transport.server import AccountRoute, Listener, ReverseWsServer, WebhookServer, parse_listen
-from .transport.ws import WsClient
+from ..reliability import Backoff
+from ..reliability.dedupe import Deduper
+from ..reliability.gapfill import ChatTracker, GapFiller, StallWatch
+from ..reliability.media import Media, MediaConfig, MediaFetcher
+from ..reliability.outbound import MediaPreparer, OutboundMedia
+from ..reliability.sendpolicy import Pacing, SendPolicy
+from ..reliability.verify import SendPipeline
+from ..runtime.stats import CallStats
+from ..runtime.supervisor import IoPool, Periodic, Supervisor
+from ..transport.http import HttpApi
+from ..transport.download import make_cancellable
+from ..transport.server import AccountRoute, Listener, ReverseWsServer, WebhookServer, parse_listen
+from ..transport.ws import WsClient
 
 if TYPE_CHECKING:
     from urllib3.util.retry import Retry
@@ -606,7 +606,7 @@ class Bot(ApiMixin):
         answered 204 at once); over WebSocket, or when late, it is applied with
         ``.handle_quick_operation``. Several handlers' dicts are merged in
         order. They run on the handler pool, besides the ordinary handlers.
-        See :mod:`qqreliable.quick`.
+        See :mod:`qqreliable.onebot.quick`.
         """
         if not names or not all(isinstance(n, str) and n for n in names):
             raise TypeError("quick_operation() takes one or more event names, e.g. 'message.group'")

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tupl
 from urllib.parse import parse_qs
 
 if TYPE_CHECKING:
-    from .reverse import ReverseClient, WebhookPoster
+    from .onebot_reverse import ReverseClient, WebhookPoster
 
 from ..transport.wsserver import (
     OP_BINARY,
@@ -1931,22 +1931,22 @@ class FakeOneBot:
     def connect_reverse(self, url: str, **options: Any) -> "ReverseClient":
         """Dial a bot's reverse-WebSocket ``url`` as this account, reconnecting until stopped.
 
-        Options are those of :class:`~qqreliable.testing.reverse.ReverseClient`
+        Options are those of :class:`~qqreliable.testing.onebot_reverse.ReverseClient`
         (``role``, ``self_id``, ``access_token``, ``auth_scheme``,
         ``reconnect_interval``). The link is one of this server's WebSocket
         connections: events and connection faults reach it. Returns the started link.
         """
-        from .reverse import ReverseClient
+        from .onebot_reverse import ReverseClient
 
         return ReverseClient(self, url, **options).start()
 
     def post_events(self, url: str, **options: Any) -> "WebhookPoster":
         """POST every event from now on to ``url`` (HTTP POST mode), like go-cqhttp.
 
-        Options are those of :class:`~qqreliable.testing.reverse.WebhookPoster`
+        Options are those of :class:`~qqreliable.testing.onebot_reverse.WebhookPoster`
         (``secret``, ``timeout``, ``retries``, ``retry_interval``). Returns the started poster.
         """
-        from .reverse import WebhookPoster
+        from .onebot_reverse import WebhookPoster
 
         poster = WebhookPoster(self, url, **options).start()
         with self._lock:

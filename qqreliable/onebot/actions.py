@@ -40,10 +40,10 @@ from typing import (
     Union,
 )
 
-from .exceptions import ActionFailed, AuthenticationError, MediaRejected, ProtocolError, ResponseLost
+from ..exceptions import ActionFailed, AuthenticationError, MediaRejected, ProtocolError, ResponseLost
 
 if TYPE_CHECKING:
-    from .message import Message, MessageSegment
+    from ..message import Message, MessageSegment
 
 __all__ = [
     "READ_ONLY",

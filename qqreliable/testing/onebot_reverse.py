@@ -39,7 +39,7 @@ import websocket
 from ..transport.wsserver import OP_BINARY, OP_TEXT, WebSocketClosed
 
 if TYPE_CHECKING:
-    from .server import FakeOneBot
+    from .onebot import FakeOneBot
 
 __all__ = ["ReverseClient", "WebhookPoster"]
 
@@ -459,7 +459,7 @@ class WebhookPoster:
         reply = operation.get("reply")
         if reply is None or event.get("post_type") != "message":
             return
-        from .server import _normalize_message
+        from .onebot import _normalize_message
 
         segments = _normalize_message(reply, bool(operation.get("auto_escape")))
         if event.get("message_type") == "group":

@@ -20,7 +20,7 @@ import logging
 import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
-from .dispatcher import Dispatcher
+from ..runtime.dispatcher import Dispatcher
 from .events import Event
 
 __all__ = ["QuickOperations"]
