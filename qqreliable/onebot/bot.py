@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 from urllib.parse import urlsplit
 
 from .actions import READ_ONLY, SEND_ACTIONS, ApiMixin, Receipt, decode_response
+from .sends import OneBotSends
 from ..runtime.dispatcher import Dispatcher
 from .events import Event
 from ..exceptions import (
@@ -242,7 +243,7 @@ class Bot(ApiMixin):
                 policy=send_policy,
                 pacing=pacing,
                 call=self._attempt,
-                read=self._read_for_sends,
+                facts=OneBotSends(read=self._read_for_sends),
                 self_id=lambda: getattr(self._send_route, "self_id", None) or self._self_id,
                 events_live=events_live,
                 stopping=self._supervisor.stopping,

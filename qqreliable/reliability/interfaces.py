@@ -62,6 +62,9 @@ __all__ = [
     "SendFacts",
     "AccountSignal",
     "AccountSignalFn",
+    "SIGNAL_NOTICE",
+    "SIGNAL_STATUS",
+    "SIGNAL_CONNECT",
     "EventKeyFn",
     "Sighting",
     "PastMessage",
@@ -169,8 +172,9 @@ class DeliveryLookup:
         own_message: ``own_message(event, account) -> OwnMessage | None``: the bot's
             own sent message in ``event`` (``account``: the bot's id when known).
             Reader thread: quick, never raises for odd input, never blocks.
-        history: ``history(target, count, timeout) -> [HistoryEntry]``, newest last:
-            the chat's recent messages. Blocks up to ``timeout``; raises a
+        history: ``history(target, count, timeout) -> [HistoryEntry] | None``: the
+            chat's recent messages (None: the answer held no message list). Blocks up
+            to ``timeout``; raises a
             qqreliable :class:`~qqreliable.Error`; an
             :class:`~qqreliable.ActionFailed` with category ``"unsupported"`` means
             this kind of chat has no history here (asked no more).
@@ -182,7 +186,7 @@ class DeliveryLookup:
     """
 
     own_message: Optional[Callable[[Mapping[str, Any], Account], Optional[OwnMessage]]] = None
-    history: Optional[Callable[[Target, int, float], Sequence[HistoryEntry]]] = None
+    history: Optional[Callable[[Target, int, float], Optional[Sequence[HistoryEntry]]]] = None
     by_id: Optional[Callable[[Hashable, float], Optional[Mapping[str, Any]]]] = None
     whoami: Optional[Callable[[float], Account]] = None
 
@@ -334,7 +338,7 @@ class ChatHistory(Protocol):
         Reader thread: quick, never raises."""
         ...
 
-    def page(self, account: Account, chat: Target, count: int, before: Any) -> Optional[List[PastMessage]]:
+    def page(self, account: Account, chat: Target, count: int, before: Any) -> Optional[List["PastMessage"]]:
         """Up to ``count`` messages of ``chat``, oldest first, ending at ``before``
         (a :attr:`PastMessage.cursor`; None: the newest). None when the answer held
         no message list. Blocks (one API call); raises a qqreliable Error."""
