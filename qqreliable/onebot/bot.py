@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 from urllib.parse import urlsplit
 
 from .actions import READ_ONLY, SEND_ACTIONS, ApiMixin, Receipt, decode_response
+from .history import OneBotHistory, event_key
 from .sends import OneBotSends
 from ..runtime.dispatcher import Dispatcher
 from .events import Event
@@ -260,11 +261,12 @@ class Bot(ApiMixin):
         )
         if self._http is not None:
             make_cancellable(self._http.session)  # a losing get_image is abandoned at once
-        self._dedupe = Deduper(size=dedupe_size, ttl=dedupe_ttl)
+        self._dedupe = Deduper(size=dedupe_size, ttl=dedupe_ttl, key=event_key)
         self._stalls = StallWatch(reconcile_after)
+        history = OneBotHistory(self._history_call)
         self._gapfill = GapFiller(
-            ChatTracker(max_chats=recover_chats, window=recover_window),
-            call=self._history_call,
+            ChatTracker(max_chats=recover_chats, window=recover_window, locate=history.locate),
+            history=history,
             deliver=self._deliver_recovered,
             stopping=self._supervisor.stopping,
             page_size=recover_page,
