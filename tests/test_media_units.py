@@ -12,6 +12,7 @@ from typing import Any, List
 import pytest
 
 from qqreliable import MessageSegment
+from qqreliable.onebot.media import parse_ref
 from qqreliable.reliability import Backoff
 from qqreliable.reliability.cache import MediaCache, blob_name, key_name
 from qqreliable.reliability.media import (
@@ -20,7 +21,6 @@ from qqreliable.reliability.media import (
     _content_range,
     clean_url,
     default_cache_dir,
-    parse_ref,
     parse_retry_after,
     retry_delay,
     retryable,

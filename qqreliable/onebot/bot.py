@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from .actions import READ_ONLY, SEND_ACTIONS, ApiMixin, Receipt, decode_response
 from .history import OneBotHistory, event_key
+from .media import OneBotMedia
 from .sends import OneBotSends
 from ..runtime.dispatcher import Dispatcher
 from .events import Event
@@ -256,8 +257,9 @@ class Bot(ApiMixin):
         media_config = MediaConfig.from_option(media_cache)
         self._io_pool = IoPool("media-io", max_workers=media_config.workers)
         self._api_pool = IoPool("media-api", max_workers=media_config.api_workers)
+        media_api = OneBotMedia(self.call_action)
         self._media = MediaFetcher(
-            self.call_action, self._io_pool.submit, media_config, submit_api=self._api_pool.submit
+            media_api, self._io_pool.submit, media_config, submit_api=self._api_pool.submit
         )
         if self._http is not None:
             make_cancellable(self._http.session)  # a losing get_image is abandoned at once
@@ -282,7 +284,7 @@ class Bot(ApiMixin):
         self._outbound: Optional[MediaPreparer] = None
         if outbound_media is not None:
             self._outbound = MediaPreparer(
-                outbound_media, call=self.call_action, submit=self._io_pool.submit,
+                outbound_media, api=media_api, submit=self._io_pool.submit,
                 submit_api=self._api_pool.submit, media=self._media,
             )
 

@@ -4,7 +4,7 @@ The connection to the server and the QQ session are independent: a kicked accoun
 keeps its connection, its status reports may still say online (NapCat caches the
 flag), and every send then fails. The protocol turns events into
 :class:`~qqreliable.reliability.interfaces.AccountSignal` values (OneBot:
-``bot_offline`` notices, heartbeat status). The account is marked offline by an
+offline notices, heartbeat status). The account is marked offline by an
 offline notice, a status report saying offline, or a send answered with an
 offline-class error; it is back after an online notice, a status report saying
 online again *after one said offline* (a report that never said offline proves

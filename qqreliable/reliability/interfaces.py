@@ -27,16 +27,16 @@ How the three protocols fit (``reference/mirai-api-http.md`` §8-9,
 ========================  ===========================  ==========================  ===========================
 fact                      OneBot v11                   mirai-api-http v2           official QQ Bot API
 ========================  ===========================  ==========================  ===========================
-target                    ("group", group_id) /        ("friend", qq) / ("group",  ("group", group_openid) /
-                          ("private", user_id)         id) / ("temp", (group, qq))  ("c2c", openid)
+target                    ("group", number) /          ("friend", qq) / ("group",  ("group", group openid) /
+                          ("private", qq)              id) / ("temp", (group, qq))  ("c2c", openid)
 answered id               ``data.message_id``          ``messageId`` (-1: the call  ``id``
                                                        raises, NOT_SENT)
-UNKNOWN                   retcode 1200, lost answer    code 500, lost answer        5xx, lost answer
+UNKNOWN                   code 1200, lost answer       code 500, lost answer        5xx, lost answer
 judge on a repeat         as the first attempt         as the first attempt         40054005 -> DELIVERED
 resend_safe               False                        False                        True with msg_id+msg_seq
-own messages              ``message_sent`` events      (none by default)            (none)
-history                   ``get_*_msg_history``        ``roamingMessages``          (none)
-by id                     ``get_msg``                  ``messageFromId``            (none)
+own messages              self-sent events             (none by default)            (none)
+history                   group/friend history         ``roamingMessages``          (none)
+by id                     message lookup action        ``messageFromId``            (none)
 ========================  ===========================  ==========================  ===========================
 
 Thread-safety: implementations must be callable from any thread at once (the send
@@ -263,7 +263,7 @@ class AccountSignal:
         online: what the event says.
         reason: for logs and :class:`~qqreliable.AccountOffline` (offline only).
         source: ``"notice"`` (an explicit offline/online notice: OneBot
-            ``bot_offline``, mirai ``BotOfflineEvent*``), ``"status"`` (a periodic
+            offline notice, mirai ``BotOfflineEvent*``), ``"status"`` (a periodic
             status report, e.g. a heartbeat's ``online`` flag: weak, it may be
             cached), or ``"connect"`` (the connection to the account (re)opened).
     """
@@ -385,7 +385,7 @@ class MediaApi(Protocol):
         ...
 
     def describe(self, kind: str) -> str:
-        """The API call's name for messages (``"get_image"``)."""
+        """The API call's name, for messages (OneBot: the image action's name)."""
         ...
 
     def ask(self, ref: MediaRef, timeout: float, options: Mapping[str, Any]) -> List[str]:

@@ -19,8 +19,9 @@ a form that works anywhere: local files are read and inlined as ``base64://``
 (unless :attr:`OutboundMedia.shared_files`); URLs are downloaded here, with the
 media fetcher's timeouts, retries, redirect cap and magic-byte validation, and
 inlined; a segment received earlier (a file id plus its CDN URL) is fetched by
-racing the URL against ``get_image``, or taken from the :meth:`Bot.fetch_image`
-cache. The ``url`` key is dropped (NapCat tries it before ``file``). A request
+racing the URL against the API (the protocol's
+:class:`~qqreliable.reliability.interfaces.MediaApi`), or taken from the
+:meth:`Bot.fetch_image` cache. The ``url`` key is dropped (NapCat tries it before ``file``). A request
 that would exceed :attr:`OutboundMedia.max_request_bytes` is refused with
 :class:`~qqreliable.MediaTooLarge`. Every failure here happens before anything
 is sent: the message is NOT_SENT and it is safe to try again.
@@ -42,7 +43,8 @@ from urllib.parse import unquote, urlsplit
 
 from ..exceptions import BotStopped, MediaTooLarge, MediaUnavailable
 from ..message import Message
-from .media import MediaConfig, MediaFetcher, parse_ref
+from .interfaces import MediaApi
+from .media import MediaConfig, MediaFetcher, redact
 
 __all__ = ["OutboundMedia", "MediaPreparer", "MEDIA_SEGMENTS", "classify_file"]
 
@@ -165,9 +167,10 @@ class MediaPreparer:
 
     Args:
         options: the :class:`OutboundMedia`.
-        call: the bot's ``call_action`` (``get_image`` for segments received earlier).
+        api: the protocol's :class:`MediaApi` (finds references in segments; asks the
+            API for segments received earlier).
         submit: the media I/O pool's ``submit``.
-        submit_api: the pool of ``get_image`` calls.
+        submit_api: the pool of the API path's calls.
         media: the bot's :class:`MediaFetcher` (its configuration and cache).
         clock: monotonic clock.
     """
@@ -176,7 +179,7 @@ class MediaPreparer:
         self,
         options: OutboundMedia,
         *,
-        call: Callable[..., Any],
+        api: MediaApi,
         submit: Callable[..., Any],
         submit_api: Optional[Callable[..., Any]] = None,
         media: Optional[MediaFetcher] = None,
@@ -193,7 +196,8 @@ class MediaPreparer:
             max_file_bytes=max(1, options.max_file_bytes),
             timeout=options.fetch_timeout,
         )
-        self._fetcher = MediaFetcher(call, submit, config, submit_api=submit_api, clock=clock)
+        self._api = api
+        self._fetcher = MediaFetcher(api, submit, config, submit_api=submit_api, clock=clock)
         self._lock = threading.Lock()
         self._closed = False
         self.counters: Dict[str, int] = {
@@ -333,7 +337,7 @@ class MediaPreparer:
                 return data
             return self._fetched(kind, data, {"url": source}, str(source), budget)
         # A file id. With a URL beside it, it was received earlier: fetch it (the URL
-        # races get_image); without, use the cache if it holds it, else leave the id
+        # races the API); without, use the cache if it holds it, else leave the id
         # to the implementation that gave it out.
         if isinstance(url, str) and _is_http(url) and self.options.fetch_urls:
             return self._fetched(kind, data, {"file": file, "url": url}, str(file), budget)
@@ -397,7 +401,7 @@ class MediaPreparer:
         if cache is None:
             return None
         try:
-            ref = parse_ref(kind, dict(ref_data))
+            ref = self._api.find(kind, dict(ref_data))
             entry = cache.get(ref.key)
             if entry is None or entry.size > self.options.max_file_bytes:
                 return None

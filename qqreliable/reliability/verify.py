@@ -8,7 +8,7 @@ Every send ends DELIVERED, NOT_SENT or UNKNOWN (:meth:`SendFacts.judge`). DELIVE
 returns a :class:`Receipt`; NOT_SENT raises and is never resent; UNKNOWN is verified
 here, cheapest first, with what the protocol has (:class:`DeliveryLookup`):
 
-1. the bot's own sent message seen on the event stream (OneBot ``message_sent``),
+1. the bot's own sent message seen on the event stream (OneBot: its self-sent events),
    matched by account, target, content fingerprint and arrival after the send
    started, for as long as the server may still deliver;
 2. the chat's history, when the protocol has it (probed once per kind of chat and
@@ -84,7 +84,7 @@ _COUNTERS = (
     "verified_absent",
     "verified_by_event",
     "verified_by_history",
-    "verified_by_get_msg",
+    "verified_by_lookup",
 )
 _SEEN_MAX = 5_000
 
@@ -759,7 +759,7 @@ class SendPipeline:
                 tried_by_id = True
                 found_msg = self._by_id_check(known_id, fp.account, evidence)
                 if found_msg is not None:
-                    return _Verdict(_FOUND, found_msg, "get_msg")
+                    return _Verdict(_FOUND, found_msg, "lookup")
             if self._events_live is None and not self._has_history(kind):
                 # No event stream and no history: nothing can ever decide; do not wait.
                 return self._final_without_history(started, evidence)
