@@ -1,0 +1,135 @@
+"""Several accounts on one bot: an account's own message never confirms another
+account's send (the send ledger is keyed by account), and ids are claimed per account."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Callable, Dict, List
+
+import pytest
+
+from qqreliable import ActionFailed, Bot, SendPolicy
+from qqreliable.onebot.sends import OneBotSends, fingerprint
+from qqreliable.reliability.verify import Ledger, SendPipeline
+from qqreliable.runtime.stats import CallStats
+from qqreliable.testing import FakeOneBot
+
+from .helpers import eventually
+
+pytestmark = pytest.mark.timeout(30)
+
+FACTS = OneBotSends()
+
+
+def _sent(self_id: int, mid: int, text: str, group: int = 5) -> Dict[str, Any]:
+    return {"post_type": "message_sent", "message_type": "group", "group_id": group, "self_id": self_id,
+            "user_id": self_id, "message_id": mid, "message": text, "time": int(time.time())}
+
+
+# -- the ledger ------------------------------------------------------------------------------
+
+
+def test_ledger_matches_only_the_sending_account() -> None:
+    ledger = Ledger(facts=FACTS)
+    target, fp = ("group", 5), fingerprint("same words")
+    assert ledger.observe(_sent(111, 7, "same words"), self_id=None)
+    assert ledger.take(target, fp, 0.0, 222) is None  # account 111's message: not 222's
+    seen = ledger.take(target, fp, 0.0, 111)
+    assert seen is not None and seen.message_id == 7 and seen.account == 111
+
+
+def test_ids_are_claimed_per_account() -> None:
+    ledger = Ledger(facts=FACTS)
+    assert ledger.claim(7, 111)
+    assert not ledger.claim(7, 111)  # the same account's id: owned already
+    ledger.observe(_sent(222, 7, "hi"), self_id=None)  # another account's message 7
+    assert ledger.take(("group", 5), fingerprint("hi"), 0.0, 222) is not None
+    assert ledger.claimed(7, 222) and ledger.claimed(7, None)  # an unknown account matches any
+
+
+def test_an_identical_send_in_flight_on_another_account_is_no_rival() -> None:
+    from qqreliable.reliability.verify import _Content
+
+    ledger = Ledger(facts=FACTS)
+    target, fp = ("group", 5), fingerprint("hi")
+    ledger.observe(_sent(222, 8, "hi"), self_id=None)
+    other_account = _Content(FACTS, "send_group_msg", {"group_id": 5, "message": "hi"}, 111)
+    ledger.begin(target, other_account)
+    assert not ledger.contested(target, fp, 222)
+    assert ledger.contested(target, fp, 111) and ledger.contested(target, fp, None)
+    assert ledger.take(target, fp, 0.0, 222) is not None
+    ledger.end(target, other_account)
+
+
+# -- the pipeline ------------------------------------------------------------------------------
+
+
+def test_pipeline_does_not_take_another_accounts_message_as_delivery() -> None:
+    """Account 222's send times out undelivered while account 111's identical message is
+    reported: 222's send is verified absent and sent again, not "confirmed" by 111's."""
+    calls: List[Dict[str, Any]] = []
+    pipeline: List[SendPipeline] = []
+
+    def call(action: str, params: Dict[str, Any], timeout: float) -> Any:
+        calls.append(params)
+        if len(calls) == 1:
+            pipeline[0].observe(_sent(111, 900, "same words"))  # the other account's copy
+            raise ActionFailed(action, 1200, "Timeout: NTEvent serviceAndMethod:...", category="ambiguous")
+        return {"message_id": 1001}
+
+    def read(action: str, params: Dict[str, Any], timeout: float) -> Any:
+        assert action in ("get_group_msg_history", "get_login_info"), action
+        return {"messages": []} if action == "get_group_msg_history" else {"user_id": 222}
+
+    pipeline.append(
+        SendPipeline(
+            policy=SendPolicy(settle_window=0.2, poll_interval=0.05),
+            pacing=None,
+            call=call,
+            facts=OneBotSends(read=read),
+            self_id=lambda: 222,
+            events_live=lambda: True,
+            stopping=threading.Event(),
+            stats=CallStats(),
+        )
+    )
+    receipt = pipeline[0].send("send_group_msg", {"group_id": 5, "message": "same words"}, 5.0)
+    assert receipt.message_id == 1001 and receipt.attempts == 2 and not receipt.verified
+    assert len(calls) == 2 and pipeline[0].counters["verified_absent"] == 1
+    assert pipeline[0].counters["verified_by_event"] == 0
+
+
+# -- end to end: two accounts on reverse WebSocket ----------------------------------------------
+
+
+def test_two_reverse_accounts_sending_the_same_text_to_one_group(
+    onebot_factory: Callable[..., FakeOneBot], make_bot: Callable[..., Bot]
+) -> None:
+    a = onebot_factory(self_id=111, report_self_messages=True)
+    b = onebot_factory(self_id=222, report_self_messages=True)
+    bot = make_bot(
+        listen="ws://127.0.0.1:0/onebot/v11/ws",
+        send_policy=SendPolicy(settle_window=1.0, poll_interval=0.05, clock_skew=5),
+    )
+    with bot:
+        a.connect_reverse(bot.listen_url).wait_connects(1)
+        b.connect_reverse(bot.listen_url).wait_connects(1)
+        eventually(lambda: sorted(bot.self_ids) == [111, 222], what="both accounts")
+        b.script("send_group_msg", ["fail"])  # not delivered, answered 1200
+        result: List[Any] = []
+        sender = threading.Thread(
+            target=lambda: result.append(bot.send_group_msg(5, "same words", self_id=222)),
+            name="qqreliable:test-sender",
+        )
+        sender.start()
+        b.wait_for_call("send_group_msg")
+        # Account 111 says the same in the same group (another client of it) while
+        # 222's send is being verified.
+        a.push_event(_sent(111, 4242, "same words"))
+        sender.join(15)
+        assert not sender.is_alive() and len(result) == 1
+        receipt = result[0]
+        assert [m["raw_message"] for m in b.sent_messages] == ["same words"]  # 222's message landed
+        assert receipt.attempts == 2 and receipt.message_id != 4242
+        assert a.sent_messages == []
