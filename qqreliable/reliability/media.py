@@ -81,7 +81,7 @@ _SECRET_PARAMS = (
     "x-cos-security-token", "q-signature", "ossaccesskeyid", "x-oss-signature",
 )
 _SECRET_QUERY = re.compile(
-    r"([?&;]|&amp;)(" + "|".join(re.escape(p) for p in _SECRET_PARAMS) + r")=[^&\s#\"'<>]*",
+    r"([?&;]|&amp;)(" + "|".join(re.escape(p) for p in _SECRET_PARAMS) + r")=[^&\s#\"'<>,\])]*",
     re.IGNORECASE,
 )
 
