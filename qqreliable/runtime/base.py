@@ -249,8 +249,8 @@ class BotBase:
 
         previous: Dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                previous[sig] = signal.signal(sig, on_signal)
+            for wanted in (signal.SIGINT, signal.SIGTERM):
+                previous[wanted] = signal.signal(wanted, on_signal)
         try:
             self.start()
             while not signalled and not self._supervisor.wait(0.1):
@@ -264,8 +264,8 @@ class BotBase:
         finally:
             if self._state != "stopped":
                 self.stop()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
             if installed is not None:
                 lib_logger.removeHandler(installed)
                 lib_logger.setLevel(level_before)
