@@ -64,8 +64,18 @@ def _graph() -> Dict[str, Set[str]]:
     return graph
 
 
-def _closure(start: str, graph: Dict[str, Set[str]]) -> List[str]:
-    """Every module importing ``start`` loads, parents' ``__init__`` included."""
+#: Known edges into a protocol from outside reliability/, each owned by other work:
+#: importer -> the protocol modules it may still import. transport/http.py takes
+#: ``http_status_body`` from onebot.actions until the transport is neutral (issue 10,
+#: helper "transport"); remove the entry then. Any other path into a protocol fails.
+KNOWN_EDGES: Dict[str, Set[str]] = {
+    "qqreliable.transport.http": {"qqreliable.onebot.actions"},
+}
+
+
+def _closure(start: str, graph: Dict[str, Set[str]], known: Dict[str, Set[str]] = {}) -> List[str]:  # noqa: B006
+    """Every module importing ``start`` loads, parents' ``__init__`` included (edges in
+    ``known`` not followed)."""
     seen: Set[str] = set()
     todo = [start]
     while todo:
@@ -77,7 +87,7 @@ def _closure(start: str, graph: Dict[str, Set[str]]) -> List[str]:
             continue
         parts = name.split(".")
         todo.extend(".".join(parts[:i]) for i in range(2, len(parts)))  # parent packages
-        todo.extend(graph[name])
+        todo.extend(m for m in graph[name] if m not in known.get(name, ()))
     return sorted(n for n in seen if n in graph)
 
 
@@ -87,7 +97,7 @@ def test_reliability_imports_no_protocol_even_transitively() -> None:
     for module in graph:
         if not module.startswith("qqreliable.reliability"):
             continue
-        bad = [m for m in _closure(module, graph) if m.startswith(PROTOCOLS)]
+        bad = [m for m in _closure(module, graph, KNOWN_EDGES) if m.startswith(PROTOCOLS)]
         if bad:
             offenders[module] = bad
     assert offenders == {}
@@ -130,3 +140,13 @@ def test_the_checker_sees_a_transitive_protocol_import() -> None:
         "qqreliable.onebot.actions": set(),
     }
     assert "qqreliable.onebot.actions" in _closure("qqreliable.reliability.x", graph)
+    assert "qqreliable.onebot.actions" not in _closure(
+        "qqreliable.reliability.x", graph, {"qqreliable.util": {"qqreliable.onebot.actions"}}
+    )
+
+
+def test_known_edges_still_exist() -> None:
+    # An allowance that is no longer needed must go (so it cannot hide a new edge).
+    graph = _graph()
+    for importer, targets in KNOWN_EDGES.items():
+        assert targets <= graph.get(importer, set()), (importer, targets)
