@@ -15,8 +15,9 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from ..exceptions import ActionFailed, ApiNotAvailable, ApiTimeout, BotStopped, Error, NetworkError
 from ..message import Message, MessageSegment
-from ..reliability.interfaces import AccountSignal, MediaRef
+from ..reliability.interfaces import AccountSignal, MediaRef, OutboundElement, Replacement
 from ..reliability.media import MediaAttemptError, clean_url
+from .outbound import rewrite_media
 from .sends import account_signal
 
 __all__ = ["OneBotMedia", "parse_ref", "API_ACTIONS"]
@@ -163,3 +164,12 @@ class OneBotMedia:
 
     def account_signal(self, event: Mapping[str, Any]) -> Optional[AccountSignal]:
         return account_signal(event)
+
+    def rewrite_media(
+        self,
+        action: str,
+        params: Dict[str, Any],
+        visit: Callable[[OutboundElement], Optional[Replacement]],
+        text: Callable[[str], None],
+    ) -> Dict[str, Any]:
+        return rewrite_media(action, params, visit, text)

@@ -18,8 +18,10 @@ The interfaces, by consumer:
 * :data:`EventKeyFn` -> :class:`~qqreliable.reliability.dedupe.Deduper`.
 * :data:`AccountSignalFn` -> :class:`~qqreliable.reliability.account.AccountState`
   and the media fetcher: an event saying the QQ account went offline or came back.
-* :class:`MediaApi` -> :class:`~qqreliable.reliability.media.MediaFetcher`: where the
-  fetchable reference is in a segment or event, and how to ask the API for the file.
+* :class:`MediaApi` -> :class:`~qqreliable.reliability.media.MediaFetcher` and
+  :class:`~qqreliable.reliability.outbound.MediaPreparer`: where the fetchable
+  reference is in a segment or event, how to ask the API for the file, and where
+  the media of an outgoing message is (and how a replacement is written there).
 
 How the three protocols fit (``reference/mirai-api-http.md`` §8-9,
 ``reference/qq-official.md`` §6-7):
@@ -70,6 +72,8 @@ __all__ = [
     "PastMessage",
     "ChatHistory",
     "MediaRef",
+    "OutboundElement",
+    "Replacement",
     "MediaApi",
     "target_name",
 ]
@@ -367,6 +371,33 @@ class MediaRef:
         return f"{self.kind}:{self.file or self.url}"
 
 
+@dataclass(frozen=True)
+class OutboundElement:
+    """A media element of an outgoing message, as the protocol found it.
+
+    Attributes:
+        kind: ``"image"``, ``"record"``, ``"video"`` or ``"file"``.
+        file: its reference: ``base64://...``, a ``data:`` URI, bytes, a
+            ``file://`` URI, a local path, an ``http(s)`` URL, or a server file id.
+        url: a URL beside a file id (media received earlier), or None.
+    """
+
+    kind: str
+    file: Any
+    url: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """What an :class:`OutboundElement` becomes: the bytes inline (``base64``, the
+    text without any prefix) or a ``file://`` ``uri``; ``name`` is a file name to
+    keep when the element has none. The protocol writes it in its own form."""
+
+    base64: Optional[str] = None
+    uri: Optional[str] = None
+    name: Optional[str] = None
+
+
 class MediaApi(Protocol):
     """How a protocol's media is found in messages and asked of its API. Thread-safe.
 
@@ -413,4 +444,18 @@ class MediaApi(Protocol):
 
     def account_signal(self, event: Mapping[str, Any]) -> Optional[AccountSignal]:
         """See :data:`AccountSignalFn`."""
+        ...
+
+    def rewrite_media(
+        self,
+        action: str,
+        params: Dict[str, Any],
+        visit: Callable[[OutboundElement], Optional[Replacement]],
+        text: Callable[[str], None],
+    ) -> Dict[str, Any]:
+        """``params`` of an outgoing request with each media element replaced as
+        ``visit`` answers (None: unchanged); ``text`` is called with each piece of
+        text (for the request size). Returns ``params`` itself when nothing changed,
+        else a new dict; never modifies the caller's objects. Exceptions of ``visit``
+        propagate. Blocks only inside ``visit``."""
         ...

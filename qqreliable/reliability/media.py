@@ -596,8 +596,19 @@ class MediaFetcher:
     # -- fetching -------------------------------------------------------------
 
     def fetch(self, kind: str, target: Any, timeout: Optional[float] = None) -> Media:
-        """Fetch one media file; see ``Bot.fetch_image``."""
-        ref = self.api.find(kind, target)
+        """Fetch one media file; see ``Bot.fetch_image``. Blocks up to ``timeout``.
+
+        ``target`` is a :class:`MediaRef`, or anything the protocol's
+        :meth:`MediaApi.find` reads (a segment, an event, a file id, a URL).
+
+        Raises:
+            MediaUnavailable: no path produced a valid file in time.
+            AccountOffline: the account is offline and there was no URL (or every
+                path failed while it is).
+            BotStopped: the fetcher is closed.
+            ValueError, TypeError: nothing fetchable in ``target``.
+        """
+        ref = target if isinstance(target, MediaRef) else self.api.find(kind, target)
         started = self._clock()
         deadline = started + (self.config.timeout if timeout is None else timeout)
         if self._closed:
