@@ -106,8 +106,9 @@ class Judgement:
     Attributes:
         outcome: an :class:`~qqreliable.outcome.Outcome` value. DELIVERED from an
             error is allowed (the official API's ``40054005`` on a repeat with the
-            same ``msg_seq``: the first attempt landed); the send then returns an
-            unverified-by-lookup but delivered :class:`~qqreliable.Receipt`.
+            same ``msg_seq``: the first attempt landed); the send then returns a
+            :class:`~qqreliable.Receipt` (``verified=False``: the answer said so,
+            no lookup did) with :attr:`message_id` when the failure carried one.
         never_left: the request certainly never left this host (a connect failure):
             the pipeline may repeat it at once without counting an attempt.
         message_id: an id the failed answer still carried, for a lookup by id.
