@@ -16,11 +16,11 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 from ..exceptions import ActionFailed, ApiNotAvailable, ApiTimeout, BotStopped, Error, NetworkError
 from ..message import Message, MessageSegment
 from ..reliability.interfaces import AccountSignal, MediaRef, OutboundElement, Replacement
-from ..reliability.media import MediaAttemptError, clean_url
-from .outbound import rewrite_media
+from ..reliability.media import MediaAttemptError
+from .outbound import clean_url, rewrite_media
 from .sends import account_signal
 
-__all__ = ["OneBotMedia", "parse_ref", "API_ACTIONS"]
+__all__ = ["OneBotMedia", "parse_ref", "clean_url", "API_ACTIONS"]
 
 #: The action that hands out each kind of media.
 API_ACTIONS: Dict[str, str] = {"image": "get_image", "record": "get_record", "video": "get_file", "file": "get_file"}

@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 from ..message import Message
 from ..reliability.interfaces import OutboundElement, Replacement
 
-__all__ = ["MEDIA_SEGMENTS", "rewrite_media"]
+__all__ = ["MEDIA_SEGMENTS", "clean_url", "rewrite_media"]
 
 MEDIA_SEGMENTS = ("image", "record", "video", "file")
 """Segment types whose ``file`` the implementation must read or download."""
@@ -29,6 +29,21 @@ _CQ_MEDIA = re.compile(r"\[CQ:(?:image|record|video|file)[,\]]")
 
 Visit = Callable[[OutboundElement], Optional[Replacement]]
 CountText = Callable[[str], None]
+
+
+def clean_url(url: str) -> str:
+    """Undo CQ-code escaping left in a URL (``&amp;`` → ``&``…); strip blanks.
+
+    A URL copied out of a CQ string keeps ``&amp;`` and the host then rejects
+    it (``invalid rkey``). A real URL never needs a literal ``&amp;``.
+    """
+    url = url.strip()
+    for _ in range(3):  # doubly escaped URLs exist
+        cleaned = url.replace("&#44;", ",").replace("&#91;", "[").replace("&#93;", "]").replace("&amp;", "&")
+        if cleaned == url:
+            break
+        url = cleaned
+    return url
 
 
 def rewrite_media(action: str, params: Dict[str, Any], visit: Visit, text: CountText) -> Dict[str, Any]:
@@ -97,13 +112,19 @@ def _segment(seg: Mapping[str, Any], visit: Visit, text: CountText, depth: int) 
         return seg
     if kind not in MEDIA_SEGMENTS:
         return seg
+    file = data.get("file")
+    if isinstance(file, str) and _is_http(file.strip()):
+        file = clean_url(file)  # a URL copied out of a CQ string keeps its escapes
     url = data.get("url")
-    replacement = visit(
-        OutboundElement(str(kind), data.get("file"), url if isinstance(url, str) else None)
-    )
+    url = clean_url(url) if isinstance(url, str) and _is_http(url.strip()) else url
+    replacement = visit(OutboundElement(str(kind), file, url if isinstance(url, str) else None))
     if replacement is None:
         return seg
     return {**seg, "data": _replaced(data, replacement)}
+
+
+def _is_http(value: str) -> bool:
+    return value[:8].lower().startswith(("http://", "https://"))
 
 
 def _replaced(data: Mapping[str, Any], replacement: Replacement) -> Dict[str, Any]:

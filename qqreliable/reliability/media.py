@@ -59,7 +59,6 @@ __all__ = [
     "MediaRef",
     "MediaFetcher",
     "MediaAttemptError",
-    "clean_url",
     "redact",
     "parse_retry_after",
     "retryable",
@@ -270,21 +269,6 @@ class MediaAttemptError(Error):
 
     def __str__(self) -> str:
         return f"{self.path}: {self.cause}: {self.detail}"
-
-
-def clean_url(url: str) -> str:
-    """Undo CQ-code escaping left in a URL (``&amp;`` → ``&``…); strip blanks.
-
-    A URL copied out of a CQ string keeps ``&amp;`` and the host then rejects
-    it (``invalid rkey``). A real URL never needs a literal ``&amp;``.
-    """
-    url = url.strip()
-    for _ in range(3):  # doubly escaped URLs exist
-        cleaned = url.replace("&#44;", ",").replace("&#91;", "[").replace("&#93;", "]").replace("&amp;", "&")
-        if cleaned == url:
-            break
-        url = cleaned
-    return url
 
 
 def _is_http(value: str) -> bool:
@@ -927,7 +911,7 @@ class MediaFetcher:
                 problems.append(f"{path}: not readable here")
         for value in values:
             if _is_http(value):
-                return self._url_path(ref, clean_url(value), deadline, token, "api", attempts=1)
+                return self._url_path(ref, value.strip(), deadline, token, "api", attempts=1)
         raise MediaAttemptError("api", "api_no_file", f"{action} gave nothing usable ({'; '.join(problems) or 'no file'})")
 
     def _check(self, ref: MediaRef, sink: _Sink) -> str:

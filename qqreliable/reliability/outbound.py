@@ -43,7 +43,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..exceptions import BotStopped, MediaTooLarge, MediaUnavailable
 from .interfaces import MediaApi, MediaRef, OutboundElement, Replacement
-from .media import MediaConfig, MediaFetcher, clean_url
+from .media import MediaConfig, MediaFetcher
 
 __all__ = ["OutboundMedia", "MediaPreparer", "classify_file"]
 
@@ -269,13 +269,13 @@ class MediaPreparer:
         if form == "url":
             if not self.options.fetch_urls:
                 return None
-            return self._fetched(kind, MediaRef(kind, url=clean_url(source)), str(source), budget)
+            return self._fetched(kind, MediaRef(kind, url=source.strip()), str(source), budget)
         # A file id. With a URL beside it, it was received earlier: fetch it (the URL
         # races the API); without, use the cache if it holds it, else leave the id
         # to the server that gave it out.
         file_id = str(file).strip() if file not in (None, "") else None
         if isinstance(url, str) and _is_http(url) and self.options.fetch_urls:
-            return self._fetched(kind, MediaRef(kind, file=file_id, url=clean_url(url)), str(file), budget)
+            return self._fetched(kind, MediaRef(kind, file=file_id, url=url.strip()), str(file), budget)
         cached = self._cached(MediaRef(kind, file=file_id)) if file_id else None
         if cached is not None:
             budget.add(_b64_len(len(cached)), f"the cached {kind} {file}")
