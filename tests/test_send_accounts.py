@@ -133,3 +133,38 @@ def test_two_reverse_accounts_sending_the_same_text_to_one_group(
         assert [m["raw_message"] for m in b.sent_messages] == ["same words"]  # 222's message landed
         assert receipt.attempts == 2 and receipt.message_id != 4242
         assert a.sent_messages == []
+
+
+def test_another_accounts_reports_say_nothing_about_this_account() -> None:
+    """Account 111's server reports its own messages; 222's does not, and 222 has no
+    history. 222's ambiguous send is undecidable (not "absent, send again", which
+    would duplicate it if it landed)."""
+    from qqreliable import SendUnconfirmed
+
+    calls: List[Dict[str, Any]] = []
+    pipeline: List[SendPipeline] = []
+
+    def call(action: str, params: Dict[str, Any], timeout: float) -> Any:
+        calls.append(params)
+        raise ActionFailed(action, 1200, "Timeout: NTEvent serviceAndMethod:...", category="ambiguous")
+
+    def read(action: str, params: Dict[str, Any], timeout: float) -> Any:
+        raise ActionFailed(action, 1404, "unsupported action", category="unsupported")
+
+    pipeline.append(
+        SendPipeline(
+            policy=SendPolicy(settle_window=0.2, poll_interval=0.05),
+            pacing=None,
+            call=call,
+            facts=OneBotSends(read=read),
+            self_id=lambda: 222,
+            events_live=lambda: True,
+            stopping=threading.Event(),
+            stats=CallStats(),
+        )
+    )
+    pipeline[0].observe(_sent(111, 900, "something account 111 said earlier"))
+    with pytest.raises(SendUnconfirmed):
+        pipeline[0].send("send_group_msg", {"group_id": 5, "message": "ambiguous"}, 5.0)
+    assert len(calls) == 1  # never sent again
+    assert pipeline[0].ledger.reports(111) and not pipeline[0].ledger.reports(222)

@@ -173,7 +173,8 @@ class Ledger:
         self._claim_order: Deque[Tuple[Hashable, Account]] = collections.deque()
         self._unanswered: Dict[Target, List[_Content]] = {}
         self._waiting = 0  # verifiers in wait(): only then is a notify worth its cost
-        self.reports_seen = False
+        self.reports_seen = False  # any account's own messages were reported
+        self._reporters: Set[Account] = set()
         self.last_break = float("-inf")
         self.closed = False
 
@@ -192,9 +193,18 @@ class Ledger:
         with self._cond:
             self._seen.append(seen)
             self.reports_seen = True
+            self._reporters.add(own.account)
             if self._waiting:
                 self._cond.notify_all()
         return True
+
+    def reports(self, account: Account) -> bool:
+        """Whether ``account``'s own messages have been seen reported (its server
+        reports them: their absence then means something)."""
+        with self._cond:
+            if account is None or None in self._reporters:
+                return self.reports_seen
+            return account in self._reporters
 
     def connection_lost(self) -> None:
         with self._cond:
@@ -762,20 +772,20 @@ class SendPipeline:
                     return _Verdict(_FOUND, found_msg, "lookup")
             if self._events_live is None and not self._has_history(kind):
                 # No event stream and no history: nothing can ever decide; do not wait.
-                return self._final_without_history(started, evidence)
+                return self._final_without_history(started, fp.account, evidence)
             if final:
-                return self._final_without_history(started, evidence)
+                return self._final_without_history(started, fp.account, evidence)
             self.ledger.wait(max(0.0, min(deadline, history_next) - self._clock()))
 
     def _has_history(self, kind: str) -> bool:
         """Whether this kind of chat may have a history to read (not yet refused)."""
         return self._lookup.history is not None and self._history.get(kind) is not False
 
-    def _final_without_history(self, started: float, evidence: List[str]) -> _Verdict:
+    def _final_without_history(self, started: float, account: Account, evidence: List[str]) -> _Verdict:
         live = self._events_live
         if self._lookup.own_message is None:
             evidence.append("the protocol reports no own messages")
-        elif live is not None and self.ledger.reports_seen:
+        elif live is not None and self.ledger.reports(account):
             if self.ledger.last_break < started and live():
                 evidence.append("the bot's own message was not reported within the settle window")
                 return _Verdict(_ABSENT)
