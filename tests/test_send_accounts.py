@@ -168,3 +168,39 @@ def test_another_accounts_reports_say_nothing_about_this_account() -> None:
         pipeline[0].send("send_group_msg", {"group_id": 5, "message": "ambiguous"}, 5.0)
     assert len(calls) == 1  # never sent again
     assert pipeline[0].ledger.reports(111) and not pipeline[0].ledger.reports(222)
+
+
+def test_history_support_is_probed_per_account() -> None:
+    """Account 111's server has no history action, 222's has: 111's refusal must not
+    stop 222's sends from being verified by history."""
+    from qqreliable import SendUnconfirmed
+
+    current = [111]
+    landed: List[Dict[str, Any]] = []
+
+    def call(action: str, params: Dict[str, Any], timeout: float) -> Any:
+        landed.append({"user_id": current[0], "message_id": 77 + current[0], "message": params["message"],
+                       "time": int(time.time())})
+        raise ActionFailed(action, 1200, "Timeout: NTEvent serviceAndMethod:...", category="ambiguous")
+
+    def read(action: str, params: Dict[str, Any], timeout: float) -> Any:
+        if current[0] == 111:
+            raise ActionFailed(action, 1404, "unsupported action", category="unsupported")
+        return {"messages": [m for m in landed if m["user_id"] == current[0]]}
+
+    pipeline = SendPipeline(
+        policy=SendPolicy(settle_window=0.2, poll_interval=0.05),
+        pacing=None,
+        call=call,
+        facts=OneBotSends(read=read),
+        self_id=lambda: current[0],
+        events_live=None,  # no event stream: history is the only evidence
+        stopping=threading.Event(),
+        stats=CallStats(),
+    )
+    with pytest.raises(SendUnconfirmed, match="not supported"):
+        pipeline.send("send_group_msg", {"group_id": 5, "message": "from 111"}, 5.0)
+    current[0] = 222
+    receipt = pipeline.send("send_group_msg", {"group_id": 5, "message": "from 222"}, 5.0)
+    assert receipt.verified and receipt.message_id == 77 + 222 and receipt.attempts == 1
+    assert pipeline.counters["verified_by_history"] == 1

@@ -375,7 +375,9 @@ class SendPipeline:
         self.account = AccountState(policy.offline_probe_interval, clock, signal=facts.account_signal)
         self.pacer = Pacer(pacing if pacing is not None else Pacing.unlimited(), stopping, clock)
         self._paced = pacing is not None
-        self._history: Dict[str, bool] = {}  # kind of chat -> history available (probed once)
+        # (account, kind of chat) -> history available (probed once per account: several
+        # accounts may sit on different servers)
+        self._history: Dict[Tuple[Account, str], bool] = {}
         self._known_self_id: Account = None
         self._lock = threading.Lock()
         # Every counter present from the start, so stats() has a stable shape.
@@ -756,7 +758,7 @@ class SendPipeline:
                     if final:
                         evidence.append("absent from history after the settle window")
                         return _Verdict(_ABSENT)
-                elif final and self._has_history(kind) and final_retries < 3:
+                elif final and self._has_history(fp.account, kind) and final_retries < 3:
                     # The deciding query failed (e.g. the link is reconnecting): try again
                     # a little later rather than give up on a decidable send.
                     final_retries += 1
@@ -770,16 +772,16 @@ class SendPipeline:
                 found_msg = self._by_id_check(known_id, fp.account, evidence)
                 if found_msg is not None:
                     return _Verdict(_FOUND, found_msg, "lookup")
-            if self._events_live is None and not self._has_history(kind):
+            if self._events_live is None and not self._has_history(fp.account, kind):
                 # No event stream and no history: nothing can ever decide; do not wait.
                 return self._final_without_history(started, fp.account, evidence)
             if final:
                 return self._final_without_history(started, fp.account, evidence)
             self.ledger.wait(max(0.0, min(deadline, history_next) - self._clock()))
 
-    def _has_history(self, kind: str) -> bool:
+    def _has_history(self, account: Account, kind: str) -> bool:
         """Whether this kind of chat may have a history to read (not yet refused)."""
-        return self._lookup.history is not None and self._history.get(kind) is not False
+        return self._lookup.history is not None and self._history.get((account, kind)) is not False
 
     def _final_without_history(self, started: float, account: Account, evidence: List[str]) -> _Verdict:
         live = self._events_live
@@ -802,14 +804,15 @@ class SendPipeline:
         """A matching history message's data (dict), False when absent, None when unknown."""
         kind = target[0]
         history = self._lookup.history
-        if history is None or self._history.get(kind) is False:
+        probe = (fp.account, kind)
+        if history is None or self._history.get(probe) is False:
             return None
         name = f"the history of {target_name(target)}"
         try:
             entries = history(target, self.policy.history_count, min(10.0, max(1.0, self.policy.poll_interval * 2)))
         except ActionFailed as exc:
             if exc.category == Category.UNSUPPORTED:
-                self._history[kind] = False
+                self._history[probe] = False
                 evidence.append(f"{kind} chat history is not supported ({exc})")
                 log.info("%s chat history is not supported here (%s); verifying without it", kind, exc)
             else:
@@ -820,7 +823,7 @@ class SendPipeline:
         except Error as exc:
             evidence.append(f"reading {name} failed: {exc}")
             return None
-        self._history[kind] = True
+        self._history[probe] = True
         if entries is None:
             evidence.append(f"{name} came back without a message list")
             return None
