@@ -354,7 +354,8 @@ class OneBotSends:
 
     # -- lookups ------------------------------------------------------------------
 
-    def _history(self, target: Target, count: int, timeout: float) -> Optional[Sequence[HistoryEntry]]:
+    def _history(self, target: Target, since: float, count: int, timeout: float) -> Optional[Sequence[HistoryEntry]]:
+        # OneBot pages history by count: ``since`` is applied by the pipeline.
         assert self._read is not None
         kind, chat = target
         params = {"group_id" if kind == "group" else "user_id": chat, "count": count}

@@ -177,12 +177,15 @@ class DeliveryLookup:
         own_message: ``own_message(event, account) -> OwnMessage | None``: the bot's
             own sent message in ``event`` (``account``: the bot's id when known).
             Reader thread: quick, never raises for odd input, never blocks.
-        history: ``history(target, count, timeout) -> [HistoryEntry] | None``: the
-            chat's recent messages (None: the answer held no message list). Blocks up
-            to ``timeout``; raises a
+        history: ``history(target, since, count, timeout) -> [HistoryEntry] | None``:
+            the chat's messages sent at or after ``since`` (wall-clock epoch seconds,
+            clock skew already subtracted), at most the last ``count``; a protocol
+            whose history is paged by count (OneBot) may ignore ``since``, one whose
+            history is ranged by time (mirai-api-http ``roamingMessages``) uses it.
+            None: the answer held no message list. Blocks up to ``timeout``; raises a
             qqreliable :class:`~qqreliable.Error`; an
             :class:`~qqreliable.ActionFailed` with category ``"unsupported"`` means
-            this kind of chat has no history here (asked no more).
+            this kind of chat has no history on this account (asked no more).
         by_id: ``by_id(message_id, timeout) -> mapping | None``: the message with
             that id (its data, e.g. ``{"message_id": ...}``), None if absent. Raises
             a qqreliable :class:`~qqreliable.Error`.
@@ -191,7 +194,7 @@ class DeliveryLookup:
     """
 
     own_message: Optional[Callable[[Mapping[str, Any], Account], Optional[OwnMessage]]] = None
-    history: Optional[Callable[[Target, int, float], Optional[Sequence[HistoryEntry]]]] = None
+    history: Optional[Callable[[Target, float, int, float], Optional[Sequence[HistoryEntry]]]] = None
     by_id: Optional[Callable[[Hashable, float], Optional[Mapping[str, Any]]]] = None
     whoami: Optional[Callable[[float], Account]] = None
 

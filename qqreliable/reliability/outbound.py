@@ -251,7 +251,7 @@ class MediaPreparer:
 
     def _element(self, element: OutboundElement, budget: _Budget) -> Optional[Replacement]:
         kind, file, url = element.kind, element.file, element.url
-        source = file if file not in (None, "") else url
+        source: Any = file if file not in (None, "") else url
         form = classify_file(source)
         if form == "base64":
             budget.add(len(source), f"a base64 {kind}")

@@ -48,7 +48,6 @@ from ..exceptions import (
     ActionFailed,
     ApiTimeout,
     BotStopped,
-    ConnectFailed,
     Error,
     MediaTooLarge,
     RateLimited,
@@ -809,7 +808,12 @@ class SendPipeline:
             return None
         name = f"the history of {target_name(target)}"
         try:
-            entries = history(target, self.policy.history_count, min(10.0, max(1.0, self.policy.poll_interval * 2)))
+            entries = history(
+                target,
+                first_wall - self.policy.clock_skew,
+                self.policy.history_count,
+                min(10.0, max(1.0, self.policy.poll_interval * 2)),
+            )
         except ActionFailed as exc:
             if exc.category == Category.UNSUPPORTED:
                 self._history[probe] = False
