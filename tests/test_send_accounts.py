@@ -204,3 +204,56 @@ def test_history_support_is_probed_per_account() -> None:
     receipt = pipeline.send("send_group_msg", {"group_id": 5, "message": "from 222"}, 5.0)
     assert receipt.verified and receipt.message_id == 77 + 222 and receipt.attempts == 1
     assert pipeline.counters["verified_by_history"] == 1
+
+
+class _NoLookups(OneBotSends):
+    """A protocol with no way to look a delivery up, whose server drops a repeat of a
+    delivered request (as the official API with the same msg_id + msg_seq)."""
+
+    def __init__(self) -> None:
+        super().__init__(read=None)
+        from qqreliable.reliability.interfaces import DeliveryLookup
+
+        self.lookup = DeliveryLookup()
+
+    def judge(self, action: str, error: Any, attempt: int) -> Any:
+        from qqreliable.outcome import Outcome
+        from qqreliable.reliability.interfaces import Judgement
+
+        if attempt > 1 and getattr(error, "retcode", None) == 40054005:
+            return Judgement(Outcome.DELIVERED)  # the first attempt landed
+        return super().judge(action, error, attempt)
+
+    def resend_safe(self, action: str, params: Any) -> bool:
+        return "msg_seq" in params
+
+
+def test_a_protocol_without_lookups_resends_only_what_the_server_deduplicates() -> None:
+    calls: List[Dict[str, Any]] = []
+
+    def call(action: str, params: Dict[str, Any], timeout: float) -> Any:
+        calls.append(params)
+        if len(calls) == 1:
+            raise ActionFailed(action, 500, "server error", category="ambiguous")  # landed, answer lost
+        raise ActionFailed(action, 40054005, "消息被去重，请检查请求msgseq", category="bad_request")
+
+    pipeline = SendPipeline(
+        policy=SendPolicy(settle_window=30, poll_interval=0.05),  # nothing to wait for: no waiting
+        pacing=None,
+        call=call,
+        facts=_NoLookups(),
+        self_id=lambda: 1,
+        events_live=lambda: True,
+        stopping=threading.Event(),
+        stats=CallStats(),
+    )
+    started = time.monotonic()
+    receipt = pipeline.send("send_group_msg", {"group_id": 5, "message": "x", "msg_seq": 2}, 5.0)
+    assert receipt.attempts == 2 and not receipt.verified and time.monotonic() - started < 5
+    assert pipeline.counters["resent"] == 1
+    calls.clear()
+    from qqreliable import SendUnconfirmed
+
+    with pytest.raises(SendUnconfirmed):  # no msg_seq: a repeat could duplicate
+        pipeline.send("send_group_msg", {"group_id": 5, "message": "y"}, 5.0)
+    assert len(calls) == 1

@@ -771,8 +771,9 @@ class SendPipeline:
                 found_msg = self._by_id_check(known_id, fp.account, evidence)
                 if found_msg is not None:
                     return _Verdict(_FOUND, found_msg, "lookup")
-            if self._events_live is None and not self._has_history(fp.account, kind):
-                # No event stream and no history: nothing can ever decide; do not wait.
+            no_reports = self._events_live is None or self._lookup.own_message is None
+            if no_reports and not self._has_history(fp.account, kind):
+                # No own messages to see and no history: nothing can ever decide; do not wait.
                 return self._final_without_history(started, fp.account, evidence)
             if final:
                 return self._final_without_history(started, fp.account, evidence)
