@@ -12,7 +12,8 @@ import pytest
 from qqreliable import ApiNotAvailable, Bot, Event
 from qqreliable.exceptions import ListenFailed
 from qqreliable.testing import FakeOneBot
-from qqreliable.transport.server import check_token, parse_listen
+from qqreliable.onebot.listen import check_token
+from qqreliable.transport.server import parse_listen
 from qqreliable.transport.wsserver import RequestHead
 
 from .helpers import eventually, qq_threads
@@ -369,3 +370,17 @@ def test_ambiguous_send_is_verified_through_its_own_account(
         assert receipt.verified
         assert [m["raw_message"] for m in b.sent_messages] == ["exactly once"]
         assert a.sent_messages == [] and a.calls == []
+
+
+def test_lone_surrogates_are_replaced_over_reverse_ws(onebot: FakeOneBot, listen_bot: Callable[..., Bot]) -> None:
+    """Reverse WS encodes calls like forward WS and HTTP do (faults RECV-06): a lone
+    surrogate becomes U+FFFD instead of a UnicodeEncodeError, and no call is left
+    behind in the pending table."""
+    bot = listen_bot()
+    with bot:
+        onebot.connect_reverse(bot.listen_url)
+        bot.wait_connected(5)
+        bot.send_group_msg(group_id=1, message="cut \ud83d end")
+        assert onebot.sent_messages[-1]["raw_message"] == "cut \ufffd end"
+        assert [c["pending"] for c in bot.stats()["listener"]["connections"]] == [0]
+        assert bot.self_ids == [onebot.self_id]

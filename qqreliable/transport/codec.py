@@ -205,17 +205,20 @@ class FrameCodec:
     def opened(self) -> None:
         """A new connection is up (before :meth:`handshake`): reset per-connection state."""
 
-    def handshake(self, channel: HandshakeChannel) -> Optional[Dict[str, Any]]:
+    def handshake(self, channel: HandshakeChannel) -> Optional[Inbound]:
         """Exchange frames before the link counts as connected (reader thread).
 
-        Return ``None`` when done. Objects received here that are ordinary
-        traffic (an event that raced the handshake answer) may be returned
-        via :meth:`classify` later only if the codec keeps them itself; the
-        transport does not replay them.
+        Called after :meth:`opened` on every new connection; calls wait
+        until it returns. Return ``None``, or an :class:`Inbound` whose notes
+        the link applies (``interval_ms`` from the official Hello,
+        ``identity`` from READY or mirai's session). Objects read here are
+        not replayed through :meth:`classify`.
 
         Raises:
             AuthenticationError: the credentials are wrong: final.
-            Reconnect: try again later (bot not logged in, invalid session).
+            ConnectionLost: final for another reason.
+            Reconnect: try again later (bot not logged in, invalid session,
+                the deadline passed, the peer closed).
         """
         return None
 
