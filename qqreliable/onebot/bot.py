@@ -42,7 +42,7 @@ from ..reliability.sendpolicy import Pacing, SendPolicy
 from ..reliability.verify import SendPipeline
 from ..runtime.stats import CallStats
 from ..runtime.supervisor import IoPool, Periodic, Supervisor
-from ..transport.http import HttpApi
+from .http import HttpApi
 from ..transport.download import make_cancellable
 from ..transport.server import AccountRoute, Listener, ReverseWsServer, WebhookServer, parse_listen
 from ..transport.ws import WsClient
