@@ -33,8 +33,8 @@ Errors a codec raises, and what the transport does with them:
 
 Request ids are allocated by the transport: short ASCII strings such as
 ``"qqr:3:17"``, unique per link, never ``""`` nor ``"-1"`` (mirai reserves
-both). The codec decides only which field carries them (OneBot ``echo``,
-mirai ``syncId``) and hands them back in :attr:`Inbound.request_id`.
+both). The codec decides only which field carries them (each protocol
+names its own) and hands them back in :attr:`Inbound.request_id`.
 
 A codec instance serves one connection at a time; the transport calls
 ``opened()`` at the start of every connection (its per-connection state, such
@@ -44,7 +44,7 @@ fresh codec for every accepted connection. Methods are called from one thread
 at a time (the reader), except ``encode_call`` (any caller thread: keep it
 free of shared mutable state) and ``heartbeat_frame`` (the watchdog thread).
 
-Example, a protocol whose replies carry ``id`` and events carry ``event``::
+Example, a protocol whose replies carry ``id`` and whose events carry ``event``::
 
     class TinyCodec(FrameCodec):
         def encode_call(self, name, params, request_id):
@@ -107,7 +107,7 @@ class Inbound:
             milliseconds (OneBot ``interval``, official Hello): the dead-link
             deadline becomes ``grace x interval``.
         identity: the account this connection serves, when the object names
-            it (OneBot ``self_id``); the transport keeps the first one learnt
+            it; the transport keeps the first one learnt
             on each connection.
     """
 
@@ -239,7 +239,7 @@ class FrameCodec:
 
         Raises:
             AuthenticationError: the peer says the credentials are wrong
-                (NapCat's retcode 1403 frame after a successful upgrade).
+                (a rejection frame right after a successful upgrade).
             Reconnect: the peer asks for a reconnect (official op 7, op 9).
         """
         raise NotImplementedError

@@ -375,7 +375,7 @@ class ReverseWsPolicy(Protocol):
 
     #: The protocol's name, for refusals and logs ("OneBot").
     name: str
-    #: What the protocol calls an account, as a key in ``stats()`` ("self_id").
+    #: What the protocol calls an account, as a key in ``stats()``.
     account_field: str
 
     def authenticate(self, head: RequestHead) -> int:
