@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 _link_ids = itertools.count(1)
 _NEVER = float("inf")
+_BUSY_RETRY = 0.1  # seconds between ping attempts while a write holds the socket
 
 
 # --------------------------------------------------------------------------- injected policies
@@ -143,9 +144,14 @@ class WireSocket(Protocol):
         """
 
     def ping(self) -> bool:
-        """Send a ping without waiting behind other writers; False when that was
-        not possible right now (another write holds the socket, or its buffer
-        is full). Raises when the socket is unusable."""
+        """Send a ping without ever blocking.
+
+        Returns False, sending nothing, when another write holds the socket
+        (that write is bounded by the side's I/O timeout; the watchdog looks
+        again soon). When the socket's send buffer is full (the peer stopped
+        reading) nothing is sent either, but True is returned: the ping
+        counts as sent and lost, so the link goes stale after the pong
+        timeout. Raises when the socket is unusable."""
 
     def close(self) -> None:
         """Send a close frame (code 1000) without waiting long, then shut down."""
@@ -280,6 +286,7 @@ class Link:
         self.end_code: Optional[int] = None
         self.opened = time.monotonic()
         self.next_app_heartbeat: Optional[float] = None
+        self._ping_busy = False
         self._deliver = deliver
         self._on_fatal = on_fatal
         self._seq = itertools.count(1)
@@ -403,16 +410,17 @@ class Link:
         why = liveness.stale()
         if why is not None:
             return why
+        self._ping_busy = False
         if liveness.ping_due():
-            # A ping that cannot go out now (another write holds the socket, or
-            # the peer stopped reading) counts as sent: unanswered, it makes the
-            # link stale after pong_timeout like any lost ping.
-            liveness.ping_sent()
             try:
-                self.sock.ping()
+                sent = self.sock.ping()
             except Exception as exc:  # any send failure means the socket is unusable
                 self.kill(f"ping failed: {exc}")
                 return None
+            if sent:
+                liveness.ping_sent()
+            else:
+                self._ping_busy = True  # a write is in progress: try again shortly
         interval = liveness.interval
         if interval is not None and self.next_app_heartbeat != _NEVER:
             self._app_heartbeat(now, interval)
@@ -436,6 +444,8 @@ class Link:
     def next_check_in(self, now: float) -> float:
         """Seconds until this link needs the watchdog again."""
         wait = self.liveness.next_check_in()
+        if self._ping_busy:
+            wait = max(wait, _BUSY_RETRY)
         if self.next_app_heartbeat is not None:
             wait = min(wait, max(0.01, self.next_app_heartbeat - now))
         return wait

@@ -424,7 +424,7 @@ class _ServerSocket:
         self.ws.send_text(text)
 
     def ping(self) -> bool:
-        return self.ws.ping_nowait()
+        return self.ws.ping_nowait() != "busy"
 
     def close(self) -> None:
         try:

@@ -187,11 +187,11 @@ class _ClientSocket:
         lock = getattr(self.ws, "lock", None)
         if lock is not None:
             if not lock.acquire(blocking=False):
-                return False  # a caller's write holds the socket
+                return False  # a caller's write holds the socket: look again soon
             lock.release()
         sock = getattr(self.ws, "sock", None)
-        if sock is None or not _writable(sock):
-            return False
+        if sock is not None and not _writable(sock):
+            return True  # the peer stopped reading: the ping counts as sent and lost
         self.ws.ping()
         return True
 

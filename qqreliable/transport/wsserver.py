@@ -844,13 +844,17 @@ class ServerWebSocket:
             raise ValueError("a ping payload is at most 125 bytes")
         self.send(OP_PING, payload)
 
-    def ping_nowait(self, payload: bytes = b"") -> bool:
+    def ping_nowait(self, payload: bytes = b"") -> str:
         """Send a ping unless that would wait; never blocks. Thread-safe.
 
-        Returns False, sending nothing, when another thread is writing (a
-        large message to a slow peer) or the socket's send buffer is full
-        (the peer stopped reading). A watchdog uses this so that one stalled
-        peer cannot hold up the checks of the others.
+        A watchdog uses this so that one stalled peer cannot hold up the
+        checks of the others.
+
+        Returns:
+            ``"sent"``; ``"busy"`` when another thread is writing (a large
+            message to a slow peer; nothing sent); ``"full"`` when the
+            socket's send buffer is full (the peer stopped reading; nothing
+            sent).
 
         Raises:
             ValueError: the payload is longer than 125 bytes.
@@ -859,15 +863,15 @@ class ServerWebSocket:
         if len(payload) > 125:
             raise ValueError("a ping payload is at most 125 bytes")
         if not self._send_lock.acquire(blocking=False):
-            return False
+            return "busy"
         try:
             if self._closed or self._close_sent:
                 raise WebSocketClosed(self._close_code or CLOSE_ABNORMAL, self._close_reason or "closing")
             if not writable(self._sock):
-                return False
+                return "full"
             try:
                 self._write_frame(OP_PING, payload)
-                return True
+                return "sent"
             except OSError as exc:
                 failed = exc
         finally:
