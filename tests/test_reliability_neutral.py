@@ -65,12 +65,9 @@ def _graph() -> Dict[str, Set[str]]:
 
 
 #: Known edges into a protocol from outside reliability/, each owned by other work:
-#: importer -> the protocol modules it may still import. transport/http.py takes
-#: ``http_status_body`` from onebot.actions until the transport is neutral (issue 10,
-#: helper "transport"); remove the entry then. Any other path into a protocol fails.
-KNOWN_EDGES: Dict[str, Set[str]] = {
-    "qqreliable.transport.http": {"qqreliable.onebot.actions"},
-}
+#: importer -> the protocol modules it may still import (none: the transport is
+#: neutral since issue 10). Any path into a protocol fails.
+KNOWN_EDGES: Dict[str, Set[str]] = {}
 
 
 def _closure(start: str, graph: Dict[str, Set[str]], known: Dict[str, Set[str]] = {}) -> List[str]:  # noqa: B006

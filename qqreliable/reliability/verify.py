@@ -537,7 +537,11 @@ class SendPipeline:
 
             judgement = self.facts.judge(action, error, attempts)
             outcome = judgement.outcome
-            if judgement.never_left and self._may_reconnect(started, attempt_timeout, unsent):
+            if (
+                judgement.never_left
+                and not getattr(error, "exhausted", False)  # the transport already retried
+                and self._may_reconnect(started, attempt_timeout, unsent)
+            ):
                 # Nothing left this host (e.g. the socket died just before the write):
                 # safe to repeat, and not an attempt on the wire (DESIGN rule 2).
                 unsent += 1
