@@ -406,6 +406,7 @@ class _Plan:
     delay: Optional[_Rule]
     fail: Optional[_FailRule]
     drop: Optional[bool] = None  # True: execute, then drop the connection; False: just drop
+    record: Optional[Dict[str, Any]] = None  # the entry in FakeOneBot.calls
 
 
 # --------------------------------------------------------------------------- the server
@@ -503,8 +504,10 @@ class FakeOneBot:
         self._conn_ids = itertools.count(1)
 
         self._calls: List[Dict[str, Any]] = []
-        self._call_counts: Counter[str] = Counter()
-        self._last_call: Dict[str, Dict[str, Any]] = {}
+        self._call_counts: Counter[str] = Counter()  # calls received
+        self._settled_counts: Counter[str] = Counter()  # calls whose effects are all visible
+        self._last_call: Dict[str, Dict[str, Any]] = {}  # the latest settled call per action
+        self._last_arrived: Dict[str, Dict[str, Any]] = {}  # the latest received call per action
         self._delays: Dict[str, _Rule] = {}
         self._stalls: Dict[str, _Rule] = {}
         self._fails: Dict[str, List[_FailRule]] = {}
@@ -1008,7 +1011,7 @@ class FakeOneBot:
             }
             self._calls.append(record)
             self._call_counts[action] += 1
-            self._last_call[action] = record
+            self._last_arrived[action] = record
             self._cond.notify_all()
             stall = self._take_rule(self._stalls, action)
             delay = None if stall is not None else self._take_rule(self._delays, action)
@@ -1021,7 +1024,15 @@ class FakeOneBot:
             drop: Optional[bool] = None
             if stall is None and delay is None and fail is None and self._scripts.get(action):
                 stall, delay, fail, drop = self._script_step(action)
-        return _Plan(action, params, echo, has_echo, transport, stall, delay, fail, drop)
+        return _Plan(action, params, echo, has_echo, transport, stall, delay, fail, drop, record)
+
+    def _settle(self, plan: _Plan) -> None:
+        """The call has had every effect it will have before its answer: wake wait_for_call."""
+        with self._cond:
+            self._settled_counts[plan.action] += 1
+            if plan.record is not None:
+                self._last_call[plan.action] = plan.record
+            self._cond.notify_all()
 
     @staticmethod
     def _take_rule(rules: Dict[str, _Rule], action: str) -> Optional[_Rule]:
@@ -1035,36 +1046,56 @@ class FakeOneBot:
         return rule
 
     def _run(self, plan: _Plan, wait: Callable[[Optional[float]], bool]) -> Optional[Tuple[int, Dict[str, Any]]]:
-        """Carry out an admitted call; None when no answer is to be sent."""
-        if plan.drop is not None:
-            if plan.drop:
-                self._execute(plan)
-            return None
-        if plan.stall is not None:
-            if plan.stall.deliver:
-                self._execute(plan)
-            wait(None)
-            return None
-        if plan.fail is not None:
-            if plan.fail.deliver:
-                self._execute(plan)
-            if plan.delay is not None and not wait(plan.delay.seconds):
+        """Carry out an admitted call; None when no answer is to be sent.
+
+        The call is *settled* (see :meth:`wait_for_call`) once its effects are
+        visible: right after it ran, or, when a fault means it will not run (or
+        not before an indefinite wait), as soon as that is decided.
+        """
+        settled = False
+
+        def settle() -> None:
+            nonlocal settled
+            if not settled:
+                settled = True
+                self._settle(plan)
+
+        try:
+            if plan.drop is not None:
+                if plan.drop:
+                    self._execute(plan)
+                settle()
                 return None
-            result: Tuple[int, Dict[str, Any]] = (
-                200,
-                _failed(plan.fail.retcode, plan.fail.message, plan.fail.wording),
-            )
-        elif plan.delay is not None:
-            if plan.delay.deliver:
-                result = self._execute(plan)
-                if not wait(plan.delay.seconds):
+            if plan.stall is not None:
+                if plan.stall.deliver:
+                    self._execute(plan)
+                settle()
+                wait(None)
+                return None
+            if plan.fail is not None:
+                if plan.fail.deliver:
+                    self._execute(plan)
+                settle()
+                if plan.delay is not None and not wait(plan.delay.seconds):
                     return None
+                result: Tuple[int, Dict[str, Any]] = (
+                    200,
+                    _failed(plan.fail.retcode, plan.fail.message, plan.fail.wording),
+                )
+            elif plan.delay is not None:
+                if plan.delay.deliver:
+                    result = self._execute(plan)
+                    settle()
+                    if not wait(plan.delay.seconds):
+                        return None
+                else:
+                    if not wait(plan.delay.seconds):
+                        return None
+                    result = self._execute(plan)
             else:
-                if not wait(plan.delay.seconds):
-                    return None
                 result = self._execute(plan)
-        else:
-            result = self._execute(plan)
+        finally:
+            settle()
         status, response = result
         if plan.has_echo:
             response["echo"] = plan.echo
@@ -1357,6 +1388,7 @@ class FakeOneBot:
             record.update({"message": copy.deepcopy(segments), "raw_message": event["raw_message"], "time": time.time()})
             self._sent.append(record)
             rendered = self._render(event)
+            self._cond.notify_all()  # wait_for_message
         if self.report_self_messages:
             self._report_self(rendered)
         return int(event["message_id"])
@@ -1523,21 +1555,88 @@ class FakeOneBot:
         with self._lock:
             return [dict(call) for call in self._calls]
 
-    def wait_for_call(self, action: str, timeout: float = 5.0, count: int = 1) -> Dict[str, Any]:
-        """Block until ``count`` calls of ``action`` have been received in total.
+    def wait_for_call(
+        self, action: str, timeout: float = 5.0, count: int = 1, *, handled: bool = True
+    ) -> Dict[str, Any]:
+        """Block until ``count`` calls of ``action`` have been received *and handled*.
+
+        A call is handled once its effects are visible: a ``send_*`` that
+        delivers is in :attr:`sent_messages` and the history when this returns.
+        A call that a fault keeps from running (``fail_next``, ``stall``,
+        ``drop_after`` without delivery) counts as soon as that is decided; a
+        ``delay`` without ``deliver`` counts when it has run, after the delay.
+        The answer itself may still be on its way to the bot.
+
+        ``handled=False`` returns as soon as the calls have *arrived*: for an
+        action whose handler (``set_action``) blocks until the test lets it go.
 
         Returns:
-            The latest call of ``action`` (see :attr:`calls`).
+            The latest handled call of ``action`` (see :attr:`calls`).
 
         Raises:
-            TimeoutError: fewer than ``count`` arrived within ``timeout`` seconds.
+            TimeoutError: fewer than ``count`` were handled within ``timeout`` seconds.
+
+        Thread-safe; blocks at most ``timeout`` seconds.
         """
+        counts, last = (self._settled_counts, self._last_call) if handled else (self._call_counts, self._last_arrived)
         with self._cond:
-            if not self._cond.wait_for(lambda: self._call_counts[action] >= count, timeout):
+            if not self._cond.wait_for(lambda: counts[action] >= count, timeout):
                 raise TimeoutError(
-                    f"{action} was called {self._call_counts[action]} time(s) in {timeout}s, expected {count}"
+                    f"{action} was called {self._call_counts[action]} time(s) in {timeout}s "
+                    f"({self._settled_counts[action]} handled), expected {count}"
                 )
-            return dict(self._last_call[action])
+            return dict(last[action])
+
+    def wait_for_message(
+        self,
+        timeout: float = 5.0,
+        *,
+        count: int = 1,
+        group_id: Optional[int] = None,
+        user_id: Optional[int] = None,
+        text: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """Block until ``count`` messages have been delivered (see :attr:`sent_messages`).
+
+        ``group_id`` / ``user_id`` count only the messages sent to that group or
+        friend, ``text`` only those whose ``raw_message`` equals it. Messages
+        delivered before the call count too, so a test can emit, then wait.
+
+        Returns:
+            The latest matching delivered message (a :attr:`sent_messages` entry).
+
+        Raises:
+            TimeoutError: fewer than ``count`` matching messages within ``timeout``
+            seconds; the message lists what was delivered.
+
+        Thread-safe; blocks at most ``timeout`` seconds.
+        """
+        if group_id is not None and user_id is not None:
+            raise ValueError("give group_id or user_id, not both")
+
+        def matching() -> List[Dict[str, Any]]:
+            found = []
+            for sent in self._sent:
+                if group_id is not None and (sent["message_type"] != "group" or sent["group_id"] != int(group_id)):
+                    continue
+                if user_id is not None and (sent["message_type"] != "private" or sent["user_id"] != int(user_id)):
+                    continue
+                if text is not None and sent["raw_message"] != text:
+                    continue
+                found.append(sent)
+            return found
+
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(matching()) >= count, timeout):
+                what = ", ".join(
+                    f"{k}={v!r}" for k, v in (("group_id", group_id), ("user_id", user_id), ("text", text)) if v is not None
+                )
+                delivered = [sent["raw_message"] for sent in self._sent[-5:]]
+                raise TimeoutError(
+                    f"{len(matching())} message(s){' with ' + what if what else ''} delivered in {timeout}s, "
+                    f"expected {count}; the last delivered: {delivered!r}"
+                )
+            return copy.deepcopy(matching()[-1])
 
     @property
     def sent_messages(self) -> List[Dict[str, Any]]:
