@@ -394,6 +394,7 @@ def fake(
     heartbeat: Optional[float] = 30.0,
     lines: Optional[Any] = None,
     out: Optional[TextIO] = None,
+    reverse: Sequence[str] = (),
 ) -> int:
     """Run the built-in OneBot server until Ctrl-C or SIGTERM; return the exit code.
 
@@ -416,6 +417,7 @@ def fake(
             port=port,
             access_token=token,
             heartbeat=heartbeat,
+            reverse=reverse,
         )
     finally:
         if previous is not None:
@@ -474,6 +476,10 @@ def _parser(prog: Optional[str] = None) -> argparse.ArgumentParser:
         "--heartbeat", type=float, default=30.0, metavar="SECONDS",
         help="heartbeat interval (default: %(default)g; 0 for none)",
     )
+    fk.add_argument(
+        "--reverse", action="append", default=[], metavar="URL",
+        help="also dial this reverse-WebSocket URL of a bot (ws://host:port/path); may be repeated",
+    )
     return parser
 
 
@@ -493,5 +499,5 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
     if args.command == "fake":
         if args.heartbeat < 0:
             parser.error("--heartbeat must be 0 (none) or more")
-        return fake(args.port, token, args.heartbeat or None)
+        return fake(args.port, token, args.heartbeat or None, reverse=args.reverse)
     return doctor(args.url, token, heartbeat_wait=args.heartbeat_wait)

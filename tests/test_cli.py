@@ -281,3 +281,26 @@ def test_fake_on_a_port_in_use_says_so() -> None:
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in done.stdout and "--port 0" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+def test_fake_dials_a_reverse_websocket_bot(make_bot: Callable[..., Bot]) -> None:
+    bot = make_bot(None, listen="ws://127.0.0.1:0/onebot/v11/ws", access_token="t0k", pacing=None)
+
+    @bot.on_message("group")
+    def pong(event: Any) -> None:
+        event.reply("pong")
+
+    with bot:
+        fake_cli = _Fake("--port", "0", "--token", "t0k", "--reverse", bot.listen_url)
+        try:
+            fake_cli.expect(r"dialling ws://127\.0\.0\.1:\d+/onebot/v11/ws \(reverse WebSocket")
+            assert bot.wait_connected(10) == 10001
+            fake_cli.expect(r"bot\s+connected")
+            assert fake_cli.proc.stdin is not None
+            fake_cli.proc.stdin.write("hello\n")
+            fake_cli.proc.stdin.flush()
+            fake_cli.expect(r"bot\s+-> group 30003: pong")
+            code, stderr = fake_cli.finish(signal.SIGINT)
+            assert code == 0 and "Traceback" not in stderr, stderr
+        finally:
+            fake_cli.kill()

@@ -141,9 +141,13 @@ def run(
     port: int = 3001,
     access_token: Optional[str] = None,
     heartbeat: Optional[float] = 30.0,
+    reverse: Iterable[str] = (),
     stopped: Optional[threading.Event] = None,
 ) -> int:
     """Serve until ``lines`` ends and then ``stopped`` is set, or a KeyboardInterrupt.
+
+    ``reverse``: reverse-WebSocket URLs of bots to dial as well (as NapCat does with a
+    ``websocketClients`` entry), with ``access_token`` as ``Authorization: Bearer``.
 
     Returns the exit code: 0 after a clean stop, 1 when the port cannot be bound.
     """
@@ -160,6 +164,9 @@ def run(
     try:
         console.banner(version)
         console.start()
+        for url in reverse:
+            onebot.connect_reverse(url, access_token=access_token)
+            console.line(f"  dialling {url} (reverse WebSocket, redialled when it drops)")
         for text in lines:
             console.handle(text)
         wait = stopped if stopped is not None else threading.Event()
