@@ -403,12 +403,14 @@ def fake(
     """
     from .testing.console import run
 
-    previous = None
+    previous: Dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
-        def on_term(signum: int, frame: Any) -> None:
+        def on_signal(signum: int, frame: Any) -> None:
             raise KeyboardInterrupt
 
-        previous = signal.signal(signal.SIGTERM, on_term)
+        # SIGINT too: a shell starts background jobs with SIGINT ignored.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, on_signal)
     try:
         return run(
             lines if lines is not None else sys.stdin,
@@ -420,8 +422,8 @@ def fake(
             reverse=reverse,
         )
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _prog() -> str:
