@@ -1727,7 +1727,7 @@ class FakeOneBot:
 
         Raises:
             TimeoutError: fewer than ``count`` matching messages within ``timeout``
-            seconds; the message lists what was delivered.
+                seconds; the message lists what was delivered.
 
         Thread-safe; blocks at most ``timeout`` seconds.
         """
