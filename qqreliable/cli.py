@@ -25,7 +25,7 @@ import statistics
 import sys
 import threading
 import time
-from typing import Callable, Dict, List, Optional, Sequence, TextIO
+from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
 from urllib.parse import urlsplit
 
 from . import __version__
@@ -321,7 +321,8 @@ def _doctor_checks(
         return None
 
     def refused(exc: AuthenticationError) -> None:
-        given = "check --token (or $" + TOKEN_ENV + ")" if token else "none was given: use --token (or $" + TOKEN_ENV + ")"
+        where = f"--token (or ${TOKEN_ENV})"
+        given = f"check {where}" if token else f"none was given: use {where}"
         report("FAIL", "access token", f"refused; {given}. {exc}")
 
     try:
@@ -410,7 +411,7 @@ def fake(
     """
     from .testing.console import run
 
-    previous: Dict[int, Any] = {}
+    previous: Dict[signal.Signals, Any] = {}
     if threading.current_thread() is threading.main_thread():
         def on_signal(signum: int, frame: Any) -> None:
             raise KeyboardInterrupt
@@ -429,8 +430,8 @@ def fake(
             reverse=reverse,
         )
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for signum_, handler in previous.items():
+            signal.signal(signum_, handler)
 
 
 def _prog() -> str:

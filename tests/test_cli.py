@@ -86,15 +86,12 @@ def test_main_dispatches_doctor(onebot: Any, capsys: Any) -> None:
 
 # --------------------------------------------------------------------------- issue 11, items 9-11
 
-import os  # noqa: E402
 import queue  # noqa: E402
 import re  # noqa: E402
 import signal  # noqa: E402
 import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Callable, List, Optional  # noqa: E402
-
-import pytest  # noqa: E402
 
 from qqreliable import Bot  # noqa: E402
 from qqreliable.cli import _parser  # noqa: E402

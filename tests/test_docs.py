@@ -36,7 +36,8 @@ def test_readme_keeps_its_two_commands_at_the_top() -> None:
     lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
     assert lines[2:6] == [
         "```bash",
-        "bash scripts/demo     # set up (first run) and run the demo: a bot against the built-in OneBot server, with faults",
+        "bash scripts/demo     # set up (first run) and run the demo: "
+        "a bot against the built-in OneBot server, with faults",
         "bash scripts/test     # set up (first run) and run the test suite",
         "```",
     ]
@@ -67,7 +68,8 @@ def test_every_option_and_policy_field_is_in_the_options_page() -> None:
     from qqreliable.reliability import Pacing, SendPolicy
 
     text = (DOCS / "reference" / "options.md").read_text(encoding="utf-8")
-    names = [n for n in inspect.signature(Bot.__init__).parameters if n not in ("self", "url", "events", "listen", "access_token", "secret")]
+    urls = ("self", "url", "events", "listen", "access_token", "secret")
+    names = [n for n in inspect.signature(Bot.__init__).parameters if n not in urls]
     names += [f.name for f in dataclasses.fields(SendPolicy)] + [f.name for f in dataclasses.fields(Pacing)]
     assert [n for n in names if f"`{n}`" not in text] == []
     for off in ("`ping_interval=None`: no pings", "`None`: no limit"):  # options that mean "off" with None

@@ -347,7 +347,8 @@ def test_outcome_values_are_strings(**_: Any) -> None:
 
 def test_pacer_logs_the_first_wait_per_target_at_info(caplog: pytest.LogCaptureFixture) -> None:
     # issue 11, item 8: a paced send is no longer silent at INFO; once per chat, not per send.
-    pacer = Pacer(Pacing(target_rate=1000, target_burst=1, global_rate=1e6, global_burst=1000), threading.Event(), Clock())
+    pacing = Pacing(target_rate=1000, target_burst=1, global_rate=1e6, global_burst=1000)
+    pacer = Pacer(pacing, threading.Event(), Clock())
     with caplog.at_level("DEBUG", logger="qqreliable.reliability.ratelimit"):
         for _ in range(3):
             pacer.acquire(("group", 1), "send_group_msg")

@@ -190,7 +190,9 @@ ONEBOT_OPTIONS: Dict[str, Checker] = dict(
 """The options of :class:`qqreliable.Bot` (OneBot v11), by name."""
 
 
-def check_options(options: Mapping[str, Any], checkers: Mapping[str, Checker], *, skip: Tuple[str, ...] = ("self",)) -> None:
+def check_options(
+    options: Mapping[str, Any], checkers: Mapping[str, Checker], *, skip: Tuple[str, ...] = ("self",)
+) -> None:
     """Check every option in ``options`` that ``checkers`` knows; the first bad one raises.
 
     Call it first thing in a constructor, e.g. with ``dict(locals())``: names in

@@ -87,7 +87,7 @@ class Console:
         if text.strip() == "/help":
             self.line(HELP.format(group=self.group_id, user=self.user_id))
         elif text.strip() == "/drop":
-            self.step("you", f"drop every connection without a close frame ({server.connection_count} open)")
+            self.step("you", f"drop every connection, no close frame ({server.connection_count} open)")
             server.drop_connections()
         elif text.startswith("/private "):
             body = text[len("/private "):]
@@ -97,7 +97,8 @@ class Console:
             self.line(f"unknown command {text.split()[0]!r}: " + HELP.format(group=self.group_id, user=self.user_id))
         else:
             event = server.emit_group_message(self.group_id, self.user_id, text)
-            self.step("you", f"user {self.user_id} in group {self.group_id}: {text}  [message_id {event['message_id']}]")
+            where = f"user {self.user_id} in group {self.group_id}"
+            self.step("you", f"{where}: {text}  [message_id {event['message_id']}]")
 
     def _watch(self) -> None:
         server = self.onebot
@@ -106,7 +107,7 @@ class Console:
         while True:
             with server._cond:
                 server._cond.wait_for(
-                    lambda: self._stop.is_set()
+                    lambda seen=seen, open_now=open_now, total=total: self._stop.is_set()  # type: ignore[misc]
                     or server._stop_event.is_set()
                     or len(server._sent) != seen
                     or len(server._ws_conns) != open_now

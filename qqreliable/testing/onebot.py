@@ -1108,7 +1108,9 @@ class FakeOneBot:
                     return None
                 result: Tuple[int, Dict[str, Any]] = (
                     200,
-                    _failed(_transport_retcode(plan.fail.retcode, plan.transport), plan.fail.message, plan.fail.wording),
+                    _failed(
+                        _transport_retcode(plan.fail.retcode, plan.transport), plan.fail.message, plan.fail.wording
+                    ),
                 )
             elif plan.delay is not None:
                 if plan.delay.deliver:
@@ -1612,14 +1614,17 @@ class FakeOneBot:
             if group and operation.get("delete") and event.get("message_id") is not None:
                 call("delete_msg", message_id=event["message_id"])
             if group and operation.get("kick"):
-                call("set_group_kick", group_id=event["group_id"], user_id=event.get("user_id"), reject_add_request=False)
+                call(
+                    "set_group_kick", group_id=event["group_id"], user_id=event.get("user_id"), reject_add_request=False
+                )
             if group and operation.get("ban"):
                 duration = operation.get("ban_duration", 30 * 60)
                 call("set_group_ban", group_id=event["group_id"], user_id=event.get("user_id"), duration=duration)
         elif post_type == "request" and "approve" in operation:
             approve = bool(operation.get("approve"))
             if event.get("request_type") == "friend":
-                call("set_friend_add_request", flag=event.get("flag"), approve=approve, remark=operation.get("remark", ""))
+                remark = operation.get("remark", "")
+                call("set_friend_add_request", flag=event.get("flag"), approve=approve, remark=remark)
             elif event.get("request_type") == "group":
                 call(
                     "set_group_add_request",
@@ -1748,9 +1753,8 @@ class FakeOneBot:
 
         with self._cond:
             if not self._cond.wait_for(lambda: len(matching()) >= count, timeout):
-                what = ", ".join(
-                    f"{k}={v!r}" for k, v in (("group_id", group_id), ("user_id", user_id), ("text", text)) if v is not None
-                )
+                filters = (("group_id", group_id), ("user_id", user_id), ("text", text))
+                what = ", ".join(f"{k}={v!r}" for k, v in filters if v is not None)
                 delivered = [sent["raw_message"] for sent in self._sent[-5:]]
                 raise TimeoutError(
                     f"{len(matching())} message(s){' with ' + what if what else ''} delivered in {timeout}s, "
