@@ -90,3 +90,10 @@ def test_every_error_is_in_the_error_table() -> None:
         assert re.search(rf"(?m)^\| `{name}[`(]", table), name
     assert "ListenFailed(NetworkError, OSError)" in table and "no permission" in table
     assert {"BotStopped", "ProtocolError", "NetworkError"} <= set(qqreliable.__all__)
+
+
+def test_listen_failed_is_not_described_as_a_port_in_use_only() -> None:
+    for path in [ROOT / "README.md", *DOCS.rglob("*.md")]:
+        text = path.read_text(encoding="utf-8")
+        assert "`ListenFailed(OSError)` | a listen port is in use" not in text, path
+        assert "raises `ListenFailed` (an `OSError`) when it is in use" not in text, path

@@ -585,3 +585,4 @@ def test_media_stats_shape(onebot: FakeOneBot, media_bot: Callable[..., Bot]) ->
     bot.fetch_image(onebot.media.add())
     lat = bot.stats()["media"]["latency"]
     assert any(v["p50"] is not None for v in lat.values())
+
