@@ -403,6 +403,8 @@ def fake(
     lines: Optional[Any] = None,
     out: Optional[TextIO] = None,
     reverse: Sequence[str] = (),
+    post: Sequence[str] = (),
+    secret: Optional[str] = None,
 ) -> int:
     """Run the built-in OneBot server until Ctrl-C or SIGTERM; return the exit code.
 
@@ -428,6 +430,8 @@ def fake(
             access_token=token,
             heartbeat=heartbeat,
             reverse=reverse,
+            post=post,
+            secret=secret,
         )
     finally:
         for signum_, handler in previous.items():
@@ -490,6 +494,11 @@ def _parser(prog: Optional[str] = None) -> argparse.ArgumentParser:
         "--reverse", action="append", default=[], metavar="URL",
         help="also dial this reverse-WebSocket URL of a bot (ws://host:port/path); may be repeated",
     )
+    fk.add_argument(
+        "--post", action="append", default=[], metavar="URL",
+        help="also POST every event to this URL of a bot (http://host:port/path), as go-cqhttp; may be repeated",
+    )
+    fk.add_argument("--secret", default=None, help="sign --post bodies with this secret (X-Signature)")
     return parser
 
 
@@ -509,5 +518,5 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
     if args.command == "fake":
         if args.heartbeat < 0:
             parser.error("--heartbeat must be 0 (none) or more")
-        return fake(args.port, token, args.heartbeat or None, reverse=args.reverse)
+        return fake(args.port, token, args.heartbeat or None, reverse=args.reverse, post=args.post, secret=args.secret)
     return doctor(args.url, token, heartbeat_wait=args.heartbeat_wait)

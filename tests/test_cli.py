@@ -304,3 +304,24 @@ def test_fake_dials_a_reverse_websocket_bot(make_bot: Callable[..., Bot]) -> Non
             assert code == 0 and "Traceback" not in stderr, stderr
         finally:
             fake_cli.kill()
+
+
+def test_fake_posts_events_and_carries_out_the_quick_operation(make_bot: Callable[..., Bot]) -> None:
+    bot = make_bot(None, listen="http://127.0.0.1:0/onebot", secret="s1", pacing=None)
+
+    @bot.quick_operation("message.group")
+    def quick(event: Any) -> Any:
+        return {"reply": "pong", "at_sender": False}
+
+    with bot:
+        fake_cli = _Fake("--port", "0", "--heartbeat", "0", "--post", bot.listen_url, "--secret", "s1")
+        try:
+            fake_cli.expect(r"posting every event to http://127\.0\.0\.1:\d+/onebot \(HTTP POST, signed\)")
+            assert fake_cli.proc.stdin is not None
+            fake_cli.proc.stdin.write("ping\n")
+            fake_cli.proc.stdin.flush()
+            fake_cli.expect(r"bot\s+-> group 30003: pong")
+            code, stderr = fake_cli.finish(signal.SIGINT)
+            assert code == 0 and "Traceback" not in stderr, stderr
+        finally:
+            fake_cli.kill()

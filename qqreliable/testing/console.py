@@ -143,12 +143,16 @@ def run(
     access_token: Optional[str] = None,
     heartbeat: Optional[float] = 30.0,
     reverse: Iterable[str] = (),
+    post: Iterable[str] = (),
+    secret: Optional[str] = None,
     stopped: Optional[threading.Event] = None,
 ) -> int:
     """Serve until ``lines`` ends and then ``stopped`` is set, or a KeyboardInterrupt.
 
     ``reverse``: reverse-WebSocket URLs of bots to dial as well (as NapCat does with a
     ``websocketClients`` entry), with ``access_token`` as ``Authorization: Bearer``.
+    ``post``: HTTP POST URLs every event is posted to (go-cqhttp's ``http`` post
+    section), signed with ``secret``; a quick operation in the answer is carried out.
 
     Returns the exit code: 0 after a clean stop, 1 when the port cannot be bound.
     """
@@ -168,6 +172,9 @@ def run(
         for url in reverse:
             onebot.connect_reverse(url, access_token=access_token)
             console.line(f"  dialling {url} (reverse WebSocket, redialled when it drops)")
+        for url in post:
+            onebot.post_events(url, secret=secret)
+            console.line(f"  posting every event to {url} (HTTP POST{', signed' if secret else ''})")
         for text in lines:
             console.handle(text)
         wait = stopped if stopped is not None else threading.Event()
