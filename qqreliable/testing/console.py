@@ -69,8 +69,14 @@ class Console:
         self.line()
 
     def start(self) -> None:
-        """Start the watcher thread (it ends when the server stops or :meth:`stop` is called)."""
-        if self.onebot._spawn(f"fakeonebot:console:{self.onebot.port}", self._watch) is None:
+        """Start the watcher thread (it ends when the server stops or :meth:`stop` is called).
+
+        Call it before the URLs are shown: what the watcher reports is counted from here.
+        """
+        server = self.onebot
+        with server._cond:
+            baseline = (len(server._sent), len(server._ws_conns), server._total_connections)
+        if server._spawn(f"fakeonebot:console:{server.port}", self._watch, *baseline) is None:
             raise RuntimeError("the FakeOneBot is not running")
 
     def stop(self) -> None:
@@ -100,10 +106,8 @@ class Console:
             where = f"user {self.user_id} in group {self.group_id}"
             self.step("you", f"{where}: {text}  [message_id {event['message_id']}]")
 
-    def _watch(self) -> None:
+    def _watch(self, seen: int, open_now: int, total: int) -> None:
         server = self.onebot
-        seen = len(server.sent_messages)
-        open_now, total = server.connection_count, server.total_connections
         while True:
             with server._cond:
                 server._cond.wait_for(
@@ -119,12 +123,13 @@ class Console:
                 new = [dict(m) for m in server._sent[seen:]]
                 seen += len(new)
                 now_open, now_total = len(server._ws_conns), server._total_connections
-            if now_total != total or now_open != open_now:
-                if now_total > total and now_open > open_now:
-                    self.step("bot", f"connected ({now_open} WebSocket connection(s) open)")
-                elif now_open < open_now:
-                    self.step("bot", f"disconnected ({now_open} WebSocket connection(s) open)")
-                open_now, total = now_open, now_total
+            opened = now_total - total
+            closed = open_now + opened - now_open  # a refused (NapCat-style) upgrade counts as closed
+            if opened > 0:
+                self.step("bot", f"connected ({now_open + max(closed, 0)} WebSocket connection(s) open)")
+            if closed > 0:
+                self.step("bot", f"disconnected ({now_open} WebSocket connection(s) open)")
+            open_now, total = now_open, now_total
             for message in new:
                 self.step("bot", _describe(message))
 
@@ -167,8 +172,8 @@ def run(
         return 1
     console = Console(onebot, out)
     try:
+        console.start()  # before the banner: nothing can connect before the watcher's baseline
         console.banner(version)
-        console.start()
         for url in reverse:
             onebot.connect_reverse(url, access_token=access_token)
             console.line(f"  dialling {url} (reverse WebSocket, redialled when it drops)")
