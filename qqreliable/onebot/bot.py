@@ -183,6 +183,9 @@ class Bot(BotBase, ApiMixin):
         reconcile_after: Optional[float] = 300.0,
         outbound_media: Optional[OutboundMedia] = OutboundMedia(),
     ) -> None:
+        from ..runtime.options import ONEBOT_OPTIONS, check_options
+
+        check_options(dict(locals()), ONEBOT_OPTIONS)  # TypeError/ValueError naming the option
         if url is None and listen is None:
             raise ValueError("Bot needs a url to connect to (or listen= for reverse modes)")
         if api_timeout <= 0:

@@ -27,7 +27,7 @@ from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Type
 
 from ..exceptions import BotStopped, ConnectFailed, NotStarted
 from .dispatcher import Dispatcher
-from .stats import CallStats
+from ..stats import CallStats
 from .supervisor import Supervisor
 
 __all__ = ["BotBase", "DEFAULT_LOG_FORMAT"]
