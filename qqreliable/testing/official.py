@@ -188,7 +188,7 @@ class FakeOfficial:
         port: int = 0,
         app_id: str = "102000001",
         secret: str = "fake-official-secret",
-        bot_id: str = "fake-bot-id",
+        bot_id: str = "11843720987345621004",  # numeric, as the platform (qq-botpy int()s it)
         bot_name: str = "FakeOfficialBot",
         heartbeat_interval: float = 41.25,
         token_ttl: int = 7200,
@@ -453,7 +453,8 @@ class FakeOfficial:
         if answer is None:
             return False
         status, payload, extra = answer
-        headers = {"Content-Type": "application/json; charset=utf-8", "X-Tps-trace-ID": uuid.uuid4().hex}
+        # Exactly "application/json", as the platform sends it (qq-botpy compares it verbatim).
+        headers = {"Content-Type": "application/json", "X-Tps-trace-ID": uuid.uuid4().hex}
         headers.update(extra)
         data = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode("utf-8")
         send_http_response(conn.io, status, data, headers=headers, keep_alive=head.keep_alive)
