@@ -11,7 +11,7 @@ Modules (the architecture is the file list):
 * :mod:`.webhook` - ed25519 keys, signatures and the op 13 answer.
 * :mod:`.gateway` - the gateway session state machine (Hello, Identify, Resume).
 
-Everything here is pure protocol code: no sockets, no threads.
+Everything but :mod:`.bot` (the facade) and :mod:`.codec` is pure protocol code.
 """
 
 from .codes import (
@@ -22,9 +22,12 @@ from .codes import (
     ReplyBudgetSpent,
     ReplyWindowClosed,
 )
+from .bot import OfficialBot, OfficialReceipt
 from .events import Event
 
 __all__ = [
+    "OfficialBot",
+    "OfficialReceipt",
     "Event",
     "OfficialApiError",
     "ReplyWindowClosed",

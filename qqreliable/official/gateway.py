@@ -317,6 +317,28 @@ class GatewaySession:
         base = self.last_heartbeat if self.last_heartbeat is not None else self.hello_at
         return max(0.0, base + self.interval - self._clock())
 
+    def heartbeat_now(self) -> Optional[Dict[str, Any]]:
+        """A heartbeat frame now (the caller keeps the schedule); None before Hello."""
+        if not self.hello:
+            return None
+        return self._heartbeat_frame(self._clock())
+
+    def ack_overdue(self) -> Optional[str]:
+        """Why the link is dead when a heartbeat went unanswered too long, else None."""
+        if self.interval is None or not self.awaiting_ack or self.last_heartbeat is None:
+            return None
+        waited = self._clock() - self.last_heartbeat
+        if waited > self.ack_factor * self.interval:
+            return f"no heartbeat ACK within {self.ack_factor * self.interval:.1f}s"
+        return None
+
+    def seen(self, key: str) -> bool:
+        """True when the dispatch ``key`` was seen within the window (drop it); records it."""
+        if self._duplicate(key, self._clock()):
+            self.duplicates += 1
+            return True
+        return False
+
     def heartbeat(self) -> Optional[Dict[str, Any]]:
         """The heartbeat frame when one is due now, else None."""
         due = self.heartbeat_in()
