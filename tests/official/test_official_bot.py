@@ -4,37 +4,13 @@ events to handlers, replies with msg_id/msg_seq, resume, fatal codes."""
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable, Iterator, List
+from typing import Any, List
 
 import pytest
 
 from qqreliable import AuthenticationError, OfficialBot
 from qqreliable.official.gateway import GatewayFatal
 from qqreliable.testing import FakeOfficial
-
-from ..helpers import qq_threads
-
-
-@pytest.fixture
-def make_official_bot() -> Iterator[Callable[..., OfficialBot]]:
-    bots: List[OfficialBot] = []
-
-    def make(official: FakeOfficial, **kwargs: Any) -> OfficialBot:
-        kwargs.setdefault("reconnect_steps", (0.05, 0.1, 0.2))
-        kwargs.setdefault("storm_delay", 0.2)
-        kwargs.setdefault("retry_backoff", 0.05)
-        kwargs.setdefault("api_timeout", 2.0)
-        kwargs.setdefault("shutdown_grace", 2.0)
-        bot = OfficialBot(app_id=official.app_id, secret=official.secret, api_base=official.url,
-                          token_url=official.token_url, **kwargs)
-        bots.append(bot)
-        return bot
-
-    yield make
-    for bot in bots:
-        bot.stop()
-    leftover = qq_threads()
-    assert not leftover, f"threads outlived stop(): {leftover}"
 
 
 def test_gateway_login_receive_and_reply(official: FakeOfficial, make_official_bot) -> None:
