@@ -79,17 +79,30 @@ class _WebhookPolicy:
     name = "official webhook"
     auth_scheme = "Ed25519"
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, max_age: Optional[float]) -> None:
         from .webhook import WebhookKeys
 
         self.keys = WebhookKeys(secret)  # MissingDependency without cryptography
+        self.max_age = max_age
+        self.stale = 0
 
     def verify(self, head: Any, body: bytes) -> int:
         signature = head.header("X-Signature-Ed25519")
         timestamp = head.header("X-Signature-Timestamp")
         if not signature or not timestamp:
             return 401
-        return 0 if self.keys.verify(timestamp, body, signature) else 403
+        if not self.keys.verify(timestamp, body, signature):
+            return 403
+        if self.max_age is not None:
+            try:
+                age = abs(time.time() - float(timestamp))
+            except ValueError:
+                return 403
+            if age > self.max_age:
+                self.stale += 1
+                log.warning("refused a webhook POST signed %.0fs ago (a replay?)", age)
+                return 403
+        return 0
 
     def accept(self, head: Any, obj: Dict[str, Any]) -> Optional[str]:
         return None if isinstance(obj.get("op"), int) else "not an official callback (no op)"
@@ -120,6 +133,11 @@ class OfficialBot(BotBase):
         storm_delay: wait after three connections closed right after opening.
         heartbeat_grace: a gateway silent for this many heartbeat intervals is dead.
         connect_timeout: seconds for a connection and its handshake.
+        upload_timeout: seconds per media upload (the platform answers only once it
+            has the file: faults MEDIA-08).
+        large_upload_timeout: per upload by URL or of more than 10 MiB.
+        webhook_max_age: webhook POSTs signed longer ago than this are refused (replays);
+            None: no check.
         verify: TLS verification for the API (a CA bundle path works too).
         workers, queue_size, shutdown_grace: the handler pool (as on every bot).
     """
@@ -150,6 +168,9 @@ class OfficialBot(BotBase):
         storm_delay: float = 60.0,
         heartbeat_grace: float = 2.5,
         connect_timeout: float = 10.0,
+        upload_timeout: float = 30.0,
+        large_upload_timeout: float = 120.0,
+        webhook_max_age: Optional[float] = 300.0,
         verify: Any = True,
         workers: int = 8,
         queue_size: int = 10_000,
@@ -181,15 +202,20 @@ class OfficialBot(BotBase):
         self.storm_delay = storm_delay
         self.heartbeat_grace = heartbeat_grace
         self.connect_timeout = connect_timeout
+        self.upload_timeout = max(upload_timeout, api_timeout)
+        self.large_upload_timeout = max(large_upload_timeout, self.upload_timeout)
+        self.webhook_max_age = webhook_max_age
         self._verify = verify
         self._ledger = ReplyLedger(margin=reply_margin, proactive=proactive)
         self._rest = RestClient(self.api_base, verify=verify, connect_timeout=min(connect_timeout, 10.0),
                                 pool_size=workers + 4)
         self._tokens = TokenManager(self.app_id, self._secret, token_url=token_url, fetch=self._fetch_token,
-                                    wait=self._supervisor.stopping.wait, timeout=api_timeout)
+                                    wait=self._supervisor.stopping.wait, timeout=api_timeout,
+                                    backoff=retry_backoff)
         self._session: Optional[GatewaySession] = None
         self._ws: Optional[WsClient] = None
         self._webhook: Optional[WebhookServer] = None
+        self._webhook_policy: Optional[_WebhookPolicy] = None
         self._webhook_seen = GatewaySession(intents=0)  # only its duplicate window
         self._files: Dict[Tuple[str, str, int], Tuple[str, float]] = {}
         self._files_lock = threading.Lock()
@@ -224,7 +250,8 @@ class OfficialBot(BotBase):
         spawn = self._supervisor.spawn
         stopping = self._supervisor.stopping
         if self._listen_address is not None:
-            policy = _WebhookPolicy(self._secret)
+            policy = _WebhookPolicy(self._secret, self.webhook_max_age)
+            self._webhook_policy = policy
             self._webhook = WebhookServer(self._listen_address, spawn=spawn, stopping=stopping, policy=policy,
                                           on_event=self._on_webhook)
             self._webhook.start()
@@ -380,8 +407,9 @@ class OfficialBot(BotBase):
             if not isinstance(d, dict) or not isinstance(d.get("plain_token"), str):
                 return {"code": 400, "message": "op 13 without plain_token"}
             token = d["plain_token"]
-            keys = _WebhookPolicy(self._secret).keys if self._webhook is None else self._webhook._policy.keys  # type: ignore[attr-defined]
-            return {"plain_token": token, "signature": keys.sign_validation(str(d.get("event_ts", "")), token)}
+            assert self._webhook_policy is not None
+            signature = self._webhook_policy.keys.sign_validation(str(d.get("event_ts", "")), token)
+            return {"plain_token": token, "signature": signature}
         if op == 1:
             return {"op": 11, "d": d if isinstance(d, int) else 0}
         if op != 0:
@@ -408,7 +436,7 @@ class OfficialBot(BotBase):
 
     # ------------------------------------------------------------------ HTTP
 
-    def _api(self, method: str, path: str, body: Any = None) -> Answer:
+    def _api(self, method: str, path: str, body: Any = None, *, timeout: Optional[float] = None) -> Answer:
         """One API request with the token (refreshed and replayed once on 401/11244).
 
         Raises:
@@ -418,7 +446,7 @@ class OfficialBot(BotBase):
         name = f"{method} {path}"
 
         def attempt(authorization: str) -> Answer:
-            raw = self._rest.request(method, path, body, timeout=self.api_timeout, name=name,
+            raw = self._rest.request(method, path, body, timeout=timeout or self.api_timeout, name=name,
                                      headers={"Authorization": authorization, "X-Union-Appid": self.app_id})
             answer = classify(raw.status, raw.body, raw.headers)
             if answer.kind is Kind.TOKEN:
@@ -601,10 +629,12 @@ class OfficialBot(BotBase):
         if source.startswith(("http://", "https://")):
             body["url"] = source
             digest = hashlib.sha256(source.encode("utf-8")).hexdigest()
+            timeout = self.large_upload_timeout  # the platform downloads it before it answers
         else:
             data = _media_bytes(source)
             body["file_data"] = base64.b64encode(data).decode("ascii")
             digest = hashlib.sha256(data).hexdigest()
+            timeout = self.large_upload_timeout if len(data) > 10 * 1024 * 1024 else self.upload_timeout
         if segment.data.get("name"):
             body["file_name"] = str(segment.data["name"])
         key = (digest, scene, file_type)  # reusable across targets of the same kind until its ttl
@@ -618,7 +648,7 @@ class OfficialBot(BotBase):
         delay = self.retry_backoff
         for attempt in range(1, self.send_attempts + 2):
             try:
-                answer = self._api("POST", path, body)
+                answer = self._api("POST", path, body, timeout=timeout)
             except ConnectFailed:
                 if attempt > self.send_attempts:
                     raise

@@ -232,6 +232,7 @@ class FakeOfficial:
         self._rules: Dict[str, List[_Rule]] = {}
         self._sessions: Dict[str, _Session] = {}
         self._no_ack = False
+        self._resume_rejections: List[int] = []
         self._inbound: Dict[str, _Inbound] = {}
         self._streams: Dict[str, _Stream] = {}
         self._files: Dict[str, Dict[str, Any]] = {}
@@ -841,6 +842,13 @@ class FakeOfficial:
             self._close(conn, 4004, "authentication failed")
             return None
         with self._cond:
+            rejection = self._resume_rejections.pop(0) if self._resume_rejections else None
+            if rejection is not None and isinstance(d, dict):
+                self._sessions.pop(d.get("session_id"), None)  # "reset by resume": the session is gone
+        if rejection is not None:
+            self._close(conn, rejection, "reset by resume")
+            return None
+        with self._cond:
             session = self._sessions.get(d.get("session_id")) if isinstance(d, dict) else None
             seq = d.get("seq") if isinstance(d, dict) else None
             if session is None or not isinstance(seq, int) or seq > session.seq:
@@ -1099,6 +1107,7 @@ class FakeOfficial:
             self._token_rate_limited = 0
             self._token_rejections = 0
             self._no_ack = False
+            self._resume_rejections.clear()
 
     def expire_tokens(self) -> None:
         """Every access token issued so far expires now (API: 401/11244; gateway: 4004)."""
@@ -1162,6 +1171,12 @@ class FakeOfficial:
         ws = conn.ws
         if ws is not None and not ws.wait_closed(_CLOSE_TIMEOUT):
             conn.abort()  # the peer never answered the close frame
+
+    def reject_resume(self, code: int = 4902, times: int = 1) -> None:
+        """Refuse the next ``times`` Resumes by closing with ``code`` (4902 "reset by
+        resume") and ending the session: only a new Identify works after it."""
+        with self._lock:
+            self._resume_rejections.extend([code] * times)
 
     def send_reconnect(self) -> None:
         """Send op 7 (reconnect, resume allowed) on every gateway connection."""
