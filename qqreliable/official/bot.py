@@ -532,13 +532,11 @@ class OfficialBot(BotBase):
         raise ValueError(f"unknown scene {scene!r}")
 
     def _send_body(self, scene: str, target: str, body: Dict[str, Any], anchor: Tuple[Optional[str], Optional[str]],
-                   *, media: bool = False) -> Tuple[Answer, int, bool, ReplySlot]:
+                   ) -> Tuple[Answer, int, bool, ReplySlot]:
         """Send one message body with a slot of its own; past the window or budget go
         proactive once (where allowed) or raise the typed error."""
         msg_id, event_id = anchor
-        slot = self._ledger.plan(scene, msg_id, event_id=event_id)
-        if media and not slot.passive:
-            slot = ReplySlot(None, slot.msg_seq, False, reason=slot.reason)  # proactive media: never msg_id
+        slot = self._ledger.plan(scene, msg_id, event_id=event_id)  # a proactive slot carries no msg_id
         if (msg_id or event_id) and not slot.passive:
             self._count("went_proactive")
         try:
@@ -617,7 +615,7 @@ class OfficialBot(BotBase):
             return answer, attempts, dup
         file_info = self._upload(scene, target, segment)
         caption = str(segment.data.get("caption") or "")
-        answer, attempts, dup, _ = self._send_body(scene, target, media_body(file_info, caption), anchor, media=True)
+        answer, attempts, dup, _ = self._send_body(scene, target, media_body(file_info, caption), anchor)
         self._count("sent")
         return answer, attempts, dup
 
@@ -734,7 +732,6 @@ class OfficialBot(BotBase):
             raise ValueError(f"cannot reply to {event.type or 'this event'}: no chat to reply to")
         attempts = [0]
         verified = [False]
-        state: Dict[str, Any] = {"first": True}
 
         def post_chunk(body: Dict[str, Any]) -> Any:
             first = "id" not in body["stream"]
@@ -745,7 +742,6 @@ class OfficialBot(BotBase):
             answer, n, dup = self._post(self._path(scene, target), dict(body, **slot.fields()), passive=True)
             attempts[0] += n
             verified[0] = verified[0] or dup
-            state["first"] = False
             return answer.body
 
         def post_once(message: Message) -> Any:

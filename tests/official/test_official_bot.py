@@ -194,3 +194,21 @@ def test_half_open_reconnects_and_resumes(official_factory, make_official_bot) -
     official.emit_c2c_message("U", "lost on the dead link")
     official.wait_until(lambda: official.resumed_count == 1, 5, "resumed after a half-open link")
     official.wait_until(lambda: texts == ["lost on the dead link"], 5, "missed message delivered")
+
+
+def test_the_docs_example(official: FakeOfficial) -> None:
+    bot = OfficialBot(app_id=official.app_id, secret=official.secret,
+                      api_base=official.url, token_url=official.token_url)
+    bot.on_message("c2c")(lambda e: e.reply("pong"))
+    with bot:
+        bot.wait_connected(5)
+        official.emit_c2c_message("user-1", "ping")
+        assert official.wait_for_sent(1)[0]["text"] == "pong"
+
+
+def test_on_message_kinds_checked(official: FakeOfficial) -> None:
+    bot = OfficialBot(app_id="1", secret="s", api_base=official.url, token_url=official.token_url)
+    with pytest.raises(ValueError):
+        bot.on_message("friend")
+    with pytest.raises(ValueError):
+        OfficialBot(app_id="", secret="s")
