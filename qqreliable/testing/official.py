@@ -372,6 +372,10 @@ class FakeOfficial:
                     except OSError:
                         return
                     sock.setblocking(True)
+                    try:
+                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    except OSError:
+                        pass
                     conn = _Conn(next(self._conn_ids), sock, peer)
                     with self._lock:
                         if self._stopping:
