@@ -245,3 +245,48 @@ def test_interaction_acknowledged(official: FakeOfficial, make_official_bot) -> 
                         data={"type": 11, "resolved": {"button_id": "b1"}})
     official.wait_until(lambda: official._interactions != [], 5, "interaction acked")
     assert official.interactions == [{"id": "I-1", "code": 0}]
+
+
+def test_fetch_image_from_an_attachment(official: FakeOfficial, bot: OfficialBot) -> None:
+    import http.server
+    import struct
+    import zlib
+
+    def chunk(t: bytes, d: bytes) -> bytes:
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(png)))
+            self.end_headers()
+            self.wfile.write(png)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, name="test:media-host", daemon=True)
+    thread.start()
+    try:
+        got: List[Event] = []
+        ready = threading.Event()
+
+        @bot.on_message("c2c")
+        def grab(event: Event) -> None:
+            got.append(event)
+            ready.set()
+
+        official.emit_c2c_message("U1", "look", attachments=[
+            {"content_type": "image/png", "url": f"http://127.0.0.1:{server.server_port}/a.png", "size": len(png)}])
+        assert ready.wait(5)
+        media = bot.fetch_image(got[0], timeout=10)
+        assert media.content_type == "image/png" and media.size == len(png) and media.source in ("url", "cache")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
