@@ -2,8 +2,8 @@
 
     python _official_driver.py PEER MODE PORT APP_ID SECRET COUNT
 
-PEER is ``qqreliable`` (the project's interpreter) or ``botpy`` (qq-botpy, in the
-interpreter of its own venv). MODE ``events``: the C2C handler only counts;
+PEER is ``qqreliable`` (the project's interpreter), ``botpy`` (qq-botpy) or
+``nonebot`` (nonebot2 + nonebot-adapter-qq), the peers in the interpreter of their venv. MODE ``events``: the C2C handler only counts;
 ``replies``: it answers every message with one passive reply. The driver writes
 JSON lines to stdout: ``{"ready": t}`` once logged in, ``{"done": k, "t": t}``
 each time its handler has run another COUNT times, ``{"seen": text, "t": t}`` for
@@ -13,8 +13,6 @@ messages whose text starts with "probe". End of stdin means stop. Times are
 qq-botpy has no configurable endpoints: its ``Route.DOMAIN``/``SCHEME`` are set
 to the fake and the hard-coded token URL is rewritten inside aiohttp.
 """
-
-from __future__ import annotations
 
 import json
 import logging
@@ -103,7 +101,33 @@ def run_botpy() -> None:
         appid=APP_ID, secret=SECRET)
 
 
+def run_nonebot() -> None:
+    import os
+
+    import nonebot
+    from nonebot.adapters.qq import Adapter, Bot, C2CMessageCreateEvent
+
+    base = f"http://127.0.0.1:{PORT}"
+    nonebot.init(
+        driver="~httpx+~websockets", log_level="WARNING",
+        qq_api_base=f"{base}/", qq_auth_base=f"{base}/app/getAppAccessToken",
+        qq_bots=[{"id": APP_ID, "secret": SECRET, "intent": {"c2c_group_at_messages": True}}],
+    )
+    nonebot.get_driver().register_adapter(Adapter)
+    nonebot.get_driver().on_bot_connect(lambda: report({"ready": time.monotonic()}))
+    matcher = nonebot.on_message()
+
+    @matcher.handle()
+    async def handle(bot: Bot, event: C2CMessageCreateEvent) -> None:
+        if MODE == "replies":
+            await bot.send(event, "ok")
+        counter.hit(event.get_plaintext())
+
+    threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), name="stdin-watch", daemon=True).start()
+    nonebot.run()
+
+
 if __name__ == "__main__":
     for name in ("botpy", "qqreliable"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    (run_qqreliable if PEER == "qqreliable" else run_botpy)()
+    {"qqreliable": run_qqreliable, "botpy": run_botpy, "nonebot": run_nonebot}[PEER]()

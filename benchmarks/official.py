@@ -1,23 +1,27 @@
-"""OfficialBot against qq-botpy on the same FakeOfficial; resume time; the cost of a stream chunk.
+"""OfficialBot against qq-botpy and nonebot-adapter-qq on the same FakeOfficial; resume
+time; the cost of a stream chunk.
 
-    python benchmarks/official.py [--events 2000] [--rounds 3] [--botpy-python PATH]
+    python benchmarks/official.py [--events 1000] [--rounds 3] [--peer-python PATH]
 
 Every peer figure is a ratio to qqreliable measured in the same run.
 
 Method
 ------
-qq-botpy 1.2.1 runs in its own virtualenv (``benchmarks/.official-peers-venv``, made
-by this script, or ``--botpy-python``), qqreliable in the project's interpreter; each
-in a child process (``_official_driver.py``). FakeOfficial runs in this process on
+qq-botpy 1.2.1 and nonebot2 2.5 + nonebot-adapter-qq 1.7 (``~httpx+~websockets``
+driver) run in their own virtualenv (``benchmarks/.official-peers-venv``, made by this
+script, or ``--peer-python``), qqreliable in the project's interpreter; each in a
+child process (``_official_driver.py``). qq-botpy has no endpoint settings (its
+route constants and token URL are redirected in the driver); nonebot takes
+``QQ_API_BASE`` / ``QQ_AUTH_BASE``. FakeOfficial runs in this process on
 127.0.0.1. Times are ``time.monotonic()`` (one clock for all processes on Linux).
 
 1. Events: N C2C messages pushed back to back by the fake; the figure is N / the
    time from the first push to the peer's handler having run N times.
 2. Replies: the same, the handler answering each message with one passive reply;
    the clock stops when the fake has received N replies.
-3. Resume: the fake drops the gateway connection (no close frame), then pushes a
-   message; the figure is the time until the peer's handler sees it (a resumed
-   session gets it replayed).
+3. Resume: the fake drops the gateway connection (no close frame) of a connection
+   that has lived 6 s, then pushes a message; the figure is the time until the
+   peer's handler sees it (a resumed session gets it replayed).
 4. Streaming (qqreliable only, in this process): ``reply_stream`` of K chunks with
    ``interval=0``, against K plain replies: the cost per chunk on loopback.
 
@@ -45,17 +49,18 @@ from qqreliable import OfficialBot  # noqa: E402
 from qqreliable.testing import FakeOfficial  # noqa: E402
 
 VENV = os.path.join(HERE, ".official-peers-venv")
-BOTPY_PIN = "qq-botpy==1.2.1"
+PINS = ["qq-botpy==1.2.1", "nonebot2[httpx,websockets]==2.5.0", "nonebot-adapter-qq==1.7.3"]
+DRIVER_NAMES = {"qqreliable": "qqreliable", "qq-botpy": "botpy", "nonebot-adapter-qq": "nonebot"}
 
 
-def botpy_python(explicit: Optional[str]) -> Optional[str]:
+def peer_python(explicit: Optional[str]) -> str:
     if explicit:
         return explicit
     python = os.path.join(VENV, "bin", "python")
     if not os.path.exists(python):
         subprocess.run([sys.executable, "-m", "venv", VENV], check=True, timeout=180)
-        subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", BOTPY_PIN],
-                       check=True, timeout=600)
+        subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *PINS],
+                       check=True, timeout=900)
     return python
 
 
@@ -135,6 +140,9 @@ def resume_time(python: str, peer: str, cycles: int) -> List[float]:
         try:
             child.wait("ready", 60)
             for i in range(cycles):
+                # Let the connection live 6 s first: three connections closed within 5 s of
+                # opening make qqreliable wait 60 s (a close storm, qq-official.md §10).
+                time.sleep(6.0)
                 official.emit_c2c_message("u", f"warm{i}")
                 started = time.monotonic()
                 official.drop_connections()
@@ -176,30 +184,34 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--cycles", type=int, default=3)
     parser.add_argument("--chunks", type=int, default=200)
-    parser.add_argument("--botpy-python")
+    parser.add_argument("--peer-python", help="an interpreter with qq-botpy and nonebot-adapter-qq installed")
+    parser.add_argument("--peers", default="qq-botpy,nonebot-adapter-qq")
     args = parser.parse_args()
     peers = {"qqreliable": sys.executable}
     try:
-        peers["qq-botpy"] = botpy_python(args.botpy_python) or ""
+        python = peer_python(args.peer_python)
+        for name in args.peers.split(","):
+            if name:
+                peers[name] = python
     except (OSError, subprocess.SubprocessError) as exc:
-        print(f"qq-botpy not measured: {exc}")
+        print(f"peers not measured: {exc}")
     rows = []
     for mode in ("events", "replies"):
         figures: Dict[str, List[float]] = {p: [] for p in peers}
         for _ in range(args.rounds):
             for peer, python in peers.items():
-                figures[peer].append(throughput(python, "qqreliable" if peer == "qqreliable" else "botpy", mode,
-                                                args.events))
+                figures[peer].append(throughput(python, DRIVER_NAMES[peer], mode, args.events))
         medians = {p: statistics.median(v) for p, v in figures.items()}
         rows.append((f"{mode}/s", medians))
-    resume = {peer: statistics.median(resume_time(python, "qqreliable" if peer == "qqreliable" else "botpy",
-                                                  args.cycles)) for peer, python in peers.items()}
-    print(f"\n{'workload':<22}" + "".join(f"{p:>22}" for p in peers))
+        print(f"{mode}/s: {figures}", flush=True)
+    resume = {peer: statistics.median(resume_time(python, DRIVER_NAMES[peer], args.cycles))
+              for peer, python in peers.items()}
+    print(f"\n{'workload':<22}" + "".join(f"{p:>24}" for p in peers))
     for name, medians in rows:
         base = medians["qqreliable"]
-        print(f"{name:<22}" + "".join(f"{medians[p]:>12.0f} ({medians[p] / base:4.2f}x)" for p in peers))
+        print(f"{name:<22}" + "".join(f"{medians[p]:>14.0f} ({medians[p] / base:4.2f}x)" for p in peers))
     base = resume["qqreliable"]
-    print(f"{'resume after a drop':<22}" + "".join(f"{resume[p]:>11.3f}s ({resume[p] / base:4.1f}x)" for p in peers))
+    print(f"{'resume after a drop':<22}" + "".join(f"{resume[p]:>13.3f}s ({resume[p] / base:4.0f}x)" for p in peers))
     cost = stream_cost(args.chunks)
     print(f"\nstream chunk: {cost['stream'] * 1000:.2f} ms each; a plain proactive send: {cost['plain'] * 1000:.2f} ms "
           f"(loopback, {args.chunks} of each)")

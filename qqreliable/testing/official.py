@@ -917,7 +917,8 @@ class FakeOfficial:
         ago it was received, for the passive window. Returns its ``d`` (``d["id"]``)."""
         d = {"id": msg_id or self._new_msg_id(), "content": content,
              "author": {"id": user_openid, "user_openid": user_openid, "union_openid": ""},
-             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+08:00"), "message_scene": {"source": "default"}}
+             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+08:00"), "message_type": 0,
+             "message_scene": {"source": "default", "ext": []}}
         if attachments:
             d["attachments"] = attachments
         return self._inbound_message("c2c", user_openid, "C2C_MESSAGE_CREATE", d, age)
@@ -931,7 +932,8 @@ class FakeOfficial:
         d = {"id": msg_id or self._new_msg_id(), "content": " " + content, "group_openid": group_openid,
              "group_id": group_openid,
              "author": {"id": member_openid, "member_openid": member_openid, "union_openid": ""},
-             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+08:00")}
+             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+08:00"), "message_type": 0,
+             "message_scene": {"source": "default", "ext": []}}
         if attachments:
             d["attachments"] = attachments
         t = "GROUP_MESSAGE_CREATE" if all_messages else "GROUP_AT_MESSAGE_CREATE"
