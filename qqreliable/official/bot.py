@@ -51,7 +51,7 @@ from .codec import GatewayBackoff, GatewayCodec, GatewayLiveness
 from .codes import Answer, Kind, OfficialApiError, ReplyWindowClosed, classify, error_for
 from .events import Event, MESSAGE_SCENES, handler_key, intents_for
 from .gateway import BACKOFF_STEPS, GatewaySession
-from .message import DEFAULT_TEXT_LIMIT, FILE_TYPES, Part, guild_body, media_body, split_outbound, split_text, text_body
+from .message import DEFAULT_TEXT_LIMIT, FILE_EXTENSIONS, FILE_TYPES, Part, guild_body, media_body, split_outbound, split_text, text_body
 from .replies import ReplyLedger, ReplySlot
 from .stream import StreamSender
 from .token import TokenManager
@@ -140,6 +140,8 @@ class OfficialBot(BotBase):
         large_upload_timeout: per upload by URL or of more than 10 MiB.
         webhook_max_age: webhook POSTs signed longer ago than this are refused (replays);
             None: no check.
+        chunked_upload_threshold: files larger than this (bytes) go up in parts
+            (``upload_prepare``, one PUT per part, ``upload_part_finish``).
         verify: TLS verification for the API (a CA bundle path works too).
         media_cache: as on ``Bot``: where :meth:`fetch_image` caches (a
             :class:`~qqreliable.MediaConfig`, a directory, or None for the default).
@@ -175,6 +177,7 @@ class OfficialBot(BotBase):
         upload_timeout: float = 30.0,
         large_upload_timeout: float = 120.0,
         webhook_max_age: Optional[float] = 300.0,
+        chunked_upload_threshold: int = 10 * 1024 * 1024,
         verify: Any = True,
         media_cache: Any = None,
         workers: int = 8,
@@ -210,6 +213,7 @@ class OfficialBot(BotBase):
         self.upload_timeout = max(upload_timeout, api_timeout)
         self.large_upload_timeout = max(large_upload_timeout, self.upload_timeout)
         self.webhook_max_age = webhook_max_age
+        self.chunked_upload_threshold = chunked_upload_threshold
         self._verify = verify
         self._ledger = ReplyLedger(margin=reply_margin, proactive=proactive)
         self._rest = RestClient(self.api_base, verify=verify, connect_timeout=min(connect_timeout, 10.0),
@@ -641,9 +645,12 @@ class OfficialBot(BotBase):
             timeout = self.large_upload_timeout  # the platform downloads it before it answers
         else:
             data = _media_bytes(source)
-            body["file_data"] = base64.b64encode(data).decode("ascii")
             digest = hashlib.sha256(data).hexdigest()
             timeout = self.large_upload_timeout if len(data) > 10 * 1024 * 1024 else self.upload_timeout
+            if len(data) > self.chunked_upload_threshold:
+                body["upload_id"] = None  # set below, once the parts are up
+            else:
+                body["file_data"] = base64.b64encode(data).decode("ascii")
         if segment.data.get("name"):
             body["file_name"] = str(segment.data["name"])
         key = (digest, scene, file_type)  # reusable across targets of the same kind until its ttl
@@ -653,7 +660,11 @@ class OfficialBot(BotBase):
             if cached is not None and cached[1] > now:
                 self._count("upload_cache_hits")
                 return cached[0]
-        path = f"/v2/users/{target}/files" if scene == "c2c" else f"/v2/groups/{target}/files"
+        base = f"/v2/users/{target}" if scene == "c2c" else f"/v2/groups/{target}"
+        path = f"{base}/files"
+        if "upload_id" in body:
+            body["upload_id"] = self._upload_parts(base, file_type, data, segment)
+            body.setdefault("file_name", str(segment.data.get("name") or f"file{FILE_EXTENSIONS.get(file_type, '')}"))
         delay = self.retry_backoff
         for attempt in range(1, self.send_attempts + 2):
             try:
@@ -683,6 +694,68 @@ class OfficialBot(BotBase):
             self._wait(delay, f"POST {path}")
             delay = min(30.0, delay * 2)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _upload_parts(self, base: str, file_type: int, data: bytes, segment: MessageSegment) -> str:
+        """A large file in parts: ``upload_prepare``, a PUT per part, ``upload_part_finish``;
+        returns the ``upload_id`` for ``/files``. Every step is safe to repeat."""
+        name = str(segment.data.get("name") or f"file{FILE_EXTENSIONS.get(file_type, '')}")
+        prepare = self._api("POST", f"{base}/upload_prepare", {
+            "file_type": file_type, "file_size": str(len(data)), "file_name": name,
+            "md5": hashlib.md5(data).hexdigest(), "sha1": hashlib.sha1(data).hexdigest(),
+            "md5_10m": hashlib.md5(data[:10002432]).hexdigest(),
+        }, timeout=self.upload_timeout)
+        if not prepare.ok:
+            raise error_for(prepare, f"POST {base}/upload_prepare")
+        info = prepare.body.get("data") if isinstance(prepare.body.get("data"), dict) else prepare.body
+        upload_id = info.get("upload_id")
+        block = info.get("block_size")
+        parts = info.get("parts")
+        if not isinstance(upload_id, str) or not isinstance(block, int) or block <= 0 or not isinstance(parts, list):
+            raise error_for(prepare, f"POST {base}/upload_prepare: no upload_id, block_size or parts")
+        indexes = [p.get("index", p.get("part_index")) for p in parts if isinstance(p, dict)]
+        lowest = min(i for i in indexes if isinstance(i, int))  # parts may count from 0 or from 1
+        for part in parts:
+            index = part.get("index", part.get("part_index"))
+            chunk = data[(index - lowest) * block:(index - lowest + 1) * block]
+            self._put_part(str(part["presigned_url"]), chunk)
+            self._finish_part(base, upload_id, index, chunk)
+        return upload_id
+
+    def _put_part(self, url: str, chunk: bytes) -> None:
+        delay = self.retry_backoff
+        for attempt in range(1, self.send_attempts + 2):
+            try:
+                answer = self._rest.request("PUT", url, raw=chunk, timeout=self.large_upload_timeout,
+                                            name="PUT part")  # presigned: no QQ credentials
+                if 200 <= answer.status < 300:
+                    return
+                problem: Exception = error_for(classify(answer.status, answer.body, answer.headers), "PUT part")
+            except NetworkError as exc:  # a PUT of the same bytes is idempotent
+                problem = exc
+            if attempt > self.send_attempts:
+                raise problem
+            self._wait(delay, "PUT part")
+            delay = min(30.0, delay * 2)
+
+    def _finish_part(self, base: str, upload_id: str, index: int, chunk: bytes) -> None:
+        body = {"upload_id": upload_id, "part_index": index, "block_size": str(len(chunk)),
+                "md5": hashlib.md5(chunk).hexdigest()}
+        delay = self.retry_backoff
+        for attempt in range(1, self.send_attempts + 3):
+            try:
+                answer: Optional[Answer] = self._api("POST", f"{base}/upload_part_finish", body,
+                                                     timeout=self.upload_timeout)
+            except NetworkError:
+                if attempt > self.send_attempts + 1:
+                    raise
+                answer = None
+            if answer is not None:
+                if answer.ok:
+                    return
+                if answer.kind not in (Kind.MEDIA_RETRY, Kind.RETRY, Kind.UNKNOWN) or attempt > self.send_attempts + 1:
+                    raise error_for(answer, f"POST {base}/upload_part_finish")
+            self._wait(delay, "upload_part_finish")
+            delay = min(30.0, delay * 2)
 
     # ------------------------------------------------------------------ public sends
 

@@ -33,6 +33,7 @@ __all__ = [
     "guild_body",
     "MEDIA_TYPES",
     "FILE_TYPES",
+    "FILE_EXTENSIONS",
     "DEFAULT_TEXT_LIMIT",
 ]
 
@@ -41,6 +42,8 @@ DEFAULT_TEXT_LIMIT = 2000
 MEDIA_TYPES = ("image", "record", "video", "file")
 #: ``file_type`` of the ``/files`` upload per segment type.
 FILE_TYPES = {"image": 1, "video": 2, "record": 3, "file": 4}
+#: A file name's extension per ``file_type`` when the segment names none.
+FILE_EXTENSIONS = {1: ".png", 2: ".mp4", 3: ".silk", 4: ".bin"}
 
 _TOKEN = re.compile(r"<@!?([^>\s]+)>|<faceType=(\d+),faceId=\"([^\"]*)\"(?:,ext=\"([^\"]*)\")?>|<emoji:(\d+)>")
 

@@ -41,6 +41,7 @@ import base64
 import binascii
 import collections
 import copy
+import hashlib
 import http.client
 import itertools
 import json
@@ -89,6 +90,7 @@ _CLOSE_TIMEOUT = 2.0
 
 ROUTES = (
     "token", "gateway", "me", "c2c", "group", "channel", "dms", "c2c_files", "group_files", "interaction",
+    "c2c_prepare", "group_prepare", "c2c_part_finish", "group_part_finish", "cos",
 )
 _PATHS: List[Tuple[str, str, "re.Pattern[str]"]] = [
     ("POST", "token", re.compile(r"^/app/getAppAccessToken$")),
@@ -101,9 +103,15 @@ _PATHS: List[Tuple[str, str, "re.Pattern[str]"]] = [
     ("POST", "c2c_files", re.compile(r"^/v2/users/(?P<target>[^/]+)/files$")),
     ("POST", "group_files", re.compile(r"^/v2/groups/(?P<target>[^/]+)/files$")),
     ("PUT", "interaction", re.compile(r"^/interactions/(?P<target>[^/]+)$")),
+    ("POST", "c2c_prepare", re.compile(r"^/v2/users/(?P<target>[^/]+)/upload_prepare$")),
+    ("POST", "group_prepare", re.compile(r"^/v2/groups/(?P<target>[^/]+)/upload_prepare$")),
+    ("POST", "c2c_part_finish", re.compile(r"^/v2/users/(?P<target>[^/]+)/upload_part_finish$")),
+    ("POST", "group_part_finish", re.compile(r"^/v2/groups/(?P<target>[^/]+)/upload_part_finish$")),
+    ("PUT", "cos", re.compile(r"^/cos/(?P<target>[^/]+/\d+)$")),
 ]
 _SCENE_OF_ROUTE = {"c2c": "c2c", "group": "group", "channel": "guild", "dms": "direct",
-                   "c2c_files": "c2c", "group_files": "group"}
+                   "c2c_files": "c2c", "group_files": "group", "c2c_prepare": "c2c", "group_prepare": "group",
+                   "c2c_part_finish": "c2c", "group_part_finish": "group"}
 
 
 class _Reject(Exception):
@@ -236,6 +244,7 @@ class FakeOfficial:
         self._inbound: Dict[str, _Inbound] = {}
         self._streams: Dict[str, _Stream] = {}
         self._files: Dict[str, Dict[str, Any]] = {}
+        self._chunked: Dict[str, Dict[str, Any]] = {}
         self._sent: List[Dict[str, Any]] = []
         self._uploads: List[Dict[str, Any]] = []
         self._calls: List[Dict[str, Any]] = []
@@ -473,10 +482,13 @@ class FakeOfficial:
             if match and head.method == method:
                 route, target = name, match.groupdict().get("target", "")
                 break
-        try:
-            obj = json.loads(body.decode("utf-8")) if body.strip() else {}
-        except (UnicodeDecodeError, ValueError):
-            obj = None
+        if route == "cos":
+            obj: Any = {"bytes": len(body)}
+        else:
+            try:
+                obj = json.loads(body.decode("utf-8")) if body.strip() else {}
+            except (UnicodeDecodeError, ValueError):
+                obj = None
         with self._cond:
             self._calls.append({
                 "method": head.method, "path": path, "route": route, "target": target,
@@ -492,6 +504,8 @@ class FakeOfficial:
 
         def run() -> Tuple[int, Any, Dict[str, str]]:
             try:
+                if route == "cos":
+                    return self._cos_put(target, body)
                 return self._route(route, target, obj, head)
             except _Reject as exc:
                 return exc.status, {"code": exc.code, "err_code": exc.code, "message": exc.message,
@@ -564,6 +578,10 @@ class FakeOfficial:
                 return 204, None, {}
             if route.endswith("_files"):
                 return 200, self._upload(_SCENE_OF_ROUTE[route], target, obj), {}
+            if route.endswith("_prepare"):
+                return 200, self._prepare(_SCENE_OF_ROUTE[route], target, obj), {}
+            if route.endswith("_part_finish"):
+                return 200, self._part_finish(obj), {}
             return 200, self._send(_SCENE_OF_ROUTE[route], target, obj), {}
 
     # ---- token
@@ -707,12 +725,66 @@ class FakeOfficial:
             s.record["stream"] = "closed"
         return s.record
 
+    # ---- chunked uploads (upload_prepare, PUT parts, upload_part_finish, files)
+
+    #: Part size of chunked uploads (the platform decides it; small here so tests stay small).
+    chunk_block_size = 64 * 1024
+
+    def _prepare(self, scene: str, target: str, obj: Dict[str, Any]) -> Dict[str, Any]:
+        try:
+            size = int(str(obj.get("file_size")))
+        except ValueError:
+            raise _Reject(400, 40034131, "file_size must be a number") from None
+        if size <= 0 or not isinstance(obj.get("md5"), str):
+            raise _Reject(400, 40034131, "file_size and md5 are required")
+        upload_id = "up-" + secrets.token_hex(8)
+        count = (size + self.chunk_block_size - 1) // self.chunk_block_size
+        self._chunked[upload_id] = {"scope": scene, "target": target, "size": size, "md5": obj["md5"],
+                                    "file_type": obj.get("file_type"), "parts": {}, "finished": set(),
+                                    "count": count}
+        parts = [{"index": i, "presigned_url": f"{self.url}/cos/{upload_id}/{i}"} for i in range(1, count + 1)]
+        return {"upload_id": upload_id, "block_size": self.chunk_block_size, "parts": parts,
+                "upload_config": {"concurrency": 1, "retry_timeout": 10, "retry_delay": 1}}
+
+    def _cos_put(self, target: str, body: bytes) -> Tuple[int, Any, Dict[str, str]]:
+        upload_id, _, index = target.partition("/")
+        with self._cond:
+            upload = self._chunked.get(upload_id)
+            if upload is None:
+                return 404, {"message": "no such upload"}, {}
+            upload["parts"][int(index)] = body
+            self._cond.notify_all()
+        return 200, None, {"ETag": hashlib.md5(body).hexdigest()}
+
+    def _part_finish(self, obj: Dict[str, Any]) -> Dict[str, Any]:
+        upload = self._chunked.get(str(obj.get("upload_id")))
+        if upload is None:
+            raise _Reject(400, 40034132, "upload_id unknown")
+        index = obj.get("part_index")
+        part = upload["parts"].get(index)
+        if part is None:
+            raise _Reject(400, 40093001, "part not uploaded yet")
+        if str(obj.get("block_size")) != str(len(part)) or obj.get("md5") != hashlib.md5(part).hexdigest():
+            raise _Reject(400, 40034133, "part md5 or size mismatch")
+        upload["finished"].add(index)
+        return {}
+
     def _upload(self, scene: str, target: str, obj: Dict[str, Any]) -> Dict[str, Any]:
         file_type = obj.get("file_type")
         if file_type not in (1, 2, 3, 4):
             raise _Reject(400, 40034130, f"invalid file_type {file_type!r}")
         size = 0
-        if obj.get("file_data"):
+        if obj.get("upload_id"):
+            upload = self._chunked.get(str(obj["upload_id"]))
+            if upload is None or upload["scope"] != scene:
+                raise _Reject(400, 40034132, "upload_id unknown")
+            if len(upload["finished"]) != upload["count"]:
+                raise _Reject(400, 40034134, "not every part is finished")
+            data = b"".join(upload["parts"][i] for i in sorted(upload["parts"]))
+            if hashlib.md5(data).hexdigest() != upload["md5"] or len(data) != upload["size"]:
+                raise _Reject(400, 40034133, "file md5 or size mismatch")
+            size = len(data)
+        elif obj.get("file_data"):
             try:
                 size = len(base64.b64decode(str(obj["file_data"]), validate=True))
             except (binascii.Error, ValueError):
@@ -722,7 +794,7 @@ class FakeOfficial:
         info = "fi-" + secrets.token_hex(12)
         expires = None if not self.file_ttl else self._now() + self.file_ttl
         record = {"file_info": info, "scope": scene, "target": target, "file_type": file_type,
-                  "url": obj.get("url"), "size": size, "expires": expires}
+                  "url": obj.get("url"), "size": size, "expires": expires, "chunked": bool(obj.get("upload_id"))}
         self._files[info] = record
         self._uploads.append(dict(record, time=time.time()))
         answer: Dict[str, Any] = {"file_uuid": uuid.uuid4().hex, "file_info": info, "ttl": self.file_ttl}

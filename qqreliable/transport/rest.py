@@ -55,8 +55,10 @@ class RestClient(JsonHttp):
         timeout: float,
         headers: Optional[Mapping[str, str]] = None,
         name: Optional[str] = None,
+        raw: Optional[bytes] = None,
     ) -> RestAnswer:
-        """Send one request (``obj`` as a JSON body unless None); return the answer.
+        """Send one request (``obj`` as a JSON body unless None, or ``raw`` bytes as
+        ``application/octet-stream``); return the answer.
 
         ``path`` starting with ``http://`` or ``https://`` is used as is.
         Blocks for at most about ``timeout`` seconds once connected.
@@ -77,6 +79,9 @@ class RestClient(JsonHttp):
             except (TypeError, ValueError) as exc:
                 raise TypeError(f"{name}: the body is not JSON-serialisable: {exc}") from exc
         all_headers = dict(self._headers)
+        if raw is not None:
+            data = bytes(raw)
+            all_headers["Content-Type"] = "application/octet-stream"
         all_headers.update(headers or {})
         deadline = time.monotonic() + timeout
         try:

@@ -290,3 +290,20 @@ def test_fetch_image_from_an_attachment(official: FakeOfficial, bot: OfficialBot
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def test_large_file_uploaded_in_parts(official: FakeOfficial, make_official_bot) -> None:
+    bot = make_official_bot(official, chunked_upload_threshold=100_000)
+    bot.start()
+    bot.wait_connected(5)
+    data = bytes(range(256)) * 1000  # 256,000 bytes: four 64 KiB parts
+    official.fail_next("c2c_part_finish", 400, code=40093001, message="transient")
+    receipt = bot.send_c2c_message("U1", MessageSegment.file(data, name="big.bin"))
+    routes = [c["route"] for c in official.calls]
+    assert routes.count("c2c_prepare") == 1 and routes.count("cos") == 4
+    assert routes.count("c2c_part_finish") == 5  # one transient 40093001 retried
+    (upload,) = official.uploads
+    assert upload["chunked"] and upload["size"] == len(data)
+    assert official.sent_messages[-1]["msg_type"] == 7 and receipt.message_id
+    files_call = [c for c in official.calls if c["route"] == "c2c_files"][0]["json"]
+    assert "file_data" not in files_call and files_call["upload_id"].startswith("up-")
