@@ -25,7 +25,8 @@ gateway intents from the keys registered. Pure: no I/O.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Optional
 
 from ..exceptions import ApiNotAvailable
 from ..message import Message

@@ -1031,6 +1031,43 @@ class FakeOfficial:
              "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S+08:00")}
         return self._inbound_message("direct", guild_id, "DIRECT_MESSAGE_CREATE", d, age)
 
+    def flood_c2c(self, n: int, user_openid: str = "flood-user", content: str = "flood") -> float:
+        """Push ``n`` C2C messages to every session as fast as the socket takes them
+        (benchmarks): the frames are built and encoded first, then written back to
+        back. Returns ``time.monotonic()`` when the first frame was written. Each is a
+        normal inbound message (repliable, kept for a resume)."""
+        now = self._now()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S+08:00")
+        with self._cond:
+            plans = []
+            for session in self._sessions.values():
+                if not session.intents & (1 << 25):
+                    continue
+                texts = []
+                for i in range(n):
+                    msg_id = f"ROBOT1.0_fl{next(self._msg_ids):08d}"
+                    d = {"id": msg_id, "content": f"{content}{i}", "timestamp": stamp, "message_type": 0,
+                         "author": {"id": user_openid, "user_openid": user_openid, "union_openid": ""},
+                         "message_scene": {"source": "default", "ext": []}}
+                    self._inbound[msg_id] = _Inbound("c2c", user_openid, now)
+                    session.seq += 1
+                    frame = {"op": 0, "s": session.seq, "t": "C2C_MESSAGE_CREATE",
+                             "id": f"C2C_MESSAGE_CREATE:{msg_id}", "d": d}
+                    session.frames.append(frame)
+                    texts.append(json.dumps(frame, ensure_ascii=False))
+                plans.append((session.conn, texts))
+            started = time.monotonic()
+            for conn, texts in plans:
+                ws = conn.ws if conn is not None else None
+                if ws is None:
+                    continue
+                try:
+                    for text in texts:
+                        ws.send_text(text)
+                except WebSocketClosed:
+                    pass
+        return started
+
     def emit_event(self, t: str, **fields: Any) -> Dict[str, Any]:
         """Any other dispatch (``FRIEND_ADD``, ``GROUP_ADD_ROBOT``, ``INTERACTION_CREATE`` …).
 
