@@ -326,9 +326,11 @@ class OfficialBot(BotBase):
             log.warning("access token refresh failed: %s", exc)
 
     def _check_token_once(self) -> None:
-        """Webhook mode: a wrong app_id/secret still ends run()."""
+        """Webhook mode: a wrong app_id/secret still ends run(); a token means the bot
+        can send, so it counts as connected."""
         try:
             self._tokens.token()
+            self._mark_connected(None)
         except AuthenticationError as exc:
             self._supervisor.fail(exc)
         except Error as exc:

@@ -212,3 +212,10 @@ def test_on_message_kinds_checked(official: FakeOfficial) -> None:
         bot.on_message("friend")
     with pytest.raises(ValueError):
         OfficialBot(app_id="", secret="s")
+
+
+def test_wrong_secret_raises_in_webhook_mode_too(official: FakeOfficial) -> None:
+    bot = OfficialBot(app_id=official.app_id, secret="wrong", api_base=official.url, token_url=official.token_url,
+                      listen="http://127.0.0.1:0/cb")
+    with pytest.raises(AuthenticationError):
+        bot.run(log_handler=None)

@@ -113,6 +113,7 @@ def test_webhook_validation_and_events(official: FakeOfficial, webhook_bot: Offi
         done.set()
 
     webhook_bot.start()
+    webhook_bot.wait_connected(5)  # listening, with a token to send with
     url = webhook_bot.url
     assert official.validate_webhook(url)
     statuses = official.post_events(url)
