@@ -226,6 +226,7 @@ class OfficialBot(BotBase):
         self._webhook: Optional[WebhookServer] = None
         self._webhook_policy: Optional[_WebhookPolicy] = None
         self._webhook_seen = GatewaySession(intents=0)  # only its duplicate window
+        self._webhook_lock = threading.Lock()
         media_config = MediaConfig.from_option(media_cache)
         self._io_pool = IoPool("official-media-io", max_workers=media_config.workers)
         # The official API has no get_image: the attachment URL is the only path.
@@ -424,7 +425,8 @@ class OfficialBot(BotBase):
             if not isinstance(d, dict) or not isinstance(d.get("plain_token"), str):
                 return {"code": 400, "message": "op 13 without plain_token"}
             token = d["plain_token"]
-            assert self._webhook_policy is not None
+            if self._webhook_policy is None:  # pragma: no cover - set before the listener starts
+                return {"code": 500, "message": "webhook keys not ready"}
             signature = self._webhook_policy.keys.sign_validation(str(d.get("event_ts", "")), token)
             return {"plain_token": token, "signature": signature}
         if op == 1:
@@ -437,7 +439,9 @@ class OfficialBot(BotBase):
             key = f"{obj.get('t')}:{d['id']}"
         elif isinstance(obj.get("id"), str):
             key = obj["id"]
-        if key is None or not self._webhook_seen.seen(key):
+        with self._webhook_lock:  # one listener thread per connection
+            duplicate = key is not None and self._webhook_seen.seen(key)
+        if not duplicate:
             if not self._connected:
                 self._mark_connected(None)
             self._on_dispatch(obj)
