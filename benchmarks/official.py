@@ -118,17 +118,17 @@ class Child:
             self.proc.wait(10)
 
 
-def throughput(python: str, peer: str, mode: str, n: int) -> float:
+def throughput(python: str, peer: str, mode: str, n: int, timeout: float = 300.0) -> float:
     with FakeOfficial() as official:
         child = Child(python, peer, mode, official, n)
         try:
             child.wait("ready", 60)
             started = official.flood_c2c(n, content="m")
             if mode == "replies":
-                official.wait_for_sent(n, timeout=300)
+                official.wait_for_sent(n, timeout=timeout)
                 ended = time.monotonic()
             else:
-                ended = child.wait("done", 300, n)["t"]
+                ended = child.wait("done", timeout, n)["t"]
             return n / (ended - started)
         finally:
             child.stop()
@@ -189,6 +189,8 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=200)
     parser.add_argument("--peer-python", help="an interpreter with qq-botpy and nonebot-adapter-qq installed")
     parser.add_argument("--peers", default="qq-botpy,nonebot-adapter-qq")
+    parser.add_argument("--modes", default="events,replies,resume,stream")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds a peer gets per workload")
     args = parser.parse_args()
     peers = {"qqreliable": sys.executable}
     try:
@@ -199,27 +201,38 @@ def main() -> None:
     except (OSError, subprocess.SubprocessError) as exc:
         print(f"peers not measured: {exc}")
     rows = []
-    for mode in ("events", "replies"):
+    modes = args.modes.split(",")
+    for mode in [m for m in ("events", "replies") if m in modes]:
         figures: Dict[str, List[float]] = {p: [] for p in peers}
         for _ in range(args.rounds):
             for peer, python in peers.items():
                 count = args.events if mode == "events" else args.replies
                 try:
-                    figures[peer].append(throughput(python, DRIVER_NAMES[peer], mode, count))
+                    figures[peer].append(throughput(python, DRIVER_NAMES[peer], mode, count, args.timeout))
                 except TimeoutError as exc:
                     print(f"{peer} {mode}: {exc}", flush=True)
                     figures[peer].append(0.0)
         medians = {p: statistics.median(v) for p, v in figures.items()}
         rows.append((f"{mode}/s", medians))
         print(f"{mode}/s: {figures}", flush=True)
-    resume = {peer: statistics.median(resume_time(python, DRIVER_NAMES[peer], args.cycles))
-              for peer, python in peers.items()}
+    resume = {}
+    if "resume" in modes:
+        for peer, python in peers.items():
+            try:
+                resume[peer] = statistics.median(resume_time(python, DRIVER_NAMES[peer], args.cycles))
+            except TimeoutError as exc:
+                print(f"{peer} resume: {exc}", flush=True)
+                resume[peer] = float("inf")
+            print(f"resume {peer}: {resume[peer]:.3f}s", flush=True)
     print(f"\n{'workload':<22}" + "".join(f"{p:>24}" for p in peers))
     for name, medians in rows:
         base = medians["qqreliable"]
         print(f"{name:<22}" + "".join(f"{medians[p]:>14.0f} ({medians[p] / base:4.2f}x)" for p in peers))
-    base = resume["qqreliable"]
-    print(f"{'resume after a drop':<22}" + "".join(f"{resume[p]:>13.3f}s ({resume[p] / base:4.0f}x)" for p in peers))
+    if resume:
+        base = resume["qqreliable"]
+        print(f"{'resume after a drop':<22}" + "".join(f"{resume[p]:>13.3f}s ({resume[p] / base:4.0f}x)" for p in peers))
+    if "stream" not in modes:
+        return
     cost = stream_cost(args.chunks)
     print(f"\nstream chunk: {cost['stream'] * 1000:.2f} ms each; a plain proactive send: {cost['plain'] * 1000:.2f} ms "
           f"(loopback, {args.chunks} of each)")
