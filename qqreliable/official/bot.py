@@ -25,11 +25,11 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 from urllib.parse import unquote, urlsplit
 
 from ..exceptions import (
-    ApiNotAvailable,
     ApiTimeout,
     AuthenticationError,
     BotStopped,
@@ -40,9 +40,10 @@ from ..exceptions import (
     SendUnconfirmed,
 )
 from ..message import Message, MessageSegment
-from ..onebot.actions import Receipt
+from ..receipt import Receipt
 from ..runtime.base import BotBase
-from ..reliability.media import Media, MediaConfig, MediaFetcher
+from ..reliability.interfaces import MediaRef
+from ..reliability.media import Media, MediaAttemptError, MediaConfig, MediaFetcher
 from ..runtime.supervisor import IoPool, Periodic
 from ..transport.rest import RestClient
 from ..transport.server import WebhookServer, parse_listen
@@ -230,7 +231,7 @@ class OfficialBot(BotBase):
         media_config = MediaConfig.from_option(media_cache)
         self._io_pool = IoPool("official-media-io", max_workers=media_config.workers)
         # The official API has no get_image: the attachment URL is the only path.
-        self._media = MediaFetcher(_no_media_api, self._io_pool.submit, media_config)
+        self._media = MediaFetcher(_AttachmentsOnly(), self._io_pool.submit, media_config)
         self._files: Dict[Tuple[str, str, int], Tuple[str, float]] = {}
         self._files_lock = threading.Lock()
         self._counters_lock = threading.Lock()
@@ -817,15 +818,15 @@ class OfficialBot(BotBase):
             MediaUnavailable: the download failed (``.errors`` lists each cause).
             ValueError: ``image`` holds no image.
         """
-        return self._media.fetch("image", _media_target("image", image), timeout)
+        return self._media.fetch("image", image, timeout)
 
     def fetch_record(self, record: Any, timeout: Optional[float] = None) -> Media:
         """Like :meth:`fetch_image` for voice (SILK; ``wav_url`` is in the segment too)."""
-        return self._media.fetch("record", _media_target("record", record), timeout)
+        return self._media.fetch("record", record, timeout)
 
     def fetch_video(self, video: Any, timeout: Optional[float] = None) -> Media:
         """Like :meth:`fetch_image` for videos."""
-        return self._media.fetch("video", _media_target("video", video), timeout)
+        return self._media.fetch("video", video, timeout)
 
     # ------------------------------------------------------------------ streaming
 
@@ -893,24 +894,42 @@ def _media_bytes(source: str) -> bytes:
         return fh.read()
 
 
-def _no_media_api(action: str, **params: Any) -> Any:
-    raise ApiNotAvailable(f"{action}: the official API has no media lookup; only the attachment URL")
+class _AttachmentsOnly:
+    """The media facts of the official API for the shared fetcher: attachments have a
+    URL (sometimes without its scheme) and the API has no media lookup."""
 
+    def find(self, kind: str, target: Any) -> MediaRef:
+        from .message import fix_url
 
-def _media_target(kind: str, target: Any) -> Any:
-    """The segment (with a scheme-fixed URL) of ``kind`` in an event, a segment or a URL."""
-    from .message import fix_url
+        if isinstance(target, Event):
+            for seg in target.message:
+                if seg.type == kind:
+                    target = seg
+                    break
+            else:
+                raise ValueError(f"the event holds no {kind}")
+        if isinstance(target, MessageSegment):
+            target = target.data.get("url") or target.data.get("file")
+        elif isinstance(target, Mapping):
+            target = target.get("url") or target.get("file")
+        if not isinstance(target, str) or not target.strip():
+            raise ValueError(f"no {kind} URL to fetch in {type(target).__name__}")
+        return MediaRef(kind, file=None, url=fix_url(target))
 
-    if isinstance(target, Event):
-        for seg in target.message:
-            if seg.type == kind:
-                return seg
-        raise ValueError(f"the event holds no {kind}")
-    if isinstance(target, MessageSegment):
-        if target.data.get("url"):
-            return MessageSegment(target.type, dict(target.data, url=fix_url(target.data["url"]),
-                                                    file=target.data.get("file") or fix_url(target.data["url"])))
-        return target
-    if isinstance(target, str) and "://" not in target and "/" in target:
-        return fix_url(target)
-    return target
+    def describe(self, kind: str) -> str:
+        return "the attachment URL"
+
+    def ask(self, ref: MediaRef, timeout: float, options: Mapping[str, Any]) -> List[str]:
+        raise MediaAttemptError("api", "api_unsupported", "the official API has no media lookup")
+
+    def cause(self, error: BaseException) -> str:
+        return getattr(error, "cause", "api_unsupported")
+
+    def probe_offline(self, timeout: float) -> Optional[str]:
+        return None
+
+    def account_signal(self, event: Mapping[str, Any]) -> Any:
+        return None
+
+    def rewrite_media(self, action: str, params: Dict[str, Any], visit: Any, text: Any) -> Dict[str, Any]:
+        return params

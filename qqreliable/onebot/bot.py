@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 from urllib.parse import urlsplit
 
 from .actions import READ_ONLY, SEND_ACTIONS, ApiMixin, Receipt, decode_response
+from .history import OneBotHistory, event_key
+from .media import OneBotMedia
+from .sends import OneBotSends
 from .events import Event
 from ..exceptions import (
     ApiNotAvailable,
@@ -180,6 +183,9 @@ class Bot(BotBase, ApiMixin):
         reconcile_after: Optional[float] = 300.0,
         outbound_media: Optional[OutboundMedia] = OutboundMedia(),
     ) -> None:
+        from ..runtime.options import ONEBOT_OPTIONS, check_options
+
+        check_options(dict(locals()), ONEBOT_OPTIONS)  # TypeError/ValueError naming the option
         if url is None and listen is None:
             raise ValueError("Bot needs a url to connect to (or listen= for reverse modes)")
         if api_timeout <= 0:
@@ -261,7 +267,7 @@ class Bot(BotBase, ApiMixin):
                 policy=send_policy,
                 pacing=pacing,
                 call=self._attempt,
-                read=self._read_for_sends,
+                facts=OneBotSends(read=self._read_for_sends),
                 self_id=lambda: getattr(self._send_route, "self_id", None) or self._self_id,
                 events_live=events_live,
                 stopping=self._supervisor.stopping,
@@ -273,16 +279,18 @@ class Bot(BotBase, ApiMixin):
         media_config = MediaConfig.from_option(media_cache)
         self._io_pool = IoPool("media-io", max_workers=media_config.workers)
         self._api_pool = IoPool("media-api", max_workers=media_config.api_workers)
+        media_api = OneBotMedia(self.call_action)
         self._media = MediaFetcher(
-            self.call_action, self._io_pool.submit, media_config, submit_api=self._api_pool.submit
+            media_api, self._io_pool.submit, media_config, submit_api=self._api_pool.submit
         )
         if self._http is not None:
             make_cancellable(self._http.session)  # a losing get_image is abandoned at once
-        self._dedupe = Deduper(size=dedupe_size, ttl=dedupe_ttl)
+        self._dedupe = Deduper(size=dedupe_size, ttl=dedupe_ttl, key=event_key)
         self._stalls = StallWatch(reconcile_after)
+        history = OneBotHistory(self._history_call)
         self._gapfill = GapFiller(
-            ChatTracker(max_chats=recover_chats, window=recover_window),
-            call=self._history_call,
+            ChatTracker(max_chats=recover_chats, window=recover_window, locate=history.locate),
+            history=history,
             deliver=self._deliver_recovered,
             stopping=self._supervisor.stopping,
             page_size=recover_page,
@@ -298,7 +306,7 @@ class Bot(BotBase, ApiMixin):
         self._outbound: Optional[MediaPreparer] = None
         if outbound_media is not None:
             self._outbound = MediaPreparer(
-                outbound_media, call=self.call_action, submit=self._io_pool.submit,
+                outbound_media, api=media_api, submit=self._io_pool.submit,
                 submit_api=self._api_pool.submit, media=self._media,
             )
 
@@ -331,6 +339,8 @@ class Bot(BotBase, ApiMixin):
     # -- lifecycle hooks (start/stop/run/wait_connected: BotBase) ------------
 
     def _open(self) -> None:
+        if self._events_client is None and self._listener is None:
+            self._check_http_only()  # before any thread: a wrong token raises from start()
         if self._listener is not None:
             self._listener.start()  # binds now: a port in use raises here
         if self._stalls.enabled and self._gapfill.enabled:
@@ -343,8 +353,6 @@ class Bot(BotBase, ApiMixin):
                 f"ws-{client.role}-watchdog",
                 Periodic(client.watchdog, client.watchdog_period, self._supervisor.stopping),
             )
-        if self._events_client is None and self._listener is None:
-            self._check_http_only()
 
     def _check_http_only(self) -> None:
         """An HTTP-only bot: check the token now (a wrong one raises from start()/run())."""

@@ -143,15 +143,16 @@ class WireSocket(Protocol):
             Exception: anything: the write failed and the link is unusable.
         """
 
-    def ping(self) -> bool:
-        """Send a ping without ever blocking.
+    def ping(self, before: Callable[[], None]) -> bool:
+        """Send a ping without ever blocking; call ``before()`` just before it leaves
+        (a pong may come back before this method returns).
 
         Returns False, sending nothing, when another write holds the socket
         (that write is bounded by the side's I/O timeout; the watchdog looks
         again soon). When the socket's send buffer is full (the peer stopped
-        reading) nothing is sent either, but True is returned: the ping
-        counts as sent and lost, so the link goes stale after the pong
-        timeout. Raises when the socket is unusable."""
+        reading) nothing is sent either, but ``before()`` is called and True
+        returned: the ping counts as sent and lost, so the link goes stale
+        after the pong timeout. Raises when the socket is unusable."""
 
     def close(self) -> None:
         """Send a close frame (code 1000) without waiting long, then shut down."""
@@ -413,13 +414,11 @@ class Link:
         self._ping_busy = False
         if liveness.ping_due():
             try:
-                sent = self.sock.ping()
+                sent = self.sock.ping(liveness.ping_sent)
             except Exception as exc:  # any send failure means the socket is unusable
                 self.kill(f"ping failed: {exc}")
                 return None
-            if sent:
-                liveness.ping_sent()
-            else:
+            if not sent:
                 self._ping_busy = True  # a write is in progress: try again shortly
         interval = liveness.interval
         if interval is not None and self.next_app_heartbeat != _NEVER:

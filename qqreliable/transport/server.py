@@ -423,8 +423,8 @@ class _ServerSocket:
     def send_text(self, text: str) -> None:
         self.ws.send_text(text)
 
-    def ping(self) -> bool:
-        return self.ws.ping_nowait() != "busy"
+    def ping(self, before: Callable[[], None]) -> bool:
+        return self.ws.ping_nowait(before=before) != "busy"
 
     def close(self) -> None:
         try:

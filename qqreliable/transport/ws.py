@@ -24,7 +24,7 @@ import logging
 import socket
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Optional
 
 import websocket
 
@@ -183,12 +183,13 @@ class _ClientSocket:
     def send_text(self, text: str) -> None:
         self.ws.send(text)
 
-    def ping(self) -> bool:
+    def ping(self, before: Callable[[], None]) -> bool:
         lock = getattr(self.ws, "lock", None)
         if lock is not None:
             if not lock.acquire(blocking=False):
                 return False  # a caller's write holds the socket: look again soon
             lock.release()
+        before()
         sock = getattr(self.ws, "sock", None)
         if sock is not None and not _writable(sock):
             return True  # the peer stopped reading: the ping counts as sent and lost

@@ -844,11 +844,13 @@ class ServerWebSocket:
             raise ValueError("a ping payload is at most 125 bytes")
         self.send(OP_PING, payload)
 
-    def ping_nowait(self, payload: bytes = b"") -> str:
+    def ping_nowait(self, payload: bytes = b"", *, before: Optional[Callable[[], None]] = None) -> str:
         """Send a ping unless that would wait; never blocks. Thread-safe.
 
         A watchdog uses this so that one stalled peer cannot hold up the
-        checks of the others.
+        checks of the others. ``before()``, if given, is called unless the
+        answer is ``"busy"``, just before the ping is written (its pong may
+        arrive before this method returns).
 
         Returns:
             ``"sent"``; ``"busy"`` when another thread is writing (a large
@@ -867,6 +869,8 @@ class ServerWebSocket:
         try:
             if self._closed or self._close_sent:
                 raise WebSocketClosed(self._close_code or CLOSE_ABNORMAL, self._close_reason or "closing")
+            if before is not None:
+                before()
             if not writable(self._sock):
                 return "full"
             try:
