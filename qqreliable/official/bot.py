@@ -146,7 +146,9 @@ class OfficialBot(BotBase):
         verify: TLS verification for the API (a CA bundle path works too).
         media_cache: as on ``Bot``: where :meth:`fetch_image` caches (a
             :class:`~qqreliable.MediaConfig`, a directory, or None for the default).
-        workers, queue_size, shutdown_grace: the handler pool (as on every bot).
+        workers: handler threads (as on every bot).
+        queue_size: events waiting for a handler at most; more are dropped and counted.
+        shutdown_grace: seconds ``stop()`` waits for running handlers.
     """
 
     MESSAGE_KINDS: FrozenSet[str] = frozenset({"c2c", "group", "guild", "direct"})
