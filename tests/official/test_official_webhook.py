@@ -62,3 +62,23 @@ def test_signed_garbage_is_400() -> None:
     keys = WebhookKeys("secret")
     ts = "1"
     assert handle_callback(keys, {"X-Signature-Timestamp": ts, "X-Signature-Ed25519": keys.sign_callback(ts, b"nope")}, b"nope").status == 400
+
+
+def test_core_install_does_not_need_cryptography() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "sys.modules['cryptography'] = None  # as if not installed\n"
+        "import qqreliable, qqreliable.testing\n"
+        "from qqreliable import OfficialBot\n"
+        "OfficialBot(app_id='1', secret='s')\n"
+        "try:\n"
+        "    OfficialBot(app_id='1', secret='s', listen='http://127.0.0.1:0/cb').start()\n"
+        "except ImportError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "pip install 'qqreliable[official]'" in out.stdout
