@@ -219,3 +219,16 @@ def test_wrong_secret_raises_in_webhook_mode_too(official: FakeOfficial) -> None
                       listen="http://127.0.0.1:0/cb")
     with pytest.raises(AuthenticationError):
         bot.run(log_handler=None)
+
+
+def test_the_testing_guide_example(official: FakeOfficial) -> None:
+    bot = OfficialBot(app_id=official.app_id, secret=official.secret,
+                      api_base=official.url, token_url=official.token_url, retry_backoff=0.05)
+    bot.on_message("c2c")(lambda event: event.reply("pong"))
+    with bot:
+        bot.wait_connected(5)
+        official.fail_next("c2c", 500, deliver=True)     # delivered, then a 500
+        official.emit_c2c_message("user-1", "ping")
+        official.wait_for_sent(1)
+        official.wait_until(lambda: len([c for c in official._calls if c["route"] == "c2c"]) == 2, 5, "retried")
+        assert [m["text"] for m in official.sent_messages] == ["pong"]   # retried, not doubled
