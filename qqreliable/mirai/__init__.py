@@ -1,0 +1,24 @@
+"""mirai-api-http v2: the protocol (status codes, message chains, events, commands).
+
+Pure protocol modules: :mod:`.codes` (the status-code classification),
+:mod:`.chain` (message chains ↔ :class:`qqreliable.Message`), :mod:`.events`
+(:class:`Event` and event names) and :mod:`.commands` (the command inventory and
+version-dependent request shapes).
+"""
+
+from .chain import OutgoingChain, chain_to_message, message_to_chain
+from .codes import Verdict, classify, classify_handshake
+from .commands import COMMANDS, READ_ONLY
+from .events import Event
+
+__all__ = [
+    "Event",
+    "OutgoingChain",
+    "chain_to_message",
+    "message_to_chain",
+    "Verdict",
+    "classify",
+    "classify_handshake",
+    "COMMANDS",
+    "READ_ONLY",
+]
