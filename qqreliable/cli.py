@@ -67,7 +67,9 @@ def demo(out: Optional[TextIO] = None) -> int:
             media_cache=False,  # a demo leaves nothing behind in ~/.cache
         )
         cond = threading.Condition()
-        state: Dict[str, int] = {"connects": 0, "disconnects": 0, "replies": 0, "heartbeats": 0, "images": 0}
+        state: Dict[str, int] = {
+            "connects": 0, "disconnects": 0, "replies": 0, "heartbeats": 0, "images": 0, "bad_images": 0,
+        }
 
         @bot.on_meta_event("heartbeat")
         def beat(event: Event) -> None:
@@ -97,16 +99,20 @@ def demo(out: Optional[TextIO] = None) -> int:
                 started = time.monotonic()
                 try:
                     media = bot.fetch_image(images[0], timeout=10)
-                    o.step(
-                        "bot",
-                        f"got the image from {media.source!r} in {time.monotonic() - started:.2f}s: "
-                        f"{media.content_type}, {media.size} bytes (checked: a real PNG)",
-                    )
-                    with cond:
-                        state["images"] += 1
-                        cond.notify_all()
                 except Error as exc:
                     o.step("bot", f"no image: {exc}")
+                    return
+                # Say only what was checked: the bytes are the very PNG the server sent.
+                same = media.data == sample_png()
+                verdict = "checked: the PNG that was sent" if same else "CHECK FAILED: not the PNG that was sent"
+                o.step(
+                    "bot",
+                    f"got the image from {media.source!r} in {time.monotonic() - started:.2f}s: "
+                    f"{media.content_type}, {media.size} bytes ({verdict})",
+                )
+                with cond:
+                    state["images" if same else "bad_images"] += 1
+                    cond.notify_all()
                 return
             if event.plain_text.startswith("ping"):
                 text = "pong" + event.plain_text[4:]
@@ -161,7 +167,8 @@ def demo(out: Optional[TextIO] = None) -> int:
             server.fail_next("send_group_msg", 1200, deliver=True)
             ok &= round_trip(5)
             copies = sum(1 for m in server.sent_messages if m.get("raw_message") == "pong 5")
-            o.step("bot", f"'pong 5' is in the group {copies} time(s): checked, not resent")
+            verdict = "checked: not resent" if copies == 1 else "CHECK FAILED"
+            o.step("bot", f"'pong 5' is in the group {copies} time(s) ({verdict})")
             ok &= copies == 1
 
             o.line()
@@ -171,7 +178,7 @@ def demo(out: Optional[TextIO] = None) -> int:
             server.media.set_api_mode("url", delay=0.3)
             o.step("fault", "an image arrives whose URL has expired; get_image answers after 0.3s")
             server.emit_group_message(30003, 20002, [segment])
-            ok &= wait(lambda: state["images"] >= 1)
+            ok &= wait(lambda: state["images"] + state["bad_images"] >= 1) and state["bad_images"] == 0
 
             o.line()
             o.step("fault", "the backend never answers get_status (api_timeout=1s)")

@@ -30,6 +30,7 @@ __all__ = [
     "MediaTooLarge",
     "MediaRejected",
     "ApiNotAvailable",
+    "NotStarted",
     "AccountOffline",
     "RateLimited",
     "BotStopped",
@@ -237,6 +238,11 @@ def _rebuild_media_rejected(
 
 class ApiNotAvailable(Error):
     """The bot has no way to call the API (it only receives events)."""
+
+
+class NotStarted(ApiNotAvailable):
+    """The bot is not started yet: call ``start()`` first (or use ``run()`` / ``with bot:``).
+    Raised by calls that need a running bot and by ``wait_connected()``."""
 
 
 class AccountOffline(Error):

@@ -23,10 +23,13 @@ def test_demo_runs_every_scene_and_exits_zero() -> None:
         "verified after 1 attempt(s)",
         "'pong 5' is in the group 1 time(s)",
         "got the image from 'api'",
+        "(checked: the PNG that was sent)",
+        "(checked: not resent)",
         "ApiTimeout after",
         "all good",
     ):
         assert expected in text, f"{expected!r} missing from:\n{text}"
+    assert "CHECK FAILED" not in text
 
 
 def test_doctor_on_a_healthy_websocket_endpoint(onebot_factory: Any) -> None:

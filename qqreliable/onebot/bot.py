@@ -11,22 +11,21 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import threading
 import time
-from types import FrameType
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, TypeVar, Union, overload
 from urllib.parse import urlsplit
 
 from .actions import READ_ONLY, SEND_ACTIONS, ApiMixin, Receipt, decode_response
-from ..runtime.dispatcher import Dispatcher
 from .events import Event
 from ..exceptions import (
     ApiNotAvailable,
     ApiTimeout,
+    AuthenticationError,
     BotStopped,
     ConnectFailed,
     Error,
+    NotStarted,
     ResponseLost,
 )
 from ..message import Message, MessageSegment, to_wire
@@ -38,8 +37,8 @@ from ..reliability.media import Media, MediaConfig, MediaFetcher
 from ..reliability.outbound import MediaPreparer, OutboundMedia
 from ..reliability.sendpolicy import Pacing, SendPolicy
 from ..reliability.verify import SendPipeline
-from ..runtime.stats import CallStats
-from ..runtime.supervisor import IoPool, Periodic, Supervisor
+from ..runtime.base import BotBase
+from ..runtime.supervisor import IoPool, Periodic
 from ..transport.http import HttpApi
 from ..transport.download import make_cancellable
 from ..transport.server import AccountRoute, Listener, ReverseWsServer, WebhookServer, parse_listen
@@ -56,9 +55,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _MESSAGE_PARAMS = ("message", "messages")
 
+# What on_notice / on_request / on_meta_event accept (v11, then the extensions of
+# go-cqhttp, NapCat, LLOneBot and Lagrange). Anything else: bot.on("notice.x").
+NOTICE_KINDS = frozenset({
+    "group_upload", "group_admin", "group_decrease", "group_increase", "group_ban",
+    "friend_add", "group_recall", "friend_recall", "notify",
+    "group_card", "offline_file", "client_status", "essence", "group_msg_emoji_like",
+    "bot_offline", "input_status", "group_name", "group_title", "flash_file",
+})
+REQUEST_KINDS = frozenset({"friend", "group"})
+META_KINDS = frozenset({"lifecycle", "heartbeat"})
 
-class Bot(ApiMixin):
+
+class Bot(BotBase, ApiMixin):
     """A OneBot v11 bot with a blocking, thread-safe API.
+
+    ``on_message`` takes ``"group"`` or ``"private"``; ``on_notice``,
+    ``on_request`` and ``on_meta_event`` take the v11 types and the common
+    extensions; anything else is reachable through ``bot.on("notice.x")``.
 
     Args:
         url: where the bot connects: ``ws://``/``wss://`` (forward WebSocket: ``/``
@@ -128,6 +142,8 @@ class Bot(ApiMixin):
             segments are sent as given.
     """
 
+    MESSAGE_KINDS = frozenset({"group", "private"})
+
     def __init__(
         self,
         url: Optional[str] = None,
@@ -166,21 +182,11 @@ class Bot(ApiMixin):
             raise ValueError("Bot needs a url to connect to (or listen= for reverse modes)")
         if api_timeout <= 0:
             raise ValueError("api_timeout must be positive")
+        super().__init__(workers=workers, queue_size=queue_size, shutdown_grace=shutdown_grace)
         self.url = url
         self.api_timeout = api_timeout
-        self.shutdown_grace = shutdown_grace
         self._secret = secret
-        self._supervisor = Supervisor()
-        self._dispatcher = Dispatcher(workers=workers, queue_size=queue_size)
-        self._call_stats = CallStats()
-        self._lifecycle = threading.Lock()
-        self._state = "new"
-        self._cond = threading.Condition()
-        self._self_id: Optional[int] = None
-        self._connected = False
         self._announced = False
-        self._connect_handlers: List[Callable[..., Any]] = []
-        self._disconnect_handlers: List[Callable[..., Any]] = []
         self.events_received = 0
 
         ws_options: Dict[str, Any] = dict(
@@ -283,34 +289,7 @@ class Bot(ApiMixin):
                 submit_api=self._api_pool.submit, media=self._media,
             )
 
-    # -- handlers -----------------------------------------------------------
-
-    def on(self, *names: str) -> Callable[[F], F]:
-        """Register a handler for events named ``post_type[.detail_type[.sub_type]]``."""
-        if not names or not all(isinstance(n, str) and n for n in names):
-            raise TypeError("on() takes one or more event names, e.g. on('message.group')")
-
-        def register(fn: F) -> F:
-            for name in names:
-                self._dispatcher.add(name, fn)
-            return fn
-
-        return register
-
-    def _typed(self, post_type: str, arg: Any) -> Any:
-        if callable(arg):  # used bare: @bot.on_message
-            self._dispatcher.add(post_type, arg)
-            return arg
-        name = post_type if not arg else f"{post_type}.{arg}"
-        return self.on(name)
-
-    @overload
-    def on_message(self, arg: F) -> F: ...
-    @overload
-    def on_message(self, arg: Optional[str] = None) -> Callable[[F], F]: ...
-    def on_message(self, arg: Any = None) -> Any:
-        """``@bot.on_message("group")``, ``@bot.on_message("private")`` or ``@bot.on_message()``."""
-        return self._typed("message", arg)
+    # -- handlers (on, on_message, on_connect, on_disconnect, on_error: BotBase) --
 
     @overload
     def on_notice(self, arg: F) -> F: ...
@@ -318,7 +297,7 @@ class Bot(ApiMixin):
     def on_notice(self, arg: Optional[str] = None) -> Callable[[F], F]: ...
     def on_notice(self, arg: Any = None) -> Any:
         """``@bot.on_notice("group_increase")`` or ``@bot.on_notice()`` for every notice."""
-        return self._typed("notice", arg)
+        return self._selector("notice", arg, NOTICE_KINDS, "on_notice")
 
     @overload
     def on_request(self, arg: F) -> F: ...
@@ -326,7 +305,7 @@ class Bot(ApiMixin):
     def on_request(self, arg: Optional[str] = None) -> Callable[[F], F]: ...
     def on_request(self, arg: Any = None) -> Any:
         """``@bot.on_request("friend")`` or ``@bot.on_request("group")``."""
-        return self._typed("request", arg)
+        return self._selector("request", arg, REQUEST_KINDS, "on_request")
 
     @overload
     def on_meta_event(self, arg: F) -> F: ...
@@ -334,41 +313,13 @@ class Bot(ApiMixin):
     def on_meta_event(self, arg: Optional[str] = None) -> Callable[[F], F]: ...
     def on_meta_event(self, arg: Any = None) -> Any:
         """``@bot.on_meta_event("heartbeat")`` or ``@bot.on_meta_event("lifecycle")``."""
-        return self._typed("meta_event", arg)
+        return self._selector("meta_event", arg, META_KINDS, "on_meta_event")
 
-    def on_connect(self, fn: F) -> F:
-        """Register ``fn(self_id)``: the connection is (re)established and working."""
-        self._connect_handlers.append(fn)
-        return fn
+    # -- lifecycle hooks (start/stop/run/wait_connected: BotBase) ------------
 
-    def on_disconnect(self, fn: F) -> F:
-        """Register ``fn(reason)``: the connection was lost (the bot reconnects by itself)."""
-        self._disconnect_handlers.append(fn)
-        return fn
-
-    def on_error(self, fn: F) -> F:
-        """Register ``fn(exception, event)``: a handler raised (event is None for on_connect…)."""
-        self._dispatcher.add_error_handler(fn)
-        return fn
-
-    # -- lifecycle ----------------------------------------------------------
-
-    def start(self) -> "Bot":
-        """Start the connection and handler threads; returns at once. Idempotent."""
-        with self._lifecycle:
-            if self._state == "running":
-                return self
-            if self._state == "stopped":
-                raise BotStopped("a stopped Bot cannot be started again; create a new one")
-            self._state = "running"
+    def _open(self) -> None:
         if self._listener is not None:
-            try:
-                self._listener.start()  # binds now: a port in use raises here
-            except BaseException:
-                with self._lifecycle:
-                    self._state = "new"
-                raise
-        self._dispatcher.start(self._supervisor)
+            self._listener.start()  # binds now: a port in use raises here
         if self._stalls.enabled and self._gapfill.enabled:
             self._supervisor.spawn(
                 "stall-watch", Periodic(self._check_stalls, self._stalls.period, self._supervisor.stopping)
@@ -379,119 +330,59 @@ class Bot(ApiMixin):
                 f"ws-{client.role}-watchdog",
                 Periodic(client.watchdog, client.watchdog_period, self._supervisor.stopping),
             )
-        return self
+        if self._events_client is None and self._listener is None:
+            self._check_http_only()
 
-    def stop(self, timeout: Optional[float] = None) -> None:
-        """Stop: close connections, let running handlers finish, join every thread.
+    def _check_http_only(self) -> None:
+        """An HTTP-only bot: check the token now (a wrong one raises from start()/run())."""
+        log.warning(
+            "%s has no event source (no WebSocket, no listen=): it can call the API, "
+            "but no handler will ever run",
+            self.url,
+        )
+        try:
+            self.call_action("get_login_info", api_timeout=min(self.api_timeout, 10.0))
+        except AuthenticationError:
+            raise
+        except Error as exc:
+            log.warning("cannot reach %s yet: %s", self.url, exc)
 
-        Safe from any thread (a handler included) and any number of times.
-        Waits at most ``timeout`` seconds (default ``shutdown_grace``) for
-        threads; stragglers are logged by name.
-        """
-        grace = self.shutdown_grace if timeout is None else timeout
-        with self._lifecycle:
-            if self._state == "stopped":
-                return
-            was_running = self._state == "running"
-            self._state = "stopped"
-        log.info("stopping")
-        self._supervisor.stopping.set()
-        self._supervisor.wake()
+    def _close(self, deadline: float) -> None:
         if self._sends is not None:
             self._sends.close()
-        with self._cond:
-            self._cond.notify_all()
         for client in self._ws_clients:
             client.close()
         if self._listener is not None:
             self._listener.close()
-        self._dispatcher.stop()
         self._media.close()
         if self._outbound is not None:
             self._outbound.close()
-        self._io_pool.shutdown(grace)
-        self._api_pool.shutdown(grace)
-        if was_running:
-            self._supervisor.join(grace)
+        self._io_pool.shutdown(max(0.0, deadline - time.monotonic()))
+        self._api_pool.shutdown(max(0.0, deadline - time.monotonic()))
         if self._http is not None:
             self._http.close()
 
-    def __enter__(self) -> "Bot":
-        return self.start()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.stop()
-
-    def run(self) -> None:
-        """Serve until :meth:`stop`, SIGINT or SIGTERM, then shut down and return.
-
-        Raises in the calling thread what cannot be recovered (a wrong token,
-        the reconnect budget spent). A second signal stops waiting for
-        stragglers. Signals are only caught when called from the main thread.
-        """
-        signalled: List[int] = []
-
-        def on_signal(signum: int, frame: Optional[FrameType]) -> None:
-            # Only flips flags: no locks in a signal handler.
-            if signalled:
-                self._supervisor.hurry = True
-            else:
-                signalled.append(signum)
-
-        previous: Dict[int, Any] = {}
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                previous[sig] = signal.signal(sig, on_signal)
-        try:
-            self.start()
-            while not signalled and not self._supervisor.wait(0.1):
-                pass
-            if signalled:
-                log.info("received signal %d: shutting down", signalled[0])
-            self.stop()
-        finally:
-            if self._state != "stopped":
-                self.stop()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-        self._supervisor.raise_failure()
+    def _describe(self) -> str:
+        return self.url or self.listen_url or ""
 
     def wait_connected(self, timeout: Optional[float] = None) -> Optional[int]:
         """Block until the bot is connected and working; return its ``self_id``.
 
+        An HTTP-only bot is working when it answers ``get_login_info``; a
+        listening bot once an account connected (or posted its first event).
+
         Raises:
             ConnectFailed: not connected within ``timeout`` seconds.
             AuthenticationError, ConnectionLost: the connection failed for good.
-            BotStopped: the bot stopped.
+            NotStarted: the bot is not started; BotStopped: the bot stopped.
         """
         if isinstance(self._listener, ReverseWsServer) or (self._listener is not None and self._api is None):
             return self._wait_account(timeout)
         if self._events_client is None:  # HTTP API only: working means answering
             info = self.call_action("get_login_info", api_timeout=timeout or self.api_timeout)
             self._self_id = _as_int(info.get("user_id")) if isinstance(info, Mapping) else None
-            return self._self_id
-        if self._state == "new":
-            raise BotStopped("the bot is not started: call start() first (or use run() / `with bot:`)")
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while not self._connected:
-                self._supervisor.raise_failure()
-                if self._state == "stopped":
-                    raise BotStopped("the bot stopped before it connected")
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise ConnectFailed(f"not connected to {self._events_client.url} within {timeout:g}s")
-                self._cond.wait(0.5 if remaining is None else min(remaining, 0.5))
-            return self._self_id
-
-    @property
-    def self_id(self) -> Optional[int]:
-        """The account's QQ number once known."""
-        return self._self_id
-
-    @property
-    def connected(self) -> bool:
-        return self._connected
+            return self._self_id  # type: ignore[no-any-return]
+        return super().wait_connected(timeout)  # type: ignore[no-any-return]
 
     @property
     def account_online(self) -> bool:
@@ -509,10 +400,11 @@ class Bot(ApiMixin):
 
     def _on_open(self, client: WsClient) -> None:
         if client is self._events_client:
-            self._dispatcher.submit_job(self._announce_connect, client)
+            # Not the handler pool: a busy pool must not hide a working connection.
+            self._supervisor.spawn("announce", lambda: self._announce_connect(client))
 
     def _announce_connect(self, client: WsClient) -> None:
-        """Runs on a handler thread: learn self_id, then fire on_connect."""
+        """One-shot thread per connection: learn self_id, then mark the bot connected."""
         self_id = client.self_id
         if self_id is None and self._api is not None:
             try:
@@ -523,12 +415,8 @@ class Bot(ApiMixin):
         with self._cond:
             if not client.connected or self._state != "running":
                 return
-            self._self_id = self_id if self_id is not None else self._self_id
-            self._connected = True
             self._announced = True
-            self._cond.notify_all()
-        log.info("connected as %s", self._self_id)
-        self._dispatcher.fire(self._connect_handlers, self._self_id)
+        self._mark_connected(self_id)
         if self._gapfill.has_gap(self._self_id):
             self._dispatcher.submit_job(self._gapfill.fill, self._self_id)
 
@@ -540,10 +428,12 @@ class Bot(ApiMixin):
         self._gapfill.connection_lost(client.self_id if client.self_id is not None else self._self_id)
         with self._cond:
             announced, self._announced = self._announced, False
-            self._connected = False
-            self._cond.notify_all()
         if announced:
-            self._dispatcher.fire(self._disconnect_handlers, reason)
+            self._mark_disconnected(reason)
+        else:
+            with self._cond:
+                self._connected = False
+                self._cond.notify_all()
 
     # -- listen modes, de-duplication, recovery, quick operations ----------
 
@@ -693,8 +583,7 @@ class Bot(ApiMixin):
         return self._state == "running"  # HTTP POST: whenever we listen
 
     def _wait_account(self, timeout: Optional[float]) -> Optional[int]:
-        if self._state == "new":
-            raise BotStopped("the bot is not started: call start() first (or use run() / `with bot:`)")
+        self._require_started("wait_connected()")
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while True:
@@ -796,7 +685,7 @@ class Bot(ApiMixin):
         if self._state == "stopped":
             raise BotStopped(f"{action}: the bot is stopped")
         if isinstance(api, (WsClient, AccountRoute)) and self._state != "running":
-            raise ApiNotAvailable(
+            raise NotStarted(
                 f"{action}: a WebSocket bot must be started first (start(), run() or `with bot:`)"
             )
         timeout = self.api_timeout if api_timeout is None else api_timeout
@@ -917,26 +806,18 @@ class Bot(ApiMixin):
 
     # -- observability ------------------------------------------------------
 
-    def stats(self) -> Dict[str, Any]:
-        """A snapshot of counters: events, drops, handler errors, connections, calls."""
+    def _stats(self) -> Dict[str, Any]:
         return {
             "events_received": self.events_received,
-            "events_dispatched": self._dispatcher.dispatched,
-            "events_dropped": self._dispatcher.dropped,
-            "events_queued": self._dispatcher.queued,
-            "handler_errors": self._dispatcher.handler_errors,
             "bad_frames": sum(c.bad_frames for c in self._ws_clients),
             "reconnects": sum(max(0, c.connects - 1) for c in self._ws_clients),
             "connections": [c.stats() for c in self._ws_clients],
-            "calls": self._call_stats.snapshot(),
             "media": self._media.stats.snapshot(),
             "sends": self._sends.stats() if self._sends is not None else {},
             **self._inbound_stats(),
             "outbound_media": self._outbound.stats() if self._outbound is not None else {},
         }
 
-    def __repr__(self) -> str:
-        return f"<Bot {self.url or self.listen_url or ''} {self._state}>"
 
 
 def _wire_params(params: Dict[str, Any]) -> Dict[str, Any]:
