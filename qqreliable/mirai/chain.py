@@ -230,7 +230,9 @@ def plain_text_of(chain: Any) -> str:
     if not isinstance(chain, (list, tuple)):
         return ""
     return "".join(
-        e["text"] for e in chain if isinstance(e, Mapping) and e.get("type") == "Plain" and isinstance(e.get("text"), str)
+        e["text"]
+        for e in chain
+        if isinstance(e, Mapping) and e.get("type") == "Plain" and isinstance(e.get("text"), str)
     )
 
 
@@ -384,7 +386,9 @@ def _segment_to_element(seg: MessageSegment, read_file: ReadFile) -> Optional[Di
         return {"type": "Poke", "name": str(data.get("name") or "Poke")}
     if kind == "dice":
         value = data.get("result", data.get("value"))
-        return {"type": "Dice", "value": _int(value, "dice result") if value not in (None, "") else random.randint(1, 6)}
+        if value in (None, ""):
+            return {"type": "Dice", "value": random.randint(1, 6)}
+        return {"type": "Dice", "value": _int(value, "dice result")}
     if kind == "mface":
         element = {"type": "MarketFace", "id": _int(data.get("emoji_id", data.get("id")), "mface emoji_id")}
         if data.get("summary") is not None:

@@ -152,12 +152,12 @@ def classify(
         return Verdict(OK, 0, msg)
     name = CODES.get(code, ("", ""))[0]
     if code == 0:
-        message_id = answer.get("messageId")
+        raw_id: Any = answer.get("messageId")
         if command in SEND_COMMANDS and command != "sendNudge" and "messageId" in answer:
             try:
-                message_id = int(message_id)
+                message_id = int(raw_id)
             except (TypeError, ValueError):
-                return Verdict(UNKNOWN, 0, f"messageId is not a number: {message_id!r}", name)
+                return Verdict(UNKNOWN, 0, f"messageId is not a number: {raw_id!r}", name)
             if message_id == -1:
                 return Verdict(NOT_DELIVERED, 0, msg, name, -1)
             return Verdict(OK, 0, msg, name, message_id)

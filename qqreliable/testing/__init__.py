@@ -11,4 +11,13 @@ from .proxy import FaultProxy
 from .mirai import FakeMirai, MahError
 from .onebot import DEFAULT_FAIL_MESSAGE, FakeActionError, FakeOneBot, parse_cq, render_cq
 
-__all__ = ["FakeOneBot", "FakeMirai", "MahError", "FaultProxy", "FakeActionError", "DEFAULT_FAIL_MESSAGE", "parse_cq", "render_cq"]
+__all__ = [
+    "FakeOneBot",
+    "FakeMirai",
+    "MahError",
+    "FaultProxy",
+    "FakeActionError",
+    "DEFAULT_FAIL_MESSAGE",
+    "parse_cq",
+    "render_cq",
+]

@@ -87,6 +87,7 @@ _MAX_BODY = 64 * 1024 * 1024
 _READY_TIMEOUT = 5.0
 _CLOSE_TIMEOUT = 2.0
 _INT32_MAX = 2**31 - 1
+_KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
 
 #: The messages MAH puts in ``msg`` for each code (StateCode.kt), for realism.
@@ -617,7 +618,7 @@ class FakeMirai:
             return {"code": 0, "session": existing.key}, existing
 
     def _new_key(self) -> str:
-        return "".join(random.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") for _ in range(8))
+        return "".join(random.choice(_KEY_CHARS) for _ in range(8))
 
     # ---- WebSocket
 
@@ -1022,8 +1023,9 @@ class FakeMirai:
                     except (binascii.Error, ValueError):
                         raise MahError(400, f"{t} base64 is not valid base64") from None
             if t == "At":
+                target: Any = element.get("target")
                 try:
-                    int(element.get("target"))
+                    int(target)
                 except (TypeError, ValueError):
                     raise MahError(400, "At needs a numeric target") from None
             out.append(copy.deepcopy(element))
@@ -1689,7 +1691,8 @@ def _parse_multipart(content_type: str, body: bytes) -> Tuple[Dict[str, str], Di
         name = part.get_param("name", header="content-disposition")
         if not name:
             continue
-        payload = part.get_payload(decode=True) or b""
+        decoded: Any = part.get_payload(decode=True)
+        payload = decoded if isinstance(decoded, bytes) else b""
         filename = part.get_filename()
         if filename is not None:
             files[str(name)] = (filename, payload)
