@@ -427,3 +427,14 @@ def test_reply_delegates_to_the_bot() -> None:
     assert bot.sent == [(event, "pong", {"quote": True})]
     with pytest.raises(ApiNotAvailable):
         Event(_group_message()).reply("x")
+
+
+def test_not_delivered_is_an_action_failed() -> None:
+    import qqreliable
+    from qqreliable.exceptions import ActionFailed, NotDelivered
+
+    error = NotDelivered("sendGroupMessage", 0, "messageId -1", response={"code": 0, "messageId": -1})
+    assert isinstance(error, ActionFailed) and error.category == "risk_control"
+    assert qqreliable.NotDelivered is NotDelivered
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is NotDelivered and again.response == {"code": 0, "messageId": -1}
