@@ -500,3 +500,15 @@ def test_wait_helpers_time_out(mirai: FakeMirai) -> None:
         mirai.wait_for_call("about", timeout=0.05)
     with pytest.raises(TimeoutError):
         mirai.wait_for_connections(1, timeout=0.05)
+
+
+def test_faults_apply_to_polling_too(mirai: FakeMirai) -> None:
+    with requests.Session() as http:
+        key = _verify_bind(http, mirai)
+        mirai.fail_next("fetchMessage", 500, "boom")
+        mirai.emit_friend_message(3, "kept")
+        first = http.get(mirai.url + "/fetchMessage", headers={"sessionKey": key}, timeout=5).json()
+        assert first == {"code": 500, "msg": "boom"}
+        second = http.get(mirai.url + "/fetchMessage", headers={"sessionKey": key}, timeout=5).json()
+        assert [m["messageChain"][1]["text"] for m in second["data"]] == ["kept"]
+        assert mirai.wait_for_call("fetchMessage", count=2)["session"] == key

@@ -116,6 +116,7 @@ _HTTP_ONLY = frozenset((
     "uploadImage", "uploadVoice", "uploadShortVideo", "file_upload", "verify", "bind", "release",
     "countMessage", "fetchMessage", "fetchLatestMessage", "peekMessage", "peekLatestMessage",
 ))
+_QUEUE_COMMANDS = ("countMessage", "fetchMessage", "fetchLatestMessage", "peekMessage", "peekLatestMessage")
 _NO_SESSION = frozenset(("about", "verify", "bind"))
 _NOOP_COMMANDS = (
     "mute", "unmute", "kick", "quit", "muteAll", "unmuteAll", "setEssence", "memberAdmin", "deleteFriend",
@@ -250,6 +251,7 @@ class _Plan:
     sub_command: Optional[str]
     content: Dict[str, Any]
     transport: str
+    session: Optional[str] = None
     stall: Optional[_Rule] = None
     delay: Optional[_Rule] = None
     fail: Optional[_FailRule] = None
@@ -385,6 +387,8 @@ class FakeMirai:
         }
         for name in _NOOP_COMMANDS:
             self._builtin[name] = lambda plan: _state(0)
+        for name in _QUEUE_COMMANDS:
+            self._builtin[name] = lambda plan: self._http_queue(plan.command, plan.session, plan.content)
 
     # ------------------------------------------------------------------ URLs
 
@@ -787,9 +791,6 @@ class FakeMirai:
         sub = None
         if command in ("groupConfig", "memberInfo"):
             sub = "get" if head.method == "GET" else "update"
-        if command in ("countMessage", "fetchMessage", "fetchLatestMessage", "peekMessage", "peekLatestMessage"):
-            self._record(command, None, content, "http", key, None)
-            return 200, self._http_queue(command, key, content)
         plan = self._admit(command, sub, content, "http", key, None)
         if command in ("uploadImage", "uploadVoice", "uploadShortVideo", "file_upload"):
             plan.content["_files"] = files
@@ -916,7 +917,7 @@ class FakeMirai:
                session: Optional[str], sync_id: Optional[str]) -> _Plan:
         self._record(command, sub, content, transport, session, sync_id)
         with self._lock:
-            plan = _Plan(command, sub, content, transport)
+            plan = _Plan(command, sub, content, transport, session)
             plan.stall = self._take_rule(self._stalls, command)
             if plan.stall is None:
                 plan.delay = self._take_rule(self._delays, command)
