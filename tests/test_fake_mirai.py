@@ -512,3 +512,12 @@ def test_faults_apply_to_polling_too(mirai: FakeMirai) -> None:
         second = http.get(mirai.url + "/fetchMessage", headers={"sessionKey": key}, timeout=5).json()
         assert [m["messageChain"][1]["text"] for m in second["data"]] == ["kept"]
         assert mirai.wait_for_call("fetchMessage", count=2)["session"] == key
+
+
+def test_hosted_images(mirai: FakeMirai) -> None:
+    element = mirai.add_image(b"\x89PNG\r\n\x1a\nxyz")
+    assert element["type"] == "Image" and element["url"].startswith(mirai.url)
+    got = requests.get(element["url"], timeout=5)
+    assert got.content == b"\x89PNG\r\n\x1a\nxyz" and got.headers["Content-Type"] == "image/png"
+    assert mirai.image_downloads(element["imageId"]) == 1
+    assert requests.get(mirai.url + "/_image/nope", timeout=5).status_code == 404

@@ -349,7 +349,8 @@ class FakeMirai:
         self._sent: List[Dict[str, Any]] = []
         self._recalled: List[Dict[str, Any]] = []
         self._uploads: List[Dict[str, Any]] = []
-        self._images: Dict[str, bytes] = {}
+        self._images: Dict[str, Tuple[bytes, str]] = {}
+        self._image_gets: Counter[str] = Counter()
         self._mah_files: Dict[str, bytes] = {}
         self._groups: Dict[int, str] = {}
         self._members: Dict[int, Dict[int, Dict[str, Any]]] = {}
@@ -736,12 +737,16 @@ class FakeMirai:
         del buffer[:length]
         path = head.path.rstrip("/") or "/"
         if head.method == "GET" and path.startswith("/_image/"):
-            with self._lock:
-                image = self._images.get(path[len("/_image/"):])
+            with self._cond:
+                image_id = path[len("/_image/"):]
+                image = self._images.get(image_id)
+                self._image_gets[image_id] += 1
+                self._cond.notify_all()
             if image is None:
                 send_http_response(conn.io, 404, "no such image", keep_alive=head.keep_alive)
             else:
-                send_http_response(conn.io, 200, image, headers={"Content-Type": "image/png"},
+                data, content_type = image
+                send_http_response(conn.io, 200, data, headers={"Content-Type": content_type},
                                    keep_alive=head.keep_alive)
             return head.keep_alive
         status, answer = self._http_request(conn, head, path, body)
@@ -1208,7 +1213,7 @@ class FakeMirai:
             self._cond.notify_all()
             if plan.command == "uploadImage":
                 image_id = "{" + str(uuid.uuid4()).upper() + "}.jpg"
-                self._images[image_id] = data
+                self._images[image_id] = (data, "image/png")
                 return {"imageId": image_id, "url": f"{self.url}/_image/{image_id}"}
             if plan.command == "uploadVoice":
                 return {"voiceId": uuid.uuid4().hex.upper() + ".amr"}
@@ -1269,6 +1274,24 @@ class FakeMirai:
         """Add (or update) a friend (``friendList``, roamingMessages)."""
         with self._lock:
             self._friends[int(qq)] = {"nickname": nickname or f"user{qq}", "remark": remark}
+
+    def add_image(self, data: bytes, *, content_type: str = "image/png") -> Dict[str, Any]:
+        """Host ``data`` as an image (what QQ's image servers do for received images).
+
+        Returns:
+            A MAH ``Image`` element, ``{"type": "Image", "imageId", "url"}``, with a
+            url on this server; put it in an emitted message. The url serves
+            ``data`` with ``content_type`` (``"text/html"`` makes an expired-link page).
+        """
+        image_id = "{" + str(uuid.uuid4()).upper() + "}.jpg"
+        with self._lock:
+            self._images[image_id] = (bytes(data), content_type)
+        return {"type": "Image", "imageId": image_id, "url": f"{self.url}/_image/{image_id}"}
+
+    def image_downloads(self, image_id: str) -> int:
+        """How many times the url of ``image_id`` was requested."""
+        with self._lock:
+            return self._image_gets[image_id]
 
     def add_mah_file(self, path: str, data: bytes = b"") -> None:
         """Make ``path`` exist on the mirai host (an Image ``path`` then works instead of code 6)."""
