@@ -3,7 +3,7 @@
 import logging
 
 from ._version import __version__
-from .onebot.actions import Receipt
+from .receipt import Receipt
 from .onebot.bot import Bot
 from .onebot.events import Event
 from .exceptions import (

@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 from urllib.parse import urlsplit
 
 from .actions import READ_ONLY, SEND_ACTIONS, ApiMixin, Receipt, decode_response
+from .history import OneBotHistory, event_key
+from .media import OneBotMedia
+from .sends import OneBotSends
 from .events import Event
 from ..exceptions import (
     ApiNotAvailable,
@@ -29,8 +32,10 @@ from ..exceptions import (
     ResponseLost,
 )
 from ..message import Message, MessageSegment, to_wire
+from .codec import OneBotCodec
+from .listen import ReversePolicy, WebhookPolicy
 from .quick import QuickOperations
-from ..reliability import Backoff
+from ..reliability import Backoff, Liveness
 from ..reliability.dedupe import Deduper
 from ..reliability.gapfill import ChatTracker, GapFiller, StallWatch
 from ..reliability.media import Media, MediaConfig, MediaFetcher
@@ -39,7 +44,7 @@ from ..reliability.sendpolicy import Pacing, SendPolicy
 from ..reliability.verify import SendPipeline
 from ..runtime.base import BotBase
 from ..runtime.supervisor import IoPool, Periodic
-from ..transport.http import HttpApi
+from .http import HttpApi
 from ..transport.download import make_cancellable
 from ..transport.server import AccountRoute, Listener, ReverseWsServer, WebhookServer, parse_listen
 from ..transport.ws import WsClient
@@ -189,8 +194,10 @@ class Bot(BotBase, ApiMixin):
         self._announced = False
         self.events_received = 0
 
+        liveness_options: Dict[str, Any] = dict(
+            grace=heartbeat_grace, ping_interval=ping_interval, pong_timeout=pong_timeout
+        )
         ws_options: Dict[str, Any] = dict(
-            access_token=access_token,
             on_event=self._on_event,
             on_open=self._on_open,
             on_close=self._on_close,
@@ -199,9 +206,6 @@ class Bot(BotBase, ApiMixin):
             backoff=reconnect,
             connect_timeout=connect_timeout,
             io_timeout=io_timeout,
-            heartbeat_grace=heartbeat_grace,
-            ping_interval=ping_interval,
-            pong_timeout=pong_timeout,
             sslopt=_sslopt(verify_tls),
             max_message_size=max_message_size,
         )
@@ -222,7 +226,13 @@ class Bot(BotBase, ApiMixin):
             )
             self._api = self._http
         elif url is not None and scheme in ("ws", "wss"):
-            client = WsClient(url, role="api" if events else "universal", **ws_options)
+            client = WsClient(
+                url,
+                role="api" if events else "universal",
+                codec=OneBotCodec(access_token, url),
+                liveness=Liveness(**liveness_options),
+                **ws_options,
+            )
             self._ws_clients.append(client)
             self._api = client
             if events is None:
@@ -232,7 +242,13 @@ class Bot(BotBase, ApiMixin):
         if events is not None:
             if urlsplit(events).scheme.lower() not in ("ws", "wss"):
                 raise ValueError("events= must be a ws:// or wss:// URL")
-            client = WsClient(events, role="event", **ws_options)
+            client = WsClient(
+                events,
+                role="event",
+                codec=OneBotCodec(access_token, events),
+                liveness=Liveness(**liveness_options),
+                **ws_options,
+            )
             self._ws_clients.append(client)
             self._events_client = client
         self._sends: Optional[SendPipeline] = None
@@ -248,7 +264,7 @@ class Bot(BotBase, ApiMixin):
                 policy=send_policy,
                 pacing=pacing,
                 call=self._attempt,
-                read=self._read_for_sends,
+                facts=OneBotSends(read=self._read_for_sends),
                 self_id=lambda: getattr(self._send_route, "self_id", None) or self._self_id,
                 events_live=events_live,
                 stopping=self._supervisor.stopping,
@@ -260,16 +276,18 @@ class Bot(BotBase, ApiMixin):
         media_config = MediaConfig.from_option(media_cache)
         self._io_pool = IoPool("media-io", max_workers=media_config.workers)
         self._api_pool = IoPool("media-api", max_workers=media_config.api_workers)
+        media_api = OneBotMedia(self.call_action)
         self._media = MediaFetcher(
-            self.call_action, self._io_pool.submit, media_config, submit_api=self._api_pool.submit
+            media_api, self._io_pool.submit, media_config, submit_api=self._api_pool.submit
         )
         if self._http is not None:
             make_cancellable(self._http.session)  # a losing get_image is abandoned at once
-        self._dedupe = Deduper(size=dedupe_size, ttl=dedupe_ttl)
+        self._dedupe = Deduper(size=dedupe_size, ttl=dedupe_ttl, key=event_key)
         self._stalls = StallWatch(reconcile_after)
+        history = OneBotHistory(self._history_call)
         self._gapfill = GapFiller(
-            ChatTracker(max_chats=recover_chats, window=recover_window),
-            call=self._history_call,
+            ChatTracker(max_chats=recover_chats, window=recover_window, locate=history.locate),
+            history=history,
             deliver=self._deliver_recovered,
             stopping=self._supervisor.stopping,
             page_size=recover_page,
@@ -280,12 +298,12 @@ class Bot(BotBase, ApiMixin):
         self._listener: Optional[Listener] = None
         if listen is not None:
             self._listener = self._make_listener(
-                listen, access_token, heartbeat_grace, ping_interval, pong_timeout, io_timeout, max_message_size
+                listen, access_token, liveness_options, io_timeout, max_message_size
             )
         self._outbound: Optional[MediaPreparer] = None
         if outbound_media is not None:
             self._outbound = MediaPreparer(
-                outbound_media, call=self.call_action, submit=self._io_pool.submit,
+                outbound_media, api=media_api, submit=self._io_pool.submit,
                 submit_api=self._api_pool.submit, media=self._media,
             )
 
@@ -405,7 +423,7 @@ class Bot(BotBase, ApiMixin):
 
     def _announce_connect(self, client: WsClient) -> None:
         """One-shot thread per connection: learn self_id, then mark the bot connected."""
-        self_id = client.self_id
+        self_id = client.account
         if self_id is None and self._api is not None:
             try:
                 info = self.call_action("get_login_info", api_timeout=min(self.api_timeout, 10.0))
@@ -425,7 +443,7 @@ class Bot(BotBase, ApiMixin):
             return
         if self._sends is not None:
             self._sends.connection_lost()
-        self._gapfill.connection_lost(client.self_id if client.self_id is not None else self._self_id)
+        self._gapfill.connection_lost(client.account if client.account is not None else self._self_id)
         with self._cond:
             announced, self._announced = self._announced, False
         if announced:
@@ -441,9 +459,7 @@ class Bot(BotBase, ApiMixin):
         self,
         listen: str,
         access_token: Optional[str],
-        heartbeat_grace: float,
-        ping_interval: Optional[float],
-        pong_timeout: float,
+        liveness_options: Dict[str, Any],
         io_timeout: float,
         max_message_size: Optional[int],
     ) -> Listener:
@@ -454,13 +470,11 @@ class Bot(BotBase, ApiMixin):
                 address,
                 spawn=spawn,
                 stopping=self._supervisor.stopping,
+                policy=ReversePolicy(access_token),
+                new_liveness=lambda: Liveness(**liveness_options),
                 on_event=self._on_event,
                 on_account=self._on_account,
-                access_token=access_token,
                 api_elsewhere=self._api is not None,
-                heartbeat_grace=heartbeat_grace,
-                ping_interval=ping_interval,
-                pong_timeout=pong_timeout,
                 io_timeout=io_timeout,
                 max_message_size=max_message_size,
             )
@@ -468,8 +482,8 @@ class Bot(BotBase, ApiMixin):
             address,
             spawn=spawn,
             stopping=self._supervisor.stopping,
+            policy=WebhookPolicy(self._secret),
             on_event=self._on_webhook,
-            secret=self._secret,
             io_timeout=io_timeout,
         )
 
@@ -698,7 +712,7 @@ class Bot(BotBase, ApiMixin):
             # The pipeline runs in this thread: its attempts and verification reads
             # go through the account this call was routed to.
             route = self._send_route
-            route.api, route.self_id = api, self_id if self_id is not None else getattr(api, "self_id", None)
+            route.api, route.self_id = api, self_id if self_id is not None else getattr(api, "account", None)
             try:
                 return self._sends.send(action, wire, timeout)
             finally:
