@@ -5,6 +5,7 @@ import logging
 from ._version import __version__
 from .receipt import Receipt
 from .onebot.bot import Bot
+from .mirai.bot import MiraiBot
 from .onebot.events import Event
 from .exceptions import (
     AccountOffline,
@@ -36,6 +37,7 @@ from .reliability.outbound import OutboundMedia
 __all__ = [
     "__version__",
     "Bot",
+    "MiraiBot",
     "Event",
     "Message",
     "MessageSegment",

@@ -1,0 +1,564 @@
+"""The mirai-api-http v2 facade: :class:`MiraiBot`.
+
+``MiraiBot("ws://host:port", verify_key=..., qq=...)`` speaks the WebSocket
+adapter (``/all``): the transport's reconnecting :class:`~qqreliable.transport.ws.WsClient`
+with :class:`~.codec.MiraiCodec` (a fresh session on every connection,
+WebSocket pings for liveness, pending calls failed at once when the socket
+drops). ``MiraiBot("http://host:port", ...)`` speaks the HTTP adapter
+(:mod:`.http`: verify, bind, one ``fetchMessage`` polling thread, re-verify
+and replay on codes 3/4, ``/release`` on stop).
+
+Events arrive on the transport's reader thread, become :class:`~.events.Event`
+objects, are de-duplicated by ``(chat, messageId)`` and queued for the
+runtime's handler pool (:class:`~qqreliable.runtime.base.BotBase`). Sends go
+through the reliability layer's :class:`~qqreliable.reliability.verify.SendPipeline`
+with :class:`~.sends.MiraiSends`: ``messageId -1`` raises
+:class:`~qqreliable.NotDelivered`, a 500 or a lost answer is verified through
+``roamingMessages`` before any resend, else :class:`~qqreliable.SendUnconfirmed`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+import threading
+import time
+from collections import abc
+from typing import Any, Callable, Dict, FrozenSet, Hashable, Mapping, Optional, Tuple, TypeVar, Union
+from urllib.parse import urlsplit, urlunsplit
+
+from ..exceptions import (
+    ActionFailed,
+    ApiNotAvailable,
+    AuthenticationError,
+    NotDelivered,
+    RateLimited,
+)
+from ..outcome import Category
+from ..receipt import Receipt
+from ..reliability import Backoff, Liveness
+from ..reliability.dedupe import Deduper
+from ..reliability.media import Media, MediaConfig, MediaFetcher
+from ..reliability.sendpolicy import Pacing, SendPolicy
+from ..reliability.verify import SendPipeline
+from ..runtime.base import BotBase
+from ..runtime.supervisor import IoPool, Periodic
+from ..transport.ws import WsClient
+from .chain import message_to_chain
+from .codec import MiraiCodec
+from .codes import (
+    AUTH,
+    NOT_DELIVERED,
+    RESEND_WITHOUT_QUOTE,
+    RETRY,
+    SESSION,
+    UNKNOWN,
+    Verdict,
+    classify,
+)
+from .commands import Version, command as command_info, message_from_id_content, parse_version, recall_content
+from .events import MESSAGE_KINDS, Event, handler_key, reply_route
+from .media import MiraiMedia
+from .sends import MiraiSends
+
+__all__ = ["MiraiBot"]
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_CATEGORY_OF_CODE: Dict[int, str] = {
+    5: Category.NOT_FOUND,
+    6: Category.BAD_REQUEST,
+    10: Category.PERMISSION,
+    20: Category.PERMISSION,
+    30: Category.BAD_REQUEST,
+    400: Category.BAD_REQUEST,
+}
+
+
+def event_key(event: Mapping[str, Any]) -> Optional[Tuple[Hashable, ...]]:
+    """The de-duplication identity of a MAH event: ``(chat, messageId)`` for messages,
+    None for everything else (never dropped). Never raises."""
+    try:
+        wrapped = event if isinstance(event, Event) else Event(event)
+        if not wrapped.is_message:
+            return None
+        mid = wrapped.message_id
+        chat = wrapped.chat
+        if mid is None or chat is None:
+            return None
+        return ("mirai", wrapped.is_self, chat, mid)
+    except Exception:  # odd input: never dropped, never fatal
+        return None
+
+
+def _sslopt(verify: Union[bool, str]) -> Optional[Dict[str, Any]]:
+    if verify is True:
+        return None
+    if verify is False:
+        return {"cert_reqs": ssl.CERT_NONE, "check_hostname": False}
+    return {"ca_certs": verify}
+
+
+def _ws_url(url: str) -> str:
+    """``ws://host:port`` → ``ws://host:port/all`` (a path given is kept)."""
+    parts = urlsplit(url)
+    path = parts.path if parts.path not in ("", "/") else "/all"
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
+class MiraiBot(BotBase):
+    """A mirai-api-http v2 bot with a blocking, thread-safe API.
+
+    Args:
+        url: ``ws://host:port`` (WebSocket adapter, ``/all`` appended when no
+            path is given) or ``http://host:port`` (HTTP adapter).
+        verify_key: MAH's ``verifyKey`` (None when MAH has verification off).
+        qq: the bot account logged in to mirai.
+        api_timeout: seconds one call may take (sends: one attempt).
+        connect_timeout: seconds for TCP + the upgrade + MAH's handshake frame.
+        reconnect: the :class:`~qqreliable.Backoff` between connection attempts
+            (a MAH that is not up, an account not logged in yet, a dropped
+            socket); ``max_attempts`` is the budget, after which ``run()``
+            raises :class:`~qqreliable.ConnectionLost` (default: for ever).
+        ping_interval: seconds of quiet before a WebSocket ping (MAH has no
+            heartbeat of its own); pong_timeout: seconds a ping may go unanswered.
+        workers, queue_size, shutdown_grace: the handler pool (as ``Bot``).
+        send_policy: verification of sends with an unknown outcome (a
+            :class:`~qqreliable.SendPolicy`); None: a send is one plain call.
+        pacing: rate limits and risk-control circuits (a :class:`~qqreliable.Pacing`; None: none).
+        dedupe_size, dedupe_ttl: ``(chat, messageId)`` identities remembered to drop repeats.
+        reserved_sync_id: MAH's ``adapterSettings.ws.reservedSyncId``.
+        single_mode: MAH runs with ``singleMode: true``.
+        verify_tls, io_timeout, max_message_size: as ``Bot``.
+        poll_interval: HTTP adapter: seconds between two ``fetchMessage`` polls.
+        poll_count: HTTP adapter: the batch size of one poll.
+        unread_queue_max_size: HTTP adapter: MAH's ``unreadQueueMaxSize``; a
+            batch that large is logged and counted as possible loss.
+        media_cache: how :meth:`fetch_image` caches (as ``Bot``): True (the
+            per-user cache dir), False (none), a directory, or a
+            :class:`~qqreliable.reliability.media.MediaConfig`.
+    """
+
+    MESSAGE_KINDS: FrozenSet[str] = frozenset(MESSAGE_KINDS)
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        verify_key: Optional[str] = None,
+        qq: int,
+        api_timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        reconnect: Backoff = Backoff(),
+        ping_interval: Optional[float] = 15.0,
+        pong_timeout: float = 10.0,
+        workers: int = 8,
+        queue_size: int = 10_000,
+        shutdown_grace: float = 5.0,
+        send_policy: Optional[SendPolicy] = SendPolicy(),
+        pacing: Optional[Pacing] = Pacing(),
+        dedupe_size: int = 20_000,
+        dedupe_ttl: float = 3600.0,
+        reserved_sync_id: str = "-1",
+        single_mode: bool = False,
+        verify_tls: Union[bool, str] = True,
+        io_timeout: float = 10.0,
+        max_message_size: Optional[int] = 64 * 1024 * 1024,
+        poll_interval: float = 0.5,
+        poll_count: int = 100,
+        unread_queue_max_size: int = 100,
+        media_cache: Union[bool, str, "os.PathLike[str]", MediaConfig, None] = True,
+    ) -> None:
+        if not isinstance(url, str) or not url:
+            raise ValueError("MiraiBot needs the url of mirai-api-http (ws://host:port or http://host:port)")
+        if api_timeout <= 0:
+            raise ValueError("api_timeout must be positive")
+        try:
+            self.qq = int(qq)
+        except (TypeError, ValueError):
+            raise ValueError(f"qq must be the bot's QQ number, not {qq!r}") from None
+        super().__init__(workers=workers, queue_size=queue_size, shutdown_grace=shutdown_grace)
+        self.url = url
+        self.verify_key = verify_key
+        self.api_timeout = api_timeout
+        self.events_received = 0
+        self._version: Optional[Version] = None
+        self._version_lock = threading.Lock()
+        self._ws: Optional[WsClient] = None
+        self._http: Any = None
+        scheme = urlsplit(url).scheme.lower()
+        if scheme in ("ws", "wss"):
+            self._codec = MiraiCodec(verify_key, self.qq, reserved_sync_id=reserved_sync_id,
+                                     single_mode=single_mode)
+            self._ws = WsClient(
+                _ws_url(url),
+                codec=self._codec,
+                liveness=Liveness(ping_interval=ping_interval, pong_timeout=pong_timeout),
+                backoff=reconnect,
+                role="universal",
+                on_event=self._on_event,
+                on_open=self._on_open,
+                on_close=self._on_close,
+                stopping=self._supervisor.stopping,
+                fail=self._supervisor.fail,
+                connect_timeout=connect_timeout,
+                io_timeout=io_timeout,
+                sslopt=_sslopt(verify_tls),
+                max_message_size=max_message_size,
+            )
+        elif scheme in ("http", "https"):
+            from .http import MiraiHttp
+
+            self._http = MiraiHttp(
+                url,
+                verify_key=verify_key,
+                qq=self.qq,
+                single_mode=single_mode,
+                on_event=self._on_event,
+                on_session=self._on_http_session,
+                on_lost=self._on_close,
+                stopping=self._supervisor.stopping,
+                fail=self._supervisor.fail,
+                backoff=reconnect,
+                poll_interval=poll_interval,
+                poll_count=poll_count,
+                unread_queue_max_size=unread_queue_max_size,
+                connect_timeout=connect_timeout,
+                verify_tls=verify_tls,
+                pool_size=workers + 4,
+            )
+        else:
+            raise ValueError(f"unsupported url scheme {scheme!r}: use ws://, wss://, http:// or https://")
+        self._sends: Optional[SendPipeline] = None
+        if send_policy is not None:
+            self._sends = SendPipeline(
+                policy=send_policy,
+                pacing=pacing,
+                call=self._attempt,
+                facts=MiraiSends(self._read, qq=self.qq, version=lambda: self._version),
+                self_id=lambda: self.qq,
+                events_live=lambda: self.connected,
+                stopping=self._supervisor.stopping,
+                stats=self._call_stats,
+            )
+        self._dedupe = Deduper(size=dedupe_size, ttl=dedupe_ttl, key=event_key)
+        # Media: its own bounded pools (never the handler pool); threads start on first use.
+        media_config = MediaConfig.from_option(media_cache)
+        self._io_pool = IoPool("mirai-media-io", max_workers=media_config.workers)
+        self._api_pool = IoPool("mirai-media-api", max_workers=media_config.api_workers)
+        self._media = MediaFetcher(MiraiMedia(self.call, self.qq), self._io_pool.submit, media_config,
+                                   submit_api=self._api_pool.submit)
+
+    # -- runtime hooks -------------------------------------------------------
+
+    def _open(self) -> None:
+        if self._ws is not None:
+            client = self._ws
+            self._supervisor.spawn("mirai-ws", client.run)
+            self._supervisor.spawn(
+                "mirai-ws-watchdog", Periodic(client.watchdog, client.watchdog_period, self._supervisor.stopping)
+            )
+        if self._http is not None:
+            self._supervisor.spawn("mirai-http-poll", self._http.run)
+
+    def _close(self, deadline: float) -> None:
+        if self._sends is not None:
+            self._sends.close()
+        self._media.close()
+        if self._ws is not None:
+            self._ws.close()
+        if self._http is not None:
+            self._http.close(max(0.0, min(2.0, deadline - time.monotonic())))
+        self._io_pool.shutdown(max(0.0, deadline - time.monotonic()))
+        self._api_pool.shutdown(max(0.0, deadline - time.monotonic()))
+
+    def _stats(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {
+            "events_received": self.events_received,
+            "events_duplicate": self._dedupe.duplicates,
+            "mah_version": ".".join(map(str, self._version)) if self._version else None,
+        }
+        if self._ws is not None:
+            ws = self._ws.stats()
+            ws["bare_errors"] = self._codec.bare_errors
+            out["ws"] = ws
+        if self._http is not None:
+            out["http"] = self._http.stats()
+        if self._sends is not None:
+            out["sends"] = self._sends.stats()
+        return out
+
+    def _describe(self) -> str:
+        return self.url
+
+    # -- handlers ------------------------------------------------------------
+
+    def on(self, *names: str) -> Callable[[F], F]:
+        """Register a handler by event name: a MAH type (``"MemberJoinRequestEvent"``,
+        ``"GroupMessage"``) or a dotted name (``"message.group"``, ``"message"``,
+        ``"message_sent"`` for the bot's own messages from other clients).
+
+        Raises:
+            TypeError: no name, or a name that is not a non-empty string.
+        """
+        if not names or not all(isinstance(n, str) and n.strip() for n in names):
+            raise TypeError("on() takes one or more event names, e.g. on('MemberJoinRequestEvent')")
+        return super().on(*(handler_key(n) for n in names))
+
+    # -- reader-thread callbacks (never block) -------------------------------
+
+    def _on_event(self, obj: Dict[str, Any]) -> None:
+        self.events_received += 1
+        self._media.observe(obj)
+        if self._sends is not None:
+            self._sends.observe(obj)
+        event = Event(obj, bot=self)
+        if self._dedupe.seen(event):
+            log.debug("dropped a repeated %s %s", event.name, event.message_id)
+            return
+        self._dispatcher.submit_event(event)
+
+    def _on_open(self, client: Any) -> None:
+        with self._version_lock:
+            self._version = None  # read /about again: MAH may have been upgraded meanwhile
+        self._mark_connected(self.qq)
+
+    def _on_http_session(self) -> None:
+        with self._version_lock:
+            self._version = None
+        self._mark_connected(self.qq)
+
+    def _on_close(self, client: Any, reason: str) -> None:
+        if self._sends is not None:
+            self._sends.connection_lost()
+        self._mark_disconnected(reason)
+
+    # -- calls ---------------------------------------------------------------
+
+    def _raw(self, command: str, sub_command: Optional[str], content: Mapping[str, Any], timeout: float) -> Any:
+        """One round trip; the answer object as MAH sent it."""
+        if self._ws is not None:
+            name = f"{command}:{sub_command}" if sub_command else command
+            return self._ws.call(name, dict(content), timeout)
+        assert self._http is not None
+        return self._http.call(command, sub_command, dict(content), timeout)
+
+    def _error(self, command: str, verdict: Verdict, answer: Any) -> Exception:
+        """The exception for an answer that is not a success."""
+        response = answer if isinstance(answer, abc.Mapping) else {"answer": answer}
+        text = verdict.describe()
+        if verdict.kind == NOT_DELIVERED:
+            return NotDelivered(command, 0, text, response=response)
+        if verdict.kind == AUTH:
+            return AuthenticationError(f"{command}: {text}", status=verdict.code)
+        if verdict.kind == UNKNOWN:
+            return ActionFailed(command, verdict.code, text, category=Category.AMBIGUOUS, response=response)
+        if verdict.kind == RETRY:
+            category = Category.OFFLINE if verdict.code == 2 else Category.RETRYABLE
+            return ActionFailed(command, verdict.code, text, category=category, response=response)
+        if verdict.kind == SESSION:
+            return ActionFailed(command, verdict.code, text, category=Category.RETRYABLE, response=response)
+        category = _CATEGORY_OF_CODE.get(verdict.code, Category.FAILED)
+        if verdict.code == 6:
+            info = command_info(command)
+            if info is None or (self._ws is not None and not info.ws):
+                category = Category.UNSUPPORTED
+        return ActionFailed(command, verdict.code, text, category=category, response=response)
+
+    def _checked(self, command: str, sub_command: Optional[str], content: Mapping[str, Any], timeout: float) -> Any:
+        answer = self._raw(command, sub_command, content, timeout)
+        verdict = classify(command, answer, sub_command=sub_command, content=content)
+        if not verdict.ok:
+            raise self._error(command, verdict, answer)
+        return answer
+
+    def call(self, command: str, sub_command: Optional[str] = None, *, timeout: Optional[float] = None,
+             **content: Any) -> Any:
+        """Run any MAH command (reference §3.5) and return its result.
+
+        The result is the answer's ``data`` when it has one (lists, ``about``),
+        else the answer itself (bare objects such as ``memberInfo get``, state
+        results ``{"code": 0, "msg": ...}``, a send's ``messageId``). Blocking;
+        thread-safe. Sends made here bypass verification: use the ``send_*``
+        methods for messages.
+
+        Raises:
+            ActionFailed: MAH answered a non-zero code (``category`` says what it means).
+            AuthenticationError: code 1.
+            ConnectFailed, ResponseLost, ApiTimeout, BotStopped: the transport's errors.
+        """
+        self._require_started(command)
+        answer = self._checked(command, sub_command, content, self.api_timeout if timeout is None else timeout)
+        if isinstance(answer, abc.Mapping) and "data" in answer and "code" in answer:
+            return answer["data"]
+        return answer
+
+    def _read(self, command: str, content: Dict[str, Any], timeout: float) -> Any:
+        """The send pipeline's read-only lookups."""
+        return self._checked(command, None, content, timeout)
+
+    def server_version(self, timeout: Optional[float] = None) -> Optional[Version]:
+        """MAH's version as ``(major, minor, patch)``, read from ``about`` once per
+        connection; None when ``about`` gives none. Blocking.
+
+        Raises:
+            the errors of :meth:`call`.
+        """
+        with self._version_lock:
+            known = self._version
+        if known is not None:
+            return known
+        data = self.call("about", timeout=timeout)
+        version = parse_version(data.get("version") if isinstance(data, abc.Mapping) else None)
+        with self._version_lock:
+            self._version = version
+        return version
+
+    # -- sends ---------------------------------------------------------------
+
+    def _attempt(self, action: str, params: Dict[str, Any], timeout: float) -> Any:
+        """One send attempt for the pipeline: the answer's data, or a typed error.
+
+        A quote MAH no longer has cached (code 5 on a send with ``quote``) was
+        rejected before anything was sent: the message goes again without it, once.
+        """
+        started = time.monotonic()
+        answer = self._raw(action, None, params, timeout)
+        verdict = classify(action, answer, content=params)
+        if verdict.kind == RESEND_WITHOUT_QUOTE:
+            log.warning("%s: the quoted message %s is not in mirai's cache; sending without the quote",
+                        action, params.get("quote"))
+            params = {k: v for k, v in params.items() if k != "quote"}
+            answer = self._raw(action, None, params, max(1.0, timeout - (time.monotonic() - started)))
+            verdict = classify(action, answer, content=params)
+        if verdict.ok:
+            return {"message_id": verdict.message_id, "messageId": verdict.message_id}
+        raise self._error(action, verdict, answer)
+
+    def _send(self, command: str, where: Dict[str, Any], message: Any, quote: Optional[int],
+              timeout: Optional[float]) -> Receipt:
+        self._require_started(command)
+        out = message_to_chain(message)
+        if out.uploads:
+            kinds = ", ".join(sorted({seg.type for seg in out.uploads}))
+            raise ValueError(
+                f"{command}: {kinds} segments cannot go in a mirai message chain (MAH takes them only as "
+                "an HTTP upload: use bot.call('file_upload', ...) / uploadShortVideo)"
+            )
+        if not out.chain:
+            raise ValueError(f"{command}: the message is empty")
+        params: Dict[str, Any] = dict(where)
+        params["messageChain"] = out.chain
+        quote_id = quote if quote is not None else out.quote
+        if quote_id is not None:
+            params["quote"] = int(quote_id)
+        budget = self.api_timeout if timeout is None else timeout
+        if self._sends is not None:
+            try:
+                return self._sends.send(command, params, budget)
+            except RateLimited as exc:
+                # messageId -1 opened the chat's risk-control circuit (later sends get
+                # RateLimited until it closes); this send itself was NotDelivered.
+                cause = exc.__cause__
+                if isinstance(cause, NotDelivered):
+                    raise cause from None
+                raise
+        data = self._attempt(command, params, budget)
+        return Receipt(data)
+
+    def send_group_message(self, group: int, message: Any, *, quote: Optional[int] = None,
+                           timeout: Optional[float] = None) -> Receipt:
+        """Send ``message`` (str, :class:`~qqreliable.Message`, segments, MAH elements)
+        to a group; return a :class:`~qqreliable.Receipt` with MAH's messageId.
+
+        Blocking; thread-safe. ``quote``: the messageId to quote.
+
+        Raises:
+            NotDelivered: MAH answered ``messageId -1`` (not delivered; not resent).
+            SendUnconfirmed: the outcome was unknown and could not be verified.
+            ActionFailed: MAH refused it (muted: 20, too long: 30, unknown group: 5 ...).
+            ValueError, TypeError: the message cannot be sent to mirai (names the segment).
+            ConnectFailed, BotStopped, AuthenticationError: nothing was sent.
+        """
+        return self._send("sendGroupMessage", {"target": int(group)}, message, quote, timeout)
+
+    def send_friend_message(self, qq: int, message: Any, *, quote: Optional[int] = None,
+                            timeout: Optional[float] = None) -> Receipt:
+        """Send ``message`` to a friend (or a stranger); see :meth:`send_group_message`."""
+        return self._send("sendFriendMessage", {"target": int(qq)}, message, quote, timeout)
+
+    def send_temp_message(self, qq: int, group: int, message: Any, *, quote: Optional[int] = None,
+                          timeout: Optional[float] = None) -> Receipt:
+        """Send ``message`` to a group member in a temporary chat; see :meth:`send_group_message`."""
+        return self._send("sendTempMessage", {"qq": int(qq), "group": int(group)}, message, quote, timeout)
+
+    def send(self, event: Mapping[str, Any], message: Any, *, quote: bool = False,
+             timeout: Optional[float] = None) -> Receipt:
+        """Answer ``event`` where it came from (sendGroupMessage, sendFriendMessage or
+        sendTempMessage by source); ``quote=True`` quotes it. What ``event.reply()`` calls.
+
+        Raises:
+            ApiNotAvailable: the event has no chat to answer in (a friend request ...).
+            the errors of :meth:`send_group_message`.
+        """
+        route = reply_route(event)
+        if route is None:
+            raise ApiNotAvailable(f"a {event.get('type')!r} event has no chat to answer in")
+        command, where = route
+        quote_id = None
+        if quote:
+            quote_id = event.message_id if isinstance(event, Event) else Event(event).message_id
+        return self._send(command, where, message, quote_id, timeout)
+
+    def recall(self, message_id: int, target: Optional[int] = None, *, timeout: Optional[float] = None) -> None:
+        """Recall a message: ``target`` is the group or friend it was sent to (MAH >= 2.6
+        needs it; older MAH takes the message id alone, chosen by ``about``'s version).
+
+        Raises:
+            ValueError: MAH >= 2.6 and no ``target``.
+            ActionFailed: code 5 (not in MAH's cache), 10 (no permission) ...
+        """
+        version = self.server_version(timeout)
+        self.call("recall", timeout=timeout, **recall_content(version, message_id, target))
+
+    def message_from_id(self, message_id: int, target: Optional[int] = None, *,
+                        timeout: Optional[float] = None) -> Event:
+        """The cached message ``message_id`` of chat ``target``, as an :class:`Event`.
+
+        Raises:
+            ValueError: MAH >= 2.6 and no ``target``.
+            ActionFailed: code 5: not in MAH's cache (1024 messages, lost on restart).
+        """
+        version = self.server_version(timeout)
+        data = self.call("messageFromId", timeout=timeout, **message_from_id_content(version, message_id, target))
+        return Event(data if isinstance(data, abc.Mapping) else {}, bot=self)
+
+    # -- media -----------------------------------------------------------------
+
+    def fetch_image(self, image: Any, timeout: Optional[float] = None) -> Media:
+        """Fetch a received image; return it as :class:`~qqreliable.Media`.
+
+        ``image``: an ``image`` segment (``event.message[i]``), a MAH ``Image``
+        element, an event or message holding one (the first), a URL. The
+        element's URL is downloaded with retries and ``Range`` resumes; an
+        expired link's HTML page, a JSON error or a truncated file is a failure,
+        never a result; results are cached by image id (``media_cache``).
+        Blocks for at most ``timeout`` seconds (default 60). Thread-safe.
+
+        Raises:
+            MediaUnavailable: every attempt failed (``errors`` lists why).
+            ValueError, TypeError: ``image`` holds no image.
+        """
+        return self._media.fetch("image", image, timeout)
+
+    def fetch_record(self, record: Any, timeout: Optional[float] = None) -> Media:
+        """Like :meth:`fetch_image` for a ``Voice`` (``record`` segment)."""
+        return self._media.fetch("record", record, timeout)
+
+    @property
+    def account_online(self) -> bool:
+        """False while the QQ account is known to be offline (``BotOfflineEvent*``)."""
+        return self._sends is None or self._sends.account.online
