@@ -45,8 +45,6 @@ MIRAI_NOT_APPLICABLE: Dict[str, str] = {
 MIRAI_OPEN: Dict[str, str] = {
     "RECV-01": "events pushed while disconnected are gone (MAH replays nothing); a roamingMessages backfill "
                "of recently active friend chats is not built",
-    "MEDIA-03": "an image URL is passed to MAH, which downloads it; it is not fetched and inlined here",
-    "MEDIA-05": "no outbound size limit is enforced before a large base64 chain is sent",
     "CONN-10": "the HTTP adapter's pooled connections reset on reuse: handled by the shared HTTP transport "
                "(connect-only retries) but not tested against MAH",
     "RATE-02": "pacing is the shared send pipeline's (Pacing); not tested with MiraiBot",
@@ -140,6 +138,13 @@ MIRAI_MATRIX: Dict[str, List[Scenario]] = {
     "MEDIA-01": [
         (_B + "test_fetch_image_refuses_an_expired_link_page", "HTML page -> MediaUnavailable"),
         (_B + "test_fetch_image_from_an_event", "valid image fetched and cached"),
+    ],
+    "MEDIA-03": [
+        (_B + "test_media_is_sent_inline", "URL fetched here, checked, inlined as base64"),
+        (_B + "test_media_that_cannot_be_sent_is_refused_before_sending", "a 404 URL -> MediaUnavailable, not sent"),
+    ],
+    "MEDIA-05": [
+        (_B + "test_media_that_cannot_be_sent_is_refused_before_sending", "over the limit -> MediaTooLarge, not sent"),
     ],
     "MEDIA-04": [
         (_B + "test_media_is_sent_inline", "local path -> base64 (MAH runs elsewhere)"),

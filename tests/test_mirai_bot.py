@@ -28,6 +28,9 @@ from .helpers import FAST, eventually, qq_threads
 
 KEY = "1234567890"
 QQ = 10001
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
 FAST_POLICY = SendPolicy(settle_window=0.3, media_settle_window=0.4, poll_interval=0.05, clock_skew=5)
 
 
@@ -334,14 +337,42 @@ def test_refusals_are_typed_and_not_resent(mirai: FakeMirai, make_bot) -> None:
 
 def test_media_is_sent_inline(mirai: FakeMirai, make_bot, tmp_path) -> None:
     image = tmp_path / "a.png"
-    image.write_bytes(b"\x89PNG...")
+    image.write_bytes(PNG)
+    hosted = mirai.add_image(PNG)  # a URL MAH might not reach: fetched here, checked, inlined
     bot = make_bot(mirai.ws_url)
     bot.start()
     bot.wait_connected(5)
-    bot.send_group_message(100, [MessageSegment.image(image), MessageSegment.image("https://img.invalid/x.png")])
+    bot.send_group_message(100, [MessageSegment.image(image), MessageSegment.image(hosted["url"]),
+                                 {"type": "Image", "imageId": "{KNOWN}.jpg"}])
     chain = mirai.wait_for_message()["messageChain"]
-    assert chain[0]["type"] == "Image" and chain[0]["base64"] == "iVBORy4uLg=="
-    assert chain[1] == {"type": "Image", "url": "https://img.invalid/x.png"}
+    b64 = base64.b64encode(PNG).decode()
+    assert chain == [{"type": "Image", "base64": b64}, {"type": "Image", "base64": b64},
+                     {"type": "Image", "imageId": "{KNOWN}.jpg"}]  # an id MAH gave out stays an id
+    assert mirai.image_downloads(hosted["imageId"]) == 1
+
+
+def test_media_urls_as_given_without_outbound_preparation(mirai: FakeMirai, make_bot) -> None:
+    hosted = mirai.add_image(PNG)
+    bot = make_bot(mirai.ws_url, outbound_media=None)
+    bot.start()
+    bot.wait_connected(5)
+    bot.send_group_message(100, MessageSegment.image(hosted["url"]))
+    assert mirai.wait_for_message()["messageChain"] == [{"type": "Image", "url": hosted["url"]}]
+
+
+def test_media_that_cannot_be_sent_is_refused_before_sending(mirai: FakeMirai, make_bot, tmp_path) -> None:
+    from qqreliable import MediaTooLarge, MediaUnavailable, OutboundMedia
+
+    big = tmp_path / "big.png"
+    big.write_bytes(PNG + b"\x00" * 4096)
+    bot = make_bot(mirai.ws_url, outbound_media=OutboundMedia(max_request_bytes=2048, fetch_timeout=5.0))
+    bot.start()
+    bot.wait_connected(5)
+    with pytest.raises(MediaTooLarge):
+        bot.send_group_message(100, MessageSegment.image(big))
+    with pytest.raises(MediaUnavailable):
+        bot.send_group_message(100, MessageSegment.image(mirai.url + "/_image/gone.jpg"))  # a 404
+    assert [c for c in mirai.calls if c["command"] == "sendGroupMessage"] == []
 
 
 # --------------------------------------------------------------------------- calls and versions
@@ -403,10 +434,6 @@ def test_exported_and_options_checked() -> None:
     with pytest.raises(qqreliable.exceptions.NotStarted):
         bot.send_group_message(1, "x")
 
-
-PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
-)
 
 
 def test_fetch_image_from_an_event(mirai: FakeMirai, make_bot, tmp_path) -> None:

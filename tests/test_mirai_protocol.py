@@ -438,3 +438,31 @@ def test_not_delivered_is_an_action_failed() -> None:
     assert qqreliable.NotDelivered is NotDelivered
     again = pickle.loads(pickle.dumps(error))
     assert type(again) is NotDelivered and again.response == {"code": 0, "messageId": -1}
+
+
+def test_rewrite_chain_reaches_forward_nodes_and_leaves_ids() -> None:
+    from qqreliable.mirai.media import rewrite_chain
+    from qqreliable.reliability.interfaces import Replacement
+
+    seen = []
+    texts = []
+
+    def visit(element):
+        seen.append((element.kind, element.file))
+        return Replacement(base64="QUJD")
+
+    chain = [
+        {"type": "Plain", "text": "hi"},
+        {"type": "Image", "imageId": "{ID}.jpg", "url": "http://127.0.0.1/x"},
+        {"type": "Voice", "url": "http://127.0.0.1/v.amr"},
+        {"type": "Forward", "nodeList": [{"senderId": 1, "time": 1, "senderName": "a",
+                                          "messageChain": [{"type": "FlashImage", "base64": "eHl6"}]}]},
+    ]
+    out = rewrite_chain(chain, visit, texts.append)
+    assert seen == [("record", "http://127.0.0.1/v.amr"), ("image", "base64://eHl6")]
+    assert out[1] is chain[1] and out[2] == {"type": "Voice", "base64": "QUJD"}
+    assert out[3]["nodeList"][0]["messageChain"] == [{"type": "FlashImage", "base64": "QUJD"}]
+    assert chain[3]["nodeList"][0]["messageChain"] == [{"type": "FlashImage", "base64": "eHl6"}]  # untouched
+    assert texts == ["hi"]
+    plain = [{"type": "Plain", "text": "x"}]
+    assert rewrite_chain(plain, visit, texts.append) is plain

@@ -40,6 +40,7 @@ from ..receipt import Receipt
 from ..reliability import Backoff, Liveness
 from ..reliability.dedupe import Deduper
 from ..reliability.media import Media, MediaConfig, MediaFetcher
+from ..reliability.outbound import MediaPreparer, OutboundMedia
 from ..reliability.sendpolicy import Pacing, SendPolicy
 from ..reliability.verify import SendPipeline
 from ..runtime.base import BotBase
@@ -140,6 +141,11 @@ class MiraiBot(BotBase):
         media_cache: how :meth:`fetch_image` caches (as ``Bot``): True (the
             per-user cache dir), False (none), a directory, or a
             :class:`~qqreliable.reliability.media.MediaConfig`.
+        outbound_media: how media in outgoing messages is prepared (as ``Bot``):
+            by default an image or voice given by URL is downloaded here, checked
+            and sent inline (MAH, often elsewhere, need not reach the URL), and a
+            request over 8 MiB is refused with :class:`~qqreliable.MediaTooLarge`
+            before anything is sent. None: URLs go to MAH as they are.
     """
 
     MESSAGE_KINDS: FrozenSet[str] = frozenset(MESSAGE_KINDS)
@@ -171,6 +177,7 @@ class MiraiBot(BotBase):
         poll_count: int = 100,
         unread_queue_max_size: int = 100,
         media_cache: Union[bool, str, "os.PathLike[str]", MediaConfig, None] = True,
+        outbound_media: Optional[OutboundMedia] = OutboundMedia(),
     ) -> None:
         if not isinstance(url, str) or not url:
             raise ValueError("MiraiBot needs the url of mirai-api-http (ws://host:port or http://host:port)")
@@ -249,8 +256,12 @@ class MiraiBot(BotBase):
         media_config = MediaConfig.from_option(media_cache)
         self._io_pool = IoPool("mirai-media-io", max_workers=media_config.workers)
         self._api_pool = IoPool("mirai-media-api", max_workers=media_config.api_workers)
-        self._media = MediaFetcher(MiraiMedia(self.call, self.qq), self._io_pool.submit, media_config,
-                                   submit_api=self._api_pool.submit)
+        media_api = MiraiMedia(self.call, self.qq)
+        self._media = MediaFetcher(media_api, self._io_pool.submit, media_config, submit_api=self._api_pool.submit)
+        self._outbound: Optional[MediaPreparer] = None
+        if outbound_media is not None:
+            self._outbound = MediaPreparer(outbound_media, api=media_api, submit=self._io_pool.submit,
+                                           submit_api=self._api_pool.submit, media=self._media)
 
     # -- runtime hooks -------------------------------------------------------
 
@@ -268,6 +279,8 @@ class MiraiBot(BotBase):
         if self._sends is not None:
             self._sends.close()
         self._media.close()
+        if self._outbound is not None:
+            self._outbound.close()
         if self._ws is not None:
             self._ws.close()
         if self._http is not None:
@@ -289,6 +302,8 @@ class MiraiBot(BotBase):
             out["http"] = self._http.stats()
         if self._sends is not None:
             out["sends"] = self._sends.stats()
+        if self._outbound is not None:
+            out["outbound_media"] = self._outbound.stats()
         return out
 
     def _describe(self) -> str:
@@ -456,6 +471,8 @@ class MiraiBot(BotBase):
         if quote_id is not None:
             params["quote"] = int(quote_id)
         budget = self.api_timeout if timeout is None else timeout
+        if self._outbound is not None:
+            params = self._outbound.prepare(command, params)  # MediaUnavailable / MediaTooLarge: nothing sent
         if self._sends is not None:
             try:
                 return self._sends.send(command, params, budget)

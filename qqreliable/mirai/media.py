@@ -11,16 +11,24 @@ is a failure, never a result) and cache. The account state comes from
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
+from urllib.parse import unquote, urlsplit
 
 from ..exceptions import ActionFailed, ApiNotAvailable, ApiTimeout, BotStopped, Error, NetworkError
 from ..message import Message, MessageSegment
 from ..outcome import Category
-from ..reliability.interfaces import AccountSignal, MediaRef
+from ..reliability.interfaces import AccountSignal, MediaRef, OutboundElement, Replacement
 from .chain import chain_to_message, element_to_segment
 from .sends import account_signal
 
-__all__ = ["MiraiMedia", "parse_ref"]
+__all__ = ["MiraiMedia", "parse_ref", "rewrite_chain"]
+
+#: MAH media elements -> (the fetcher's kind, the element's id field).
+_MEDIA_ELEMENTS = {
+    "Image": ("image", "imageId"),
+    "FlashImage": ("image", "imageId"),
+    "Voice": ("record", "voiceId"),
+}
 
 _SEGMENT_TYPES = {
     "image": ("image",),
@@ -97,6 +105,70 @@ def parse_ref(kind: str, target: Any) -> MediaRef:
     return MediaRef(kind, file=file, url=url)
 
 
+def _rewrite_element(element: Mapping[str, Any], visit: Callable[[OutboundElement], Optional[Replacement]],
+                     ) -> Optional[Dict[str, Any]]:
+    """One media element as the preparer wants it, or None when unchanged."""
+    kind, id_key = _MEDIA_ELEMENTS[element["type"]]
+    if element.get(id_key):
+        # An id MAH gave out: MAH has the file; nothing to transfer.
+        return None
+    if element.get("base64"):
+        source: Any = "base64://" + str(element["base64"])
+    elif element.get("url"):
+        source = str(element["url"])
+    else:
+        return None  # a path on the MAH host, or nothing at all: MAH answers for it
+    replacement = visit(OutboundElement(kind, source))
+    if replacement is None:
+        return None
+    out = {k: v for k, v in element.items() if k not in ("url", "base64", "path", id_key)}
+    if replacement.base64 is not None:
+        out["base64"] = replacement.base64
+    elif replacement.uri is not None:
+        out["path"] = unquote(urlsplit(replacement.uri).path)  # shared_files: MAH runs on this host
+    else:
+        return None
+    return out
+
+
+def rewrite_chain(chain: Any, visit: Callable[[OutboundElement], Optional[Replacement]],
+                  text: Callable[[str], None]) -> Any:
+    """``chain`` with every Image / FlashImage / Voice sent by URL or base64 replaced as
+    ``visit`` answers (Forward nodes included); the chain itself when nothing changed."""
+    if not isinstance(chain, list):
+        return chain
+    changed = False
+    out: List[Any] = []
+    for element in chain:
+        new: Any = element
+        if isinstance(element, Mapping):
+            kind = element.get("type")
+            if kind in _MEDIA_ELEMENTS:
+                rewritten = _rewrite_element(element, visit)
+                if rewritten is not None:
+                    new = rewritten
+            elif kind == "Forward" and isinstance(element.get("nodeList"), list):
+                nodes: List[Any] = []
+                nodes_changed = False
+                for node in element["nodeList"]:
+                    if isinstance(node, Mapping) and isinstance(node.get("messageChain"), list):
+                        inner = rewrite_chain(node["messageChain"], visit, text)
+                        if inner is not node["messageChain"]:
+                            node = dict(node, messageChain=inner)
+                            nodes_changed = True
+                    nodes.append(node)
+                if nodes_changed:
+                    new = dict(element, nodeList=nodes)
+            else:
+                for key in ("text", "xml", "json", "content"):
+                    value = element.get(key)
+                    if isinstance(value, str):
+                        text(value)
+        changed = changed or new is not element
+        out.append(new)
+    return out if changed else chain
+
+
 def _cause(exc: BaseException) -> str:
     if isinstance(exc, ActionFailed):
         if exc.category == Category.UNSUPPORTED:
@@ -155,3 +227,20 @@ class MiraiMedia:
 
     def account_signal(self, event: Mapping[str, Any]) -> Optional[AccountSignal]:
         return account_signal(event)
+
+    def rewrite_media(
+        self,
+        action: str,
+        params: Dict[str, Any],
+        visit: Callable[[OutboundElement], Optional[Replacement]],
+        text: Callable[[str], None],
+    ) -> Dict[str, Any]:
+        """A send's ``messageChain`` with media made sendable from anywhere: URLs
+        downloaded here (checked) and inlined as ``base64``, the request size
+        counted (:class:`~qqreliable.reliability.outbound.MediaPreparer`). Ids MAH
+        gave out are left alone; a ``path`` is MAH's own business."""
+        chain = params.get("messageChain")
+        out = rewrite_chain(chain, visit, text)
+        if out is chain:
+            return params
+        return dict(params, messageChain=out)
