@@ -43,8 +43,6 @@ MIRAI_NOT_APPLICABLE: Dict[str, str] = {
 
 #: id -> what MiraiBot does not do yet
 MIRAI_OPEN: Dict[str, str] = {
-    "RECV-01": "events pushed while disconnected are gone (MAH replays nothing); a roamingMessages backfill "
-               "of recently active friend chats is not built",
     "CONN-10": "the HTTP adapter's pooled connections reset on reuse: handled by the shared HTTP transport "
                "(connect-only retries) but not tested against MAH",
     "RATE-02": "pacing is the shared send pipeline's (Pacing); not tested with MiraiBot",
@@ -121,6 +119,11 @@ MIRAI_MATRIX: Dict[str, List[Scenario]] = {
         (_P + "test_classify", "every MAH code classified: retry / not sent / unknown / auth / session"),
         (_B + "test_quote_not_cached_is_resent_without_the_quote", "code 5 with quote -> resent without it"),
         (_B + "test_refusals_are_typed_and_not_resent", "20 muted -> ActionFailed permission"),
+    ],
+    "RECV-01": [
+        (_F + "test_recv01_messages_missed_while_disconnected_are_recovered",
+         "missed friend and group messages read back from roamingMessages, recovered=True, once"),
+        (_F + "test_recv01_groups_on_old_mah_are_not_recovered_but_friends_are", "MAH < 2.10: friends only"),
     ],
     "RECV-02": [
         (_B + "test_repeated_message_ids_are_dropped", "(chat, messageId) repeats dropped"),

@@ -195,3 +195,51 @@ def test_budget_and_backoff_bound_the_attempts(mirai: FakeMirai, make_bot) -> No
         bot.run(log_handler=None)
     assert type(info.value).__name__ == "ConnectionLost"
     assert time.monotonic() - started >= 0.15  # three waits of the backoff, no storm
+
+
+def test_recv01_messages_missed_while_disconnected_are_recovered(mirai: FakeMirai, make_bot) -> None:
+    bot = make_bot(mirai.ws_url)
+    got: "queue.Queue[Any]" = queue.Queue()
+    bot.on_message()(got.put)
+    bot.start()
+    bot.wait_connected(5)
+    mirai.emit_friend_message(3, "before")
+    mirai.emit_group_message(100, 2, "group before")
+    assert {got.get(timeout=5).plain_text for _ in range(2)} == {"before", "group before"}
+    mirai.down()  # the socket drops; what is sent now reaches no client
+    eventually(lambda: not bot.connected, what="the drop noticed")
+    mirai.emit_friend_message(3, "missed 1")
+    mirai.emit_friend_message(3, "missed 2")
+    mirai.emit_group_message(100, 2, "group missed")
+    mirai.up()
+    bot.wait_connected(5)
+    recovered = [got.get(timeout=5) for _ in range(3)]
+    assert sorted(e.plain_text for e in recovered) == ["group missed", "missed 1", "missed 2"]
+    assert all(e.recovered for e in recovered)
+    mirai.emit_friend_message(3, "live again")
+    live = got.get(timeout=5)
+    assert live.plain_text == "live again" and not live.recovered
+    assert got.empty() and bot.stats()["events_recovered"] == 3
+
+
+def test_recv01_groups_on_old_mah_are_not_recovered_but_friends_are(mirai_factory, make_bot) -> None:
+    mirai = mirai_factory(version="2.9.0")
+    bot = make_bot(mirai.ws_url)
+    got: "queue.Queue[Any]" = queue.Queue()
+    bot.on_message()(got.put)
+    bot.start()
+    bot.wait_connected(5)
+    mirai.emit_friend_message(3, "f")
+    mirai.emit_group_message(100, 2, "g")
+    got.get(timeout=5)
+    got.get(timeout=5)
+    bot.server_version()
+    mirai.down()
+    eventually(lambda: not bot.connected, what="the drop noticed")
+    mirai.emit_friend_message(3, "friend missed")
+    mirai.emit_group_message(100, 2, "group missed")
+    mirai.up()
+    bot.wait_connected(5)
+    assert got.get(timeout=5).plain_text == "friend missed"
+    eventually(lambda: bot.stats()["gap_fill_errors"] == 1, what="the group's unsupported history counted")
+    assert got.empty()

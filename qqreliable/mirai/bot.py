@@ -39,6 +39,7 @@ from ..outcome import Category
 from ..receipt import Receipt
 from ..reliability import Backoff, Liveness
 from ..reliability.dedupe import Deduper
+from ..reliability.gapfill import ChatTracker, GapFiller
 from ..reliability.media import Media, MediaConfig, MediaFetcher
 from ..reliability.outbound import MediaPreparer, OutboundMedia
 from ..reliability.sendpolicy import Pacing, SendPolicy
@@ -60,6 +61,7 @@ from .codes import (
 )
 from .commands import Version, command as command_info, message_from_id_content, parse_version, recall_content
 from .events import MESSAGE_KINDS, Event, handler_key, reply_route
+from .history import MiraiHistory
 from .media import MiraiMedia
 from .sends import MiraiSends
 
@@ -146,6 +148,12 @@ class MiraiBot(BotBase):
             and sent inline (MAH, often elsewhere, need not reach the URL), and a
             request over 8 MiB is refused with :class:`~qqreliable.MediaTooLarge`
             before anything is sent. None: URLs go to MAH as they are.
+        recover_chats: after a reconnect, read back through ``roamingMessages``
+            what the most recently active friend chats (and group chats on MAH
+            2.10+) missed, up to this many chats (0: off). Recovered events have
+            ``event.recovered == True``. recover_window: only chats active within
+            this many seconds (also the time span of one history page);
+            recover_page / recover_pages: messages per page, pages per chat.
     """
 
     MESSAGE_KINDS: FrozenSet[str] = frozenset(MESSAGE_KINDS)
@@ -178,6 +186,10 @@ class MiraiBot(BotBase):
         unread_queue_max_size: int = 100,
         media_cache: Union[bool, str, "os.PathLike[str]", MediaConfig, None] = True,
         outbound_media: Optional[OutboundMedia] = OutboundMedia(),
+        recover_chats: int = 20,
+        recover_window: float = 600.0,
+        recover_page: int = 50,
+        recover_pages: int = 10,
     ) -> None:
         if not isinstance(url, str) or not url:
             raise ValueError("MiraiBot needs the url of mirai-api-http (ws://host:port or http://host:port)")
@@ -256,6 +268,16 @@ class MiraiBot(BotBase):
         media_config = MediaConfig.from_option(media_cache)
         self._io_pool = IoPool("mirai-media-io", max_workers=media_config.workers)
         self._api_pool = IoPool("mirai-media-api", max_workers=media_config.api_workers)
+        history = MiraiHistory(self._read, self.qq, version=lambda: self._version, span=recover_window,
+                               timeout=min(api_timeout, 10.0))
+        self._gapfill = GapFiller(
+            ChatTracker(max_chats=recover_chats, window=recover_window, locate=history.locate),
+            history=history,
+            deliver=self._deliver_recovered,
+            stopping=self._supervisor.stopping,
+            page_size=recover_page,
+            max_pages=recover_pages,
+        )
         media_api = MiraiMedia(self.call, self.qq)
         self._media = MediaFetcher(media_api, self._io_pool.submit, media_config, submit_api=self._api_pool.submit)
         self._outbound: Optional[MediaPreparer] = None
@@ -293,6 +315,10 @@ class MiraiBot(BotBase):
             "events_received": self.events_received,
             "events_duplicate": self._dedupe.duplicates,
             "mah_version": ".".join(map(str, self._version)) if self._version else None,
+            "events_recovered": self._gapfill.recovered,
+            "gap_fills": self._gapfill.fills,
+            "gap_fill_errors": self._gapfill.errors,
+            "gap_fill_incomplete": self._gapfill.incomplete,
         }
         if self._ws is not None:
             ws = self._ws.stats()
@@ -334,21 +360,33 @@ class MiraiBot(BotBase):
         if self._dedupe.seen(event):
             log.debug("dropped a repeated %s %s", event.name, event.message_id)
             return
+        if event.is_message:
+            self._gapfill.tracker.observe(obj)
         self._dispatcher.submit_event(event)
+
+    def _deliver_recovered(self, obj: Dict[str, Any]) -> bool:
+        """A message read back from roamingMessages: dispatched once, marked ``recovered``."""
+        event = Event(obj, bot=self)
+        if self._dedupe.seen(event):
+            return False
+        event.recovered = True
+        self._dispatcher.submit_event(event)
+        return True
 
     def _on_open(self, client: Any) -> None:
         with self._version_lock:
             self._version = None  # read /about again: MAH may have been upgraded meanwhile
         self._mark_connected(self.qq)
+        if self._gapfill.has_gap(self.qq):
+            self._dispatcher.submit_job(self._gapfill.fill, self.qq)  # handler pool, never the reader
 
     def _on_http_session(self) -> None:
-        with self._version_lock:
-            self._version = None
-        self._mark_connected(self.qq)
+        self._on_open(None)
 
     def _on_close(self, client: Any, reason: str) -> None:
         if self._sends is not None:
             self._sends.connection_lost()
+        self._gapfill.connection_lost(self.qq)
         self._mark_disconnected(reason)
 
     # -- calls ---------------------------------------------------------------
