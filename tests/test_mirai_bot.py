@@ -465,3 +465,41 @@ def test_fetch_image_refuses_an_expired_link_page(mirai: FakeMirai, make_bot) ->
         bot.fetch_image(element, timeout=10)
     with pytest.raises(ValueError):
         bot.fetch_image({"type": "Plain", "text": "no image"})
+
+
+def test_uploads_over_http_from_a_websocket_bot(mirai: FakeMirai, make_bot, tmp_path) -> None:
+    doc = tmp_path / "notes.txt"
+    doc.write_bytes(b"hello file")
+    bot = make_bot(mirai.ws_url)
+    bot.start()
+    bot.wait_connected(5)
+    image = bot.upload_image(PNG)
+    assert image["imageId"].endswith(".jpg")
+    upload = mirai.uploads[0]
+    assert upload["command"] == "uploadImage" and upload["data"] == PNG
+    assert upload["session"] == mirai.sessions[0]["key"]  # the socket's own session, over HTTP
+    bot.send_group_message(100, {"type": "Image", "imageId": image["imageId"]})
+    assert mirai.wait_for_message()["messageChain"] == [{"type": "Image", "imageId": image["imageId"]}]
+    file = bot.upload_file(100, doc)
+    assert file["name"] == "notes.txt"
+    assert mirai.uploads[1]["target"] == "100" and mirai.uploads[1]["data"] == b"hello file"
+    voice = bot.upload_voice(mirai.url + "/_image/any.amr", kind="friend")  # a URL MAH downloads itself
+    assert "voiceId" in voice and mirai.uploads[2]["url"].endswith("any.amr")
+    with pytest.raises(ValueError, match="upload_file"):
+        bot.send_group_message(100, MessageSegment.file(b"data", name="x.bin"))
+
+
+def test_upload_errors_are_typed(mirai: FakeMirai, make_bot, tmp_path) -> None:
+    from qqreliable import MediaUnavailable
+
+    bot = make_bot(mirai.ws_url)
+    bot.start()
+    bot.wait_connected(5)
+    with pytest.raises(MediaUnavailable, match="missing.png"):
+        bot.upload_image(tmp_path / "missing.png")
+    with pytest.raises(ValueError, match="kind"):
+        bot.upload_image(PNG, kind="guild")
+    mirai.fail_next("uploadImage", 400, "图片上传错误")
+    with pytest.raises(ActionFailed) as info:
+        bot.upload_image(PNG)
+    assert info.value.retcode == 400

@@ -169,3 +169,14 @@ def test_not_delivered_and_uploads_over_http(mirai: FakeMirai, make_bot) -> None
     assert image["imageId"].endswith(".jpg") and mirai.uploads[0]["data"] == b"\x89PNG"
     bot.send_group_message(100, [{"type": "Image", "imageId": image["imageId"]}])
     assert mirai.wait_for_message()["messageChain"][0]["imageId"] == image["imageId"]
+
+
+def test_uploads_over_the_http_adapter(mirai: FakeMirai, make_bot) -> None:
+    bot = make_bot(mirai.url)
+    bot.start()
+    bot.wait_connected(5)
+    image = bot.upload_image(b"\x89PNG...", kind="friend")
+    file = bot.upload_file(100, b"bytes", name="a.bin")
+    assert image["imageId"] and file["name"] == "a.bin"
+    assert [(u["command"], u["type"], u["data"]) for u in mirai.uploads] == [
+        ("uploadImage", "friend", b"\x89PNG..."), ("file_upload", "group", b"bytes")]

@@ -26,13 +26,15 @@ import threading
 import time
 from collections import abc
 from typing import Any, Callable, Dict, FrozenSet, Hashable, Mapping, Optional, Tuple, TypeVar, Union
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..exceptions import (
     ActionFailed,
     ApiNotAvailable,
     AuthenticationError,
+    MediaUnavailable,
     NotDelivered,
+    ProtocolError,
     RateLimited,
 )
 from ..outcome import Category
@@ -46,6 +48,7 @@ from ..reliability.sendpolicy import Pacing, SendPolicy
 from ..reliability.verify import SendPipeline
 from ..runtime.base import BotBase
 from ..runtime.supervisor import IoPool, Periodic
+from ..transport.rest import RestHttp
 from ..transport.ws import WsClient
 from .chain import message_to_chain
 from .codec import MiraiCodec
@@ -59,7 +62,14 @@ from .codes import (
     Verdict,
     classify,
 )
-from .commands import Version, command as command_info, message_from_id_content, parse_version, recall_content
+from .commands import (
+    Version,
+    http_route,
+    message_from_id_content,
+    parse_version,
+    recall_content,
+)
+from .commands import command as command_info
 from .events import MESSAGE_KINDS, Event, handler_key, reply_route
 from .history import MiraiHistory
 from .media import MiraiMedia
@@ -95,6 +105,27 @@ def event_key(event: Mapping[str, Any]) -> Optional[Tuple[Hashable, ...]]:
         return ("mirai", wrapped.is_self, chat, mid)
     except Exception:  # odd input: never dropped, never fatal
         return None
+
+
+def _read_media(source: Any, default_name: str) -> Tuple[bytes, str]:
+    """``(bytes, file name)`` of bytes or a local path.
+
+    Raises:
+        MediaUnavailable: the path cannot be read.
+        TypeError: ``source`` is neither.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), default_name
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if isinstance(path, str) and path.lower().startswith("file://"):
+            path = unquote(urlsplit(path).path)
+        try:
+            with open(path, "rb") as fh:
+                return fh.read(), os.path.basename(str(path)) or default_name
+        except OSError as exc:
+            raise MediaUnavailable(f"cannot read {path!r} to upload it: {exc}", [exc]) from exc
+    raise TypeError(f"an upload takes bytes or a path, not {type(source).__name__}")
 
 
 def _sslopt(verify: Union[bool, str]) -> Optional[Dict[str, Any]]:
@@ -208,6 +239,10 @@ class MiraiBot(BotBase):
         self._version_lock = threading.Lock()
         self._ws: Optional[WsClient] = None
         self._http: Any = None
+        self._upload_rest: Optional[RestHttp] = None  # ws bots: uploads over HTTP on the same port
+        self._upload_lock = threading.Lock()
+        self._verify_tls = verify_tls
+        self._connect_timeout = connect_timeout
         scheme = urlsplit(url).scheme.lower()
         if scheme in ("ws", "wss"):
             self._codec = MiraiCodec(verify_key, self.qq, reserved_sync_id=reserved_sync_id,
@@ -307,6 +342,10 @@ class MiraiBot(BotBase):
             self._ws.close()
         if self._http is not None:
             self._http.close(max(0.0, min(2.0, deadline - time.monotonic())))
+        with self._upload_lock:
+            rest, self._upload_rest = self._upload_rest, None
+        if rest is not None:
+            rest.close()
         self._io_pool.shutdown(max(0.0, deadline - time.monotonic()))
         self._api_pool.shutdown(max(0.0, deadline - time.monotonic()))
 
@@ -499,7 +538,7 @@ class MiraiBot(BotBase):
             kinds = ", ".join(sorted({seg.type for seg in out.uploads}))
             raise ValueError(
                 f"{command}: {kinds} segments cannot go in a mirai message chain (MAH takes them only as "
-                "an HTTP upload: use bot.call('file_upload', ...) / uploadShortVideo)"
+                "an upload: bot.upload_file(group, ...) for files)"
             )
         if not out.chain:
             raise ValueError(f"{command}: the message is empty")
@@ -590,6 +629,88 @@ class MiraiBot(BotBase):
         version = self.server_version(timeout)
         data = self.call("messageFromId", timeout=timeout, **message_from_id_content(version, message_id, target))
         return Event(data if isinstance(data, abc.Mapping) else {}, bot=self)
+
+    # -- uploads (HTTP multipart: MAH refuses them as WebSocket commands) ------
+
+    def _upload(self, command: str, form: Dict[str, Any], field: str, data: Optional[bytes], filename: str,
+                timeout: Optional[float]) -> Any:
+        self._require_started(command)
+        budget = self.api_timeout if timeout is None else timeout
+        content: Dict[str, Any] = {k: v for k, v in form.items() if v is not None}
+        if data is not None:
+            content[field] = (filename, data)
+        if self._http is not None:
+            answer = self._http.call(command, None, content, budget)
+        else:
+            answer = self._upload_over_http(command, content, field, budget)
+        verdict = classify(command, answer, content=form)
+        if not verdict.ok:
+            raise self._error(command, verdict, answer)
+        if isinstance(answer, abc.Mapping) and "data" in answer and "code" in answer:
+            return answer["data"]
+        return answer
+
+    def _upload_over_http(self, command: str, content: Dict[str, Any], field: str, timeout: float) -> Any:
+        """A WebSocket bot's upload: HTTP on MAH's port, with the socket's session key."""
+        assert self._ws is not None
+        self.wait_connected(timeout)
+        session = self._codec.session
+        with self._upload_lock:
+            if self._upload_rest is None:
+                parts = urlsplit(self.url)
+                base = urlunsplit(("https" if parts.scheme == "wss" else "http", parts.netloc, "", "", ""))
+                self._upload_rest = RestHttp(base, connect_timeout=self._connect_timeout, verify=self._verify_tls)
+            rest = self._upload_rest
+        method, path = http_route(command)
+        form = {k: str(v) for k, v in content.items() if k != field}
+        files = {}
+        if field in content:
+            filename, data = content[field]
+            files[field] = (filename, data, "application/octet-stream")
+        answer = rest.request(method, path, timeout, form=form, files=files,
+                              headers={"sessionKey": session or ""}, name=command)
+        if answer.body is None:
+            raise ProtocolError(f"{command}: MAH answered HTTP {answer.status}, not JSON: {answer.text()!r} "
+                                "(is the http adapter on the ws port? MAH 2.10 serves uploads there)")
+        return answer.body
+
+    def upload_image(self, image: Any, *, kind: str = "group", timeout: Optional[float] = None) -> Dict[str, Any]:
+        """Upload an image (bytes, a local path, or a URL MAH downloads); return
+        ``{"imageId", "url"}``. Send it with ``{"type": "Image", "imageId": ...}``.
+
+        ``kind``: ``"group"``, ``"friend"`` or ``"temp"`` (MAH uploads through the
+        bot's first chat of that kind). Over HTTP multipart on either adapter.
+
+        Raises:
+            MediaUnavailable: a local file could not be read.
+            ActionFailed: MAH refused it (code 400: no chat of that kind to upload through).
+        """
+        return self._upload_media("uploadImage", "img", image, kind, timeout)
+
+    def upload_voice(self, voice: Any, *, kind: str = "group", timeout: Optional[float] = None) -> Dict[str, Any]:
+        """Upload a voice (amr / silk); return ``{"voiceId"}``. See :meth:`upload_image`."""
+        return self._upload_media("uploadVoice", "voice", voice, kind, timeout)
+
+    def upload_file(self, group: int, file: Any, *, name: Optional[str] = None, path: str = "",
+                    timeout: Optional[float] = None) -> Dict[str, Any]:
+        """Upload a file to a group's files (``file_upload``: MAH sends files only this
+        way); ``path``: the folder id (``""``: the root). Returns MAH's file object.
+
+        Raises:
+            MediaUnavailable: a local file could not be read.
+            ActionFailed: MAH refused it.
+        """
+        data, filename = _read_media(file, name or "file")
+        return self._upload("file_upload", {"type": "group", "target": int(group), "path": path}, "file",
+                            data, filename, timeout)
+
+    def _upload_media(self, command: str, field: str, source: Any, kind: str, timeout: Optional[float]) -> Any:
+        if kind not in ("group", "friend", "temp"):
+            raise ValueError(f"kind must be 'group', 'friend' or 'temp', not {kind!r}")
+        if isinstance(source, str) and source[:8].lower().startswith(("http://", "https://")):
+            return self._upload(command, {"type": kind, "url": source}, field, None, field, timeout)
+        data, filename = _read_media(source, field)
+        return self._upload(command, {"type": kind}, field, data, filename, timeout)
 
     # -- media -----------------------------------------------------------------
 

@@ -1207,7 +1207,8 @@ class FakeMirai:
         else:
             raise MahError(400, f"missing field {field_name}")
         record = {"command": plan.command, "type": kind, "filename": filename, "data": data,
-                  "url": plan.content.get("url"), "time": time.time()}
+                  "url": plan.content.get("url"), "target": plan.content.get("target"),
+                  "path": plan.content.get("path"), "session": plan.session, "time": time.time()}
         with self._cond:
             self._uploads.append(record)
             self._cond.notify_all()
@@ -1474,7 +1475,8 @@ class FakeMirai:
 
     @property
     def uploads(self) -> List[Dict[str, Any]]:
-        """Uploads received: ``{"command", "type", "filename", "data" (bytes), "url", "time"}``."""
+        """Uploads received: ``{"command", "type", "filename", "data" (bytes), "url", "target",
+        "path", "session", "time"}``."""
         with self._lock:
             return copy.deepcopy(self._uploads)
 
