@@ -180,3 +180,15 @@ def test_uploads_over_the_http_adapter(mirai: FakeMirai, make_bot) -> None:
     assert image["imageId"] and file["name"] == "a.bin"
     assert [(u["command"], u["type"], u["data"]) for u in mirai.uploads] == [
         ("uploadImage", "friend", b"\x89PNG..."), ("file_upload", "group", b"bytes")]
+
+
+def test_a_session_rejected_at_once_is_retried_with_backoff_not_in_a_loop(mirai: FakeMirai, make_bot) -> None:
+    import time
+
+    mirai.fail_next("fetchMessage", 3, times=1000)  # every poll: "session gone"
+    bot = make_bot(mirai.url, reconnect=Backoff(initial=0.2, maximum=0.2, jitter=0.0))
+    started = time.monotonic()
+    bot.start()
+    mirai.wait_for_call("verify", count=3)
+    assert time.monotonic() - started >= 0.35  # two backoff waits between three sessions
+    assert not bot.connected

@@ -72,6 +72,7 @@ from .commands import (
 from .commands import command as command_info
 from .events import MESSAGE_KINDS, Event, handler_key, reply_route
 from .history import MiraiHistory
+from .http import MiraiHttp
 from .media import MiraiMedia
 from .sends import MiraiSends
 
@@ -238,7 +239,7 @@ class MiraiBot(BotBase):
         self._version: Optional[Version] = None
         self._version_lock = threading.Lock()
         self._ws: Optional[WsClient] = None
-        self._http: Any = None
+        self._http: Optional[MiraiHttp] = None
         self._upload_rest: Optional[RestHttp] = None  # ws bots: uploads over HTTP on the same port
         self._upload_lock = threading.Lock()
         self._verify_tls = verify_tls
@@ -264,8 +265,6 @@ class MiraiBot(BotBase):
                 max_message_size=max_message_size,
             )
         elif scheme in ("http", "https"):
-            from .http import MiraiHttp
-
             self._http = MiraiHttp(
                 url,
                 verify_key=verify_key,

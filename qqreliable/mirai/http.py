@@ -120,6 +120,7 @@ class MiraiHttp:
         # counters
         self.sessions = 0
         self.polls = 0
+        self._answered_polls = 0  # polls answered with events (code 0)
         self.poll_errors = 0
         self.events = 0
         self.replays = 0
@@ -294,12 +295,18 @@ class MiraiHttp:
                 if not self._wait_retry(failures, f"cannot make a mirai-api-http session at {self.url}: {exc}"):
                     return
                 continue
+            answered_before = self._answered_polls
             reason = self._poll_session(key, generation)
             if self._stopping.is_set():
                 return
             self._lost(reason)
-            failures = 0 if reason.startswith("code") else failures + 1
-            if failures and not self._wait_retry(failures, f"mirai-api-http polling failed: {reason}"):
+            worked = self._answered_polls > answered_before
+            if worked:
+                failures = 0  # it worked for a while: a fresh count
+            if worked and reason.startswith("code"):
+                continue  # the session is gone (MAH restarted): a new one at once
+            failures += 1
+            if not self._wait_retry(failures, f"mirai-api-http polling failed: {reason}"):
                 return
 
     def _poll_session(self, key: str, generation: int) -> str:
@@ -318,6 +325,7 @@ class MiraiHttp:
             if code != 0:
                 self.poll_errors += 1
                 return f"fetchMessage answered {answer!r}"[:200]
+            self._answered_polls += 1
             if not self._working:
                 self._working = True
                 self._on_session()
