@@ -192,3 +192,17 @@ def test_a_session_rejected_at_once_is_retried_with_backoff_not_in_a_loop(mirai:
     mirai.wait_for_call("verify", count=3)
     assert time.monotonic() - started >= 0.35  # two backoff waits between three sessions
     assert not bot.connected
+
+
+def test_stop_during_a_stalled_poll_is_quick(mirai: FakeMirai, make_bot) -> None:
+    import time
+
+    bot = make_bot(mirai.url)
+    bot.start()
+    bot.wait_connected(5)
+    polls = len([c for c in mirai.calls if c["command"] == "fetchMessage"])
+    mirai.stall("fetchMessage")
+    mirai.wait_for_call("fetchMessage", count=polls + 1)
+    started = time.monotonic()
+    bot.stop()
+    assert time.monotonic() - started < 2.5

@@ -36,6 +36,7 @@ from ..exceptions import (
     Error,
     ProtocolError,
 )
+from ..transport.download import CancelToken, cancel_scope, make_cancellable
 from ..transport.rest import RestHttp
 from .codes import AUTH, OK, classify_handshake
 from .commands import command as command_info
@@ -111,6 +112,8 @@ class MiraiHttp:
         self.poll_count = poll_count
         self.unread_queue_max_size = unread_queue_max_size
         self._rest = RestHttp(self.url, pool_size=pool_size, connect_timeout=connect_timeout, verify=verify_tls)
+        make_cancellable(self._rest.session)  # stop() aborts a poll MAH never answers
+        self._poll_token: Optional[CancelToken] = None
         self._login_lock = threading.Lock()
         self._lock = threading.Lock()
         self._session: Optional[str] = None
@@ -312,11 +315,20 @@ class MiraiHttp:
     def _poll_session(self, key: str, generation: int) -> str:
         """Poll with one session until it stops working; return why."""
         while not self._stopping.is_set():
+            token = CancelToken()
+            with self._lock:
+                self._poll_token = token
+            if self._stopping.is_set():
+                break
             try:
-                answer = self._request("fetchMessage", None, {"count": self.poll_count}, key, _POLL_TIMEOUT)
+                with cancel_scope(token):
+                    answer = self._request("fetchMessage", None, {"count": self.poll_count}, key, _POLL_TIMEOUT)
             except Error as exc:
                 self.poll_errors += 1
                 return f"{type(exc).__name__}: {exc}"
+            finally:
+                with self._lock:
+                    self._poll_token = None
             self.polls += 1
             code = answer.get("code") if isinstance(answer, abc.Mapping) else None
             if code in (3, 4):
@@ -373,6 +385,9 @@ class MiraiHttp:
         """``/release`` the session (best effort, bounded), then close the pool."""
         with self._lock:
             key, self._session = self._session, None
+            token = self._poll_token
+        if token is not None:
+            token.cancel()  # the poller's request, if MAH is not answering it
         self._working = False
         if key is not None and not self.single_mode and timeout > 0:
             try:
