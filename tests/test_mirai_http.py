@@ -206,3 +206,17 @@ def test_stop_during_a_stalled_poll_is_quick(mirai: FakeMirai, make_bot) -> None
     started = time.monotonic()
     bot.stop()
     assert time.monotonic() - started < 2.5
+
+
+def test_stop_while_mah_never_answers_the_login_is_quick(mirai: FakeMirai, make_bot) -> None:
+    import time
+
+    from qqreliable.testing import FaultProxy
+
+    with FaultProxy(mirai.port, mode="stall") as proxy:
+        bot = make_bot(proxy.url("http"))
+        bot.start()
+        eventually(lambda: proxy.connections >= 1, what="the login's connection accepted, never answered")
+        started = time.monotonic()
+        bot.stop()
+        assert time.monotonic() - started < 2.5

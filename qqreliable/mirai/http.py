@@ -22,11 +22,12 @@ No ``requests`` here: the wire is :class:`~qqreliable.transport.rest.RestHttp`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections import abc
-from typing import Any, Callable, Dict, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Union
 
 from ..exceptions import (
     AuthenticationError,
@@ -287,7 +288,8 @@ class MiraiHttp:
         failures = 0
         while not self._stopping.is_set():
             try:
-                key, generation = self._current(_LOGIN_TIMEOUT)
+                with self._cancellable():
+                    key, generation = self._current(_LOGIN_TIMEOUT)
             except AuthenticationError as exc:
                 self._give_up(exc)
                 return
@@ -312,23 +314,30 @@ class MiraiHttp:
             if not self._wait_retry(failures, f"mirai-api-http polling failed: {reason}"):
                 return
 
+    @contextlib.contextmanager
+    def _cancellable(self) -> Iterator[None]:
+        """The poller's requests inside can be aborted by :meth:`close`."""
+        token = CancelToken()
+        with self._lock:
+            self._poll_token = token
+        try:
+            if self._stopping.is_set():
+                raise BotStopped("the bot is stopping")
+            with cancel_scope(token):
+                yield
+        finally:
+            with self._lock:
+                self._poll_token = None
+
     def _poll_session(self, key: str, generation: int) -> str:
         """Poll with one session until it stops working; return why."""
         while not self._stopping.is_set():
-            token = CancelToken()
-            with self._lock:
-                self._poll_token = token
-            if self._stopping.is_set():
-                break
             try:
-                with cancel_scope(token):
+                with self._cancellable():
                     answer = self._request("fetchMessage", None, {"count": self.poll_count}, key, _POLL_TIMEOUT)
             except Error as exc:
                 self.poll_errors += 1
                 return f"{type(exc).__name__}: {exc}"
-            finally:
-                with self._lock:
-                    self._poll_token = None
             self.polls += 1
             code = answer.get("code") if isinstance(answer, abc.Mapping) else None
             if code in (3, 4):
