@@ -503,3 +503,37 @@ def test_upload_errors_are_typed(mirai: FakeMirai, make_bot, tmp_path) -> None:
     with pytest.raises(ActionFailed) as info:
         bot.upload_image(PNG)
     assert info.value.retcode == 400
+
+
+def test_every_option_has_a_check() -> None:
+    import inspect
+
+    from qqreliable.mirai.bot import MIRAI_OPTIONS
+
+    params = [name for name in inspect.signature(MiraiBot.__init__).parameters if name != "self"]
+    assert sorted(set(params) - set(MIRAI_OPTIONS)) == []
+
+
+@pytest.mark.parametrize(
+    "option, value, error, words",
+    [
+        ("api_timeout", "5", TypeError, "api_timeout must be a number of seconds"),
+        ("api_timeout", 0, ValueError, "api_timeout must be more than 0"),
+        ("qq", None, TypeError, "qq must be the bot's QQ number"),
+        ("qq", -5, ValueError, "qq must be the bot's QQ number"),
+        ("verify_key", 123, TypeError, "verify_key must be a string"),
+        ("single_mode", "yes", TypeError, "single_mode must be True or False"),
+        ("poll_count", 0, ValueError, "poll_count must be 1 or more"),
+        ("reconnect", 3, TypeError, "reconnect must be a Backoff"),
+        ("reserved_sync_id", "", ValueError, "reserved_sync_id must not be empty"),
+    ],
+)
+def test_bad_options_name_themselves(option, value, error, words) -> None:
+    options = {"verify_key": KEY, "qq": QQ, option: value}
+    with pytest.raises(error) as info:
+        MiraiBot("ws://127.0.0.1:1", **options)
+    assert words in str(info.value)
+
+
+def test_qq_as_a_digit_string_is_accepted() -> None:
+    assert MiraiBot("ws://127.0.0.1:1", verify_key=KEY, qq="10001").qq == 10001  # type: ignore[arg-type]

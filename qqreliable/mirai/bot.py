@@ -47,6 +47,7 @@ from ..reliability.outbound import MediaPreparer, OutboundMedia
 from ..reliability.sendpolicy import Pacing, SendPolicy
 from ..reliability.verify import SendPipeline
 from ..runtime.base import BotBase
+from ..runtime.options import COMMON_OPTIONS, check_options, count, flag, seconds, text
 from ..runtime.supervisor import IoPool, Periodic
 from ..transport.rest import RestHttp
 from ..transport.ws import WsClient
@@ -76,7 +77,7 @@ from .http import MiraiHttp
 from .media import MiraiMedia
 from .sends import MiraiSends
 
-__all__ = ["MiraiBot"]
+__all__ = ["MiraiBot", "MIRAI_OPTIONS"]
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,33 @@ def event_key(event: Mapping[str, Any]) -> Optional[Tuple[Hashable, ...]]:
         return ("mirai", wrapped.is_self, chat, mid)
     except Exception:  # odd input: never dropped, never fatal
         return None
+
+
+def _qq(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError(f"{name} must be the bot's QQ number (an int), not {type(value).__name__} {value!r}")
+    if isinstance(value, str) and not value.strip().isdigit():
+        raise ValueError(f"{name} must be the bot's QQ number, not {value!r}")
+    if int(value) <= 0:
+        raise ValueError(f"{name} must be the bot's QQ number, not {value!r}")
+
+
+#: The options of :class:`MiraiBot`, by name (shared ones from the runtime).
+MIRAI_OPTIONS: Dict[str, Any] = dict(
+    COMMON_OPTIONS,
+    url=text(none=False, empty=False, what="a URL string (ws://, wss://, http:// or https://)"),
+    verify_key=text(),
+    qq=_qq,
+    reserved_sync_id=text(none=False, empty=False),
+    single_mode=flag(),
+    poll_interval=seconds(),
+    poll_count=count(minimum=1, what="a whole number of events"),
+    unread_queue_max_size=count(minimum=1, what="a whole number of events"),
+    recover_chats=count(what="a whole number of chats"),
+    recover_window=seconds(),
+    recover_page=count(minimum=1, what="a whole number of messages"),
+    recover_pages=count(minimum=1, what="a whole number of pages"),
+)
 
 
 def _read_media(source: Any, default_name: str) -> Tuple[bytes, str]:
@@ -223,14 +251,8 @@ class MiraiBot(BotBase):
         recover_page: int = 50,
         recover_pages: int = 10,
     ) -> None:
-        if not isinstance(url, str) or not url:
-            raise ValueError("MiraiBot needs the url of mirai-api-http (ws://host:port or http://host:port)")
-        if api_timeout <= 0:
-            raise ValueError("api_timeout must be positive")
-        try:
-            self.qq = int(qq)
-        except (TypeError, ValueError):
-            raise ValueError(f"qq must be the bot's QQ number, not {qq!r}") from None
+        check_options(dict(locals()), MIRAI_OPTIONS)  # TypeError/ValueError naming the option
+        self.qq = int(qq)
         super().__init__(workers=workers, queue_size=queue_size, shutdown_grace=shutdown_grace)
         self.url = url
         self.verify_key = verify_key
