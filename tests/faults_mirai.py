@@ -53,10 +53,13 @@ _F = "test_mirai_faults.py::"
 _B = "test_mirai_bot.py::"
 _H = "test_mirai_http.py::"
 _P = "test_mirai_protocol.py::"
+_S = "test_mirai_process.py::"
 
 #: id -> scenarios
 MIRAI_MATRIX: Dict[str, List[Scenario]] = {
     "CONN-01": [
+        (_S + "test_a_1006_is_survived_and_the_bot_answers_again", "seed 002: a real process survives a 1006"),
+        (_S + "test_mirai_not_up_at_start_is_waited_for", "seed 002: started before mirai -> waits, connects"),
         (_B + "test_reconnects_after_1006_with_a_fresh_session", "1006 -> reconnected, new session, events flow"),
         (_F + "test_conn01_a_clean_close_after_the_handshake_is_not_a_shutdown", "close 1000/1001/1011 -> reconnected"),
         (_B + "test_account_not_logged_in_is_retried_until_it_is", "code 2 -> retried until the account logs in"),
@@ -158,6 +161,8 @@ MIRAI_MATRIX: Dict[str, List[Scenario]] = {
         (_H + "test_wrong_key_raises_from_run", "HTTP /verify code 1 -> AuthenticationError"),
     ],
     "PROC-01": [
+        (_S + "test_signal_stops_run_quickly", "SIGINT/SIGTERM -> exit 0 < 2 s (ws, http, MAH down)"),
+        (_S + "test_unrecoverable_exits_non_zero", "wrong key / budget spent -> exits non-zero, never hangs"),
         (_F + "test_proc01_stop_with_a_call_in_flight_is_quick", "stop with a call in flight < 2 s"),
         (_H + "test_release_on_stop", "HTTP session released on stop"),
     ],
