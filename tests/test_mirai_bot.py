@@ -537,3 +537,12 @@ def test_bad_options_name_themselves(option, value, error, words) -> None:
 
 def test_qq_as_a_digit_string_is_accepted() -> None:
     assert MiraiBot("ws://127.0.0.1:1", verify_key=KEY, qq="10001").qq == 10001  # type: ignore[arg-type]
+
+
+def test_every_option_is_documented() -> None:
+    import inspect
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "mirai.md").read_text(encoding="utf-8")
+    params = [name for name in inspect.signature(MiraiBot.__init__).parameters if name not in ("self", "url")]
+    assert [name for name in params if f"`{name}`" not in page and f"{name}=" not in page] == []
