@@ -187,15 +187,21 @@ class MiraiBot(BotBase):
             socket); ``max_attempts`` is the budget, after which ``run()``
             raises :class:`~qqreliable.ConnectionLost` (default: for ever).
         ping_interval: seconds of quiet before a WebSocket ping (MAH has no
-            heartbeat of its own); pong_timeout: seconds a ping may go unanswered.
-        workers, queue_size, shutdown_grace: the handler pool (as ``Bot``).
+            heartbeat of its own); None: never.
+        pong_timeout: seconds a ping may go unanswered before the link is closed.
+        workers: handler threads.
+        queue_size: events waiting for a handler before new ones are dropped.
+        shutdown_grace: seconds ``stop()`` waits for handlers and threads.
         send_policy: verification of sends with an unknown outcome (a
             :class:`~qqreliable.SendPolicy`); None: a send is one plain call.
         pacing: rate limits and risk-control circuits (a :class:`~qqreliable.Pacing`; None: none).
-        dedupe_size, dedupe_ttl: ``(chat, messageId)`` identities remembered to drop repeats.
+        dedupe_size: ``(chat, messageId)`` identities remembered to drop repeats (0: off).
+        dedupe_ttl: seconds an identity is remembered.
         reserved_sync_id: MAH's ``adapterSettings.ws.reservedSyncId``.
         single_mode: MAH runs with ``singleMode: true``.
-        verify_tls, io_timeout, max_message_size: as ``Bot``.
+        verify_tls: TLS verification for ``wss``/``https`` (a CA bundle path works too).
+        io_timeout: socket timeout of an open WebSocket.
+        max_message_size: the largest WebSocket message accepted, in bytes (None: no limit).
         poll_interval: HTTP adapter: seconds between two ``fetchMessage`` polls.
         poll_count: HTTP adapter: the batch size of one poll.
         unread_queue_max_size: HTTP adapter: MAH's ``unreadQueueMaxSize``; a
@@ -211,9 +217,11 @@ class MiraiBot(BotBase):
         recover_chats: after a reconnect, read back through ``roamingMessages``
             what the most recently active friend chats (and group chats on MAH
             2.10+) missed, up to this many chats (0: off). Recovered events have
-            ``event.recovered == True``. recover_window: only chats active within
-            this many seconds (also the time span of one history page);
-            recover_page / recover_pages: messages per page, pages per chat.
+            ``event.recovered == True``.
+        recover_window: only chats active within this many seconds are recovered
+            (also the time span of one history page).
+        recover_page: messages per history page.
+        recover_pages: history pages per chat at most.
     """
 
     MESSAGE_KINDS: FrozenSet[str] = frozenset(MESSAGE_KINDS)
