@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator, List
 
 import pytest
 
-from qqreliable import AccountOffline, Backoff, NotDelivered, RateLimited, SendPolicy
+from qqreliable import AccountOffline, Backoff, NotDelivered, RateLimited, ResponseLost, SendPolicy
 from qqreliable.mirai.bot import MiraiBot
 from qqreliable.reliability.sendpolicy import Pacing
 from qqreliable.testing import FakeMirai, FaultProxy
@@ -243,3 +243,16 @@ def test_recv01_groups_on_old_mah_are_not_recovered_but_friends_are(mirai_factor
     assert got.get(timeout=5).plain_text == "friend missed"
     eventually(lambda: bot.stats()["gap_fill_errors"] == 1, what="the group's unsupported history counted")
     assert got.empty()
+
+
+def test_send07_a_read_cut_off_by_a_drop_is_asked_again_a_send_is_not(mirai: FakeMirai, make_bot) -> None:
+    mirai.add_group(100)
+    mirai.add_member(100, 2, name="bob")
+    bot = _started(make_bot, mirai.ws_url, api_timeout=10.0)
+    mirai.drop_after("memberList", deliver=False)
+    assert [m["id"] for m in bot.call("memberList", target=100)] == [2]
+    assert len([c for c in mirai.calls if c["command"] == "memberList"]) == 2
+    mirai.drop_after("mute", deliver=True)
+    with pytest.raises(ResponseLost):
+        bot.call("mute", target=100, memberId=2, time=60)
+    assert len([c for c in mirai.calls if c["command"] == "mute"]) == 1

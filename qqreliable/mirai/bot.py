@@ -32,10 +32,12 @@ from ..exceptions import (
     ActionFailed,
     ApiNotAvailable,
     AuthenticationError,
+    ApiTimeout,
     MediaUnavailable,
     NotDelivered,
     ProtocolError,
     RateLimited,
+    ResponseLost,
 )
 from ..outcome import Category
 from ..receipt import Receipt
@@ -70,6 +72,7 @@ from .commands import (
     parse_version,
     recall_content,
 )
+from .commands import READ_ONLY as _READ_ONLY
 from .commands import command as command_info
 from .events import MESSAGE_KINDS, Event, handler_key, reply_route
 from .history import MiraiHistory
@@ -506,13 +509,28 @@ class MiraiBot(BotBase):
         thread-safe. Sends made here bypass verification: use the ``send_*``
         methods for messages.
 
+        A read-only command (``commands.READ_ONLY``) cut off by a dropped
+        connection is asked again once on the next connection, within the same
+        deadline; a command with effects never is.
+
         Raises:
             ActionFailed: MAH answered a non-zero code (``category`` says what it means).
             AuthenticationError: code 1.
             ConnectFailed, ResponseLost, ApiTimeout, BotStopped: the transport's errors.
         """
         self._require_started(command)
-        answer = self._checked(command, sub_command, content, self.api_timeout if timeout is None else timeout)
+        budget = self.api_timeout if timeout is None else timeout
+        deadline = time.monotonic() + budget
+        try:
+            answer = self._checked(command, sub_command, content, budget)
+        except ResponseLost as exc:
+            # A read-only command cut off by a dropped connection is asked again, once,
+            # on the next connection (it changed nothing); anything else is not.
+            remaining = deadline - time.monotonic()
+            if isinstance(exc, ApiTimeout) or (command, sub_command) not in _READ_ONLY or remaining <= 0:
+                raise
+            log.info("%s: the connection dropped mid-call; asking again (read-only)", command)
+            answer = self._checked(command, sub_command, content, remaining)
         if isinstance(answer, abc.Mapping) and "data" in answer and "code" in answer:
             return answer["data"]
         return answer
