@@ -175,19 +175,19 @@ def test_pending_call_fails_at_once_when_the_socket_drops(mirai: FakeMirai, make
     bot = make_bot(mirai.ws_url, api_timeout=30.0)
     bot.start()
     bot.wait_connected(5)
-    mirai.stall("memberList")
+    mirai.stall("mute")  # a command with effects: never asked again
     result: "queue.Queue[Any]" = queue.Queue()
 
     def call() -> None:
         started = time.monotonic()
         try:
-            bot.call("memberList", target=1)
+            bot.call("mute", target=1, memberId=2, time=60)
         except Exception as exc:  # noqa: BLE001 - the test inspects it
             result.put((exc, time.monotonic() - started))
 
     worker = threading.Thread(target=call, name="qqreliable:test-call")
     worker.start()
-    mirai.wait_for_call("memberList")
+    mirai.wait_for_call("mute")
     mirai.drop_connections()
     exc, took = result.get(timeout=10)
     worker.join(5)
