@@ -5,6 +5,7 @@ import logging
 from ._version import __version__
 from .receipt import Receipt
 from .onebot.bot import Bot
+from .mirai.bot import MiraiBot
 from .onebot.events import Event
 from .official.bot import OfficialBot
 from .exceptions import (
@@ -23,6 +24,7 @@ from .exceptions import (
     MediaUnavailable,
     NotStarted,
     NetworkError,
+    NotDelivered,
     ProtocolError,
     RateLimited,
     ResponseLost,
@@ -37,6 +39,7 @@ __all__ = [
     "__version__",
     "Bot",
     "OfficialBot",
+    "MiraiBot",
     "Event",
     "Message",
     "MessageSegment",
@@ -58,6 +61,7 @@ __all__ = [
     "ListenFailed",
     "AuthenticationError",
     "ActionFailed",
+    "NotDelivered",
     "ProtocolError",
     "SendUnconfirmed",
     "MediaUnavailable",

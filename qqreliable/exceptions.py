@@ -24,6 +24,7 @@ __all__ = [
     "ConnectionLost",
     "AuthenticationError",
     "ActionFailed",
+    "NotDelivered",
     "ProtocolError",
     "SendUnconfirmed",
     "MediaUnavailable",
@@ -129,6 +130,38 @@ def _rebuild_action_failed(
     action: str, retcode: int, message: str, wording: str, category: str, response: Mapping[str, Any]
 ) -> ActionFailed:
     return ActionFailed(action, retcode, message, wording, category=category, response=response)
+
+
+class NotDelivered(ActionFailed):
+    """The platform took the send and said it was not delivered (mirai-api-http's
+    ``code 0`` with ``messageId: -1``: mirai submitted it, QQ gave no receipt;
+    usually risk control). Nothing reached the chat; it is never resent blindly
+    (a repeat worsens the account's standing). Category ``"risk_control"``.
+    """
+
+    def __init__(
+        self,
+        action: str,
+        retcode: int = 0,
+        message: str = "",
+        wording: str = "",
+        *,
+        category: str = "risk_control",
+        response: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        super().__init__(action, retcode, message, wording, category=category, response=response)
+
+    def __reduce__(self) -> Any:
+        return (
+            _rebuild_not_delivered,
+            (self.action, self.retcode, self.message, self.wording, self.category, self.response),
+        )
+
+
+def _rebuild_not_delivered(
+    action: str, retcode: int, message: str, wording: str, category: str, response: Mapping[str, Any]
+) -> NotDelivered:
+    return NotDelivered(action, retcode, message, wording, category=category, response=response)
 
 
 class ProtocolError(Error):

@@ -13,6 +13,10 @@ Fixtures:
     official: a started :class:`~qqreliable.testing.FakeOfficial` (the official
         QQ Bot API) on 127.0.0.1, port 0.
     official_factory: ``official_factory(**kwargs)`` starts a :class:`FakeOfficial`.
+    mirai: a started :class:`~qqreliable.testing.FakeMirai` (mirai-api-http v2)
+        on 127.0.0.1, port 0.
+    mirai_factory: ``mirai_factory(**kwargs)`` starts a :class:`FakeMirai`
+        with those keyword arguments.
 
 Every server is stopped at teardown; if its threads do not stop in time the
 test fails (as an error in teardown) naming them.
@@ -20,17 +24,18 @@ test fails (as an error in teardown) naming them.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, List
+from typing import Any, Callable, Iterator, List, Sequence
 
 import pytest
 
+from .mirai import FakeMirai
 from .onebot import FakeOneBot
 from .official import FakeOfficial
 
-__all__ = ["onebot", "onebot_factory", "official", "official_factory"]
+__all__ = ["onebot", "onebot_factory", "mirai", "mirai_factory", "official", "official_factory"]
 
 
-def _stop_all(servers: List[Any]) -> None:
+def _stop_all(servers: Sequence[Any]) -> None:
     problems: List[str] = []
     for server in servers:
         try:
@@ -38,7 +43,8 @@ def _stop_all(servers: List[Any]) -> None:
         except RuntimeError as exc:
             problems.append(f"{server!r}: {exc}")
     if problems:
-        pytest.fail("fake server did not stop cleanly: " + "; ".join(problems), pytrace=False)
+        name = type(servers[0]).__name__
+        pytest.fail(f"{name} did not stop cleanly: " + "; ".join(problems), pytrace=False)
 
 
 @pytest.fixture
@@ -71,6 +77,35 @@ def onebot_factory() -> Iterator[Callable[..., FakeOneBot]]:
 
 
 @pytest.fixture
+def mirai() -> Iterator[FakeMirai]:
+    """A started :class:`FakeMirai` with default settings (verify_key ``"1234567890"``,
+    qq 10001, version 2.10.0), stopped at teardown."""
+    server = FakeMirai().start()
+    try:
+        yield server
+    finally:
+        _stop_all([server])
+
+
+@pytest.fixture
+def mirai_factory() -> Iterator[Callable[..., FakeMirai]]:
+    """A factory: ``mirai_factory(**kwargs)`` returns a started :class:`FakeMirai`;
+    every server it made is stopped at teardown."""
+    servers: List[FakeMirai] = []
+
+    def factory(**kwargs: Any) -> FakeMirai:
+        server = FakeMirai(**kwargs)
+        servers.append(server)
+        return server.start()
+
+    try:
+        yield factory
+    finally:
+        if servers:
+            _stop_all(servers)
+
+
+@pytest.fixture
 def official() -> Iterator[FakeOfficial]:
     """A started :class:`FakeOfficial` with default settings, stopped at teardown."""
     server = FakeOfficial().start()
@@ -93,4 +128,5 @@ def official_factory() -> Iterator[Callable[..., FakeOfficial]]:
     try:
         yield factory
     finally:
-        _stop_all(servers)
+        if servers:
+            _stop_all(servers)

@@ -1,31 +1,39 @@
-"""A REST client: any method, per-request headers, the answer whatever its status.
+"""HTTP beyond a JSON POST: any method, query strings, multipart uploads, raw bodies, per-call headers.
 
-For APIs that put the real reason in the body of a 4xx/5xx answer (the official
-QQ Bot API answers ``500`` with ``{"code": 22009}``, ``401`` with ``11244``):
-:meth:`RestClient.request` returns every answer, with its headers
-(``Retry-After``, trace ids), and raises only when no answer came. The protocol
-package decides what a status means.
+:class:`RestClient` extends :class:`~.http.JsonHttp` (same pooled session, same
+connect-only retries, same bounded body read, same error classification):
 
-Built on :class:`~.http.JsonHttp`'s pooled session and its bounded body read;
-errors are classified by whether the request may have reached the server:
-
-* refused, DNS, connect timeout, TLS handshake -> :class:`ConnectFailed`;
+* refused, DNS, connect timeout, TLS handshake -> :class:`ConnectFailed`
+  (nothing reached the server);
 * read timeout -> :class:`ApiTimeout`; cut off after sending -> :class:`ResponseLost`.
+
+Two ways to get the answer, for the two kinds of HTTP API the protocols have:
+
+* :meth:`RestClient.request` returns every answer as a :class:`RestAnswer`
+  (status, decoded body, headers), for APIs that put the real reason in the
+  body of a 4xx/5xx (the official QQ Bot API answers ``500`` with
+  ``{"code": 22009}``); the protocol package decides what a status means.
+* :meth:`RestClient.checked` applies :class:`JsonHttp`'s status rules (401/403
+  -> :class:`AuthenticationError`, 5xx or an empty 200 -> :class:`ResponseLost`)
+  and returns an :class:`~.http.HttpAnswer` (mirai-api-http's HTTP adapter).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import requests
 
 from ..exceptions import ApiTimeout, ResponseLost
 from ._json import dumps
-from .http import JsonHttp, _connect_failure
+from .http import HttpAnswer, JsonHttp, _connect_failure
 
-__all__ = ["RestClient", "RestAnswer"]
+__all__ = ["RestClient", "RestAnswer", "FileField"]
+
+#: A multipart file field: ``(filename, content, content type)``.
+FileField = Tuple[str, bytes, str]
 
 
 class RestAnswer:
@@ -53,15 +61,20 @@ class RestClient(JsonHttp):
         obj: Any = None,
         *,
         timeout: float,
+        params: Optional[Mapping[str, Any]] = None,
+        form: Optional[Mapping[str, str]] = None,
+        files: Optional[Mapping[str, FileField]] = None,
+        raw: Optional[bytes] = None,
         headers: Optional[Mapping[str, str]] = None,
         name: Optional[str] = None,
-        raw: Optional[bytes] = None,
     ) -> RestAnswer:
-        """Send one request (``obj`` as a JSON body unless None, or ``raw`` bytes as
-        ``application/octet-stream``); return the answer.
+        """Send one request; return the answer, whatever its status.
 
-        ``path`` starting with ``http://`` or ``https://`` is used as is.
-        Blocks for at most about ``timeout`` seconds once connected.
+        The body is ``obj`` as JSON, or ``raw`` bytes (``application/octet-stream``),
+        or ``form`` and ``files`` as ``multipart/form-data``; ``params`` go in the
+        query string; ``headers`` are added for this request only (never logged).
+        A ``path`` starting with ``http://`` or ``https://`` is used as is. Blocks
+        for at most about ``timeout`` seconds once connected.
 
         Raises:
             TypeError: ``obj`` is not JSON-serialisable (nothing sent).
@@ -72,21 +85,33 @@ class RestClient(JsonHttp):
         """
         name = name or f"{method} {path}"
         url = path if path.startswith(("http://", "https://")) else f"{self.base_url}/{path.lstrip('/')}"
-        data = None
+        all_headers: Dict[str, str] = {k: v for k, v in self._headers.items() if k.lower() != "content-type"}
+        data: Any = None
+        multipart: Optional[Dict[str, Any]] = None
         if obj is not None:
             try:
                 data = dumps(obj).encode("utf-8")
             except (TypeError, ValueError) as exc:
                 raise TypeError(f"{name}: the body is not JSON-serialisable: {exc}") from exc
-        all_headers = dict(self._headers)
-        if raw is not None:
+            all_headers["Content-Type"] = "application/json"
+        elif raw is not None:
             data = bytes(raw)
             all_headers["Content-Type"] = "application/octet-stream"
+        elif form is not None or files is not None:
+            multipart = {key: (None, str(value)) for key, value in (form or {}).items()}
+            multipart.update(files or {})
         all_headers.update(headers or {})
         deadline = time.monotonic() + timeout
         try:
             resp = self._session.request(
-                method, url, data=data, headers=all_headers, timeout=(self.connect_timeout, timeout), stream=True,
+                method,
+                url,
+                params=dict(params) if params else None,
+                data=data,
+                files=multipart,
+                headers=all_headers,
+                timeout=(self.connect_timeout, timeout),
+                stream=True,
                 allow_redirects=False,
             )
         except requests.exceptions.ReadTimeout as exc:
@@ -95,6 +120,8 @@ class RestClient(JsonHttp):
             if _connect_failure(exc):
                 raise self._connect_failed(name, exc) from exc
             raise ResponseLost(f"{name}: the request to {self.base_url} was cut off: {exc}") from exc
+        if self._unreachable:
+            self._unreachable = False
         with resp:
             content = self._read_body(name, resp, deadline, timeout)
             resp_headers = dict(resp.headers)
@@ -103,3 +130,14 @@ class RestClient(JsonHttp):
         except ValueError:
             body = None
         return RestAnswer(resp.status_code, body, resp_headers, content)
+
+    def checked(self, method: str, path: str, obj: Any = None, *, timeout: float, **options: Any) -> HttpAnswer:
+        """:meth:`request` with the JSON-API status rules applied.
+
+        Raises what :meth:`request` raises, and:
+            AuthenticationError: 401/403.
+            ResponseLost: a 5xx or an empty 200 (the request may have run).
+        """
+        name = options.get("name") or path
+        answer = self.request(method, path, obj, timeout=timeout, **options)
+        return self._answer(name, answer.status, answer.content)

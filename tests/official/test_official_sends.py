@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import threading
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, List
 
 import pytest
 

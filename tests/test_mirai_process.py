@@ -1,0 +1,154 @@
+"""Seed 002 as a real process: a MiraiBot in ``run()`` never hangs.
+
+QChatGPT 2.x on YiriMirai: a WebSocket closed with 1006, or mirai not up yet at
+start, left the process alive and connected to nothing. Here: a 1006 is
+reconnected, a wrong key or a spent budget exits non-zero, SIGINT / SIGTERM
+exit cleanly within 2 s, whether connected (ws or http) or waiting for MAH.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from typing import IO, Any, Tuple
+
+import pytest
+
+from qqreliable.testing import FakeMirai
+
+pytestmark = pytest.mark.timeout(60)
+
+SCRIPT = textwrap.dedent(
+    """
+    import logging, sys
+    from qqreliable import Backoff, MiraiBot
+
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(name)s %(message)s")
+    budget = int(sys.argv[3]) if len(sys.argv) > 3 else None
+    bot = MiraiBot(sys.argv[1], verify_key=sys.argv[2], qq=10001, poll_interval=0.05,
+                   reconnect=Backoff(initial=0.05, maximum=0.2, max_attempts=budget))
+
+    @bot.on_connect
+    def connected(qq):
+        sys.stdout.write("connected\\n")
+        sys.stdout.flush()
+
+    @bot.on_message("group")
+    def echo(event):
+        event.reply("pong")
+
+    bot.run()
+    sys.stdout.write("returned\\n")
+    sys.stdout.flush()
+    """
+)
+
+
+def _lines(stream: IO[str], sink: "queue.Queue[str]") -> None:
+    for line in stream:
+        sink.put(line.rstrip("\n"))
+
+
+def _wait_for(sink: "queue.Queue[str]", needle: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"never saw {needle!r}")
+        try:
+            if needle in sink.get(timeout=remaining):
+                return
+        except queue.Empty:
+            continue
+
+
+def _spawn(*args: str) -> Tuple[Any, "queue.Queue[str]", "queue.Queue[str]"]:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    out: "queue.Queue[str]" = queue.Queue()
+    err: "queue.Queue[str]" = queue.Queue()
+    for stream, sink in ((proc.stdout, out), (proc.stderr, err)):
+        threading.Thread(target=_lines, args=(stream, sink), name="qqreliable-test:pipe", daemon=True).start()
+    return proc, out, err
+
+
+def _reap(proc: Any) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(5)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("backend", ["ws", "http", "down"])
+def test_signal_stops_run_quickly(mirai: FakeMirai, sig: int, backend: str) -> None:
+    if backend == "down":
+        mirai.down()
+    url = mirai.url if backend == "http" else mirai.ws_url
+    proc, out, err = _spawn(url, mirai.verify_key)
+    try:
+        if backend == "down":
+            _wait_for(err, "reconnecting in")
+        else:
+            _wait_for(out, "connected")
+        started = time.monotonic()
+        proc.send_signal(sig)
+        code = proc.wait(timeout=10)
+        elapsed = time.monotonic() - started
+    finally:
+        _reap(proc)
+    assert code == 0
+    assert elapsed < 2.0, f"took {elapsed:.2f}s to exit"
+    _wait_for(out, "returned", timeout=2)
+
+
+def test_a_1006_is_survived_and_the_bot_answers_again(mirai: FakeMirai) -> None:
+    proc, out, err = _spawn(mirai.ws_url, mirai.verify_key)
+    try:
+        _wait_for(out, "connected")
+        mirai.drop_connections()
+        _wait_for(out, "connected")  # reconnected, in the same process
+        mirai.emit_group_message(100, 2, "ping")
+        assert mirai.wait_for_message(timeout=15)["messageChain"] == [{"type": "Plain", "text": "pong"}]
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        _reap(proc)
+
+
+def test_mirai_not_up_at_start_is_waited_for(mirai: FakeMirai) -> None:
+    mirai.down()
+    proc, out, err = _spawn(mirai.ws_url, mirai.verify_key)
+    try:
+        _wait_for(err, "reconnecting in")
+        mirai.up()
+        _wait_for(out, "connected")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        _reap(proc)
+
+
+@pytest.mark.parametrize("case", ["wrong key", "budget spent"])
+def test_unrecoverable_exits_non_zero(mirai: FakeMirai, case: str) -> None:
+    if case == "budget spent":
+        mirai.down()
+        args = (mirai.ws_url, mirai.verify_key, "3")
+        expected = "ConnectionLost"
+    else:
+        args = (mirai.ws_url, "wrong-key")
+        expected = "AuthenticationError"
+    proc, out, err = _spawn(*args)
+    try:
+        code = proc.wait(timeout=20)
+    finally:
+        _reap(proc)
+    assert code != 0
+    _wait_for(err, expected, timeout=5)
