@@ -447,7 +447,7 @@ class WsClient:
             if status is None:
                 raise _RetryableConnectError(str(exc) or type(exc).__name__) from exc
             raise self._refused(status) from exc
-        except (OSError, websocket.WebSocketException, ValueError) as exc:
+        except (OSError, ValueError) as exc:
             raise _RetryableConnectError(str(exc) or type(exc).__name__) from exc
         finally:
             with self._cond:
@@ -457,7 +457,7 @@ class WsClient:
             # websocket-client before 1.9.2 returns from connect() on a redirect
             # it was told not to follow, as if the upgrade had succeeded.
             _shutdown(ws)
-            raise self._refused(status)
+            raise self._refused(int(status or 0))
         if self._stopping.is_set():
             _shutdown(ws)
             ws.shutdown()
