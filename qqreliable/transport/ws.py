@@ -59,6 +59,7 @@ _BINARY = websocket.ABNF.OPCODE_BINARY
 _CLOSE = websocket.ABNF.OPCODE_CLOSE
 
 _READ_AHEAD = 65536
+_IDLE_CHECK = 0.1  # watchdog period while not connected
 _MAX_READ = 1 << 20
 
 
@@ -413,6 +414,9 @@ class WsClient:
             wire.release()
             if self._stopping.is_set():
                 return None
+            # The connection opened and ended: the codec hears of it like of any
+            # other end (it may decide the end is final).
+            self.codec.closed(link.end_code, str(exc))
             raise _RetryableConnectError(str(exc)) from exc
         finally:
             with self._cond:
@@ -524,7 +528,9 @@ class WsClient:
     def watchdog_period(self) -> float:
         conn = self._conn
         if conn is None:
-            return self.liveness.next_check_in()
+            # Look again soon: a connection that opens meanwhile must get its
+            # first ping or heartbeat on time, not after a long idle sleep.
+            return _IDLE_CHECK
         return conn.next_check_in(time.monotonic())
 
     # -- calls --------------------------------------------------------------
