@@ -59,7 +59,8 @@ def check_signature(secret: Optional[str], body: bytes, header: Optional[str]) -
     if not header or not header.strip():
         return 401
     expected = "sha1=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha1).hexdigest()
-    return 0 if hmac.compare_digest(expected.encode("ascii"), header.strip().lower().encode("utf-8", "replace")) else 403
+    given = header.strip().lower().encode("utf-8", "replace")
+    return 0 if hmac.compare_digest(expected.encode("ascii"), given) else 403
 
 
 def _as_int(value: Any) -> Optional[int]:

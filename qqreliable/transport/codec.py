@@ -258,6 +258,10 @@ class FrameCodec:
     def closed(self, code: Optional[int], reason: str) -> None:
         """The connection ended: ``code`` is the peer's close code (None: no close frame).
 
+        Called once for every connection :meth:`opened` was called for (a
+        handshake that failed with :class:`Reconnect` included), before the
+        backoff; not when the end is already final.
+
         Raises:
             AuthenticationError, ConnectionLost: do not reconnect (official
                 4004 repeated, 4914, 4915 ...).

@@ -51,6 +51,7 @@ from urllib.parse import urlsplit
 from ..exceptions import (
     ApiNotAvailable,
     BotStopped,
+    Error,
     ConnectFailed,
     ListenFailed,
     ProtocolError,
@@ -671,6 +672,10 @@ class ReverseWsServer(Listener):
             self._cond.notify_all()
         conn.ws.abort()
         conn.fail_pending(reason)
+        try:
+            conn.codec.closed(conn.end_code, reason)
+        except Error as exc:  # nothing is final for a listener: the peer may dial again
+            log.warning("reverse connection of account %s: %s", conn.account, exc)
         self._update_account(conn.account, reason)
 
     def _deliver(self, link: Link, event: Any) -> None:

@@ -59,6 +59,7 @@ _BINARY = websocket.ABNF.OPCODE_BINARY
 _CLOSE = websocket.ABNF.OPCODE_CLOSE
 
 _READ_AHEAD = 65536
+_IDLE_CHECK = 0.1  # watchdog period while not connected
 _MAX_READ = 1 << 20
 
 
@@ -413,6 +414,9 @@ class WsClient:
             wire.release()
             if self._stopping.is_set():
                 return None
+            # The connection opened and ended: the codec hears of it like of any
+            # other end (it may decide the end is final).
+            self.codec.closed(link.end_code, str(exc))
             raise _RetryableConnectError(str(exc)) from exc
         finally:
             with self._cond:
@@ -447,7 +451,7 @@ class WsClient:
             if status is None:
                 raise _RetryableConnectError(str(exc) or type(exc).__name__) from exc
             raise self._refused(status) from exc
-        except (OSError, websocket.WebSocketException, ValueError) as exc:
+        except (OSError, ValueError) as exc:
             raise _RetryableConnectError(str(exc) or type(exc).__name__) from exc
         finally:
             with self._cond:
@@ -457,7 +461,7 @@ class WsClient:
             # websocket-client before 1.9.2 returns from connect() on a redirect
             # it was told not to follow, as if the upgrade had succeeded.
             _shutdown(ws)
-            raise self._refused(status)
+            raise self._refused(int(status or 0))
         if self._stopping.is_set():
             _shutdown(ws)
             ws.shutdown()
@@ -524,7 +528,9 @@ class WsClient:
     def watchdog_period(self) -> float:
         conn = self._conn
         if conn is None:
-            return self.liveness.next_check_in()
+            # Look again soon: a connection that opens meanwhile must get its
+            # first ping or heartbeat on time, not after a long idle sleep.
+            return _IDLE_CHECK
         return conn.next_check_in(time.monotonic())
 
     # -- calls --------------------------------------------------------------

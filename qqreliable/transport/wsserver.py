@@ -377,7 +377,7 @@ def websocket_key(request: RequestHead) -> str:
         raise HandshakeError(400, "a WebSocket upgrade needs HTTP/1.1")
     if not request.is_websocket_upgrade:
         raise HandshakeError(400, "not a WebSocket upgrade request")
-    if request.header("Sec-WebSocket-Version", "").strip() != "13":
+    if (request.header("Sec-WebSocket-Version") or "").strip() != "13":
         raise HandshakeError(426, "unsupported WebSocket version", {"Sec-WebSocket-Version": "13"})
     key = (request.header("Sec-WebSocket-Key") or "").strip()
     try:
