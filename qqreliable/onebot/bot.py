@@ -33,8 +33,7 @@ from .quick import QuickOperations
 from ..reliability import Backoff
 from ..reliability.dedupe import Deduper
 from ..reliability.gapfill import ChatTracker, GapFiller, StallWatch
-from ..reliability.media import Media, MediaConfig, MediaFetcher
-from ..reliability.outbound import MediaPreparer, OutboundMedia
+from ..reliability.mediaconfig import MediaConfig, OfflineWatch, OutboundMedia
 from ..reliability.sendpolicy import Pacing, SendPolicy
 from ..reliability.verify import SendPipeline
 from ..runtime.base import BotBase
@@ -46,6 +45,9 @@ from ..transport.ws import WsClient
 
 if TYPE_CHECKING:
     from urllib3.util.retry import Retry
+
+    from ..reliability.media import Media, MediaFetcher
+    from ..reliability.outbound import MediaPreparer
 
 __all__ = ["Bot"]
 
@@ -257,12 +259,16 @@ class Bot(BotBase, ApiMixin):
 
         # Media: its own bounded I/O pool (never the handler pool: a handler waiting
         # on work queued behind itself would deadlock); threads start on first use.
-        media_config = MediaConfig.from_option(media_cache)
-        self._io_pool = IoPool("media-io", max_workers=media_config.workers)
-        self._api_pool = IoPool("media-api", max_workers=media_config.api_workers)
-        self._media = MediaFetcher(
-            self.call_action, self._io_pool.submit, media_config, submit_api=self._api_pool.submit
-        )
+        # The fetcher and the preparer (and the modules behind them) are made on
+        # first use: a bot that never fetches nor sends media never imports them.
+        self._media_config = MediaConfig.from_option(media_cache)
+        self._io_pool = IoPool("media-io", max_workers=self._media_config.workers)
+        self._api_pool = IoPool("media-api", max_workers=self._media_config.api_workers)
+        self._offline_watch = OfflineWatch()
+        self._media_lock = threading.Lock()
+        self._media_fetcher: Optional[MediaFetcher] = None
+        self._outbound_media = outbound_media
+        self._outbound_preparer: Optional[MediaPreparer] = None
         if self._http is not None:
             make_cancellable(self._http.session)  # a losing get_image is abandoned at once
         self._dedupe = Deduper(size=dedupe_size, ttl=dedupe_ttl)
@@ -282,12 +288,41 @@ class Bot(BotBase, ApiMixin):
             self._listener = self._make_listener(
                 listen, access_token, heartbeat_grace, ping_interval, pong_timeout, io_timeout, max_message_size
             )
-        self._outbound: Optional[MediaPreparer] = None
-        if outbound_media is not None:
-            self._outbound = MediaPreparer(
-                outbound_media, call=self.call_action, submit=self._io_pool.submit,
-                submit_api=self._api_pool.submit, media=self._media,
-            )
+
+    # -- media machinery, made on first use --
+
+    @property
+    def _media(self) -> "MediaFetcher":
+        fetcher = self._media_fetcher
+        if fetcher is None:
+            from ..reliability.media import MediaFetcher
+
+            with self._media_lock:
+                if self._media_fetcher is None:
+                    self._media_fetcher = MediaFetcher(
+                        self.call_action, self._io_pool.submit, self._media_config,
+                        submit_api=self._api_pool.submit, offline=self._offline_watch,
+                    )
+                fetcher = self._media_fetcher
+        return fetcher
+
+    @property
+    def _outbound(self) -> "Optional[MediaPreparer]":
+        if self._outbound_media is None:
+            return None
+        preparer = self._outbound_preparer
+        if preparer is None:
+            from ..reliability.outbound import MediaPreparer
+
+            media = self._media
+            with self._media_lock:
+                if self._outbound_preparer is None:
+                    self._outbound_preparer = MediaPreparer(
+                        self._outbound_media, call=self.call_action, submit=self._io_pool.submit,
+                        submit_api=self._api_pool.submit, media=media,
+                    )
+                preparer = self._outbound_preparer
+        return preparer
 
     # -- handlers (on, on_message, on_connect, on_disconnect, on_error: BotBase) --
 
@@ -354,9 +389,12 @@ class Bot(BotBase, ApiMixin):
             client.close()
         if self._listener is not None:
             self._listener.close()
-        self._media.close()
-        if self._outbound is not None:
-            self._outbound.close()
+        with self._media_lock:
+            fetcher, preparer = self._media_fetcher, self._outbound_preparer
+        if fetcher is not None:
+            fetcher.close()
+        if preparer is not None:
+            preparer.close()
         self._io_pool.shutdown(max(0.0, deadline - time.monotonic()))
         self._api_pool.shutdown(max(0.0, deadline - time.monotonic()))
         if self._http is not None:
@@ -393,7 +431,7 @@ class Bot(BotBase, ApiMixin):
 
     def _on_event(self, obj: Dict[str, Any]) -> None:
         self.events_received += 1
-        self._media.observe(obj)
+        self._offline_watch.observe(obj)
         if self._sends is not None:
             self._sends.observe(obj)  # own message_sent, bot_offline: cheap, never raises
         self._inbound(obj)
@@ -524,7 +562,7 @@ class Bot(BotBase, ApiMixin):
     def _on_webhook(self, obj: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         """An HTTP POST event (connection thread): returns the quick operation, if any."""
         self.events_received += 1
-        self._media.observe(obj)
+        self._offline_watch.observe(obj)
         if self._sends is not None:
             self._sends.observe(obj)  # message_sent over HTTP POST verifies sends too
         event = self._inbound(obj, webhook=True)

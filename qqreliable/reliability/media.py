@@ -29,13 +29,12 @@ import hashlib
 import logging
 import os
 import random
-import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, Deque, Dict, List, Mapping, Optional, Tuple, Union
 
 from ..exceptions import (
@@ -52,6 +51,7 @@ from ..message import Message, MessageSegment
 from ..runtime.stats import percentile
 from ..transport.download import CancelToken, DownloadError, MediaHttp
 from .backoff import Backoff
+from .mediaconfig import MediaConfig, OfflineWatch, default_cache_dir
 from .cache import MediaCache
 from .race import RaceLost, race
 from .sniff import judge
@@ -80,88 +80,6 @@ _API_ACTIONS = {"image": "get_image", "record": "get_record", "video": "get_file
 
 
 # --------------------------------------------------------------------------- configuration
-
-
-def default_cache_dir() -> str:
-    """The per-user cache directory: ``%LOCALAPPDATA%\\qqreliable\\media`` on Windows,
-    ``~/Library/Caches/qqreliable/media`` on macOS, else ``$XDG_CACHE_HOME`` (or
-    ``~/.cache``) ``/qqreliable/media``."""
-    if sys.platform.startswith("win"):
-        base = os.environ.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
-    elif sys.platform == "darwin":
-        base = os.path.expanduser("~/Library/Caches")
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return os.path.join(base, "qqreliable", "media")
-
-
-@dataclass(frozen=True)
-class MediaConfig:
-    """How media is fetched and cached; pass as ``Bot(media_cache=MediaConfig(...))``.
-
-    Attributes:
-        cache: keep fetched files on disk (``False``: every fetch downloads).
-        cache_dir: where (None: :func:`default_cache_dir`).
-        max_cache_bytes: cap on the cache's total size; least recently used go first.
-        max_file_bytes: a file announced or grown larger than this is refused.
-        timeout: the overall deadline of one fetch, both paths and all retries.
-        connect_timeout: TCP + TLS of one direct download.
-        read_timeout: seconds without a byte before a download attempt fails.
-        url_attempts: direct download attempts (resumes included).
-        api_attempts: ``get_image``/``get_record``/``get_file`` attempts.
-        backoff: waits between attempts of one path (exponential, with jitter).
-        retry_after_max: cap on a server's ``Retry-After``.
-        api_delay: head start of the URL before the action is asked (0: at once).
-        workers: threads of the media I/O pool (direct downloads).
-        api_workers: threads asking ``get_image`` & co. at once: the QQ kernel
-            downloads slowly and a WebSocket call cannot be abandoned before its
-            deadline, so these have their own small pool and never starve the
-            direct downloads.
-        verify: TLS verification of direct downloads (a CA bundle path works too).
-        trust_env: honour ``HTTPS_PROXY``/``NO_PROXY`` for direct downloads.
-        record_format: ``out_format`` asked of ``get_record``.
-    """
-
-    cache: bool = True
-    cache_dir: Optional[str] = None
-    max_cache_bytes: int = 512 * 1024 * 1024
-    max_file_bytes: int = 100 * 1024 * 1024
-    timeout: float = 60.0
-    connect_timeout: float = 5.0
-    read_timeout: float = 10.0
-    url_attempts: int = 4
-    api_attempts: int = 3
-    backoff: Backoff = field(default_factory=lambda: Backoff(initial=0.2, maximum=4.0, jitter=0.5))
-    retry_after_max: float = 10.0
-    api_delay: float = 0.0
-    workers: int = 8
-    api_workers: int = 4
-    verify: Union[bool, str] = True
-    trust_env: bool = False
-    record_format: str = "mp3"
-
-    def __post_init__(self) -> None:
-        if self.timeout <= 0 or self.read_timeout <= 0 or self.connect_timeout <= 0:
-            raise ValueError("media timeouts must be positive")
-        if self.url_attempts < 1 or self.api_attempts < 1:
-            raise ValueError("url_attempts and api_attempts must be at least 1")
-        if self.max_file_bytes <= 0 or self.max_cache_bytes <= 0:
-            raise ValueError("media size caps must be positive")
-        if self.workers < 1 or self.api_workers < 1:
-            raise ValueError("workers and api_workers must be at least 1")
-
-    @classmethod
-    def from_option(cls, value: Any) -> "MediaConfig":
-        """``Bot(media_cache=...)``: True (default dir), False/None (off), a path, or a MediaConfig."""
-        if isinstance(value, MediaConfig):
-            return value
-        if value is True:
-            return cls()
-        if value is False or value is None:
-            return cls(cache=False)
-        if isinstance(value, (str, os.PathLike)):
-            return cls(cache_dir=os.fspath(value))
-        raise TypeError("media_cache must be True, False, a directory path or a MediaConfig")
 
 
 # --------------------------------------------------------------------------- values
@@ -574,6 +492,7 @@ class MediaFetcher:
         submit_api: the pool of the API path (default: ``submit``).
         http: the direct-download transport (made on first use when None).
         clock: monotonic clock (tests inject one).
+        offline: the account's offline flag, when the owner keeps it (a new one otherwise).
     """
 
     def __init__(
@@ -585,6 +504,7 @@ class MediaFetcher:
         submit_api: Optional[Callable[..., "Future[Any]"]] = None,
         http: Optional[MediaHttp] = None,
         clock: Callable[[], float] = time.monotonic,
+        offline: Optional[OfflineWatch] = None,
     ) -> None:
         self._call = call
         self._submit = submit
@@ -598,7 +518,7 @@ class MediaFetcher:
         self._cache: Optional[MediaCache] = None
         self._cache_broken = False
         self._closed = False
-        self._offline: Optional[str] = None
+        self._watch = offline if offline is not None else OfflineWatch()
         self.stats = MediaStats()
 
     # -- lifecycle ------------------------------------------------------------
@@ -646,20 +566,12 @@ class MediaFetcher:
 
     def observe(self, event: Mapping[str, Any]) -> None:
         """Learn the account's state from events (``bot_offline`` notices, heartbeats)."""
-        post_type = event.get("post_type")
-        if post_type == "notice" and event.get("notice_type") == "bot_offline":
-            self._offline = str(event.get("message") or event.get("tag") or "bot_offline notice")
-        elif post_type == "meta_event":
-            status = event.get("status")
-            if isinstance(status, Mapping) and "online" in status:
-                self._offline = None if status.get("online") else "heartbeat says the account is offline"
-            elif event.get("meta_event_type") == "lifecycle" and event.get("sub_type") in ("enable", "connect"):
-                self._offline = None
+        self._watch.observe(event)
 
     @property
     def offline(self) -> Optional[str]:
         """Why the account is known to be offline, or None."""
-        return self._offline
+        return self._watch.offline
 
     def _probe_offline(self, deadline: float) -> Optional[str]:
         """Ask ``get_status`` (briefly) whether the account is online."""
@@ -750,7 +662,7 @@ class MediaFetcher:
         return media
 
     def _fetch_new(self, ref: MediaRef, started: float, deadline: float) -> Media:
-        offline = self._offline
+        offline = self._watch.offline
         contenders: List[Any] = []
         if ref.url:
             url = ref.url
