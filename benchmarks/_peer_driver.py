@@ -17,7 +17,8 @@ Reports: ``{"ready": ...}`` once connected (a server-side peer reports
 each time its handler has seen another ``--count`` group messages;
 ``reconnect`` reports ``{"seen": message_id, "t": ...}`` for every group
 message; ``calls`` answers each ``{"seconds": s, "tasks": n}`` command with
-``{"rate": calls_per_second, "calls": n, "t": ...}``.
+``{"rate": calls_per_second, "calls": n, "t": ..., "cpu": seconds}`` (the
+driver's own CPU time over the measurement, every thread).
 
 Logging is set to WARNING for every peer (nonebot logs every event at INFO
 by default, which would measure its terminal output).
@@ -161,6 +162,7 @@ def _threaded_rate(call: Callable[[], object], seconds: float, threads: int) -> 
             stop.set()
 
     pool = [threading.Thread(target=worker, args=(i,), name=f"driver:call-{i}") for i in range(threads)]
+    cpu = time.process_time()
     started = time.perf_counter()
     for thread in pool:
         thread.start()
@@ -171,7 +173,8 @@ def _threaded_rate(call: Callable[[], object], seconds: float, threads: int) -> 
     elapsed = time.perf_counter() - started
     if errors:
         raise errors[0]
-    return {"rate": sum(counts) / elapsed, "calls": sum(counts), "t": time.monotonic()}
+    return {"rate": sum(counts) / elapsed, "calls": sum(counts), "t": time.monotonic(),
+            "cpu": time.process_time() - cpu}
 
 
 async def _async_rate(call: Callable[[], Any], seconds: float, tasks: int) -> Dict[str, float]:
@@ -183,9 +186,11 @@ async def _async_rate(call: Callable[[], Any], seconds: float, tasks: int) -> Di
             await call()
             counts[i] += 1
 
+    cpu = time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(worker(i) for i in range(tasks)))
-    return {"rate": sum(counts) / (time.perf_counter() - started), "calls": sum(counts), "t": time.monotonic()}
+    return {"rate": sum(counts) / (time.perf_counter() - started), "calls": sum(counts), "t": time.monotonic(),
+            "cpu": time.process_time() - cpu}
 
 
 async def _command_loop(call: Callable[[], Any]) -> None:

@@ -406,6 +406,7 @@ CALL_PLAN = [
 ]
 SERVERS = ("fake", "blast")  # FakeOneBot, then the cheap BlastServer (WebSocket only)
 FAKE_BOUND = 0.85  # server CPU / wall above this: the single-GIL server is near its ceiling
+FAKE_LIMITS = 1.5  # a client this much faster on BlastServer was held back by FakeOneBot
 
 
 def _start_caller(python: str, transport: str, peer: str, ws_url: str, http_url: str) -> Any:
@@ -429,9 +430,10 @@ def _start_caller(python: str, transport: str, peer: str, ws_url: str, http_url:
 class _Sample:
     """One rate measurement: calls/s and the server's CPU (this process) per call."""
 
-    def __init__(self, rate: float, calls: int, cpu: float, wall: float) -> None:
+    def __init__(self, rate: float, calls: int, cpu: float, wall: float, client_cpu: float) -> None:
         self.rate = rate
         self.cpu_per_call = cpu / calls if calls else float("nan")
+        self.client_cpu_per_call = client_cpu / calls if calls else float("nan")
         self.busy = cpu / wall if wall > 0 else float("nan")
 
 
@@ -474,7 +476,7 @@ def calls_workload(pythons: Dict[str, Any], seconds: float, rounds: int) -> Dict
                                 sides[key] = exc
                                 break
                             samples.setdefault(key + (tasks,), []).append(
-                                _Sample(got["rate"], got.get("calls", 0), cpu, wall))
+                                _Sample(got["rate"], got["calls"], cpu, wall, got["cpu"]))
             finally:
                 for side in sides.values():
                     if not isinstance(side, Exception):
@@ -674,18 +676,20 @@ def main() -> None:
                     ref = calls[(server, transport, "qqreliable", tasks)]
                     who = "1 caller" if tasks == 1 else ("8 threads" if peer == "qqreliable" else "8 tasks (gather)")
                     if isinstance(samples, Exception):
-                        rows.append([f"{LABELS[peer]}, {who}", mode, notes.cell(samples), "--", "--", "--"])
+                        rows.append([f"{LABELS[peer]}, {who}", mode, notes.cell(samples), "--", "--", "--", "--"])
                         continue
                     busy = _common.median([x.busy for x in samples])
                     flag = " server-bound" if busy >= FAKE_BOUND else ""
                     bound = bound or bool(flag)
                     rows.append([f"{LABELS[peer]}, {who}", mode, spread([x.rate for x in samples]),
                                  ratio_cell(_rates(samples), _rates(ref)),
+                                 spread([x.client_cpu_per_call * 1e6 for x in samples]),
                                  spread([x.cpu_per_call * 1e6 for x in samples]),
                                  f"{busy:.0%}{flag}"])
             title = ("FakeOneBot" if server == "fake" else "BlastServer (canned answers, the cheap baseline)")
             _common.table([f"2{'ab'[SERVERS.index(server)]}. calls: get_login_info on {title}, {args.seconds:g} s each",
-                           "mode", "calls/s", "vs qqreliable", "server CPU us/call", "server CPU / wall"], rows)
+                           "mode", "calls/s", "vs qqreliable", "client CPU us/call", "server CPU us/call",
+                           "server CPU / wall"], rows)
             if bound:
                 sys.stdout.write(f"server-bound: the server used >= {FAKE_BOUND:.0%} of a CPU (it runs on one GIL), so\n"
                                  "that row measures the server's ceiling more than the client.\n\n")
@@ -696,6 +700,21 @@ def main() -> None:
             for peer in ("nonebot", "aiocqhttp"):
                 targets.append([f"calls, 1 caller / {LABELS[peer]} ({server})", "> 1.00x",
                                 _target(q1, _rates(calls[(server, "ws", peer, 1)]), 1.0, strict=True)])
+
+        rows = []
+        for transport, peer, mode in CALL_PLAN:
+            if transport != "ws":
+                continue
+            for tasks in (1, 8):
+                fake, blast = _rates(calls[("fake", "ws", peer, tasks)]), _rates(calls[("blast", "ws", peer, tasks)])
+                r = ratios(blast, fake)
+                if isinstance(r, Exception) or not r:
+                    continue
+                who = "1 caller" if tasks == 1 else ("8 threads" if peer == "qqreliable" else "8 tasks (gather)")
+                verdict = "FakeOneBot is the bottleneck" if _common.median(r) >= FAKE_LIMITS else "the client is"
+                rows.append([f"{LABELS[peer]}, {who}", mode, spread(r, "{:.2f}", "x"), verdict])
+        _common.table(["2c. the same client on BlastServer / on FakeOneBot, same round", "mode", "calls/s ratio",
+                       f"verdict (>= {FAKE_LIMITS:.1f}x: the fake)"], rows)
 
     if "reconnect" in only:
         reconnect = reconnect_workload(pythons, args.cycles)
