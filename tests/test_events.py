@@ -49,6 +49,18 @@ def test_dict_and_attribute_access() -> None:
 )
 def test_names(data: dict, name: str) -> None:
     assert Event(data).name == name
+    # as the bot receives it: named once, the same name
+    received = Event._received(data, None)
+    assert received.name == name and received == Event(data)
+
+
+def test_received_event_keeps_the_name_it_was_routed_by() -> None:
+    received = Event._received(GROUP, None)
+    received["sub_type"] = "anonymous"  # a handler editing the dict does not rename it
+    assert received.name == "message.group.normal"
+    by_hand = Event(GROUP)
+    by_hand["sub_type"] = "anonymous"
+    assert by_hand.name == "message.group.anonymous"
 
 
 def test_message_helpers_array_and_string() -> None:

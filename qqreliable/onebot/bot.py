@@ -553,7 +553,7 @@ class Bot(BotBase, ApiMixin):
         self._gapfill.tracker.observe(obj)
         if obj.get("post_type") in ("message", "message_sent"):
             self._stalls.saw_message(_as_int(obj.get("self_id")))
-        event = Event(obj, bot=self)
+        event = Event._received(obj, self)  # named once; dispatcher and quick read the name
         self._dispatcher.submit_event(event)
         if not webhook:
             self._quick.schedule(event)
@@ -662,7 +662,7 @@ class Bot(BotBase, ApiMixin):
         """A message read back from history: dispatched once, marked ``recovered``."""
         if self._dedupe.seen(obj):
             return False
-        event = Event(obj, bot=self)
+        event = Event._received(obj, self)
         event.recovered = True
         self._dispatcher.submit_event(event)
         return True

@@ -61,10 +61,10 @@ class QuickOperations:
 
     def handlers_for(self, name: str) -> List[Callable[[Event], Any]]:
         """Most specific first, as for ordinary handlers."""
+        if not self._handlers:  # the usual case: no lock taken on the reader thread
+            return []
         parts = name.split(".") if name else []
         with self._lock:
-            if not self._handlers:
-                return []
             return [h for i in range(len(parts), 0, -1) for h in self._handlers.get(".".join(parts[:i]), ())]
 
     def answer(self, event: Event) -> Optional[Operation]:

@@ -30,6 +30,7 @@ Handler = Callable[[Event], Any]
 ErrorHandler = Callable[[BaseException, Optional[Event]], Any]
 
 _DROP_LOG_EVERY = 5.0  # seconds between two "queue full" warnings
+_RESOLVED_MAX = 1024  # event names whose handler lists are kept
 
 
 class Dispatcher:
@@ -43,6 +44,9 @@ class Dispatcher:
         self.workers = workers
         self.queue_size = queue_size
         self._handlers: Dict[str, List[Handler]] = {}
+        # name -> its handlers, most specific first: resolved once per name and
+        # read without the lock on the reader thread; a new registration drops it.
+        self._resolved: Dict[str, List[Handler]] = {}
         self._error_handlers: List[ErrorHandler] = []
         self._queue: Deque[Tuple[Callable[..., Any], Tuple[Any, ...], bool]] = collections.deque()
         self._events_queued = 0
@@ -61,20 +65,31 @@ class Dispatcher:
             raise TypeError(f"handler must be callable, not {type(handler).__name__}")
         with self._cond:
             self._handlers.setdefault(key.strip("."), []).append(handler)
+            self._resolved = {}
 
     def add_error_handler(self, handler: ErrorHandler) -> None:
         with self._cond:
             self._error_handlers.append(handler)
 
     def handlers_for(self, name: str) -> List[Handler]:
-        """``message.group.normal`` → its handlers, then ``message.group``'s, then ``message``'s."""
+        """``message.group.normal`` → its handlers, then ``message.group``'s, then ``message``'s.
+
+        Never blocks on the reader's hot path once a name was seen: the answer is
+        kept per name (at most ``_RESOLVED_MAX`` names, which come off the wire).
+        The list is shared: callers read it, never change it."""
+        handlers = self._resolved.get(name)
+        if handlers is not None:
+            return handlers
         parts = name.split(".") if name else []
         with self._cond:
-            return [
+            handlers = [
                 h
                 for i in range(len(parts), 0, -1)
                 for h in self._handlers.get(".".join(parts[:i]), ())
             ]
+            if len(self._resolved) < _RESOLVED_MAX:
+                self._resolved[name] = handlers
+        return handlers
 
     def has_handlers(self, key: str) -> bool:
         with self._cond:
