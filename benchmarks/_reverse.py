@@ -6,9 +6,10 @@ does the opening handshake (``X-Self-ID``, ``X-Client-Role: Universal``),
 then writes pre-encoded frames back to back, like ``_blast.BlastServer`` does
 for forward-WebSocket clients, so the framework under test is the bottleneck.
 
-Client frames must be masked (RFC 6455 5.3). With an all-zero masking key
-the masked payload equals the plain one, so frames are encoded once, before
-the clock starts, at no cost per byte. Anything the server sends is read and
+Client frames must be masked (RFC 6455 5.3). Frames are masked with a
+random key, as a real implementation's are (a server must then unmask every
+byte; an all-zero key would spare it that work and flatter it), and encoded
+once, before the clock starts. Anything the server sends is read and
 discarded (no action is answered: only events are measured this way).
 
 For API calls in reverse mode, ``python _reverse.py REVERSE_URL FORWARD_URL``
@@ -35,7 +36,7 @@ _ZERO_MASK = b"\x00\x00\x00\x00"
 
 
 def client_frame(payload: bytes, first: int = 0x81) -> bytes:
-    """A masked frame (masking key zero); ``first`` is FIN + opcode (final text)."""
+    """A masked frame (a random masking key); ``first`` is FIN + opcode (final text)."""
     n = len(payload)
     if n < 126:
         head = struct.pack("!BB", first, 0x80 | n)
@@ -43,7 +44,9 @@ def client_frame(payload: bytes, first: int = 0x81) -> bytes:
         head = struct.pack("!BBH", first, 0x80 | 126, n)
     else:
         head = struct.pack("!BBQ", first, 0x80 | 127, n)
-    return head + _ZERO_MASK + payload
+    key = os.urandom(4)
+    masked = (int.from_bytes(payload, "little") ^ int.from_bytes((key * (n // 4 + 1))[:n], "little"))
+    return head + key + masked.to_bytes(n, "little")
 
 
 def parse_server_frames(buffer: bytearray) -> List[Tuple[int, bytes]]:

@@ -568,7 +568,7 @@ class ServerWebSocket:
                 raise WebSocketClosed(self._close_code or CLOSE_ABNORMAL, self._close_reason)
             self._reading = True
         try:
-            return self._recv_message()
+            return self._buffered_message() or self._recv_message()
         except OSError as exc:
             self._terminate(CLOSE_ABNORMAL, str(exc))
             raise WebSocketClosed(self._close_code or CLOSE_ABNORMAL, self._close_reason) from exc
@@ -577,6 +577,46 @@ class ServerWebSocket:
                 self._reading = False
             if self._closed:
                 self._release()
+
+    def _buffered_message(self) -> Optional[Tuple[int, bytes]]:
+        """The next message when it is one whole, final, unfragmented data frame
+        already in the read-ahead buffer (the usual case under load), parsed
+        straight from the buffer; None leaves everything to :meth:`_recv_message`."""
+        buf = self._rbuf
+        have = len(buf)
+        if have < 6:
+            return None
+        b0 = buf[0]
+        if b0 != 0x81 and b0 != 0x82:  # FIN + text/binary, no RSV bits
+            return None
+        b1 = buf[1]
+        length = b1 & 0x7F
+        at = 2
+        if length == 126:
+            length = (buf[2] << 8) | buf[3]
+            at = 4
+        elif length == 127:
+            return None
+        masked = b1 & 0x80
+        if masked:
+            end = at + 4 + length
+            if end > have:
+                return None
+            mask = bytes(buf[at:at + 4])
+            at += 4
+        else:
+            if self.require_masked:
+                return None
+            end = at + length
+            if end > have:
+                return None
+        if length > self.max_message_size:
+            return None
+        payload = bytes(buf[at:end])
+        del buf[:end]
+        if masked:
+            payload = _unmask(payload, mask)
+        return b0 & 0x0F, payload
 
     def _recv_message(self) -> Tuple[int, bytes]:
         message_op: Optional[int] = None
