@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 
 import pytest
@@ -96,6 +97,25 @@ def test_pickle() -> None:
 def test_parse_frame_typed_errors(frame: bytes) -> None:
     with pytest.raises(ProtocolError):
         parse_frame(frame)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [b'{"a": 1} x', b'{"a": ', b"{", b'{"a": "\xff"}', b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+     '{"a": 1}, 2', b"{}{}"],
+)
+def test_parse_frame_typed_errors_on_the_object_fast_path(frame: object) -> None:
+    with pytest.raises(ProtocolError):
+        parse_frame(frame)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [b'{"a": 1}', b'{"a": 1}  \r\n', '{"a": "\u00e9"}', '{"a": "é"}'.encode(), b'\xef\xbb\xbf{"a": 1}',
+     '{"a": 1}'.encode("utf-16"), b' {"a": 1}', b'{"a": "\xed\xa0\x80"}'],
+)
+def test_parse_frame_decodes_as_json_loads_does(frame: object) -> None:
+    assert parse_frame(frame) == json.loads(frame)  # type: ignore[arg-type]
 
 
 def test_parse_frame_deep_nesting_is_typed() -> None:
