@@ -50,7 +50,15 @@ class Dispatcher:
         self._error_handlers: List[ErrorHandler] = []
         self._queue: Deque[Tuple[Callable[..., Any], Tuple[Any, ...], bool]] = collections.deque()
         self._events_queued = 0
-        self._cond = threading.Condition()
+        # One lock, two conditions: workers wait for work on ``_cond``, wait_idle()
+        # waits on ``_idle``. A finished job wakes no idle worker, and queued work
+        # wakes a worker only when one is waiting and not already woken.
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)
+        self._idle = threading.Condition(lock)
+        self._waiting = 0  # workers blocked in _cond.wait()
+        self._woken = 0  # of those, notified and not yet running
+        self._idle_waiters = 0
         self._stopping = False
         self._running = 0
         self.dispatched = 0
@@ -121,8 +129,14 @@ class Dispatcher:
                 return False
             self._events_queued += 1
             self._queue.append((self._run_handlers, (event, handlers), True))
-            self._cond.notify()
+            self._wake()
         return True
+
+    def _wake(self) -> None:
+        """Wake one waiting worker for a new item, unless enough are woken already (lock held)."""
+        if self._waiting > self._woken:
+            self._woken += 1
+            self._cond.notify()
 
     def submit_job(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue an internal job; never dropped while running."""
@@ -130,7 +144,7 @@ class Dispatcher:
             if self._stopping:
                 return
             self._queue.append((fn, args, False))
-            self._cond.notify()
+            self._wake()
 
     def fire(self, handlers: List[Callable[..., Any]], *args: Any) -> None:
         """Queue a call of each of ``handlers`` with ``args`` (on_connect, ...)."""
@@ -161,6 +175,7 @@ class Dispatcher:
             self._queue.clear()
             self._events_queued = 0
             self._cond.notify_all()
+            self._idle.notify_all()
         if discarded:
             log.warning("shutdown discarded %d queued events", discarded)
         return discarded
@@ -169,7 +184,13 @@ class Dispatcher:
         while True:
             with self._cond:
                 while not self._queue and not self._stopping:
-                    self._cond.wait()
+                    self._waiting += 1
+                    try:
+                        self._cond.wait()
+                    finally:
+                        self._waiting -= 1
+                        if self._woken:
+                            self._woken -= 1
                 if self._stopping:
                     return
                 fn, args, is_event = self._queue.popleft()
@@ -183,17 +204,22 @@ class Dispatcher:
             finally:
                 with self._cond:
                     self._running -= 1
-                    self._cond.notify_all()
+                    if self._idle_waiters and not self._running and not self._queue:
+                        self._idle.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until the queue is empty and no handler runs (tests, demo)."""
         deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._queue or self._running:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
+        with self._idle:
+            self._idle_waiters += 1
+            try:
+                while self._queue or self._running:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._idle.wait(remaining)
+            finally:
+                self._idle_waiters -= 1
         return True
 
     def _run_handlers(self, event: Event, handlers: List[Handler]) -> None:
