@@ -46,18 +46,52 @@ log = logging.getLogger(__name__)
 _conn_ids = itertools.count(1)
 
 
-class PendingCalls:
-    """The echo → future table of one connection. Thread-safe."""
+class Waiter:
+    """One caller waiting for one reply: a lock the reader releases.
+
+    Lighter than a ``concurrent.futures.Future`` (no Condition, no callbacks):
+    the caller blocks in one C-level ``acquire``, the reader wakes it with one
+    ``release``. Set at most once (:class:`PendingCalls` pops an entry before
+    settling or failing it).
+    """
+
+    __slots__ = ("_lock", "_value", "_error")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._waiting: Dict[str, "concurrent.futures.Future[Dict[str, Any]]"] = {}
+        self._lock.acquire()
+        self._value: Any = None
+        self._error: Optional[BaseException] = None
 
-    def add(self, echo: str) -> "concurrent.futures.Future[Dict[str, Any]]":
-        future: concurrent.futures.Future[Dict[str, Any]] = concurrent.futures.Future()
+    def set_result(self, value: Any) -> None:
+        self._value = value
+        self._lock.release()
+
+    def set_exception(self, error: BaseException) -> None:
+        self._error = error
+        self._lock.release()
+
+    def result(self, timeout: float) -> Any:
+        """The reply; raises the stored error, or ``concurrent.futures.TimeoutError``."""
+        if not self._lock.acquire(timeout=max(0.0, timeout)):
+            raise concurrent.futures.TimeoutError
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+class PendingCalls:
+    """The echo → waiter table of one connection. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: Dict[str, Waiter] = {}
+
+    def add(self, echo: str) -> Waiter:
+        waiter = Waiter()
         with self._lock:
-            self._waiting[echo] = future
-        return future
+            self._waiting[echo] = waiter
+        return waiter
 
     def discard(self, echo: str) -> None:
         with self._lock:
@@ -66,19 +100,18 @@ class PendingCalls:
     def settle(self, echo: str, reply: Dict[str, Any]) -> bool:
         """Hand ``reply`` to its caller; False when nobody waits for ``echo``."""
         with self._lock:
-            future = self._waiting.pop(echo, None)
-        if future is None or not future.set_running_or_notify_cancel():
+            waiter = self._waiting.pop(echo, None)
+        if waiter is None:
             return False
-        future.set_result(reply)
+        waiter.set_result(reply)
         return True
 
     def fail_all(self, make_error: Callable[[], BaseException]) -> int:
         """Fail every waiter at once (the socket died); returns how many."""
         with self._lock:
             waiting, self._waiting = self._waiting, {}
-        for future in waiting.values():
-            if future.set_running_or_notify_cancel():
-                future.set_exception(make_error())
+        for waiter in waiting.values():
+            waiter.set_exception(make_error())
         return len(waiting)
 
     def __len__(self) -> int:
@@ -93,6 +126,7 @@ class _Connection:
         self.ws = ws
         self.id = next(_conn_ids)
         self.pending = PendingCalls()
+        self.outbox = Outbox(ws)
         self._seq = itertools.count(1)
         self.kill_reason: Optional[str] = None
 
@@ -118,6 +152,59 @@ def _shutdown(ws: websocket.WebSocket) -> None:
 
 _READ_AHEAD = 65536
 _MAX_READ = 1 << 20
+
+
+class Outbox:
+    """Text frames of concurrent callers written to one websocket-client socket,
+    several in one ``send`` when they queue up (combining writes).
+
+    A caller encodes (and masks) its frame without any lock, queues it, and
+    when no write is in progress writes everything queued, its own frame and
+    whatever others queued meanwhile, under websocket-client's own lock (so
+    pings and close frames stay ordered with it). A caller that finds a write
+    in progress returns at once: the writer takes its frame along.
+
+    Thread-safe. :meth:`send_text` blocks while this caller writes (up to the
+    socket's I/O timeout per write) and raises what the write raised; a frame
+    handed to another writer whose write then fails is lost with the
+    connection, which the writer kills (its caller then sees ResponseLost).
+    """
+
+    def __init__(self, ws: websocket.WebSocket) -> None:
+        self._ws = ws
+        self._lock = threading.Lock()
+        self._queued: List[bytes] = []
+        self._writing = False
+
+    def send_text(self, text: str) -> None:
+        ws = self._ws
+        frame = websocket.ABNF.create_frame(text, websocket.ABNF.OPCODE_TEXT)
+        mask_key = getattr(ws, "get_mask_key", None)
+        if mask_key:
+            frame.get_mask_key = mask_key
+        data = frame.format()
+        with self._lock:
+            self._queued.append(data)
+            if self._writing:
+                return  # the writer in progress takes it along
+            self._writing = True
+        try:
+            while True:
+                with self._lock:
+                    batch = self._queued
+                    if not batch:
+                        self._writing = False
+                        return
+                    self._queued = []
+                out = batch[0] if len(batch) == 1 else b"".join(batch)
+                with ws.lock:
+                    while out:
+                        out = out[ws._send(out):]
+        except BaseException:
+            with self._lock:
+                self._writing = False
+                self._queued = []
+            raise
 
 
 class _BoundedFrames(websocket._abnf.frame_buffer):  # type: ignore[misc, name-defined]
@@ -528,7 +615,7 @@ class WsClient:
             raise TypeError(f"{action}: parameters are not JSON-serialisable: {exc}") from exc
         future = conn.pending.add(echo)
         try:
-            conn.ws.send(frame)
+            conn.outbox.send_text(frame)
         except Exception as exc:  # websocket/OS errors: the frame did not (fully) leave
             conn.pending.discard(echo)
             conn.kill(f"send failed: {exc}")
