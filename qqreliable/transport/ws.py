@@ -23,7 +23,7 @@ import logging
 import socket
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import websocket
 
@@ -248,6 +248,37 @@ class _BoundedFrames(websocket._abnf.frame_buffer):  # type: ignore[misc, name-d
         self._buf = parts[0] if len(parts) == 1 else b"".join(parts)
         self._pos = bufsize
         return self._buf[:bufsize]
+
+    def take_whole(self) -> Optional[Tuple[int, bytes]]:
+        """The next frame when it is a whole, final, unmasked text or binary frame
+        already in the read-ahead buffer: ``(opcode, payload)`` parsed straight
+        from the buffer, skipping websocket-client's per-frame machinery (the
+        usual case under load). None leaves the frame to websocket-client.
+
+        Only between frames (no header half read); the caller checks that no
+        fragmented message is in progress."""
+        if self.header is not None:
+            return None
+        buf = self._buf
+        pos = self._pos
+        if len(buf) - pos < 2:
+            return None
+        b0 = buf[pos]
+        if b0 != 0x81 and b0 != 0x82:  # FIN + text/binary, no RSV bits
+            return None
+        n = buf[pos + 1]
+        if n > 125:  # masked (the general path refuses or unmasks it), or an extended length
+            if n != 126 or len(buf) - pos < 4:
+                return None
+            n = (buf[pos + 2] << 8) | buf[pos + 3]
+            start = pos + 4
+        else:
+            start = pos + 2
+        end = start + n
+        if end > len(buf) or (self.limit is not None and n > self.limit):
+            return None
+        self._pos = end
+        return b0 & 0x0F, buf[start:end]
 
     def recv_length(self) -> None:
         super().recv_length()
@@ -482,7 +513,16 @@ class WsClient:
         log.info("connected to %s", self.url)
         self._on_open(self)
         ws = conn.ws
+        frames = getattr(ws, "frame_buffer", None)
+        take_whole = frames.take_whole if isinstance(frames, _BoundedFrames) else None
+        cont = getattr(ws, "cont_frame", None)
         while True:
+            if take_whole is not None and cont is not None and cont.recving_frames is None:
+                whole = take_whole()
+                if whole is not None:
+                    self.liveness.saw_frame()
+                    self._on_data(conn, whole[1])
+                    continue
             try:
                 opcode, data = ws.recv_data(control_frame=True)
             except websocket.WebSocketTimeoutException:
