@@ -20,7 +20,8 @@ from qqreliable import (
     ResponseLost,
 )
 from qqreliable.onebot.actions import decode_response
-from qqreliable.transport.http import HttpApi, _connect_failure
+from qqreliable.onebot.http import HttpApi
+from qqreliable.transport.http import _connect_failure
 
 BASE = "http://onebot.test:3000"
 pytestmark = pytest.mark.timeout(20)
@@ -147,3 +148,38 @@ def test_refused_connection_is_retried_then_connect_failed() -> None:
     with pytest.raises(ConnectFailed) as info:
         HttpApi(f"http://127.0.0.1:{port}", connect_timeout=1).call("send_msg", {}, timeout=1)
     assert info.value.sent is False
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_refused_connection_message_is_readable() -> None:
+    port = _closed_port()
+    with pytest.raises(ConnectFailed) as info:
+        HttpApi(f"http://127.0.0.1:{port}", connect_timeout=1).call("send_msg", {}, timeout=1)
+    assert str(info.value) == f"send_msg: cannot connect to http://127.0.0.1:{port}: connection refused"
+    assert isinstance(info.value.__cause__, requests.exceptions.ConnectionError)
+    assert "Max retries" not in str(info.value) and "Pool" not in str(info.value)
+
+
+def test_a_send_to_a_refused_port_fails_fast_not_after_api_timeout() -> None:
+    """Issue 11: the send pipeline must not retry a connection the transport already
+    retried for the whole api_timeout (29 s before, in silence)."""
+    import time
+
+    from qqreliable import Bot
+
+    port = _closed_port()
+    bot = Bot(f"http://127.0.0.1:{port}", api_timeout=30)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ConnectFailed) as info:
+            bot.send_group_msg(group_id=1, message="x")
+    finally:
+        bot.stop()
+    assert f"cannot connect to http://127.0.0.1:{port}: connection refused" in str(info.value)
+    assert info.value.__cause__ is not None
+    assert time.monotonic() - started < 5.0

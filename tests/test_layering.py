@@ -116,3 +116,33 @@ def test_every_public_error_is_exported() -> None:
 
     for name in exceptions.__all__:
         assert name in qqreliable.__all__, f"qqreliable.{name} is not exported"
+
+
+def _package_imports(path: pathlib.Path) -> set:
+    """Package-internal modules ``path`` imports (relative imports resolved), e.g. ``transport.ws``."""
+    rel = path.relative_to(PKG).with_suffix("").parts
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            base = list(rel[: len(rel) - node.level])
+            module = base + (node.module.split(".") if node.module else [])
+            if node.module:
+                found.add(".".join(module))
+            else:
+                found.update(".".join(module + [a.name]) for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("qqreliable."):
+            found.add(node.module[len("qqreliable."):])
+        elif isinstance(node, ast.Import):
+            found.update(a.name[len("qqreliable."):] for a in node.names if a.name.startswith("qqreliable."))
+    return found
+
+
+def test_transport_imports_no_policy_runtime_or_protocol() -> None:
+    """transport/ sits under everything: it may use only itself, exceptions and the version."""
+    offenders = []
+    for path in (PKG / "transport").rglob("*.py"):
+        for module in _package_imports(path):
+            if not (module.startswith("transport") or module in ("exceptions", "_version")):
+                offenders.append((path.name, module))
+    assert offenders == []

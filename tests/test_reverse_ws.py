@@ -12,7 +12,8 @@ import pytest
 from qqreliable import ApiNotAvailable, Bot, Event
 from qqreliable.exceptions import ListenFailed
 from qqreliable.testing import FakeOneBot
-from qqreliable.transport.server import check_token, parse_listen
+from qqreliable.onebot.listen import check_token
+from qqreliable.transport.server import parse_listen
 from qqreliable.transport.wsserver import RequestHead
 
 from .helpers import eventually, qq_threads
@@ -369,3 +370,64 @@ def test_ambiguous_send_is_verified_through_its_own_account(
         assert receipt.verified
         assert [m["raw_message"] for m in b.sent_messages] == ["exactly once"]
         assert a.sent_messages == [] and a.calls == []
+
+
+def test_lone_surrogates_are_replaced_over_reverse_ws(onebot: FakeOneBot, listen_bot: Callable[..., Bot]) -> None:
+    """Reverse WS encodes calls like forward WS and HTTP do (faults RECV-06): a lone
+    surrogate becomes U+FFFD instead of a UnicodeEncodeError, and no call is left
+    behind in the pending table."""
+    bot = listen_bot()
+    with bot:
+        onebot.connect_reverse(bot.listen_url)
+        bot.wait_connected(5)
+        bot.send_group_msg(group_id=1, message="cut \ud83d end")
+        assert onebot.sent_messages[-1]["raw_message"] == "cut \ufffd end"
+        assert [c["pending"] for c in bot.stats()["listener"]["connections"]] == [0]
+        assert bot.self_ids == [onebot.self_id]
+
+
+def test_a_peer_that_stops_reading_does_not_delay_the_others_liveness(listen_bot: Callable[..., Bot]) -> None:
+    """One account's socket is full (its implementation stopped reading while a large
+    call was being written to it); the watchdog must still notice, on time, that
+    another account's link died. It never waits on a socket: the stalled write
+    ends by itself after io_timeout."""
+    import websocket
+
+    from qqreliable import Error
+
+    bot = listen_bot(ping_interval=2.0, pong_timeout=1.0, io_timeout=8.0, api_timeout=20.0)
+    peers: List[Any] = []
+    errors: List[BaseException] = []
+    with bot:
+
+        def dial(self_id: int) -> None:
+            headers = [f"X-Self-ID: {self_id}", "X-Client-Role: Universal"]
+            peers.append(websocket.create_connection(bot.listen_url, header=headers, timeout=5))
+
+        try:
+            dial(111)  # reads nothing from now on: never answers a ping, never drains
+            eventually(lambda: bot.self_ids == [111], what="account 111 up")
+
+            def write_big() -> None:
+                try:
+                    bot.call_action("upload_blob", self_id=111, blob="x" * (24 << 20))
+                except Error as exc:
+                    errors.append(exc)
+
+            writer = threading.Thread(target=write_big, name="test-writer", daemon=True)
+            writer.start()
+            eventually(
+                lambda: [c["pending"] for c in bot.stats()["listener"]["connections"]] == [1],
+                what="the large call being written",
+            )
+            dial(222)  # answers nothing either: its link must be found dead in about 3 s
+            eventually(lambda: 222 in bot.self_ids, what="account 222 up")
+            # ping after 2 s, pong deadline 1 s later. Before the fix the watchdog sat
+            # behind account 111's write until io_timeout (8 s from its start).
+            eventually(lambda: 222 not in bot.self_ids, timeout=4.5, what="account 222's dead link noticed")
+            writer.join(15)  # the stalled write gives up after io_timeout
+            assert not writer.is_alive()
+            assert errors and isinstance(errors[0], Error)
+        finally:
+            for peer in peers:
+                peer.shutdown()

@@ -12,7 +12,7 @@ import pytest
 
 from qqreliable import ApiNotAvailable, Bot, Event
 from qqreliable.testing import FakeOneBot
-from qqreliable.transport.server import check_signature
+from qqreliable.onebot.listen import check_signature
 
 from .helpers import eventually
 

@@ -29,8 +29,10 @@ from ..exceptions import (
     ResponseLost,
 )
 from ..message import Message, MessageSegment, to_wire
+from .codec import OneBotCodec
+from .listen import ReversePolicy, WebhookPolicy
 from .quick import QuickOperations
-from ..reliability import Backoff
+from ..reliability import Backoff, Liveness
 from ..reliability.dedupe import Deduper
 from ..reliability.gapfill import ChatTracker, GapFiller, StallWatch
 from ..reliability.mediaconfig import MediaConfig, OfflineWatch, OutboundMedia
@@ -38,7 +40,7 @@ from ..reliability.sendpolicy import Pacing, SendPolicy
 from ..reliability.verify import SendPipeline
 from ..runtime.base import BotBase
 from ..runtime.supervisor import IoPool, Periodic
-from ..transport.http import HttpApi
+from .http import HttpApi
 from ..transport.download import make_cancellable
 from ..transport.server import AccountRoute, Listener, ReverseWsServer, WebhookServer, parse_listen
 from ..transport.ws import WsClient
@@ -191,8 +193,10 @@ class Bot(BotBase, ApiMixin):
         self._announced = False
         self.events_received = 0
 
+        liveness_options: Dict[str, Any] = dict(
+            grace=heartbeat_grace, ping_interval=ping_interval, pong_timeout=pong_timeout
+        )
         ws_options: Dict[str, Any] = dict(
-            access_token=access_token,
             on_event=self._on_event,
             on_open=self._on_open,
             on_close=self._on_close,
@@ -201,9 +205,6 @@ class Bot(BotBase, ApiMixin):
             backoff=reconnect,
             connect_timeout=connect_timeout,
             io_timeout=io_timeout,
-            heartbeat_grace=heartbeat_grace,
-            ping_interval=ping_interval,
-            pong_timeout=pong_timeout,
             sslopt=_sslopt(verify_tls),
             max_message_size=max_message_size,
         )
@@ -224,7 +225,13 @@ class Bot(BotBase, ApiMixin):
             )
             self._api = self._http
         elif url is not None and scheme in ("ws", "wss"):
-            client = WsClient(url, role="api" if events else "universal", **ws_options)
+            client = WsClient(
+                url,
+                role="api" if events else "universal",
+                codec=OneBotCodec(access_token, url),
+                liveness=Liveness(**liveness_options),
+                **ws_options,
+            )
             self._ws_clients.append(client)
             self._api = client
             if events is None:
@@ -234,7 +241,13 @@ class Bot(BotBase, ApiMixin):
         if events is not None:
             if urlsplit(events).scheme.lower() not in ("ws", "wss"):
                 raise ValueError("events= must be a ws:// or wss:// URL")
-            client = WsClient(events, role="event", **ws_options)
+            client = WsClient(
+                events,
+                role="event",
+                codec=OneBotCodec(access_token, events),
+                liveness=Liveness(**liveness_options),
+                **ws_options,
+            )
             self._ws_clients.append(client)
             self._events_client = client
         self._sends: Optional[SendPipeline] = None
@@ -286,7 +299,7 @@ class Bot(BotBase, ApiMixin):
         self._listener: Optional[Listener] = None
         if listen is not None:
             self._listener = self._make_listener(
-                listen, access_token, heartbeat_grace, ping_interval, pong_timeout, io_timeout, max_message_size
+                listen, access_token, liveness_options, io_timeout, max_message_size
             )
 
     # -- media machinery, made on first use --
@@ -443,7 +456,7 @@ class Bot(BotBase, ApiMixin):
 
     def _announce_connect(self, client: WsClient) -> None:
         """One-shot thread per connection: learn self_id, then mark the bot connected."""
-        self_id = client.self_id
+        self_id = client.account
         if self_id is None and self._api is not None:
             try:
                 info = self.call_action("get_login_info", api_timeout=min(self.api_timeout, 10.0))
@@ -463,7 +476,7 @@ class Bot(BotBase, ApiMixin):
             return
         if self._sends is not None:
             self._sends.connection_lost()
-        self._gapfill.connection_lost(client.self_id if client.self_id is not None else self._self_id)
+        self._gapfill.connection_lost(client.account if client.account is not None else self._self_id)
         with self._cond:
             announced, self._announced = self._announced, False
         if announced:
@@ -479,9 +492,7 @@ class Bot(BotBase, ApiMixin):
         self,
         listen: str,
         access_token: Optional[str],
-        heartbeat_grace: float,
-        ping_interval: Optional[float],
-        pong_timeout: float,
+        liveness_options: Dict[str, Any],
         io_timeout: float,
         max_message_size: Optional[int],
     ) -> Listener:
@@ -492,13 +503,11 @@ class Bot(BotBase, ApiMixin):
                 address,
                 spawn=spawn,
                 stopping=self._supervisor.stopping,
+                policy=ReversePolicy(access_token),
+                new_liveness=lambda: Liveness(**liveness_options),
                 on_event=self._on_event,
                 on_account=self._on_account,
-                access_token=access_token,
                 api_elsewhere=self._api is not None,
-                heartbeat_grace=heartbeat_grace,
-                ping_interval=ping_interval,
-                pong_timeout=pong_timeout,
                 io_timeout=io_timeout,
                 max_message_size=max_message_size,
             )
@@ -506,8 +515,8 @@ class Bot(BotBase, ApiMixin):
             address,
             spawn=spawn,
             stopping=self._supervisor.stopping,
+            policy=WebhookPolicy(self._secret),
             on_event=self._on_webhook,
-            secret=self._secret,
             io_timeout=io_timeout,
         )
 
@@ -736,7 +745,7 @@ class Bot(BotBase, ApiMixin):
             # The pipeline runs in this thread: its attempts and verification reads
             # go through the account this call was routed to.
             route = self._send_route
-            route.api, route.self_id = api, self_id if self_id is not None else getattr(api, "self_id", None)
+            route.api, route.self_id = api, self_id if self_id is not None else getattr(api, "account", None)
             try:
                 return self._sends.send(action, wire, timeout)
             finally:

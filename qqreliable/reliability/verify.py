@@ -642,7 +642,11 @@ class SendPipeline:
                 continue  # ok without id, verified absent: send again
 
             outcome = send_outcome(error)
-            if isinstance(error, ConnectFailed) and self._may_reconnect(started, attempt_timeout, unsent):
+            if (
+                isinstance(error, ConnectFailed)
+                and not getattr(error, "exhausted", False)  # the transport already retried
+                and self._may_reconnect(started, attempt_timeout, unsent)
+            ):
                 # Nothing left this host (e.g. the socket died just before the write):
                 # safe to repeat, and not an attempt on the wire (DESIGN rule 2).
                 unsent += 1

@@ -3,8 +3,15 @@
 ``Bot(listen="ws://host:port/path")`` runs a :class:`ReverseWsServer`;
 ``Bot(listen="http://host:port/path")`` runs a :class:`WebhookServer`. Both
 are built on :mod:`qqreliable.transport.wsserver`, the project's own
-stdlib-only HTTP/WebSocket server code (also used by FakeOneBot), so there is
-one WebSocket server implementation in the project and no extra dependency.
+stdlib-only HTTP/WebSocket server code (also used by the fake servers of
+:mod:`qqreliable.testing`), so there is one WebSocket server implementation
+in the project and no extra dependency.
+
+Neither knows a protocol. What a protocol decides is asked of a small
+policy object from its package: :class:`ReverseWsPolicy` (is this upgrade
+authorised, which account and role is it, which codec reads its frames) and
+:class:`WebhookPolicy` (is this POST authentic, is its body an event). An
+open reverse WebSocket is a :class:`~.link.Link`, the same as a forward one.
 
 Threads (all started through the supervisor's ``spawn``, so they are named
 ``qqreliable:…``, and all joined by it at stop):
@@ -15,27 +22,21 @@ Threads (all started through the supervisor's ``spawn``, so they are named
   within a deadline, then serves the WebSocket or the HTTP requests.
   :meth:`Listener.close` aborts every open socket, which ends the thread.
 - ``listen-watchdog`` (reverse WS): pings quiet sockets and aborts dead ones.
+  It never waits on a socket: a peer that stopped reading cannot delay the
+  checks of the others.
 
-Reverse WebSocket: roles come from ``X-Client-Role`` (``Universal``, ``API``,
-``Event``; compared case-insensitively: Lagrange sends ``Api``), the account
-from ``X-Self-ID`` (learnt from the first event when missing). When the bot
-has an access token, every handshake must carry it as ``Authorization:
-Bearer …``, ``Authorization: Token …`` (go-cqhttp) or ``?access_token=``;
-missing → 401, wrong → 403, compared in constant time. A second connection
-for the same account and role replaces the first (closed with 1000); calls go
-to the newest API-capable connection of the account asked for.
+Reverse WebSocket: a connection has a role, ``universal`` (events and
+calls), ``api`` (calls) or ``event`` (events), and an account (or none yet:
+then the codec names it from the traffic). A second connection for the same
+account and role replaces the first (closed with 1000); calls go to the
+newest call-capable connection of the account asked for.
 
-HTTP POST: each request's body is one event. With a ``secret``, the
-``X-Signature`` header (``sha1=`` + HMAC-SHA1 hex of the raw body) is
-checked in constant time: missing → 401, wrong → 403. The answer is ``204``
-at once, unless a quick-operation handler produced an answer for the event.
+HTTP POST: each request's body is one event. The answer is ``204`` at once,
+unless the owner produced an answer for the event (a quick operation).
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import hashlib
-import hmac
 import itertools
 import json
 import logging
@@ -49,16 +50,14 @@ from urllib.parse import urlsplit
 
 from ..exceptions import (
     ApiNotAvailable,
-    ApiTimeout,
     BotStopped,
     ConnectFailed,
     ListenFailed,
     ProtocolError,
-    ResponseLost,
 )
-from ..reliability import Liveness
 from ._json import parse_frame
-from .ws import PendingCalls
+from .codec import FrameCodec
+from .link import Link, LinkCounters, LinkEnded, LivenessPolicy
 from .wsserver import (
     CLOSE_NORMAL,
     HandshakeError,
@@ -70,16 +69,22 @@ from .wsserver import (
     send_http_response,
 )
 
+try:  # Python 3.8+
+    from typing import Protocol
+except ImportError:  # pragma: no cover
+    Protocol = object  # type: ignore[assignment,misc]
+
 __all__ = [
     "ListenAddress",
     "parse_listen",
-    "check_token",
-    "check_signature",
     "Listener",
+    "ReverseWsPolicy",
     "ReverseWsServer",
     "ReverseConnection",
+    "WebhookPolicy",
     "WebhookServer",
     "AccountRoute",
+    "ROLES",
 ]
 
 log = logging.getLogger(__name__)
@@ -93,7 +98,8 @@ _MAX_BODY = 16 * 1024 * 1024
 _MAX_CONNECTIONS = 256
 _REPLACED_GRACE = 2.0  # a replaced socket that does not answer our close is aborted after this
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
-_ROLES = ("universal", "api", "event")
+#: The roles of a reverse connection: both ways, calls only, events only.
+ROLES = ("universal", "api", "event")
 
 
 # --------------------------------------------------------------------------- pure helpers
@@ -137,44 +143,6 @@ def parse_listen(url: str) -> ListenAddress:
 
 def _same_path(a: str, b: str) -> bool:
     return (a.rstrip("/") or "/") == (b.rstrip("/") or "/")
-
-
-def check_token(head: RequestHead, token: Optional[str]) -> int:
-    """0 when the request carries ``token`` (or none is required), 401 when it
-    carries none, 403 when it carries a wrong one. Constant-time comparison.
-
-    Accepted: ``Authorization: Bearer <t>``, ``Authorization: Token <t>``
-    (go-cqhttp), and ``?access_token=<t>`` when there is no header.
-    """
-    if not token:
-        return 0
-    header = (head.header("Authorization") or "").strip()
-    if header:
-        scheme, _, value = header.partition(" ")
-        given = value.strip() if scheme.lower() in ("bearer", "token") else header
-    else:
-        given = head.query_value("access_token") or ""
-    if not given:
-        return 401
-    return 0 if hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8")) else 403
-
-
-def check_signature(secret: Optional[str], body: bytes, header: Optional[str]) -> int:
-    """0 when ``header`` is ``sha1=<HMAC-SHA1 hex of body>`` (or no secret is set),
-    401 when it is missing, 403 when it is wrong. Constant-time comparison."""
-    if not secret:
-        return 0
-    if not header or not header.strip():
-        return 401
-    expected = "sha1=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha1).hexdigest()
-    return 0 if hmac.compare_digest(expected.encode("ascii"), header.strip().lower().encode("utf-8", "replace")) else 403
-
-
-def _as_int(value: Any) -> Optional[int]:
-    try:
-        return int(value) if value not in (None, "") and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        return None
 
 
 # --------------------------------------------------------------------------- the listener base
@@ -399,20 +367,103 @@ def _refuse(sock: socket.socket, status: int, message: str, headers: Optional[Di
 # --------------------------------------------------------------------------- reverse WebSocket
 
 
-class ReverseConnection:
-    """One reverse WebSocket: an account, a role, and its pending calls."""
+class ReverseWsPolicy(Protocol):
+    """What a protocol package decides about reverse WebSocket connections.
 
-    def __init__(self, ws: ServerWebSocket, self_id: Optional[int], role: str, peer: Any, liveness: Liveness) -> None:
+    Called on the connection's thread, before the upgrade is answered.
+    """
+
+    #: The protocol's name, for refusals and logs ("OneBot").
+    name: str
+    #: What the protocol calls an account, as a key in ``stats()``.
+    account_field: str
+
+    def authenticate(self, head: RequestHead) -> int:
+        """0 to accept; 401 (credentials missing) or 403 (wrong) to refuse."""
+
+    def route(self, head: RequestHead) -> Tuple[str, Any]:
+        """``(role, account)`` of the connection: role one of :data:`ROLES`;
+        account None when the request does not name it.
+
+        Raises:
+            HandshakeError: refuse the upgrade with its status (400: unknown role).
+        """
+
+    def codec(self) -> FrameCodec:
+        """A fresh codec for one connection."""
+
+
+class _ServerSocket:
+    """An accepted :class:`ServerWebSocket` as a :class:`~.link.WireSocket`."""
+
+    def __init__(self, ws: ServerWebSocket, raw: "_WriteDeadlineSocket") -> None:
         self.ws = ws
-        self.self_id = self_id
+        self._raw = raw
+
+    def recv(self) -> Optional[bytes]:
+        try:
+            return self.ws.recv()[1]
+        except WebSocketClosed as exc:
+            raise LinkEnded(str(exc), exc.code if exc.by_peer else None) from None
+
+    def recv_before(self, deadline: float) -> Optional[bytes]:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        self._raw.settimeout(remaining)
+        try:
+            return self.ws.recv()[1]
+        except WebSocketClosed as exc:
+            if isinstance(exc.__cause__, socket.timeout):
+                raise TimeoutError from None
+            raise LinkEnded(str(exc), exc.code if exc.by_peer else None) from None
+        finally:
+            self._raw.settimeout(None)
+
+    def send_text(self, text: str) -> None:
+        self.ws.send_text(text)
+
+    def ping(self, before: Callable[[], None]) -> bool:
+        return self.ws.ping_nowait(before=before) != "busy"
+
+    def close(self) -> None:
+        try:
+            self.ws.send_close(CLOSE_NORMAL, "bot stopped")
+        except (WebSocketClosed, OSError):
+            pass
+        self.ws.abort()
+
+    def abort(self) -> None:
+        self.ws.abort()
+
+
+class ReverseConnection(Link):
+    """One reverse WebSocket: a :class:`~.link.Link` with an account and a role."""
+
+    label_format = "reverse connection of {name}"
+
+    def __init__(self, server: "ReverseWsServer", sock: _ServerSocket, codec: FrameCodec,
+                 liveness: LivenessPolicy, account: Any, role: str, peer: Any) -> None:
+        super().__init__(
+            sock,
+            codec,
+            liveness,
+            server.counters,
+            name=f"account {account}",
+            deliver=server._deliver,
+            on_fatal=server._link_fatal,
+            identity=account,
+            id_prefix="r",
+        )
+        self.server = server
+        self.ws = sock.ws
         self.role = role
         self.peer = peer
-        self.liveness = liveness
-        self.pending = PendingCalls()
-        self.opened = time.monotonic()
         self.replaced_at: Optional[float] = None
-        self._seq = itertools.count(1)
-        self.id = next(_reverse_ids)
+
+    @property
+    def account(self) -> Any:
+        return self.identity
 
     @property
     def events(self) -> bool:
@@ -422,25 +473,26 @@ class ReverseConnection:
     def api(self) -> bool:
         return self.role in ("universal", "api")
 
-    def next_echo(self) -> str:
-        return f"qqr:r{self.id}:{next(self._seq)}"
+    def learn(self, identity: Any) -> None:
+        # Only the newest connection of an account is re-keyed (a replaced one
+        # must not displace its successor), and a blank account is no account.
+        if identity and self.replaced_at is None:
+            self.server._rekey(self, identity)
 
     def __repr__(self) -> str:
-        return f"<ReverseConnection {self.id} self_id={self.self_id} role={self.role}>"
-
-
-_reverse_ids = itertools.count(1)
+        return f"<ReverseConnection {self.id} account={self.account} role={self.role}>"
 
 
 class ReverseWsServer(Listener):
     """The bot's reverse-WebSocket endpoint: accounts connect to it.
 
     Args:
+        policy: the protocol's :class:`ReverseWsPolicy`.
+        new_liveness: makes the liveness tracker of one connection.
         on_event: ``on_event(obj)`` for every event frame (reader thread; must not block).
-        on_account: ``on_account(self_id, up, reason)`` when an account becomes
-            usable (an event-capable connection, plus an API-capable one unless
+        on_account: ``on_account(account, up, reason)`` when an account becomes
+            usable (an event-capable connection, plus a call-capable one unless
             ``api_elsewhere``) or stops being usable.
-        access_token: required of every connecting peer when set.
         api_elsewhere: the bot calls the API over another transport (``url=``),
             so an account needs only an event-capable connection to be up.
     """
@@ -453,37 +505,42 @@ class ReverseWsServer(Listener):
         *,
         spawn: Spawn,
         stopping: threading.Event,
+        policy: ReverseWsPolicy,
+        new_liveness: Callable[[], LivenessPolicy],
         on_event: Callable[[Dict[str, Any]], None],
-        on_account: Callable[[Optional[int], bool, str], None],
-        access_token: Optional[str] = None,
+        on_account: Callable[[Any, bool, str], None],
         api_elsewhere: bool = False,
-        heartbeat_grace: float = 2.5,
-        ping_interval: Optional[float] = 15.0,
-        pong_timeout: float = 10.0,
         io_timeout: float = 10.0,
         max_message_size: Optional[int] = 64 * 1024 * 1024,
     ) -> None:
         super().__init__(address, spawn=spawn, stopping=stopping)
         self._io_timeout = io_timeout
+        self._policy = policy
+        self._new_liveness = new_liveness
         self._on_event = on_event
         self._on_account = on_account
-        self._token = access_token or None
         self.api_elsewhere = api_elsewhere
-        self._liveness_args = dict(grace=heartbeat_grace, ping_interval=ping_interval, pong_timeout=pong_timeout)
         self._max_message_size = max_message_size if max_message_size is not None else 1 << 62
         self._cond = threading.Condition(self._lock)
-        # (self_id, role) -> newest connection; plus every live connection
-        self._routes: Dict[Tuple[Optional[int], str], ReverseConnection] = {}
+        # (account, role) -> newest connection; plus every live connection
+        self._routes: Dict[Tuple[Any, str], ReverseConnection] = {}
         self._conns: List[ReverseConnection] = []
-        self._up: Dict[Optional[int], bool] = {}
-        self._order: List[Optional[int]] = []  # accounts in the order they came up
-        self.bad_frames = 0
-        self.unmatched_replies = 0
+        self._up: Dict[Any, bool] = {}
+        self._order: List[Any] = []  # accounts in the order they came up
+        self.counters = LinkCounters()
         self.rejected = {"401": 0, "403": 0, "other": 0}
         self.replaced = 0
         self.connects = 0
         self.disconnects = 0
         self.events_received = 0
+
+    @property
+    def bad_frames(self) -> int:
+        return self.counters.bad_frames
+
+    @property
+    def unmatched_replies(self) -> int:
+        return self.counters.unmatched_replies
 
     def start(self) -> None:
         super().start()
@@ -491,36 +548,36 @@ class ReverseWsServer(Listener):
 
     # -- accounts -----------------------------------------------------------
 
-    def accounts(self) -> List[Optional[int]]:
+    def accounts(self) -> List[Any]:
         """Accounts that are up, in the order they came up."""
         with self._lock:
             return [a for a in self._order if self._up.get(a)]
 
-    def is_up(self, self_id: Optional[int]) -> bool:
+    def is_up(self, account: Any) -> bool:
         with self._lock:
-            return bool(self._up.get(self_id))
+            return bool(self._up.get(account))
 
-    def _usable(self, self_id: Optional[int]) -> bool:  # caller holds the lock
-        roles = {role for (sid, role) in self._routes if sid == self_id}
+    def _usable(self, account: Any) -> bool:  # caller holds the lock
+        roles = {role for (acc, role) in self._routes if acc == account}
         has_events = "universal" in roles or "event" in roles
         has_api = "universal" in roles or "api" in roles
         return has_events and (has_api or self.api_elsewhere)
 
-    def _update_account(self, self_id: Optional[int], reason: str) -> None:
+    def _update_account(self, account: Any, reason: str) -> None:
         """Recompute one account's state and report a change (caller holds no lock)."""
         with self._cond:
-            now_up = self._usable(self_id)
-            was_up = bool(self._up.get(self_id))
+            now_up = self._usable(account)
+            was_up = bool(self._up.get(account))
             if now_up == was_up:
                 return
-            self._up[self_id] = now_up
+            self._up[account] = now_up
             if now_up:
-                if self_id in self._order:
-                    self._order.remove(self_id)
-                self._order.append(self_id)
+                if account in self._order:
+                    self._order.remove(account)
+                self._order.append(account)
             self._cond.notify_all()
-        log.info("account %s %s", self_id, "connected" if now_up else f"disconnected: {reason}")
-        self._on_account(self_id, now_up, reason)
+        log.info("account %s %s", account, "connected" if now_up else f"disconnected: {reason}")
+        self._on_account(account, now_up, reason)
 
     # -- serving ------------------------------------------------------------
 
@@ -539,9 +596,9 @@ class ReverseWsServer(Listener):
             return
         if not head.is_websocket_upgrade:
             self.rejected["other"] += 1
-            _refuse(sock, 426, "this is a OneBot reverse WebSocket endpoint", {"Upgrade": "websocket"})
+            _refuse(sock, 426, f"this is a {self._policy.name} reverse WebSocket endpoint", {"Upgrade": "websocket"})
             return
-        status = check_token(head, self._token)
+        status = self._policy.authenticate(head)
         if status:
             self.rejected[str(status)] += 1
             refusals = self.rejected["401"] + self.rejected["403"]
@@ -553,30 +610,25 @@ class ReverseWsServer(Listener):
             headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
             _refuse(sock, status, "access token missing" if status == 401 else "access token wrong", headers)
             return
-        role = (head.header("X-Client-Role") or "universal").strip().lower() or "universal"
-        if role not in _ROLES:
-            self.rejected["other"] += 1
-            _refuse(sock, 400, f"unknown X-Client-Role {role!r}: use Universal, API or Event")
-            return
-        self_id = _as_int(head.header("X-Self-ID"))
-        if self_id == 0:
-            self_id = None  # LLOneBot before login: learn it from the first event
         try:
-            ws = accept_websocket(
-                _WriteDeadlineSocket(sock, self._io_timeout),
-                head,
-                buffered=bytes(buffer),
-                max_message_size=self._max_message_size,
-            )
+            role, account = self._policy.route(head)
+        except HandshakeError as exc:
+            self.rejected["other"] += 1
+            _refuse(sock, exc.status, exc.message, exc.headers or None)
+            return
+        raw = _WriteDeadlineSocket(sock, self._io_timeout)
+        try:
+            ws = accept_websocket(raw, head, buffered=bytes(buffer), max_message_size=self._max_message_size)
         except HandshakeError:
             return
-        liveness = Liveness(**self._liveness_args)  # type: ignore[arg-type]
+        liveness = self._new_liveness()
         ws.on_pong = lambda payload: liveness.saw_frame()
-        conn = ReverseConnection(ws, self_id, role, peer, liveness)
+        conn = ReverseConnection(self, _ServerSocket(ws, raw), self._policy.codec(), liveness, account, role, peer)
+        conn.codec.opened()
         self._register(conn)
         reason = "closed"
         try:
-            reason = self._read(conn)
+            reason = conn.serve()
         finally:
             self._unregister(conn, reason)
 
@@ -585,22 +637,23 @@ class ReverseWsServer(Listener):
             if self._closed:
                 conn.ws.abort()
                 return
-            old = self._routes.get((conn.self_id, conn.role))
-            self._routes[(conn.self_id, conn.role)] = conn
+            old = self._routes.get((conn.account, conn.role))
+            self._routes[(conn.account, conn.role)] = conn
             self._conns.append(conn)
             self.connects += 1
             self._cond.notify_all()
-        log.info("reverse WebSocket from %s: account %s, role %s", conn.peer, conn.self_id, conn.role)
+        log.info("reverse WebSocket from %s: account %s, role %s", conn.peer, conn.account, conn.role)
         if old is not None:
             self._replace(old)
-        self._update_account(conn.self_id, "connected")
+        self._update_account(conn.account, "connected")
 
     def _replace(self, old: ReverseConnection) -> None:
         """The newest connection for an account and role wins (CONN-08): close the older."""
         self.replaced += 1
         old.replaced_at = time.monotonic()
+        old.kill_reason = old.kill_reason or "replaced by a newer connection"
         log.warning(
-            "a new connection for account %s (role %s) replaces the older one", old.self_id, old.role
+            "a new connection for account %s (role %s) replaces the older one", old.account, old.role
         )
         try:
             old.ws.send_close(CLOSE_NORMAL, "replaced by a newer connection")
@@ -611,73 +664,46 @@ class ReverseWsServer(Listener):
         with self._cond:
             if conn in self._conns:
                 self._conns.remove(conn)
-            key = (conn.self_id, conn.role)
+            key = (conn.account, conn.role)
             if self._routes.get(key) is conn:
                 del self._routes[key]
             self.disconnects += 1
             self._cond.notify_all()
         conn.ws.abort()
-        failed = conn.pending.fail_all(
-            lambda: ResponseLost(
-                f"reverse connection of account {conn.self_id} lost ({reason}) with the call in flight: "
-                "it may or may not have run"
-            )
-        )
-        if failed:
-            log.warning("%d pending call(s) failed: reverse connection of %s lost", failed, conn.self_id)
-        self._update_account(conn.self_id, reason)
+        conn.fail_pending(reason)
+        self._update_account(conn.account, reason)
 
-    def _read(self, conn: ReverseConnection) -> str:
-        while True:
-            try:
-                _, payload = conn.ws.recv()
-            except WebSocketClosed as exc:
-                return "replaced by a newer connection" if conn.replaced_at else str(exc)
-            conn.liveness.saw_frame()
-            try:
-                obj = parse_frame(payload)
-            except ProtocolError as exc:
-                self.bad_frames += 1
-                log.warning("dropped a bad frame from account %s (%d so far): %s", conn.self_id, self.bad_frames, exc)
-                continue
-            if "post_type" in obj:
-                self._on_event_frame(conn, obj)
-                continue
-            echo = obj.get("echo")
-            if echo is not None and conn.pending.settle(str(echo), obj):
-                continue
-            self.unmatched_replies += 1
-            log.debug("dropped a reply nobody waits for (late or unknown echo %r)", echo)
-
-    def _on_event_frame(self, conn: ReverseConnection, obj: Dict[str, Any]) -> None:
+    def _deliver(self, link: Link, event: Any) -> None:
+        conn: ReverseConnection = link  # type: ignore[assignment]
         if conn.replaced_at is not None:
             return  # only the newest connection of an account delivers events
-        if conn.self_id is None:
-            learned = _as_int(obj.get("self_id"))
-            if learned:
-                self._rekey(conn, learned)
-        conn.liveness.saw_event()  # the event side is alive (zombie check)
-        if obj.get("post_type") == "meta_event" and obj.get("meta_event_type") == "heartbeat":
-            conn.liveness.saw_heartbeat(obj.get("interval"))
         if not conn.events:
-            return  # an API-only socket has no business sending events
+            return  # a calls-only socket has no business sending events
         self.events_received += 1
-        self._on_event(obj)
+        self._on_event(event)
 
-    def _rekey(self, conn: ReverseConnection, self_id: int) -> None:
+    def _link_fatal(self, link: Link, exc: BaseException) -> bool:
+        # A peer that dialled us has no credentials of ours to reject: whatever
+        # it meant, the frame answers nothing.
+        self.counters.unmatched_replies += 1
+        log.debug("dropped a frame from %s that answers nothing: %s", link.name, exc)
+        return False
+
+    def _rekey(self, conn: ReverseConnection, account: Any) -> None:
         with self._cond:
             key = (None, conn.role)
             if self._routes.get(key) is conn:
                 del self._routes[key]
-            conn.self_id = self_id
-            old = self._routes.get((self_id, conn.role))
-            self._routes[(self_id, conn.role)] = conn
+            conn.identity = account
+            conn.name = f"account {account}"
+            old = self._routes.get((account, conn.role))
+            self._routes[(account, conn.role)] = conn
             self._cond.notify_all()
-        log.info("reverse connection without X-Self-ID is account %s", self_id)
+        log.info("reverse connection without an account header is account %s", account)
         if old is not None and old is not conn:
             self._replace(old)
         self._update_account(None, "identified")
-        self._update_account(self_id, "connected")
+        self._update_account(account, "connected")
 
     # -- liveness -----------------------------------------------------------
 
@@ -687,7 +713,12 @@ class ReverseWsServer(Listener):
             wait = self.watchdog()
 
     def watchdog(self) -> float:
-        """Ping quiet connections, abort dead ones; returns seconds until the next check."""
+        """Ping quiet connections, abort dead ones; returns seconds until the next check.
+
+        Never blocks on a socket: a ping that cannot be written at once (a
+        peer that stopped reading, a caller's large write in progress) is
+        counted as sent, and the link goes stale when no pong follows.
+        """
         with self._lock:
             conns = list(self._conns)
         next_in = 1.0
@@ -695,105 +726,82 @@ class ReverseWsServer(Listener):
         for conn in conns:
             if conn.replaced_at is not None:
                 if now - conn.replaced_at > _REPLACED_GRACE:
-                    conn.ws.abort()
+                    conn.kill(None)
                 continue
-            why = conn.liveness.stale()
+            why = conn.check(now)
             if why is not None:
-                log.warning("reverse connection of account %s is dead: %s; closing it", conn.self_id, why)
-                conn.ws.abort()
+                log.warning("reverse connection of account %s is dead: %s; closing it", conn.account, why)
+                conn.kill(f"dead link: {why}")
                 continue
-            if conn.liveness.ping_due():
-                conn.liveness.ping_sent()
-                try:
-                    conn.ws.ping()
-                except WebSocketClosed:
-                    continue
-            next_in = min(next_in, conn.liveness.next_check_in())
+            next_in = min(next_in, conn.next_check_in(now))
         return max(0.01, next_in)
 
     # -- calls --------------------------------------------------------------
 
-    def call(self, action: str, params: Dict[str, Any], timeout: float, self_id: Optional[int] = None) -> Dict[str, Any]:
-        """Send one action over the account's newest API-capable connection; wait for its reply.
+    def call(self, action: str, params: Dict[str, Any], timeout: float, account: Any = None) -> Any:
+        """Send one call over the account's newest call-capable connection; wait for its reply.
 
         Waits for the account to connect within the same deadline.
 
         Raises:
             ConnectFailed: no connection for the account in time, or the frame
-                could not be written (the action was not received).
-            ApiNotAvailable: several accounts are connected and ``self_id`` was not given.
+                could not be written (the call was not received).
+            ApiNotAvailable: several accounts are connected and ``account`` was not given.
             ResponseLost / ApiTimeout / BotStopped: as for forward WebSocket.
+            TypeError: ``params`` is not JSON-serialisable (nothing sent).
         """
         deadline = time.monotonic() + timeout
-        conn = self._wait_route(action, self_id, deadline)
-        echo = conn.next_echo()
-        try:
-            frame = json.dumps({"action": action, "params": params, "echo": echo}, ensure_ascii=False)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{action}: parameters are not JSON-serialisable: {exc}") from exc
-        future = conn.pending.add(echo)
-        try:
-            conn.ws.send_text(frame)
-        except (WebSocketClosed, OSError) as exc:
-            conn.pending.discard(echo)
-            raise ConnectFailed(f"{action}: could not send to account {conn.self_id}: {exc}") from exc
-        try:
-            return future.result(timeout=max(0.0, deadline - time.monotonic()))
-        except concurrent.futures.TimeoutError:
-            conn.pending.discard(echo)
-            raise ApiTimeout(f"{action}: no reply from account {conn.self_id} within {timeout:g}s") from None
+        conn = self._wait_route(action, account, deadline)
+        return conn.call(action, params, deadline, timeout)
 
-    def _wait_route(self, action: str, self_id: Optional[int], deadline: float) -> ReverseConnection:
+    def _wait_route(self, action: str, account: Any, deadline: float) -> ReverseConnection:
         with self._cond:
             while True:
                 if self._stopping.is_set() or self._closed:
                     raise BotStopped(f"{action}: the bot is stopping")
-                conn = self._pick(action, self_id)
+                conn = self._pick(action, account)
                 if conn is not None:
                     return conn
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    who = f"account {self_id}" if self_id is not None else "any account"
+                    who = f"account {account}" if account is not None else "any account"
                     raise ConnectFailed(f"{action}: {who} is not connected to {self.url}")
                 self._cond.wait(min(remaining, 1.0))
 
-    def _pick(self, action: str, self_id: Optional[int]) -> Optional[ReverseConnection]:  # lock held
-        def api_conn(sid: Optional[int]) -> Optional[ReverseConnection]:
-            conn = self._routes.get((sid, "api")) or self._routes.get((sid, "universal"))
+    def _pick(self, action: str, account: Any) -> Optional[ReverseConnection]:  # lock held
+        def api_conn(acc: Any) -> Optional[ReverseConnection]:
+            conn = self._routes.get((acc, "api")) or self._routes.get((acc, "universal"))
             if conn is not None and conn.replaced_at is None and not conn.ws.closed:
                 return conn
             return None
 
-        if self_id is not None:
-            return api_conn(self_id)
-        accounts = sorted({sid for (sid, role) in self._routes if role in ("api", "universal")}, key=str)
+        if account is not None:
+            return api_conn(account)
+        accounts = sorted({acc for (acc, role) in self._routes if role in ("api", "universal")}, key=str)
         if len(accounts) > 1:
             raise ApiNotAvailable(
                 f"{action}: several accounts are connected ({', '.join(map(str, accounts))}); "
-                "pass self_id= to choose one"
+                f"pass {self._policy.account_field}= to choose one"
             )
         return api_conn(accounts[0]) if accounts else None
 
-    def route(self, self_id: Optional[int]) -> "AccountRoute":
-        """A transport-like object whose ``call`` goes to ``self_id`` (or the only account)."""
-        return AccountRoute(self, self_id)
+    def route(self, account: Any) -> "AccountRoute":
+        """A transport-like object whose ``call`` goes to ``account`` (or the only account)."""
+        return AccountRoute(self, account)
 
     def _close_extra(self) -> None:
         with self._cond:
             conns = list(self._conns)
             self._cond.notify_all()
         for conn in conns:
-            try:
-                conn.ws.send_close(CLOSE_NORMAL, "bot stopped")
-            except (WebSocketClosed, OSError):
-                pass
-            conn.ws.abort()
+            conn.sock.close()
 
     def stats(self) -> Dict[str, Any]:
         out = super().stats()
+        field = self._policy.account_field
         with self._lock:
             conns = [
-                {"self_id": c.self_id, "role": c.role, "pending": len(c.pending), "replaced": c.replaced_at is not None}
+                {field: c.account, "role": c.role, "pending": len(c.pending), "replaced": c.replaced_at is not None}
                 for c in self._conns
             ]
         out.update(
@@ -811,29 +819,45 @@ class ReverseWsServer(Listener):
 
 
 class AccountRoute:
-    """``call(action, params, timeout)`` bound to one account of a :class:`ReverseWsServer`."""
+    """``call(name, params, timeout)`` bound to one account of a :class:`ReverseWsServer`."""
 
     via = "ws"
 
-    def __init__(self, server: ReverseWsServer, self_id: Optional[int]) -> None:
+    def __init__(self, server: ReverseWsServer, account: Any) -> None:
         self.server = server
-        self.self_id = self_id
+        self.account = account
 
-    def call(self, action: str, params: Dict[str, Any], timeout: float) -> Dict[str, Any]:
-        return self.server.call(action, params, timeout, self.self_id)
+    def call(self, action: str, params: Dict[str, Any], timeout: float) -> Any:
+        return self.server.call(action, params, timeout, self.account)
 
 
 # --------------------------------------------------------------------------- HTTP POST
+
+
+class WebhookPolicy(Protocol):
+    """What a protocol package decides about the HTTP requests it is POSTed."""
+
+    #: The protocol's name, for refusals ("OneBot").
+    name: str
+    #: ``WWW-Authenticate`` scheme of a 401 answer ("Signature").
+    auth_scheme: str
+
+    def verify(self, head: RequestHead, body: bytes) -> int:
+        """0 when the request is authentic; 401 (signature missing) or 403 (wrong)."""
+
+    def accept(self, head: RequestHead, obj: Dict[str, Any]) -> Optional[str]:
+        """None when ``obj`` is an event (it may be completed in place from the
+        headers); else why not (answered 400)."""
 
 
 class WebhookServer(Listener):
     """The bot's HTTP POST endpoint: the implementation POSTs each event to it.
 
     Args:
+        policy: the protocol's :class:`WebhookPolicy` (signatures, what an event is).
         on_event: ``on_event(obj) -> Optional[dict]``: queue the event (never
-            blocks unless a quick-operation handler is registered for it) and
-            return the quick-operation answer, if any.
-        secret: the HMAC-SHA1 key of ``X-Signature``; unsigned posts are refused when set.
+            blocks unless the owner waits for an answer to it) and return the
+            answer, if any.
     """
 
     def __init__(
@@ -842,13 +866,13 @@ class WebhookServer(Listener):
         *,
         spawn: Spawn,
         stopping: threading.Event,
+        policy: WebhookPolicy,
         on_event: Callable[[Dict[str, Any]], Optional[Dict[str, Any]]],
-        secret: Optional[str] = None,
         io_timeout: float = 10.0,
     ) -> None:
         super().__init__(address, spawn=spawn, stopping=stopping)
+        self._policy = policy
         self._on_event = on_event
-        self._secret = secret or None
         self._io_timeout = io_timeout
         self.posts = 0
         self.bad_posts = 0
@@ -913,7 +937,7 @@ class WebhookServer(Listener):
             payload = json.dumps(answer, ensure_ascii=False).encode("utf-8")
             headers = dict(_JSON)
         if status in (401,):
-            headers["WWW-Authenticate"] = "Signature"
+            headers["WWW-Authenticate"] = self._policy.auth_scheme
         send_http_response(sock, status, payload, headers=headers, keep_alive=head.keep_alive)
         return head.keep_alive
 
@@ -923,11 +947,11 @@ class WebhookServer(Listener):
             return 404, {"message": f"no endpoint at {head.path}"}
         if head.method != "POST":
             self.rejected["other"] += 1
-            return 405, {"message": "OneBot events are POSTed"}
-        status = check_signature(self._secret, body, head.header("X-Signature"))
+            return 405, {"message": f"{self._policy.name} events are POSTed"}
+        status = self._policy.verify(head, body)
         if status:
             self.rejected[str(status)] += 1
-            log.warning("refused an event POST: X-Signature %s", "missing" if status == 401 else "wrong")
+            log.warning("refused an event POST: signature %s", "missing" if status == 401 else "wrong")
             return status, {"message": "signature missing" if status == 401 else "signature wrong"}
         try:
             obj = parse_frame(body)
@@ -935,13 +959,10 @@ class WebhookServer(Listener):
             self.bad_posts += 1
             log.warning("dropped a bad event POST (%d so far): %s", self.bad_posts, exc)
             return 400, {"message": str(exc)}
-        if "post_type" not in obj:
+        refusal = self._policy.accept(head, obj)
+        if refusal is not None:
             self.bad_posts += 1
-            return 400, {"message": "not a OneBot event (no post_type)"}
-        if "self_id" not in obj:
-            sid = _as_int(head.header("X-Self-ID"))
-            if sid is not None:
-                obj["self_id"] = sid
+            return 400, {"message": refusal}
         self.posts += 1
         answer = self._on_event(obj)
         if answer:

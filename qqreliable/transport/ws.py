@@ -1,15 +1,18 @@
 """Forward WebSocket transport: a reconnecting ``websocket-client`` connection.
 
-One :class:`WsClient` owns one URL. Its reader thread (``run``) is an
-iterative loop: connect, read frames until the connection ends, fail every
-pending call at once, back off with jitter, connect again. No recursion, no
-module globals. Its watchdog (``watchdog``, run periodically by the
-supervisor) sends WebSocket pings and closes a link that went silent, which
-lands the reader back in its loop.
+One :class:`WsClient` owns one URL and speaks one protocol through its
+:class:`~qqreliable.transport.codec.FrameCodec`. Its reader thread (``run``)
+is an iterative loop: connect, run the codec's handshake, read frames until
+the connection ends, fail every pending call at once, back off with jitter,
+connect again. No recursion, no module globals. Its watchdog (``watchdog``,
+run periodically by the supervisor) sends WebSocket pings (and the codec's
+application heartbeat) and closes a link that went silent, which lands the
+reader back in its loop.
 
-Calls are matched to replies by ``echo`` through futures: any number of
-threads may call at once, replies may come back in any order, a reply that
-arrives after its caller gave up is dropped.
+What happens on an open connection (calls matched to replies through
+futures, frames sorted by the codec, teardown) is :class:`~.link.Link`,
+shared with the reverse server; this module adds websocket-client's side of
+it (:class:`_ClientSocket`) and the reconnect loop.
 
 This module is one of the two places (with ``http.py``) where third-party
 errors become qqreliable errors.
@@ -17,8 +20,6 @@ errors become qqreliable errors.
 
 from __future__ import annotations
 
-import concurrent.futures
-import itertools
 import logging
 import socket
 import threading
@@ -27,117 +28,20 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import websocket
 
-from ._json import dumps, parse_frame
+from .codec import FrameCodec, Reconnect
+from .wsserver import writable as _writable
+from .link import BackoffPolicy, Link, LinkCounters, LinkEnded, LivenessPolicy, PendingCalls
 from ..exceptions import (
-    ApiTimeout,
     AuthenticationError,
     BotStopped,
     ConnectFailed,
     ConnectionLost,
     ProtocolError,
-    ResponseLost,
 )
-from ..reliability import Backoff, Liveness
 
 __all__ = ["WsClient", "PendingCalls"]
 
 log = logging.getLogger(__name__)
-
-_conn_ids = itertools.count(1)
-
-
-class Waiter:
-    """One caller waiting for one reply: a lock the reader releases.
-
-    Lighter than a ``concurrent.futures.Future`` (no Condition, no callbacks):
-    the caller blocks in one C-level ``acquire``, the reader wakes it with one
-    ``release``. Set at most once (:class:`PendingCalls` pops an entry before
-    settling or failing it).
-    """
-
-    __slots__ = ("_lock", "_value", "_error")
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._lock.acquire()
-        self._value: Any = None
-        self._error: Optional[BaseException] = None
-
-    def set_result(self, value: Any) -> None:
-        self._value = value
-        self._lock.release()
-
-    def set_exception(self, error: BaseException) -> None:
-        self._error = error
-        self._lock.release()
-
-    def result(self, timeout: float) -> Any:
-        """The reply; raises the stored error, or ``concurrent.futures.TimeoutError``."""
-        if not self._lock.acquire(timeout=max(0.0, timeout)):
-            raise concurrent.futures.TimeoutError
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
-class PendingCalls:
-    """The echo → waiter table of one connection. Thread-safe."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._waiting: Dict[str, Waiter] = {}
-
-    def add(self, echo: str) -> Waiter:
-        waiter = Waiter()
-        with self._lock:
-            self._waiting[echo] = waiter
-        return waiter
-
-    def discard(self, echo: str) -> None:
-        with self._lock:
-            self._waiting.pop(echo, None)
-
-    def settle(self, echo: str, reply: Dict[str, Any]) -> bool:
-        """Hand ``reply`` to its caller; False when nobody waits for ``echo``."""
-        with self._lock:
-            waiter = self._waiting.pop(echo, None)
-        if waiter is None:
-            return False
-        waiter.set_result(reply)
-        return True
-
-    def fail_all(self, make_error: Callable[[], BaseException]) -> int:
-        """Fail every waiter at once (the socket died); returns how many."""
-        with self._lock:
-            waiting, self._waiting = self._waiting, {}
-        for waiter in waiting.values():
-            waiter.set_exception(make_error())
-        return len(waiting)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._waiting)
-
-
-class _Connection:
-    """One open socket and its pending calls."""
-
-    def __init__(self, ws: websocket.WebSocket) -> None:
-        self.ws = ws
-        self.id = next(_conn_ids)
-        self.pending = PendingCalls()
-        self.outbox = Outbox(ws)
-        self._seq = itertools.count(1)
-        self.kill_reason: Optional[str] = None
-
-    def next_echo(self) -> str:
-        return f"qqr:{self.id}:{next(self._seq)}"
-
-    def kill(self, reason: str) -> None:
-        """Shut the socket down without a close frame; wakes the reader at once."""
-        if self.kill_reason is None:
-            self.kill_reason = reason
-        _shutdown(self.ws)
 
 
 def _shutdown(ws: websocket.WebSocket) -> None:
@@ -150,61 +54,12 @@ def _shutdown(ws: websocket.WebSocket) -> None:
         pass
 
 
+_TEXT = websocket.ABNF.OPCODE_TEXT
+_BINARY = websocket.ABNF.OPCODE_BINARY
+_CLOSE = websocket.ABNF.OPCODE_CLOSE
+
 _READ_AHEAD = 65536
 _MAX_READ = 1 << 20
-
-
-class Outbox:
-    """Text frames of concurrent callers written to one websocket-client socket,
-    several in one ``send`` when they queue up (combining writes).
-
-    A caller encodes (and masks) its frame without any lock, queues it, and
-    when no write is in progress writes everything queued, its own frame and
-    whatever others queued meanwhile, under websocket-client's own lock (so
-    pings and close frames stay ordered with it). A caller that finds a write
-    in progress returns at once: the writer takes its frame along.
-
-    Thread-safe. :meth:`send_text` blocks while this caller writes (up to the
-    socket's I/O timeout per write) and raises what the write raised; a frame
-    handed to another writer whose write then fails is lost with the
-    connection, which the writer kills (its caller then sees ResponseLost).
-    """
-
-    def __init__(self, ws: websocket.WebSocket) -> None:
-        self._ws = ws
-        self._lock = threading.Lock()
-        self._queued: List[bytes] = []
-        self._writing = False
-
-    def send_text(self, text: str) -> None:
-        ws = self._ws
-        frame = websocket.ABNF.create_frame(text, websocket.ABNF.OPCODE_TEXT)
-        mask_key = getattr(ws, "get_mask_key", None)
-        if mask_key:
-            frame.get_mask_key = mask_key
-        data = frame.format()
-        with self._lock:
-            self._queued.append(data)
-            if self._writing:
-                return  # the writer in progress takes it along
-            self._writing = True
-        try:
-            while True:
-                with self._lock:
-                    batch = self._queued
-                    if not batch:
-                        self._writing = False
-                        return
-                    self._queued = []
-                out = batch[0] if len(batch) == 1 else b"".join(batch)
-                with ws.lock:
-                    while out:
-                        out = out[ws._send(out):]
-        except BaseException:
-            with self._lock:
-                self._writing = False
-                self._queued = []
-            raise
 
 
 class _BoundedFrames(websocket._abnf.frame_buffer):  # type: ignore[misc, name-defined]
@@ -304,47 +159,205 @@ def _bound_frames(ws: websocket.WebSocket, limit: Optional[int]) -> None:
     ws.frame_buffer = _BoundedFrames(current.recv, limit)
 
 
+
+
+class _Outbox:
+    """Text frames of concurrent callers written to one websocket-client socket,
+    several in one ``send`` when they queue up (combining writes).
+
+    A caller encodes (and masks) its frame without any lock, queues it, and
+    when no write is in progress writes everything queued, its own frame and
+    whatever others queued meanwhile, under websocket-client's own lock (so
+    pings and close frames stay ordered with it). A caller that finds a write
+    in progress returns at once: the writer takes its frame along.
+
+    Thread-safe. :meth:`send_text` blocks while this caller writes (each write
+    bounded by the socket's I/O timeout) and raises what the write raised; a
+    frame handed to another caller's write that then fails is lost with the
+    connection, which that caller's failure kills (its call then ends with
+    ResponseLost, "may or may not have run", never a silent loss).
+    """
+
+    def __init__(self, ws: websocket.WebSocket) -> None:
+        self._ws = ws
+        self._lock = threading.Lock()
+        self._queued: List[bytes] = []
+        self._writing = False
+
+    def send_text(self, text: str) -> None:
+        ws = self._ws
+        frame = websocket.ABNF.create_frame(text, websocket.ABNF.OPCODE_TEXT)
+        mask_key = getattr(ws, "get_mask_key", None)
+        if mask_key:
+            frame.get_mask_key = mask_key
+        data = frame.format()
+        with self._lock:
+            self._queued.append(data)
+            if self._writing:
+                return  # the write in progress takes it along
+            self._writing = True
+        try:
+            while True:
+                with self._lock:
+                    batch = self._queued
+                    if not batch:
+                        self._writing = False
+                        return
+                    self._queued = []
+                out = batch[0] if len(batch) == 1 else b"".join(batch)
+                with ws.lock:
+                    while out:
+                        out = out[ws._send(out):]
+        except BaseException:
+            with self._lock:
+                self._writing = False
+                self._queued = []
+            raise
+
+
+class _ClientSocket:
+    """websocket-client's open connection as a :class:`~.link.WireSocket`."""
+
+    def __init__(self, ws: websocket.WebSocket, stopping: threading.Event, io_timeout: float) -> None:
+        self.ws = ws
+        self._stopping = stopping
+        self._io_timeout = io_timeout
+        frames = getattr(ws, "frame_buffer", None)
+        self._take_whole = frames.take_whole if isinstance(frames, _BoundedFrames) else None
+        self._cont = getattr(ws, "cont_frame", None)
+        # websocket-client internals used by the outbox; without them, its own send()
+        self._outbox = _Outbox(ws) if hasattr(ws, "_send") and hasattr(ws, "lock") else None
+
+    def recv(self) -> Optional[bytes]:
+        while True:
+            try:
+                return self.recv_once()
+            except TimeoutError:
+                if self._stopping.is_set():
+                    raise LinkEnded("bot stopped") from None
+
+    def recv_before(self, deadline: float) -> Optional[bytes]:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        self.ws.settimeout(remaining)
+        try:
+            return self.recv_once()
+        finally:
+            try:
+                self.ws.settimeout(self._io_timeout)
+            except (OSError, AttributeError):
+                pass
+
+    def recv_once(self) -> Optional[bytes]:
+        """One frame: a data message, None for ping/pong; TimeoutError after the socket timeout."""
+        take_whole = self._take_whole
+        if take_whole is not None and self._cont is not None and self._cont.recving_frames is None:
+            whole = take_whole()
+            if whole is not None:
+                return whole[1]
+        try:
+            opcode, data = self.ws.recv_data(control_frame=True)
+        except websocket.WebSocketTimeoutException:
+            raise TimeoutError from None
+        except websocket.WebSocketConnectionClosedException:
+            raise LinkEnded("closed without a close frame (1006)") from None
+        except websocket.WebSocketPayloadException as exc:
+            # An oversized message: refused before its payload was read. The
+            # stream cannot be resynchronised, so the connection goes.
+            raise LinkEnded(f"refused a frame: {exc}", bad_frame=True) from None
+        except (OSError, websocket.WebSocketException, ValueError) as exc:
+            raise LinkEnded(f"{type(exc).__name__}: {exc}") from None
+        if opcode == _TEXT or opcode == _BINARY:
+            return data  # type: ignore[no-any-return]
+        if opcode == _CLOSE:
+            code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
+            raise LinkEnded(_close_reason(data), code)
+        return None  # ping, pong: proof of life
+
+    def send_text(self, text: str) -> None:
+        if self._outbox is not None:
+            self._outbox.send_text(text)
+        else:
+            self.ws.send(text)
+
+    def ping(self, before: Callable[[], None]) -> bool:
+        lock = getattr(self.ws, "lock", None)
+        if lock is not None:
+            if not lock.acquire(blocking=False):
+                return False  # a caller's write holds the socket: look again soon
+            lock.release()
+        before()
+        sock = getattr(self.ws, "sock", None)
+        if sock is not None and not _writable(sock):
+            return True  # the peer stopped reading: the ping counts as sent and lost
+        self.ws.ping()
+        return True
+
+    def close(self) -> None:
+        try:
+            sock = self.ws.sock
+            if sock is not None:
+                sock.settimeout(0.2)  # never block shutdown on a peer that stopped reading
+            self.ws.send_close(websocket.STATUS_NORMAL)
+        except Exception:  # the socket may already be gone
+            pass
+        _shutdown(self.ws)
+
+    def abort(self) -> None:
+        _shutdown(self.ws)
+
+    def release(self) -> None:
+        try:
+            self.ws.shutdown()
+        except Exception:  # closing a dead socket may raise anything; nothing to do
+            pass
+
+
 class _RetryableConnectError(Exception):
     pass
 
 
 class WsClient:
-    """A reconnecting forward-WebSocket connection to one OneBot URL.
+    """A reconnecting forward-WebSocket connection to one URL.
 
     Args:
-        url: ``ws://`` or ``wss://`` URL (``/`` universal, ``/api``, ``/event``).
-        role: ``"universal"``, ``"api"`` or ``"event"``: what this socket carries.
+        url: ``ws://`` or ``wss://`` URL.
+        codec: the protocol's :class:`~.codec.FrameCodec` (headers, handshake,
+            frame sorting, call encoding).
+        liveness: this connection's liveness tracker (``reliability.Liveness``).
+        backoff: the reconnect policy (``reliability.Backoff``).
+        role: what this socket carries, for stats and thread names
+            (``"universal"``, ``"api"``, ``"event"``).
         on_event: called on the reader thread with each event object; must not block.
         on_open: called on the reader thread when a connection opens; must not block.
         on_close: called on the reader thread with the reason when one ends.
         stopping: the bot's stop Event.
-        fail: reports an unrecoverable error to the owner (bad token, budget spent).
+        fail: reports an unrecoverable error to the owner (bad credentials, budget spent).
     """
 
     def __init__(
         self,
         url: str,
         *,
+        codec: FrameCodec,
+        liveness: LivenessPolicy,
+        backoff: BackoffPolicy,
         role: str = "universal",
-        access_token: Optional[str] = None,
         on_event: Callable[[Dict[str, Any]], None],
         on_open: Callable[["WsClient"], None],
         on_close: Callable[["WsClient", str], None],
         stopping: threading.Event,
         fail: Callable[[BaseException], None],
-        backoff: Backoff = Backoff(),
         connect_timeout: float = 10.0,
         io_timeout: float = 10.0,
-        heartbeat_grace: float = 2.5,
-        ping_interval: Optional[float] = 15.0,
-        pong_timeout: float = 10.0,
         sslopt: Optional[Dict[str, Any]] = None,
         max_message_size: Optional[int] = 64 * 1024 * 1024,
     ) -> None:
         self.url = url
+        self.codec = codec
         self.max_message_size = max_message_size
         self.role = role
-        self._headers: List[str] = [f"Authorization: Bearer {access_token}"] if access_token else []
         self._on_event = on_event
         self._on_open = on_open
         self._on_close = on_close
@@ -354,20 +367,19 @@ class WsClient:
         self.connect_timeout = connect_timeout
         self.io_timeout = io_timeout
         self._sslopt = sslopt
-        self.liveness = Liveness(grace=heartbeat_grace, ping_interval=ping_interval, pong_timeout=pong_timeout)
+        self.liveness = liveness
         self._cond = threading.Condition()
-        self._conn: Optional[_Connection] = None
+        self._conn: Optional[Link] = None
+        self._last: Optional[Link] = None
+        self._opening: Optional[Link] = None
         self._connecting: Optional[websocket.WebSocket] = None
         self._fatal: Optional[BaseException] = None
-        self.self_id: Optional[int] = None
+        self.counters = LinkCounters()
         # counters (written by the reader thread only)
         self.connects = 0
         self.disconnects = 0
         self.connect_failures = 0
         self.stale_closes = 0
-        self.bad_frames = 0
-        self.unmatched_replies = 0
-        self.events = 0
         self.last_disconnect_reason: Optional[str] = None
 
     # -- state --------------------------------------------------------------
@@ -375,6 +387,24 @@ class WsClient:
     @property
     def connected(self) -> bool:
         return self._conn is not None
+
+    @property
+    def account(self) -> Any:
+        """The account the codec learnt on the current (or last) connection, or None."""
+        last = self._last
+        return last.identity if last is not None else None
+
+    @property
+    def bad_frames(self) -> int:
+        return self.counters.bad_frames
+
+    @property
+    def unmatched_replies(self) -> int:
+        return self.counters.unmatched_replies
+
+    @property
+    def events(self) -> int:
+        return self.counters.events
 
     def stats(self) -> Dict[str, Any]:
         return {
@@ -399,8 +429,8 @@ class WsClient:
         failures = 0
         while not self._stopping.is_set():
             try:
-                conn = self._connect()
-            except AuthenticationError as exc:
+                conn = self._open()
+            except (AuthenticationError, ConnectionLost) as exc:
                 self._give_up(exc)
                 return
             except _RetryableConnectError as exc:
@@ -413,12 +443,16 @@ class WsClient:
                 continue
             if conn is None:  # stopped while connecting
                 return
-            opened = time.monotonic()
             reason = self._serve(conn)
             self._teardown(conn, reason)
             if self._fatal is not None or self._stopping.is_set():
                 return
-            lived = time.monotonic() - opened
+            try:
+                self.codec.closed(conn.end_code, reason)
+            except (AuthenticationError, ConnectionLost) as exc:
+                self._give_up(exc)
+                return
+            lived = time.monotonic() - conn.opened
             failures = 1 if lived >= self.backoff.healthy_after else failures + 1
             if not self._wait_before_retry(failures, f"connection to {self.url} lost: {reason}"):
                 return
@@ -441,7 +475,49 @@ class WsClient:
         log.error("%s", exc)
         self._fail(exc)
 
-    def _connect(self) -> Optional[_Connection]:
+    def _open(self) -> Optional[Link]:
+        """Connect and run the codec's handshake; None when stopped meanwhile."""
+        deadline = time.monotonic() + self.connect_timeout
+        ws = self._connect()
+        if ws is None:
+            return None
+        wire = _ClientSocket(ws, self._stopping, self.io_timeout)
+        link = Link(
+            wire,
+            self.codec,
+            self.liveness,
+            self.counters,
+            name=self.url,
+            deliver=self._deliver,
+            on_fatal=self._link_fatal,
+        )
+        self.liveness.reset()
+        with self._cond:
+            self._opening = link
+        try:
+            if self._stopping.is_set():
+                raise _Stopped
+            link.handshake(deadline)
+        except _Stopped:
+            wire.abort()
+            wire.release()
+            return None
+        except (AuthenticationError, ConnectionLost):
+            wire.close()
+            wire.release()
+            raise
+        except (Reconnect, ProtocolError) as exc:
+            wire.abort()
+            wire.release()
+            if self._stopping.is_set():
+                return None
+            raise _RetryableConnectError(str(exc)) from exc
+        finally:
+            with self._cond:
+                self._opening = None
+        return link
+
+    def _connect(self) -> Optional[websocket.WebSocket]:
         ws = websocket.WebSocket(
             enable_multithread=True, skip_utf8_validation=True, sslopt=self._sslopt
         )
@@ -450,14 +526,15 @@ class WsClient:
                 return None
             self._connecting = ws
         try:
+            headers = [f"{k}: {v}" for k, v in self.codec.handshake_headers().items()]
             ws.connect(
                 self.url,
-                header=self._headers,
+                header=headers,
                 timeout=self.connect_timeout,
                 suppress_origin=True,
-                # Never follow a redirect: no OneBot endpoint sends one, and
-                # websocket-client would repeat the Authorization header to
-                # wherever it points.
+                # Never follow a redirect: no bot endpoint sends one, and
+                # websocket-client would repeat the credentials to wherever it
+                # points.
                 redirect_limit=0,
             )
         except (websocket.WebSocketBadStatusException, websocket.WebSocketException) as exc:
@@ -485,7 +562,7 @@ class WsClient:
             return None
         ws.settimeout(self.io_timeout)
         _bound_frames(ws, self.max_message_size)
-        return _Connection(ws)
+        return ws
 
     def _refused(self, status: int) -> Exception:
         """The error for a handshake answered with HTTP ``status`` instead of 101."""
@@ -497,112 +574,34 @@ class WsClient:
             )
         hint = ""
         if status in (200, 301, 302, 303, 307, 308, 404, 405):
-            hint = " (this looks like an HTTP server or the wrong path, not a OneBot WebSocket)"
+            hint = f" (this looks like an HTTP server or the wrong path, not a {self.codec.name} WebSocket)"
         return _RetryableConnectError(f"handshake answered HTTP {status}{hint}")
 
-    def _serve(self, conn: _Connection) -> str:
-        """Read frames until the connection ends; return why it ended."""
-        self.liveness.reset()
-        # Learnt again on every connection: the implementation may have restarted
-        # logged in as another account (faults PROC-02).
-        self.self_id = None
+    def _serve(self, conn: Link) -> str:
+        """Publish the connection, then read frames until it ends; return why it ended."""
         with self._cond:
             self._conn = conn
+            self._last = conn
             self._cond.notify_all()
         self.connects += 1
         log.info("connected to %s", self.url)
         self._on_open(self)
-        ws = conn.ws
-        frames = getattr(ws, "frame_buffer", None)
-        take_whole = frames.take_whole if isinstance(frames, _BoundedFrames) else None
-        cont = getattr(ws, "cont_frame", None)
-        while True:
-            if take_whole is not None and cont is not None and cont.recving_frames is None:
-                whole = take_whole()
-                if whole is not None:
-                    self.liveness.saw_frame()
-                    self._on_data(conn, whole[1])
-                    continue
-            try:
-                opcode, data = ws.recv_data(control_frame=True)
-            except websocket.WebSocketTimeoutException:
-                if self._stopping.is_set():
-                    return "bot stopped"
-                continue
-            except websocket.WebSocketConnectionClosedException:
-                return conn.kill_reason or "closed without a close frame (1006)"
-            except websocket.WebSocketPayloadException as exc:
-                # An oversized message: refused before its payload was read. The
-                # stream cannot be resynchronised, so the connection goes.
-                self.bad_frames += 1
-                log.warning("dropped a bad frame from %s (%d so far): %s", self.url, self.bad_frames, exc)
-                return conn.kill_reason or f"refused a frame: {exc}"
-            except (OSError, websocket.WebSocketException, ValueError) as exc:
-                return conn.kill_reason or f"{type(exc).__name__}: {exc}"
-            self.liveness.saw_frame()
-            if opcode == websocket.ABNF.OPCODE_CLOSE:
-                return conn.kill_reason or _close_reason(data)
-            if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
-                self._on_data(conn, data)
+        return conn.serve()
 
-    def _on_data(self, conn: _Connection, data: bytes) -> None:
-        try:
-            obj = parse_frame(data)
-        except ProtocolError as exc:
-            self.bad_frames += 1
-            log.warning("dropped a bad frame from %s (%d so far): %s", self.url, self.bad_frames, exc)
-            return
-        if "post_type" in obj:
-            self.events += 1
-            self.liveness.saw_event()
-            self._observe(obj)
-            self._on_event(obj)
-            return
-        echo = obj.get("echo")
-        if echo is not None and conn.pending.settle(str(echo), obj):
-            return
-        if obj.get("retcode") in (1401, 1403) and not echo:
-            # NapCat / LLOneBot: the upgrade succeeded, then one 1403 frame and a close.
-            self._give_up(
-                AuthenticationError(
-                    f"{self.url} rejected the access token (retcode {obj.get('retcode')}: "
-                    f"{obj.get('message') or obj.get('wording') or ''})".rstrip(),
-                    status=obj.get("retcode"),
-                )
-            )
-            conn.kill("access token rejected")
-            return
-        self.unmatched_replies += 1
-        log.debug("dropped a reply nobody waits for (late or unknown echo %r)", echo)
+    def _deliver(self, link: Link, event: Any) -> None:
+        self._on_event(event)
 
-    def _observe(self, event: Dict[str, Any]) -> None:
-        if event.get("post_type") == "meta_event" and event.get("meta_event_type") == "heartbeat":
-            self.liveness.saw_heartbeat(event.get("interval"))
-        self_id = event.get("self_id")
-        if self_id is not None and self.self_id is None:
-            try:
-                self.self_id = int(self_id)
-            except (TypeError, ValueError):
-                pass
+    def _link_fatal(self, link: Link, exc: BaseException) -> None:
+        self._give_up(exc)
 
-    def _teardown(self, conn: _Connection, reason: str) -> None:
+    def _teardown(self, conn: Link, reason: str) -> None:
         with self._cond:
             self._conn = None
             self._cond.notify_all()
         self.disconnects += 1
         self.last_disconnect_reason = reason
-        failed = conn.pending.fail_all(
-            lambda: ResponseLost(
-                f"connection to {self.url} lost ({reason}) with the call in flight: "
-                "it may or may not have run"
-            )
-        )
-        if failed:
-            log.warning("%d pending call(s) failed: connection to %s lost", failed, self.url)
-        try:
-            conn.ws.shutdown()
-        except Exception:  # closing a dead socket may raise anything; nothing to do
-            pass
+        conn.fail_pending(reason)
+        conn.sock.release()  # type: ignore[attr-defined]
         if not self._stopping.is_set() or self._fatal is None:
             log.info("disconnected from %s: %s", self.url, reason)
         self._on_close(self, reason)
@@ -614,59 +613,40 @@ class WsClient:
         conn = self._conn
         if conn is None:
             return
-        why = self.liveness.stale()
+        why = conn.check(time.monotonic())
         if why is not None:
             self.stale_closes += 1
             log.warning("connection to %s is dead: %s; reconnecting", self.url, why)
             conn.kill(f"dead link: {why}")
-            return
-        if self.liveness.ping_due():
-            self.liveness.ping_sent()
-            try:
-                conn.ws.ping()
-            except Exception as exc:  # any send failure means the socket is unusable
-                conn.kill(f"ping failed: {exc}")
 
     def watchdog_period(self) -> float:
-        return self.liveness.next_check_in()
+        conn = self._conn
+        if conn is None:
+            return self.liveness.next_check_in()
+        return conn.next_check_in(time.monotonic())
 
     # -- calls --------------------------------------------------------------
 
     via = "ws"
 
-    def call(self, action: str, params: Dict[str, Any], timeout: float) -> Dict[str, Any]:
-        """Send one action frame and wait for its reply (the raw body).
+    def call(self, action: str, params: Dict[str, Any], timeout: float) -> Any:
+        """Send one call and wait for its reply (the raw reply object).
 
         Waits for a connection within the same deadline when the link is down.
 
         Raises:
             ConnectFailed: no connection within the deadline, or the frame could
-                not be written (the action was not received).
+                not be written (the call was not received).
             ResponseLost: the connection died with the call in flight.
             ApiTimeout: no reply within ``timeout`` seconds.
             BotStopped: the bot is stopping.
+            TypeError: ``params`` is not JSON-serialisable.
         """
         deadline = time.monotonic() + timeout
         conn = self._wait_connection(action, deadline)
-        echo = conn.next_echo()
-        try:
-            frame = dumps({"action": action, "params": params, "echo": echo})
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{action}: parameters are not JSON-serialisable: {exc}") from exc
-        future = conn.pending.add(echo)
-        try:
-            conn.outbox.send_text(frame)
-        except Exception as exc:  # websocket/OS errors: the frame did not (fully) leave
-            conn.pending.discard(echo)
-            conn.kill(f"send failed: {exc}")
-            raise ConnectFailed(f"{action}: could not send to {self.url}: {exc}") from exc
-        try:
-            return future.result(timeout=max(0.0, deadline - time.monotonic()))
-        except concurrent.futures.TimeoutError:
-            conn.pending.discard(echo)
-            raise ApiTimeout(f"{action}: no reply from {self.url} within {timeout:g}s") from None
+        return conn.call(action, params, deadline, timeout)
 
-    def _wait_connection(self, action: str, deadline: float) -> _Connection:
+    def _wait_connection(self, action: str, deadline: float) -> Link:
         with self._cond:
             while True:
                 if self._fatal is not None:
@@ -697,19 +677,16 @@ class WsClient:
     def close(self) -> None:
         """Close the socket (a close frame, then shutdown) and wake every waiter."""
         with self._cond:
-            conn, connecting = self._conn, self._connecting
+            conn, connecting, opening = self._conn, self._connecting, self._opening
             self._cond.notify_all()
         if connecting is not None:
             self._interrupt_connect(connecting)
+        if opening is not None:
+            opening.kill("bot stopped")
         if conn is not None:
-            try:
-                sock = conn.ws.sock
-                if sock is not None:
-                    sock.settimeout(0.2)  # never block shutdown on a peer that stopped reading
-                conn.ws.send_close(websocket.STATUS_NORMAL)
-            except Exception:  # the socket may already be gone
-                pass
-            conn.kill("bot stopped")
+            if conn.kill_reason is None:
+                conn.kill_reason = "bot stopped"
+            conn.sock.close()
 
     def _interrupt_connect(self, ws: websocket.WebSocket, patience: float = 0.5) -> None:
         """Shut down a connection attempt in progress.
@@ -734,10 +711,13 @@ class WsClient:
         return self._fatal
 
 
+class _Stopped(Exception):
+    pass
+
+
 def _close_reason(data: bytes) -> str:
     if len(data) >= 2:
         code = int.from_bytes(data[:2], "big")
         text = data[2:].decode("utf-8", "replace")
         return f"closed by peer with code {code}" + (f" ({text})" if text else "")
     return "closed by peer"
-

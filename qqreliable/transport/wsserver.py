@@ -38,6 +38,7 @@ import binascii
 import hashlib
 import http
 import logging
+import select
 import socket
 import struct
 import threading
@@ -450,6 +451,22 @@ def _unmask(payload: bytes, mask: bytes) -> bytes:
         return b""
     key = (mask * (n // 4 + 1))[:n]
     return (int.from_bytes(payload, "little") ^ int.from_bytes(key, "little")).to_bytes(n, "little")
+
+
+def writable(sock: object) -> bool:
+    """True when ``sock`` can take a small write without blocking (unknown: True)."""
+    fileno = getattr(sock, "fileno", None)
+    if fileno is None:
+        return True
+    try:
+        fd = fileno()
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(fd, select.POLLOUT)
+            return bool(poller.poll(0))
+        return bool(select.select([], [fd], [], 0)[1])
+    except (OSError, ValueError):
+        return False
 
 
 def _sendable_code(code: int) -> bool:
@@ -866,6 +883,45 @@ class ServerWebSocket:
         if len(payload) > 125:
             raise ValueError("a ping payload is at most 125 bytes")
         self.send(OP_PING, payload)
+
+    def ping_nowait(self, payload: bytes = b"", *, before: Optional[Callable[[], None]] = None) -> str:
+        """Send a ping unless that would wait; never blocks. Thread-safe.
+
+        A watchdog uses this so that one stalled peer cannot hold up the
+        checks of the others. ``before()``, if given, is called unless the
+        answer is ``"busy"``, just before the ping is written (its pong may
+        arrive before this method returns).
+
+        Returns:
+            ``"sent"``; ``"busy"`` when another thread is writing (a large
+            message to a slow peer; nothing sent); ``"full"`` when the
+            socket's send buffer is full (the peer stopped reading; nothing
+            sent).
+
+        Raises:
+            ValueError: the payload is longer than 125 bytes.
+            WebSocketClosed: the connection is closed or the write failed.
+        """
+        if len(payload) > 125:
+            raise ValueError("a ping payload is at most 125 bytes")
+        if not self._send_lock.acquire(blocking=False):
+            return "busy"
+        try:
+            if self._closed or self._close_sent:
+                raise WebSocketClosed(self._close_code or CLOSE_ABNORMAL, self._close_reason or "closing")
+            if before is not None:
+                before()
+            if not writable(self._sock):
+                return "full"
+            try:
+                self._write_frame(OP_PING, payload)
+                return "sent"
+            except OSError as exc:
+                failed = exc
+        finally:
+            self._send_lock.release()
+        self._terminate(CLOSE_ABNORMAL, str(failed))
+        raise WebSocketClosed(CLOSE_ABNORMAL, str(failed)) from failed
 
     def send_close(self, code: Optional[int] = CLOSE_NORMAL, reason: str = "") -> bool:
         """Start the closing handshake without waiting for it. Thread-safe.
