@@ -8,6 +8,7 @@ oversize frames) through websocket-client, in order.
 
 from __future__ import annotations
 
+import json
 import socket
 import struct
 import threading
@@ -18,6 +19,7 @@ import websocket
 
 from qqreliable.transport.link import LinkEnded
 from qqreliable.transport.ws import _bound_frames, _ClientSocket
+from qqreliable.transport.wsserver import ServerWebSocket
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -83,3 +85,30 @@ def test_a_close_frame_after_data_ends_the_link(client: Tuple[_ClientSocket, soc
     with pytest.raises(LinkEnded) as ended:
         wire.recv_once()
     assert ended.value.code == 1001
+
+
+def test_concurrent_writers_each_frame_arrives_whole_once(client: Tuple[_ClientSocket, socket.socket]) -> None:
+    """The outbox combines the frames of concurrent callers into shared writes:
+    every frame arrives once, whole and unmasked to its text."""
+    wire, server = client
+    peer = ServerWebSocket(server, require_masked=True)  # reads client frames as a server does
+    threads, each = 8, 200
+    errors = []
+
+    def write(t: int) -> None:
+        try:
+            for n in range(each):
+                wire.send_text(f'{{"thread": {t}, "n": {n}, "pad": "{"é" * (n % 50)}"}}')
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    pool = [threading.Thread(target=write, args=(t,), name=f"test-writer-{t}") for t in range(threads)]
+    for thread in pool:
+        thread.start()
+    got = [peer.recv() for _ in range(threads * each)]
+    for thread in pool:
+        thread.join(5)
+    assert not errors
+    seen = sorted((m["thread"], m["n"]) for m in (json.loads(p) for _, p in got))
+    assert seen == [(t, n) for t in range(threads) for n in range(each)]
+    peer.abort()
