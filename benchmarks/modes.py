@@ -35,6 +35,7 @@ import _common
 import websocket
 
 from qqreliable import Bot
+from qqreliable.onebot.history import event_key
 from qqreliable.reliability.dedupe import Deduper
 from qqreliable.runtime.stats import percentile
 from qqreliable.testing import FakeOneBot
@@ -172,7 +173,7 @@ def bot_post(n: int) -> Tuple[float, List[float]]:
 
 def dedupe_cost(n: int = 200_000) -> Tuple[float, float]:
     events = frames(n)
-    d = Deduper()
+    d = Deduper(key=event_key)
     started = time.perf_counter()
     for e in events:
         d.seen(e)

@@ -144,12 +144,13 @@ def main() -> None:
 
 
 def _own_cost(params: Dict[str, Any], n: int) -> float:
+    from qqreliable.onebot.media import OneBotMedia
     from qqreliable.reliability.outbound import MediaPreparer
 
     def unused(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("no I/O pool is needed for local media")
 
-    prep = MediaPreparer(OutboundMedia(), call=unused, submit=unused)
+    prep = MediaPreparer(OutboundMedia(), api=OneBotMedia(unused), submit=unused)
     best = float("inf")
     for _ in range(5):
         started = time.perf_counter()

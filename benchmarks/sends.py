@@ -190,6 +190,7 @@ def _pipeline_overhead(n: int = 20000) -> Tuple[float, float]:
     import threading
 
     from qqreliable.onebot.actions import Receipt
+    from qqreliable.onebot.sends import OneBotSends
     from qqreliable.reliability.verify import SendPipeline
     from qqreliable.runtime.stats import CallStats
 
@@ -209,7 +210,7 @@ def _pipeline_overhead(n: int = 20000) -> Tuple[float, float]:
         Receipt(data)
 
     pipeline = SendPipeline(
-        policy=SendPolicy(), pacing=None, call=call, read=call, self_id=lambda: 1,
+        policy=SendPolicy(), pacing=None, call=call, facts=OneBotSends(read=call), self_id=lambda: 1,
         events_live=None, stopping=threading.Event(), stats=stats,
     )
     event = {"post_type": "message_sent", "message_type": "group", "group_id": 5, "user_id": 1,

@@ -4,7 +4,7 @@ import logging
 from typing import Any
 
 from ._version import __version__
-from .onebot.actions import Receipt
+from .receipt import Receipt
 from .onebot.bot import Bot
 from .onebot.events import Event
 from .exceptions import (

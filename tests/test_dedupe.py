@@ -8,7 +8,8 @@ from typing import Any, Callable, Dict, List
 import pytest
 
 from qqreliable import Bot, Event
-from qqreliable.reliability.dedupe import Deduper, event_key
+from qqreliable.onebot.history import event_key
+from qqreliable.reliability.dedupe import Deduper
 from qqreliable.testing import FakeOneBot
 
 from .helpers import FAST, eventually
@@ -41,7 +42,7 @@ def test_message_identity() -> None:
 
 
 def test_meta_events_are_never_deduplicated() -> None:
-    d = Deduper()
+    d = Deduper(key=event_key)
     heartbeat = {"self_id": 1, "post_type": "meta_event", "meta_event_type": "heartbeat", "time": 5}
     lifecycle = {"self_id": 1, "post_type": "meta_event", "meta_event_type": "lifecycle", "sub_type": "connect"}
     for _ in range(3):
@@ -50,7 +51,7 @@ def test_meta_events_are_never_deduplicated() -> None:
 
 
 def test_requests_by_flag_notices_by_content() -> None:
-    d = Deduper()
+    d = Deduper(key=event_key)
     req = {"self_id": 1, "post_type": "request", "request_type": "friend", "user_id": 2, "flag": "f1", "time": 1}
     assert not d.seen(req)
     assert d.seen(dict(req, time=2))  # the same request re-reported later: same flag
@@ -65,7 +66,7 @@ def test_requests_by_flag_notices_by_content() -> None:
 
 def test_window_is_bounded_and_expires() -> None:
     clock = Clock()
-    d = Deduper(size=3, ttl=10, clock=clock)
+    d = Deduper(size=3, ttl=10, clock=clock, key=event_key)
     for mid in range(5):
         assert not d.seen(_msg(mid))
     assert len(d) == 3
@@ -74,7 +75,7 @@ def test_window_is_bounded_and_expires() -> None:
     clock.now += 11
     assert not d.knows(_msg(4))
     assert not d.seen(_msg(4))  # expired
-    off = Deduper(size=0)
+    off = Deduper(size=0, key=event_key)
     assert not off.seen(_msg(1)) and not off.seen(_msg(1))
     with pytest.raises(ValueError):
         Deduper(ttl=0)

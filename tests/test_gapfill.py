@@ -9,6 +9,7 @@ from typing import Any, Callable, Dict, List, Optional
 import pytest
 
 from qqreliable import Bot, Event
+from qqreliable.onebot.history import OneBotHistory
 from qqreliable.reliability.gapfill import ChatTracker, GapFiller
 from qqreliable.testing import FakeOneBot
 
@@ -174,10 +175,11 @@ class _FakeHistory:
 
 
 def _filler(history: _FakeHistory, delivered: List[Dict[str, Any]], **kwargs: Any) -> GapFiller:
-    tracker = ChatTracker()
+    onebot = OneBotHistory(history)
+    tracker = ChatTracker(locate=onebot.locate)
     return GapFiller(
         tracker,
-        call=history,
+        history=onebot,
         deliver=lambda e: delivered.append(e) is None,
         stopping=threading.Event(),
         **kwargs,

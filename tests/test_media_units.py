@@ -12,15 +12,14 @@ from typing import Any, List
 import pytest
 
 from qqreliable import MessageSegment
+from qqreliable.onebot.media import clean_url, parse_ref
 from qqreliable.reliability import Backoff
 from qqreliable.reliability.cache import MediaCache, blob_name, key_name
 from qqreliable.reliability.media import (
     MediaConfig,
     MediaRef,
     _content_range,
-    clean_url,
     default_cache_dir,
-    parse_ref,
     parse_retry_after,
     retry_delay,
     retryable,

@@ -15,6 +15,7 @@ import pytest
 
 from qqreliable import ActionFailed, MediaRejected, MediaTooLarge, MediaUnavailable, Message, MessageSegment
 from qqreliable.onebot.actions import SEND_OUTCOMES, Outcome, decode_response, find_rule, send_outcome
+from qqreliable.onebot.media import OneBotMedia
 from qqreliable.reliability.media import MediaConfig, MediaFetcher
 from qqreliable.reliability.outbound import MediaPreparer, OutboundMedia, classify_file
 from qqreliable.testing.media import sample_png
@@ -30,7 +31,7 @@ def _no_submit(*args: Any, **kwargs: Any) -> Any:
 
 
 def preparer(media: Any = None, **options: Any) -> MediaPreparer:
-    return MediaPreparer(OutboundMedia(**options), call=_no_call, submit=_no_submit, media=media)
+    return MediaPreparer(OutboundMedia(**options), api=OneBotMedia(_no_call), submit=_no_submit, media=media)
 
 
 @pytest.fixture
@@ -156,7 +157,7 @@ def test_file_id_without_url_is_left_to_the_implementation() -> None:
 
 
 def test_file_id_cached_by_fetch_image_is_reused(tmp_path: Path) -> None:
-    fetcher = MediaFetcher(_no_call, _no_submit, MediaConfig(cache_dir=str(tmp_path / "cache")))
+    fetcher = MediaFetcher(OneBotMedia(_no_call), _no_submit, MediaConfig(cache_dir=str(tmp_path / "cache")))
     raw = sample_png(2500, seed=3)
     cache = fetcher.cache
     assert cache is not None

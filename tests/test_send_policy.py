@@ -23,9 +23,12 @@ from qqreliable import (
     SendPolicy,
 )
 from qqreliable.onebot.actions import SEND_OUTCOMES, Category, Outcome, send_outcome
+from qqreliable.onebot.sends import OneBotSends, account_signal, fingerprint, send_fingerprint, target_of
 from qqreliable.reliability.account import AccountState
 from qqreliable.reliability.ratelimit import Circuits, Pacer, TokenBucket
-from qqreliable.reliability.verify import Ledger, fingerprint, send_fingerprint, target_of
+from qqreliable.reliability.verify import Ledger
+
+FACTS = OneBotSends()
 
 
 class Clock:
@@ -115,7 +118,7 @@ def _sent_event(mid: int, text: str, group: int = 1) -> dict:
 
 def test_ledger_matches_own_messages_once() -> None:
     clock = Clock()
-    ledger = Ledger(clock)
+    ledger = Ledger(clock, facts=FACTS)
     fp = fingerprint("hi")
     clock.now = 101.0
     assert ledger.observe(_sent_event(5, "hi"), self_id=9)
@@ -128,7 +131,7 @@ def test_ledger_matches_own_messages_once() -> None:
 
 
 def test_ledger_skips_ids_claimed_by_answered_sends() -> None:
-    ledger = Ledger(Clock())
+    ledger = Ledger(Clock(), facts=FACTS)
     assert ledger.claim(5)
     ledger.observe(_sent_event(5, "hi"), self_id=9)
     assert ledger.take(("group", 1), fingerprint("hi"), 0.0) is None
@@ -138,11 +141,11 @@ def test_ledger_skips_ids_claimed_by_answered_sends() -> None:
 def test_ledger_does_not_guess_while_an_identical_send_awaits_its_answer() -> None:
     from qqreliable.reliability.verify import _Content
 
-    ledger = Ledger(Clock())
+    ledger = Ledger(Clock(), facts=FACTS)
     target, fp = ("group", 1), fingerprint("hi")
     ledger.observe(_sent_event(5, "hi"), self_id=9)
-    other = _Content("send_group_msg", {"group_id": 1, "message": "something else"})
-    same = _Content("send_group_msg", {"group_id": 1, "message": "hi"})
+    other = _Content(FACTS, "send_group_msg", {"group_id": 1, "message": "something else"})
+    same = _Content(FACTS, "send_group_msg", {"group_id": 1, "message": "hi"})
     ledger.begin(target, other)
     assert not ledger.contested(target, fp)  # a different message in flight is no rival
     ledger.begin(target, same)
@@ -153,7 +156,7 @@ def test_ledger_does_not_guess_while_an_identical_send_awaits_its_answer() -> No
 
 
 def test_ledger_reads_lagrange_self_messages_and_ignores_others() -> None:
-    ledger = Ledger(Clock())
+    ledger = Ledger(Clock(), facts=FACTS)
     lgr = {"post_type": "message", "message_type": "private", "user_id": 9, "target_id": 4,
            "message_id": 1, "message": "x"}
     assert ledger.observe(lgr, self_id=9)
@@ -165,7 +168,7 @@ def test_ledger_reads_lagrange_self_messages_and_ignores_others() -> None:
 
 
 def test_ledger_wait_wakes_on_event_and_close() -> None:
-    ledger = Ledger()
+    ledger = Ledger(facts=FACTS)
     woke = threading.Event()
 
     def waiter() -> None:
@@ -279,7 +282,7 @@ def test_media_slot_limits_and_is_interrupted() -> None:
 
 def test_account_state_transitions() -> None:
     clock = Clock()
-    account = AccountState(probe_interval=30, clock=clock)
+    account = AccountState(probe_interval=30, clock=clock, signal=account_signal)
     account.check("send")
     account.observe({"post_type": "meta_event", "meta_event_type": "heartbeat", "status": {"online": True}})
     assert account.online
@@ -299,7 +302,7 @@ def test_account_state_transitions() -> None:
 
 
 def test_account_state_from_heartbeat_status() -> None:
-    account = AccountState()
+    account = AccountState(signal=account_signal)
     account.observe({"post_type": "meta_event", "meta_event_type": "heartbeat", "status": {"online": False}})
     assert not account.online
     account.observe({"post_type": "meta_event", "meta_event_type": "heartbeat", "status": {"online": True}})

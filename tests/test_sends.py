@@ -415,7 +415,7 @@ def test_message_sent_events_still_reach_handlers(onebot_factory: Any, make_bot:
 
 
 def test_base64_payload_is_measured() -> None:
-    from qqreliable.reliability.verify import payload_of
+    from qqreliable.onebot.sends import payload_of
 
     data = base64.b64encode(b"x" * 3000).decode()
     p = payload_of({"message": [{"type": "image", "data": {"file": "base64://" + data}}]})

@@ -41,6 +41,8 @@ from typing import (
 )
 
 from ..exceptions import ActionFailed, AuthenticationError, MediaRejected, ProtocolError, ResponseLost
+from ..outcome import Category, Outcome
+from ..receipt import Receipt
 
 if TYPE_CHECKING:
     from ..message import Message, MessageSegment
@@ -144,52 +146,6 @@ SEND_ACTIONS: FrozenSet[str] = frozenset(
 # ---------------------------------------------------------------------------
 # Classification of failed responses
 # ---------------------------------------------------------------------------
-
-
-class Category:
-    """How a response is classified. The values are plain strings, as stored on
-    :attr:`ActionFailed.category`; each says what the caller may do next."""
-
-    OK = "ok"
-    """``retcode`` 0: the action succeeded."""
-    ASYNC = "async"
-    """``status: async`` / retcode 1: accepted, outcome unknowable (treat as ambiguous)."""
-    AUTH = "auth"
-    """The access token is missing or wrong. Never retried."""
-    UNSUPPORTED = "unsupported"
-    """The implementation does not know the action. Permanent; try a fallback action."""
-    BAD_REQUEST = "bad_request"
-    """The parameters (or the message content) were rejected. Permanent: fix the call."""
-    NOT_FOUND = "not_found"
-    """The target group, member, user, message or file does not exist. Permanent."""
-    PERMISSION = "permission"
-    """The account may not do this (not admin, muted, temporary chats forbidden)."""
-    AMBIGUOUS = "ambiguous"
-    """The action may have taken effect (a send timed out). Verify; never resend blindly."""
-    RETRYABLE = "retryable"
-    """Certainly did not take effect and is transient: safe to repeat after a back-off."""
-    RISK_CONTROL = "risk_control"
-    """Tencent risk control refused the send. Not delivered; back off for long, never
-    auto-retry (it worsens the account's score)."""
-    OFFLINE = "offline"
-    """The QQ account behind the implementation is offline (kicked, login expired)."""
-    FAILED = "failed"
-    """Anything else: did not obviously take effect; actions with effects are not retried."""
-
-    ALL: Tuple[str, ...] = (
-        OK,
-        ASYNC,
-        AUTH,
-        UNSUPPORTED,
-        BAD_REQUEST,
-        NOT_FOUND,
-        PERMISSION,
-        AMBIGUOUS,
-        RETRYABLE,
-        RISK_CONTROL,
-        OFFLINE,
-        FAILED,
-    )
 
 
 @dataclass(frozen=True)
@@ -487,17 +443,6 @@ def classify(action: str, body: Mapping[str, Any], *, via: str) -> str:
 # ---------------------------------------------------------------------------
 
 
-class Outcome:
-    """How one attempt of a send ended (DESIGN "Reliability rules" 1)."""
-
-    DELIVERED = "delivered"
-    """The implementation confirmed the message (retcode 0), or verification found it."""
-    NOT_SENT = "not_sent"
-    """Certainly not delivered: raised at once and never resent."""
-    UNKNOWN = "unknown"
-    """It may have been delivered: verified before anything else happens."""
-
-
 #: The outcome of a send answered with a failure, by its :class:`Category`: the
 #: one place where RULES meets the send pipeline. RETRYABLE is NOT_SENT here: the
 #: QQ kernel refused the message synchronously, and resending a message is never
@@ -629,64 +574,6 @@ def http_status_body(status: int, text: str) -> Dict[str, Any]:
         "wording": text,
         "http_status": status,
     }
-
-
-# ---------------------------------------------------------------------------
-# Receipt
-# ---------------------------------------------------------------------------
-
-
-def _as_message_id(value: Any) -> Optional[int]:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
-        return int(value)
-    return None
-
-
-class Receipt(Dict[str, Any]):
-    """What a send returns: the response ``data`` as a dict, plus how it went.
-
-    ``receipt["message_id"]`` works as with a plain response; :attr:`message_id` is the
-    same value as an ``int`` (numeric strings coerced; ``None`` when absent).
-
-    Args:
-        data: the response data (``None`` -> empty).
-        attempts: how many times the send went on the wire.
-        verified: whether delivery was confirmed by verification (own
-            ``message_sent`` event, history or ``get_msg``) rather than by the
-            response itself.
-    """
-
-    def __init__(
-        self, data: Optional[Mapping[str, Any]] = None, *, attempts: int = 1, verified: bool = False
-    ) -> None:
-        super().__init__(data or {})
-        self.attempts = attempts
-        self.verified = verified
-
-    @property
-    def message_id(self) -> Optional[int]:
-        """The sent message's id (a signed int32, may be negative), or ``None``."""
-        return _as_message_id(self.get("message_id"))
-
-    def __repr__(self) -> str:
-        return (
-            f"Receipt({dict.__repr__(self)}, attempts={self.attempts!r}, "
-            f"verified={self.verified!r})"
-        )
-
-    def __reduce__(self) -> Any:
-        return (
-            _rebuild_receipt,
-            (dict(self), self.attempts, self.verified),
-        )
-
-
-def _rebuild_receipt(data: Mapping[str, Any], attempts: int, verified: bool) -> Receipt:
-    return Receipt(data, attempts=attempts, verified=verified)
 
 
 # ---------------------------------------------------------------------------

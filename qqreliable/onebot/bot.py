@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, 
 from urllib.parse import urlsplit
 
 from .actions import READ_ONLY, SEND_ACTIONS, ApiMixin, Receipt, decode_response
+from .history import OneBotHistory, event_key
+from .sends import OneBotSends, account_signal
 from .events import Event
 from ..exceptions import (
     ApiNotAvailable,
@@ -48,6 +50,7 @@ from ..transport.ws import WsClient
 if TYPE_CHECKING:
     from urllib3.util.retry import Retry
 
+    from .media import OneBotMedia
     from ..reliability.media import Media, MediaFetcher
     from ..reliability.outbound import MediaPreparer
 
@@ -263,7 +266,7 @@ class Bot(BotBase, ApiMixin):
                 policy=send_policy,
                 pacing=pacing,
                 call=self._attempt,
-                read=self._read_for_sends,
+                facts=OneBotSends(read=self._read_for_sends),
                 self_id=lambda: getattr(self._send_route, "self_id", None) or self._self_id,
                 events_live=events_live,
                 stopping=self._supervisor.stopping,
@@ -277,18 +280,20 @@ class Bot(BotBase, ApiMixin):
         self._media_config = MediaConfig.from_option(media_cache)
         self._io_pool = IoPool("media-io", max_workers=self._media_config.workers)
         self._api_pool = IoPool("media-api", max_workers=self._media_config.api_workers)
-        self._offline_watch = OfflineWatch()
+        self._offline_watch = OfflineWatch(account_signal)
         self._media_lock = threading.Lock()
+        self._media_api: Optional[OneBotMedia] = None
         self._media_fetcher: Optional[MediaFetcher] = None
         self._outbound_media = outbound_media
         self._outbound_preparer: Optional[MediaPreparer] = None
         if self._http is not None:
             make_cancellable(self._http.session)  # a losing get_image is abandoned at once
-        self._dedupe = Deduper(size=dedupe_size, ttl=dedupe_ttl)
+        self._dedupe = Deduper(size=dedupe_size, ttl=dedupe_ttl, key=event_key)
         self._stalls = StallWatch(reconcile_after)
+        history = OneBotHistory(self._history_call)
         self._gapfill = GapFiller(
-            ChatTracker(max_chats=recover_chats, window=recover_window),
-            call=self._history_call,
+            ChatTracker(max_chats=recover_chats, window=recover_window, locate=history.locate),
+            history=history,
             deliver=self._deliver_recovered,
             stopping=self._supervisor.stopping,
             page_size=recover_page,
@@ -309,11 +314,13 @@ class Bot(BotBase, ApiMixin):
         fetcher = self._media_fetcher
         if fetcher is None:
             from ..reliability.media import MediaFetcher
+            from .media import OneBotMedia
 
             with self._media_lock:
                 if self._media_fetcher is None:
+                    self._media_api = OneBotMedia(self.call_action)
                     self._media_fetcher = MediaFetcher(
-                        self.call_action, self._io_pool.submit, self._media_config,
+                        self._media_api, self._io_pool.submit, self._media_config,
                         submit_api=self._api_pool.submit, offline=self._offline_watch,
                     )
                 fetcher = self._media_fetcher
@@ -331,7 +338,7 @@ class Bot(BotBase, ApiMixin):
             with self._media_lock:
                 if self._outbound_preparer is None:
                     self._outbound_preparer = MediaPreparer(
-                        self._outbound_media, call=self.call_action, submit=self._io_pool.submit,
+                        self._outbound_media, api=self._media_api, submit=self._io_pool.submit,
                         submit_api=self._api_pool.submit, media=media,
                     )
                 preparer = self._outbound_preparer

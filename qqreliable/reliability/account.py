@@ -1,13 +1,15 @@
-"""Whether the QQ account behind the implementation is online (faults LIVE-03).
+"""Whether the QQ account behind the server is online (faults LIVE-03).
 
-The OneBot connection and the QQ session are independent: a kicked account keeps
-its WebSocket, its heartbeats may still say ``online: true`` (NapCat caches the
-flag), and every send then fails. The account is marked offline by a
-``bot_offline`` notice, a heartbeat ``status.online == false`` or a send answered
-with an offline-class error; it is back after a ``bot_online`` notice, a heartbeat
-saying online again *after one said offline* (a heartbeat that never said offline
-proves nothing on NapCat), or any delivered send. While it is offline, sends fail
-fast with :class:`AccountOffline`, except one probe per ``probe_interval``.
+The connection to the server and the QQ session are independent: a kicked account
+keeps its connection, its status reports may still say online (NapCat caches the
+flag), and every send then fails. The protocol turns events into
+:class:`~qqreliable.reliability.interfaces.AccountSignal` values (OneBot:
+offline notices, heartbeat status). The account is marked offline by an
+offline notice, a status report saying offline, or a send answered with an
+offline-class error; it is back after an online notice, a status report saying
+online again *after one said offline* (a report that never said offline proves
+nothing on NapCat), or any delivered send. While it is offline, sends fail fast
+with :class:`AccountOffline`, except one probe per ``probe_interval``.
 """
 
 from __future__ import annotations
@@ -15,25 +17,39 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import abc
 from typing import Any, Callable, Mapping, Optional
 
 from ..exceptions import AccountOffline
+from .interfaces import SIGNAL_NOTICE, SIGNAL_STATUS, AccountSignalFn
 
 __all__ = ["AccountState"]
 
 log = logging.getLogger(__name__)
 
-_NOTICE = "notice"
-_STATUS = "status"
+_NOTICE = SIGNAL_NOTICE
+_STATUS = SIGNAL_STATUS
 _SEND = "send"
 
 
 class AccountState:
-    """Online/offline state of one account, fed by events and send outcomes. Thread-safe."""
+    """Online/offline state of one account, fed by events and send outcomes. Thread-safe.
 
-    def __init__(self, probe_interval: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+    Args:
+        probe_interval: while offline, one send per this many seconds goes through.
+        clock: monotonic clock (tests inject one).
+        signal: the protocol's ``signal(event) -> AccountSignal | None``; None: events
+            are ignored (only send outcomes move the state).
+    """
+
+    def __init__(
+        self,
+        probe_interval: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        signal: Optional[AccountSignalFn] = None,
+    ) -> None:
         self.probe_interval = probe_interval
+        self._signal = signal
         self._clock = clock
         self._lock = threading.Lock()
         self._offline_by: Optional[str] = None
@@ -52,24 +68,20 @@ class AccountState:
 
     def observe(self, event: Mapping[str, Any]) -> None:
         """Feed every event; only account-state ones matter. Never blocks, never raises."""
-        post_type = event.get("post_type")
-        if post_type == "notice":
-            notice = event.get("notice_type")
-            if notice == "bot_offline":
-                text = event.get("message") or event.get("tag") or "bot_offline notice"
-                self.mark_offline(str(text), _NOTICE)
-            elif notice == "bot_online":
-                self.mark_online(_NOTICE)
-        elif post_type == "meta_event" and event.get("meta_event_type") == "heartbeat":
-            status = event.get("status")
-            online = status.get("online") if isinstance(status, abc.Mapping) else None
-            if online is False:
-                self.mark_offline("heartbeat status online=false", _STATUS)
-            elif online is True:
-                with self._lock:
-                    back = self._offline_by == _STATUS
-                if back:
-                    self.mark_online(_STATUS)
+        if self._signal is None:
+            return
+        signal = self._signal(event)
+        if signal is None or signal.source not in (_NOTICE, _STATUS):
+            return
+        if not signal.online:
+            self.mark_offline(signal.reason or "offline", signal.source)
+        elif signal.source == _NOTICE:
+            self.mark_online(_NOTICE)
+        else:
+            with self._lock:
+                back = self._offline_by == _STATUS
+            if back:  # a status report proves nothing unless one said offline
+                self.mark_online(_STATUS)
 
     def mark_offline(self, reason: str, source: str = _SEND) -> None:
         with self._lock:

@@ -1,19 +1,18 @@
 """No event handled twice: a bounded, time-limited window of event identities.
 
-OneBot implementations deliver the same event more than once: go-cqhttp
-re-POSTs a webhook whose answer was late, NapCat reports some notices twice,
-a reconnect (or two live connections for one account) repeats what was in
-flight, and the gap filler re-reads history that partly overlaps what arrived
-live. Every inbound event therefore passes :meth:`Deduper.seen` before it is
-dispatched; a known identity is dropped and counted.
+Servers deliver the same event more than once: a webhook re-POSTed because its
+answer was late, a notice reported twice, a reconnect (or two live connections for
+one account) repeating what was in flight, and the gap filler re-reading history
+that partly overlaps what arrived live. Every inbound event therefore passes
+:meth:`Deduper.seen` before it is dispatched; a known identity is dropped and
+counted.
 
-The identity of an event (:func:`event_key`):
-
-- messages (and ``message_sent``): account, post type, chat and ``message_id``;
-- requests: account, request type and ``flag`` (the handle used to answer it);
-- notices and anything else: account plus a digest of the whole event, so only
-  an exact repeat is dropped (two different pokes in the same second are not);
-- heartbeat and lifecycle meta events: none. They are never deduplicated.
+The identity of an event comes from the protocol (an
+:data:`~qqreliable.reliability.interfaces.EventKeyFn`; OneBot:
+:func:`qqreliable.onebot.history.event_key`): for a message, its account, chat and
+id; for events without a stable id, a digest of the whole event
+(:func:`digest_key`, the default), so only an exact repeat is dropped; None for
+events that must never be dropped (heartbeats).
 
 An identity is remembered for ``ttl`` seconds and at most ``size`` identities
 are kept (the oldest go first), so memory stays bounded whatever the event
@@ -29,16 +28,13 @@ import threading
 import time
 from typing import Any, Callable, Hashable, Mapping, Optional, Tuple
 
-__all__ = ["Deduper", "event_key"]
+__all__ = ["Deduper", "digest", "digest_key", "EventKey"]
 
 EventKey = Tuple[Hashable, ...]
 
 
-def _account(event: Mapping[str, Any]) -> str:
-    return str(event.get("self_id", ""))
-
-
-def _digest(event: Mapping[str, Any]) -> str:
+def digest(event: Mapping[str, Any]) -> str:
+    """A digest of the whole event (keys sorted): equal only for an exact repeat."""
     try:
         text = json.dumps(event, sort_keys=True, ensure_ascii=False, default=str)
     except (TypeError, ValueError):  # unorderable mixed keys: fall back to repr order
@@ -46,22 +42,9 @@ def _digest(event: Mapping[str, Any]) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
-def event_key(event: Mapping[str, Any]) -> Optional[EventKey]:
-    """The identity of ``event`` for de-duplication, or None when it must never be dropped."""
-    post_type = event.get("post_type")
-    if post_type == "meta_event":
-        return None
-    account = _account(event)
-    if post_type in ("message", "message_sent"):
-        message_id = event.get("message_id")
-        if message_id is not None:
-            chat = event.get("group_id") if event.get("message_type") == "group" else event.get("user_id")
-            if event.get("message_type") != "group" and post_type == "message_sent":
-                chat = event.get("target_id", chat)
-            return (account, str(post_type), str(event.get("message_type", "")), str(chat), str(message_id))
-    if post_type == "request" and event.get("flag") not in (None, ""):
-        return (account, "request", str(event.get("request_type", "")), str(event.get("flag")))
-    return (account, "digest", _digest(event))
+def digest_key(event: Mapping[str, Any]) -> Optional[EventKey]:
+    """The default identity: only an exact repeat of the whole event is a duplicate."""
+    return ("digest", digest(event))
 
 
 class Deduper:
@@ -72,15 +55,25 @@ class Deduper:
             de-duplication off.
         ttl: seconds an identity is remembered.
         clock: a monotonic clock (tests inject one).
+        key: the protocol's ``key(event) -> tuple | None`` (default
+            :func:`digest_key`: exact repeats only).
     """
 
-    def __init__(self, size: int = 20_000, ttl: float = 3600.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        size: int = 20_000,
+        ttl: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        key: Callable[[Mapping[str, Any]], Optional[EventKey]] = digest_key,
+    ) -> None:
         if size < 0:
             raise ValueError("size must be >= 0 (0 turns de-duplication off)")
         if ttl <= 0:
             raise ValueError("ttl must be positive")
         self.size = size
         self.ttl = ttl
+        self._key = key
         self._clock = clock
         self._lock = threading.Lock()
         self._seen: "collections.OrderedDict[EventKey, float]" = collections.OrderedDict()
@@ -90,7 +83,7 @@ class Deduper:
         """True when ``event`` was seen within the window (drop it); records it otherwise."""
         if self.size == 0:
             return False
-        key = event_key(event)
+        key = self._key(event)
         if key is None:
             return False
         now = self._clock()
@@ -106,7 +99,7 @@ class Deduper:
 
     def knows(self, event: Mapping[str, Any]) -> bool:
         """True when ``event`` is in the window; records nothing."""
-        key = event_key(event)
+        key = self._key(event)
         if key is None or self.size == 0:
             return False
         with self._lock:

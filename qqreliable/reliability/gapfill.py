@@ -1,13 +1,15 @@
 """No message lost: after a reconnect, read what was missed from message history.
 
-No OneBot implementation buffers events while no client is connected (NapCat
-does not even build them), so a reconnect leaves a hole. The bot remembers,
-per account, the chats that were active recently and the last message seen in
-each (:class:`ChatTracker`). When an account's connection drops, that picture
-is frozen; once it is back, :class:`GapFiller` asks
-``get_group_msg_history`` / ``get_friend_msg_history`` for each of those
-chats, pages back until it finds the last message seen before the outage, and
-hands every later message to the bot, oldest first, through the same
+Servers do not buffer events while no client is connected (no OneBot
+implementation does, NapCat does not even build them; mirai-api-http's WebSocket
+replays nothing), so a reconnect leaves a hole. The bot remembers, per account,
+the chats that were active recently and the last message seen in each
+(:class:`ChatTracker`). When an account's connection drops, that picture is
+frozen; once it is back, :class:`GapFiller` reads each of those chats' history
+through the protocol's :class:`~qqreliable.reliability.interfaces.ChatHistory`
+(OneBot: :class:`qqreliable.onebot.history.OneBotHistory`), pages back until it
+finds the last message seen before the outage, and hands every later message to
+the bot, oldest first, through the same
 de-duplication window as live events (so messages that arrived live are not
 delivered again). Recovered events carry ``event.recovered == True``.
 
@@ -30,11 +32,13 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
+from .interfaces import Account, ChatHistory, PastMessage, Sighting, Target, target_name
+
 __all__ = ["ChatTracker", "GapFiller", "Anchor", "StallWatch"]
 
 log = logging.getLogger(__name__)
 
-Chat = Tuple[str, int]  # ("group" | "private", group_id | user_id)
+Chat = Target  # (kind, id), as the protocol names chats
 
 
 @dataclass(frozen=True)
@@ -46,61 +50,42 @@ class Anchor:
     seen_at: float
 
 
-def _as_int(value: Any) -> Optional[int]:
-    try:
-        return int(value) if value is not None and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        return None
-
-
-def chat_of(event: Mapping[str, Any]) -> Optional[Chat]:
-    """The chat a message event belongs to, or None for other events."""
-    if event.get("post_type") not in ("message", "message_sent"):
-        return None
-    message_type = event.get("message_type")
-    if message_type == "group":
-        group_id = _as_int(event.get("group_id"))
-        return ("group", group_id) if group_id is not None else None
-    if message_type == "private":
-        peer = event.get("target_id") if event.get("post_type") == "message_sent" else event.get("user_id")
-        user_id = _as_int(peer)
-        return ("private", user_id) if user_id is not None else None
-    return None
-
-
-def _is_self(event: Mapping[str, Any], self_id: Optional[int]) -> bool:
-    if event.get("post_type") == "message_sent":
-        return True
-    user_id = _as_int(event.get("user_id"))
-    return self_id is not None and user_id == self_id
-
-
 class ChatTracker:
     """Recently active chats per account, with the last message seen in each. Thread-safe.
 
     Args:
         max_chats: chats remembered per account (the most recently active).
         window: seconds a chat stays "recent" after its last message.
+        clock: monotonic clock.
+        locate: the protocol's ``locate(event) -> Sighting | None``
+            (:meth:`ChatHistory.locate`): a live message's account, chat and id.
     """
 
-    def __init__(self, max_chats: int = 20, window: float = 600.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        max_chats: int = 20,
+        window: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        locate: Callable[[Mapping[str, Any]], Optional[Sighting]],
+    ) -> None:
+        self._locate = locate
         self.max_chats = max_chats
         self.window = window
         self._clock = clock
         self._lock = threading.Lock()
-        self._chats: Dict[Optional[int], "collections.OrderedDict[Chat, Anchor]"] = {}
+        self._chats: Dict[Account, "collections.OrderedDict[Chat, Anchor]"] = {}
 
     def observe(self, event: Mapping[str, Any]) -> None:
         """Note a message event (cheap; called on reader threads)."""
         if self.max_chats <= 0:
             return
-        chat = chat_of(event)
-        if chat is None or event.get("message_id") is None:
+        sighting = self._locate(event)
+        if sighting is None or sighting.message_id is None:
             return
-        account = _as_int(event.get("self_id"))
-        stamp = event.get("time")
-        when = float(stamp) if isinstance(stamp, (int, float)) and not isinstance(stamp, bool) else time.time()
-        anchor = Anchor(event.get("message_id"), when, self._clock())
+        account, chat = sighting.account, sighting.chat
+        when = sighting.time if sighting.time is not None else time.time()
+        anchor = Anchor(sighting.message_id, when, self._clock())
         with self._lock:
             chats = self._chats.setdefault(account, collections.OrderedDict())
             chats[chat] = anchor
@@ -108,7 +93,7 @@ class ChatTracker:
             while len(chats) > self.max_chats:
                 chats.popitem(last=False)
 
-    def snapshot(self, self_id: Optional[int]) -> List[Tuple[Chat, Anchor]]:
+    def snapshot(self, self_id: Account) -> List[Tuple[Chat, Anchor]]:
         """The account's recent chats and their anchors, most recent last."""
         now = self._clock()
         with self._lock:
@@ -117,7 +102,7 @@ class ChatTracker:
                 return []
             return [(chat, a) for chat, a in chats.items() if now - a.seen_at <= self.window]
 
-    def accounts(self) -> List[Optional[int]]:
+    def accounts(self) -> List[Account]:
         with self._lock:
             return list(self._chats)
 
@@ -127,7 +112,7 @@ class GapFiller:
 
     Args:
         tracker: the :class:`ChatTracker` fed with every live message.
-        call: ``call(action, self_id, params) -> data``; runs one API call.
+        history: the protocol's :class:`ChatHistory` (reads one page per call).
         deliver: ``deliver(event_dict) -> bool``: dedupe + dispatch as recovered;
             returns False for a duplicate.
         stopping: the bot's stop Event (checked between calls).
@@ -139,20 +124,20 @@ class GapFiller:
         self,
         tracker: ChatTracker,
         *,
-        call: Callable[[str, Optional[int], Dict[str, Any]], Any],
+        history: ChatHistory,
         deliver: Callable[[Dict[str, Any]], bool],
         stopping: threading.Event,
         page_size: int = 50,
         max_pages: int = 10,
     ) -> None:
         self.tracker = tracker
-        self._call = call
+        self._history = history
         self._deliver = deliver
         self._stopping = stopping
         self.page_size = page_size
         self.max_pages = max_pages
         self._lock = threading.Lock()
-        self._pending: Dict[Optional[int], List[Tuple[Chat, Anchor]]] = {}
+        self._pending: Dict[Account, List[Tuple[Chat, Anchor]]] = {}
         self.recovered = 0
         self.fills = 0
         self.errors = 0
@@ -162,7 +147,7 @@ class GapFiller:
     def enabled(self) -> bool:
         return self.tracker.max_chats > 0
 
-    def connection_lost(self, self_id: Optional[int]) -> None:
+    def connection_lost(self, self_id: Account) -> None:
         """Freeze what the account had seen (reader thread; cheap). The first loss wins
         until the gap is filled, so a flapping link does not move the anchors forward."""
         if not self.enabled:
@@ -172,11 +157,11 @@ class GapFiller:
             if self_id not in self._pending and snapshot:
                 self._pending[self_id] = snapshot
 
-    def has_gap(self, self_id: Optional[int]) -> bool:
+    def has_gap(self, self_id: Account) -> bool:
         with self._lock:
             return self_id in self._pending
 
-    def fill(self, self_id: Optional[int]) -> int:
+    def fill(self, self_id: Account) -> int:
         """Recover the account's missed messages (a handler-pool job); returns how many."""
         with self._lock:
             snapshot = self._pending.pop(self_id, None)
@@ -191,7 +176,7 @@ class GapFiller:
                 missed = self._missed(self_id, chat, anchor)
             except Exception as exc:  # an API error for one chat must not stop the others
                 self.errors += 1
-                log.warning("gap fill of %s %s failed: %s", chat[0], chat[1], exc)
+                log.warning("gap fill of %s failed: %s", target_name(chat), exc)
                 continue
             for event in missed:
                 if self._deliver(event):
@@ -201,60 +186,40 @@ class GapFiller:
             log.info("recovered %d message(s) missed while account %s was disconnected", delivered, self_id)
         return delivered
 
-    def _missed(self, self_id: Optional[int], chat: Chat, anchor: Anchor) -> List[Dict[str, Any]]:
-        message_type, chat_id = chat
-        action = "get_group_msg_history" if message_type == "group" else "get_friend_msg_history"
-        id_param = "group_id" if message_type == "group" else "user_id"
-        messages: List[Dict[str, Any]] = []  # oldest first
-        ids = set()
+    def _missed(self, self_id: Account, chat: Chat, anchor: Anchor) -> List[Dict[str, Any]]:
+        messages: List[PastMessage] = []  # oldest first
+        ids: set = set()
         found = False
         start: Any = None
         for _ in range(max(1, self.max_pages)):
-            params: Dict[str, Any] = {id_param: chat_id, "count": self.page_size}
-            if start is not None:
-                params["message_seq"] = start
-            data = self._call(action, self_id, params)
-            page = data.get("messages") if isinstance(data, Mapping) else None
-            if not isinstance(page, list):
+            page = self._history.page(self_id, chat, self.page_size, start)
+            if page is None:
                 break
-            older = [m for m in page if isinstance(m, dict) and m.get("message_id") not in ids]
+            older = [m for m in page if m.message_id not in ids]
             if not older:
                 break
             for m in older:
-                ids.add(m.get("message_id"))
+                ids.add(m.message_id)
             messages = older + messages
             if anchor.message_id in ids:
                 found = True
                 break
-            first = older[0]
-            start = first.get("message_seq", first.get("message_id"))
+            start = older[0].cursor
             if start is None or self._stopping.is_set():
                 break
-        messages.sort(key=lambda m: (m.get("time") or 0))  # stable: keeps history order within a second
+        messages.sort(key=lambda m: (m.time or 0))  # stable: keeps history order within a second
         if found:
-            index = next(i for i, m in enumerate(messages) if m.get("message_id") == anchor.message_id)
+            index = next(i for i, m in enumerate(messages) if m.message_id == anchor.message_id)
             after = messages[index + 1 :]
         else:
             self.incomplete += 1
             log.warning(
-                "gap fill of %s %s: the last message seen before the outage is not in the last %d "
+                "gap fill of %s: the last message seen before the outage is not in the last %d "
                 "history pages; delivering what is newer than it, older messages may be missing",
-                message_type, chat_id, self.max_pages,
+                target_name(chat), self.max_pages,
             )
-            after = [m for m in messages if (m.get("time") or 0) >= anchor.time]
-        out = []
-        for m in after:
-            event = dict(m)
-            event.setdefault("post_type", "message")
-            event.setdefault("message_type", message_type)
-            if self_id is not None:
-                event.setdefault("self_id", self_id)
-            if message_type == "group":
-                event.setdefault("group_id", chat_id)
-            if _is_self(event, _as_int(event.get("self_id"))):
-                continue
-            out.append(event)
-        return out
+            after = [m for m in messages if (m.time or 0) >= anchor.time]
+        return [m.event for m in after if not m.own]
 
 
 class StallWatch:
@@ -276,8 +241,8 @@ class StallWatch:
         self.quiet = quiet
         self._clock = clock
         self._lock = threading.Lock()
-        self._last: Dict[Optional[int], float] = {}
-        self._checked: Dict[Optional[int], float] = {}
+        self._last: Dict[Account, float] = {}
+        self._checked: Dict[Account, float] = {}
         self.checks = 0
         self.recovered = 0
 
@@ -285,11 +250,11 @@ class StallWatch:
     def enabled(self) -> bool:
         return self.quiet is not None and self.quiet > 0
 
-    def saw_message(self, self_id: Optional[int]) -> None:
+    def saw_message(self, self_id: Account) -> None:
         with self._lock:
             self._last[self_id] = self._clock()
 
-    def due(self) -> List[Optional[int]]:
+    def due(self) -> List[Account]:
         """The accounts to reconcile now (each is then not due for ``quiet`` seconds)."""
         if not self.enabled:
             return []

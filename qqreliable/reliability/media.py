@@ -1,14 +1,15 @@
 """Media that always arrives: race the URL against the API, validate, retry, cache.
 
 ``bot.fetch_image(segment)`` (and ``fetch_record`` / ``fetch_video`` /
-``fetch_file``) lands here. NTQQ implementations hand out media two ways and
-each fails in its own fashion (``reference/faults.md`` MEDIA-01/02):
+``fetch_file``) lands here. Servers hand out media two ways and each fails in its
+own fashion (``reference/faults.md`` MEDIA-01/02):
 
 * the segment's ``url`` is signed with a short-lived ``rkey``; once it has
   expired the host answers a small JSON body, with HTTP 400 or even 200;
-* ``get_image`` makes the implementation download through the QQ kernel,
-  which may answer retcode 1200 (``downloadRichMedia`` timeout) after many
-  seconds, or never.
+* asking the API for the file (the protocol's
+  :class:`~qqreliable.reliability.interfaces.MediaApi`; OneBot: its image action)
+  makes the server download through the QQ kernel, which may time out after many
+  seconds, or never answer.
 
 So both run at once on the bot's I/O pool and the first *valid* file wins;
 the loser is cancelled. Each path retries on its own (exponential backoff
@@ -17,6 +18,10 @@ a cut download resumes with ``Range`` where the server allows it, every body
 is checked (status, type, length, magic bytes), and what was fetched is kept
 in an on-disk cache keyed by the file id. Concurrent fetches of the same file
 share one download.
+
+Signed URLs are secrets for as long as they live: every log line and error message
+built here passes through :func:`redact`, which blanks ``rkey`` and other signature
+query parameters.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import hashlib
 import logging
 import os
 import random
+import re
 import tempfile
 import threading
 import time
@@ -37,22 +43,13 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, Deque, Dict, List, Mapping, Optional, Tuple, Union
 
-from ..exceptions import (
-    AccountOffline,
-    ActionFailed,
-    ApiNotAvailable,
-    ApiTimeout,
-    BotStopped,
-    Error,
-    MediaUnavailable,
-    NetworkError,
-)
-from ..message import Message, MessageSegment
+from ..exceptions import AccountOffline, BotStopped, Error, MediaUnavailable
 from ..runtime.stats import percentile
 from ..transport.download import CancelToken, DownloadError, MediaHttp
 from .backoff import Backoff
 from .mediaconfig import MediaConfig, OfflineWatch, default_cache_dir
 from .cache import MediaCache
+from .interfaces import MediaApi, MediaRef
 from .race import RaceLost, race
 from .sniff import judge
 
@@ -62,8 +59,7 @@ __all__ = [
     "MediaRef",
     "MediaFetcher",
     "MediaAttemptError",
-    "parse_ref",
-    "clean_url",
+    "redact",
     "parse_retry_after",
     "retryable",
     "retry_delay",
@@ -76,7 +72,26 @@ _HEAD = 512  # bytes kept for sniffing
 _TAIL = 16  # bytes kept for end markers
 _EAGER_READ = 8 * 1024 * 1024  # cached files up to this size are read into Media.data at once
 
-_API_ACTIONS = {"image": "get_image", "record": "get_record", "video": "get_file", "file": "get_file"}
+#: Query parameters that sign or authorise a URL: their values never reach a log or
+#: an error message (QQ's ``rkey``, cloud storage signatures, tokens).
+_SECRET_PARAMS = (
+    "rkey", "sign", "signature", "sig", "token", "access_token", "auth", "auth_key", "authkey",
+    "key", "secret", "credential", "x-amz-signature", "x-amz-credential", "x-amz-security-token",
+    "x-cos-security-token", "q-signature", "ossaccesskeyid", "x-oss-signature",
+)
+_SECRET_QUERY = re.compile(
+    r"([?&;]|&amp;)(" + "|".join(re.escape(p) for p in _SECRET_PARAMS) + r")=[^&\s#\"'<>,\])]*",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with the values of signature query parameters (``rkey=...``,
+    ``sign=...``, ``X-Amz-Signature=...``...) replaced by ``REDACTED``, wherever a
+    URL or a bare query string appears in it. Pure; never raises."""
+    if "=" not in text:
+        return text
+    return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}{m.group(2)}=REDACTED", text)
 
 
 # --------------------------------------------------------------------------- configuration
@@ -92,7 +107,7 @@ class Media:
         kind: ``"image"``, ``"record"``, ``"video"`` or ``"file"``.
         content_type: the type sniffed from the bytes (``image/png``…).
         size: bytes.
-        source: ``"url"`` (direct download), ``"api"`` (``get_image``…) or ``"cache"``.
+        source: ``"url"`` (direct download), ``"api"`` (asked of the API) or ``"cache"``.
         path: the cached file, when the cache is on (may be evicted later).
         file: the implementation's file id, when known.
         url: the URL it was downloaded from, when it was.
@@ -149,19 +164,6 @@ class Media:
         return f"<Media {self.kind} {self.content_type} {self.size} bytes from {self.source}>"
 
 
-@dataclass(frozen=True)
-class MediaRef:
-    """What to fetch: the implementation's ``file`` id and/or a direct ``url``."""
-
-    kind: str
-    file: Optional[str] = None
-    url: Optional[str] = None
-
-    @property
-    def key(self) -> str:
-        return f"{self.kind}:{self.file or self.url}"
-
-
 class MediaAttemptError(Error):
     """One attempt of one path failed; ``MediaUnavailable.errors`` holds these.
 
@@ -174,6 +176,7 @@ class MediaAttemptError(Error):
     """
 
     def __init__(self, path: str, cause: str, message: str, *, retry_after: Optional[float] = None) -> None:
+        message = redact(message)
         super().__init__(message)
         self.path = path
         self.cause = cause
@@ -186,83 +189,8 @@ class MediaAttemptError(Error):
         return f"{self.path}: {self.cause}: {self.detail}"
 
 
-_SEGMENT_TYPES = {"image": ("image",), "record": ("record",), "video": ("video",), "file": ("file", "video", "record", "image")}
-
-
-def clean_url(url: str) -> str:
-    """Undo CQ-code escaping left in a URL (``&amp;`` → ``&``…); strip blanks.
-
-    A URL copied out of a CQ string keeps ``&amp;`` and the host then rejects
-    it (``invalid rkey``). A real URL never needs a literal ``&amp;``.
-    """
-    url = url.strip()
-    for _ in range(3):  # doubly escaped URLs exist
-        cleaned = url.replace("&#44;", ",").replace("&#91;", "[").replace("&#93;", "]").replace("&amp;", "&")
-        if cleaned == url:
-            break
-        url = cleaned
-    return url
-
-
 def _is_http(value: str) -> bool:
     return value[:8].lower().startswith(("http://", "https://"))
-
-
-def parse_ref(kind: str, target: Any) -> MediaRef:
-    """Turn what the user passed into a :class:`MediaRef`.
-
-    ``target`` may be a :class:`MessageSegment`, a segment dict
-    (``{"type": "image", "data": {...}}``), a segment's ``data`` dict, an event
-    or message holding such a segment (the first one is used), a ``file`` id, or
-    a URL.
-
-    Raises:
-        ValueError: nothing fetchable was found.
-        TypeError: ``target`` is of an unsupported type.
-    """
-    data: Optional[Mapping[str, Any]] = None
-    if isinstance(target, MessageSegment):
-        data = target.data
-    elif isinstance(target, str):
-        if not target.strip():
-            raise ValueError(f"an empty {kind} id")
-        text = clean_url(target) if _is_http(target.strip()) else target.strip()
-        return MediaRef(kind, url=text) if _is_http(text) else MediaRef(kind, file=text)
-    elif isinstance(target, Mapping) and "type" in target and isinstance(target.get("data"), Mapping):
-        data = target["data"]
-    elif isinstance(target, Mapping) and "message" in target:
-        data = _find_segment(kind, Message(target.get("message")))
-    elif isinstance(target, Message) or (isinstance(target, list)):
-        data = _find_segment(kind, Message(target))
-    elif isinstance(target, Mapping) and ("file" in target or "url" in target or "file_id" in target):
-        data = target
-    else:
-        raise TypeError(f"cannot fetch a {kind} from {type(target).__name__}")
-    file = _text(data.get("file")) or _text(data.get("file_id")) or _text(data.get("file_unique"))
-    url = _text(data.get("url"))
-    if url and not _is_http(url):
-        url = None
-    if file and _is_http(file):
-        url = url or file
-    url = clean_url(url) if url else None
-    if not file and not url:
-        raise ValueError(f"the {kind} segment has neither a file id nor a URL")
-    return MediaRef(kind, file=file, url=url)
-
-
-def _text(value: Any) -> Optional[str]:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _find_segment(kind: str, message: Message) -> Mapping[str, Any]:
-    for wanted in _SEGMENT_TYPES[kind]:
-        for segment in message:
-            if segment.type == wanted:
-                return segment.data
-    raise ValueError(f"no {kind} segment in the message")
 
 
 # --------------------------------------------------------------------------- retry decisions (pure)
@@ -321,27 +249,6 @@ def retry_delay(
     if retry_after is not None:
         return min(max(0.0, retry_after), retry_after_max)
     return backoff.delay(failures, rand)
-
-
-def _classify_action_error(exc: BaseException) -> str:
-    if isinstance(exc, ActionFailed):
-        text = f"{exc.message} {exc.wording}".lower()
-        if exc.retcode in (1404, 404) or exc.category == "unsupported":
-            return "api_unsupported"
-        if "not found" in text or "不存在" in text or "找不到" in text:
-            return "api_not_found"
-        if exc.retcode in (1400, 400, 100) or exc.category == "bad_request":
-            return "api_bad_request"
-        if exc.retcode == 1200:
-            return "api_1200"
-        return "api_failed"
-    if isinstance(exc, ApiTimeout):
-        return "api_timeout"
-    if isinstance(exc, (ApiNotAvailable, BotStopped)):
-        return "api_unavailable"
-    if isinstance(exc, NetworkError):
-        return "api_network"
-    return "api_error"
 
 
 # --------------------------------------------------------------------------- streaming sink
@@ -486,18 +393,19 @@ class MediaFetcher:
     """Fetches media for one bot. Thread-safe; any number of threads may fetch at once.
 
     Args:
-        call: ``call(action, api_timeout=..., **params)``: the bot's ``call_action``.
+        api: the protocol's :class:`MediaApi` (finds references, asks the API).
         submit: ``submit(fn, *args) -> Future`` of the media I/O pool.
         config: the :class:`MediaConfig`.
         submit_api: the pool of the API path (default: ``submit``).
         http: the direct-download transport (made on first use when None).
         clock: monotonic clock (tests inject one).
-        offline: the account's offline flag, when the owner keeps it (a new one otherwise).
+        offline: the account's offline flag when the owner keeps it (default: a
+            new one fed by ``api.account_signal``).
     """
 
     def __init__(
         self,
-        call: Callable[..., Any],
+        api: MediaApi,
         submit: Callable[..., "Future[Any]"],
         config: MediaConfig,
         *,
@@ -506,7 +414,7 @@ class MediaFetcher:
         clock: Callable[[], float] = time.monotonic,
         offline: Optional[OfflineWatch] = None,
     ) -> None:
-        self._call = call
+        self.api = api
         self._submit = submit
         self._submit_api = submit_api or submit
         self.config = config
@@ -518,7 +426,7 @@ class MediaFetcher:
         self._cache: Optional[MediaCache] = None
         self._cache_broken = False
         self._closed = False
-        self._watch = offline if offline is not None else OfflineWatch()
+        self._watch = offline if offline is not None else OfflineWatch(api.account_signal)
         self.stats = MediaStats()
 
     # -- lifecycle ------------------------------------------------------------
@@ -565,7 +473,8 @@ class MediaFetcher:
     # -- account status -------------------------------------------------------
 
     def observe(self, event: Mapping[str, Any]) -> None:
-        """Learn the account's state from events (``bot_offline`` notices, heartbeats)."""
+        """Learn the account's state from events (the protocol's account signals:
+        offline notices, status reports). Reader thread: never blocks."""
         self._watch.observe(event)
 
     @property
@@ -574,23 +483,31 @@ class MediaFetcher:
         return self._watch.offline
 
     def _probe_offline(self, deadline: float) -> Optional[str]:
-        """Ask ``get_status`` (briefly) whether the account is online."""
+        """Ask the API (briefly) whether the account is online."""
         remaining = min(2.0, deadline - self._clock())
         if remaining <= 0.05:
             return None
         try:
-            status = self._call("get_status", api_timeout=remaining)
+            return self.api.probe_offline(remaining)
         except Error:
             return None
-        if isinstance(status, Mapping) and status.get("online") is False:
-            return "get_status says the account is offline"
-        return None
 
     # -- fetching -------------------------------------------------------------
 
     def fetch(self, kind: str, target: Any, timeout: Optional[float] = None) -> Media:
-        """Fetch one media file; see ``Bot.fetch_image``."""
-        ref = parse_ref(kind, target)
+        """Fetch one media file; see ``Bot.fetch_image``. Blocks up to ``timeout``.
+
+        ``target`` is a :class:`MediaRef`, or anything the protocol's
+        :meth:`MediaApi.find` reads (a segment, an event, a file id, a URL).
+
+        Raises:
+            MediaUnavailable: no path produced a valid file in time.
+            AccountOffline: the account is offline and there was no URL (or every
+                path failed while it is).
+            BotStopped: the fetcher is closed.
+            ValueError, TypeError: nothing fetchable in ``target``.
+        """
+        ref = target if isinstance(target, MediaRef) else self.api.find(kind, target)
         started = self._clock()
         deadline = started + (self.config.timeout if timeout is None else timeout)
         if self._closed:
@@ -611,7 +528,8 @@ class MediaFetcher:
             try:
                 media = flight.future.result(timeout=max(0.0, deadline - self._clock()))
             except FutureTimeout:
-                error = MediaUnavailable(f"fetch_{kind}: timed out waiting for the shared download of {ref.key}")
+                error = MediaUnavailable(
+                    redact(f"fetch_{kind}: timed out waiting for the shared download of {ref.key}"))
                 self.stats.done(None, self._clock() - started, error, shared=True)
                 raise error from None
             except MediaUnavailable as exc:
@@ -687,9 +605,9 @@ class MediaFetcher:
             causes = "; ".join(str(e) for e in errors) or "no attempt finished"
             if why:
                 error_cls: Any = AccountOffline
-                raise error_cls(f"fetch_{ref.kind}: the account is offline ({why}); {causes}") from (
+                raise error_cls(redact(f"fetch_{ref.kind}: the account is offline ({why}); {causes}")) from (
                     errors[-1] if errors else None)
-            raise MediaUnavailable(f"fetch_{ref.kind} {ref.key} failed: {causes}", errors) from (
+            raise MediaUnavailable(redact(f"fetch_{ref.kind} {ref.key} failed: {causes}"), errors) from (
                 errors[-1] if errors else None)
         return self._commit(ref, got, started)
 
@@ -702,7 +620,7 @@ class MediaFetcher:
             try:
                 entry = cache.put(ref.key, sink.path, sink.digest.hexdigest(), sink.size, got.content_type)
             except OSError as exc:
-                log.warning("media cache write failed (%s); returning the file uncached", exc)
+                log.warning("media cache write failed (%s); returning the file uncached", redact(str(exc)))
             else:
                 return Media(kind=ref.kind, content_type=got.content_type, size=sink.size, source=got.source,
                              path=entry.path, data=_read_small(entry.path, entry.size), file=ref.file,
@@ -847,10 +765,7 @@ class MediaFetcher:
     # -- the API path ---------------------------------------------------------
 
     def _api_path(self, ref: MediaRef, deadline: float, token: CancelToken) -> _Got:
-        action = _API_ACTIONS[ref.kind]
-        params: Dict[str, Any] = {"file": ref.file}
-        if ref.kind == "record":
-            params["out_format"] = self.config.record_format
+        options = {"record_format": self.config.record_format}
         if token.cancelled:  # decided while this waited for a pool thread
             raise MediaAttemptError("api", "cancelled", "the race was decided before the action was asked")
         if self.config.api_delay > 0 and token.wait(self.config.api_delay):
@@ -864,14 +779,14 @@ class MediaFetcher:
                 error.earlier = earlier
                 raise error
             try:
-                data = self._call(action, api_timeout=remaining, **params)
-                return self._resolve(ref, action, data, deadline, token)
+                values = self.api.ask(ref, remaining, options)
+                return self._resolve(ref, values, deadline, token)
             except MediaAttemptError as exc:
                 error = self._fail("api", exc)
             except Error as exc:
                 if token.cancelled:
                     raise MediaAttemptError("api", "cancelled", "the race was decided") from exc
-                error = self._fail("api", MediaAttemptError("api", _classify_action_error(exc), str(exc)))
+                error = self._fail("api", MediaAttemptError("api", self.api.cause(exc), str(exc)))
                 error.__cause__ = exc
             if token.cancelled:
                 raise MediaAttemptError("api", "cancelled", "the race was decided") from error
@@ -886,23 +801,21 @@ class MediaFetcher:
             if token.wait(delay):
                 raise MediaAttemptError("api", "cancelled", "the race was decided") from error
 
-    def _resolve(self, ref: MediaRef, action: str, data: Any, deadline: float, token: CancelToken) -> _Got:
-        """Turn a get_image/get_record/get_file answer into a validated file.
+    def _resolve(self, ref: MediaRef, values: List[str], deadline: float, token: CancelToken) -> _Got:
+        """Turn what the API handed out into a validated file.
 
-        Answers come as ``base64``, a local path (readable only when we share a
-        file system with the implementation), or a fresh URL; each is tried.
+        Answers come as ``base64://``, a local path (readable only when we share a
+        file system with the server), or a fresh URL; each is tried.
         """
-        if not isinstance(data, Mapping):
-            raise MediaAttemptError("api", "api_no_file", f"{action} answered {type(data).__name__}, not an object")
-        values = [str(data[k]) for k in ("base64", "file", "url") if isinstance(data.get(k), str) and data.get(k)]
-        b64 = data.get("base64")
+        action = self.api.describe(ref.kind)
+        values = [v for v in values if isinstance(v, str) and v]
         problems: List[str] = []
-        for value in ([f"base64://{b64}"] if isinstance(b64, str) and b64 and not b64.startswith("base64://") else []) + values:
+        for value in values:
             if value.startswith("base64://"):
                 return self._from_base64(ref, value[len("base64://"):])
         for value in values:
             path = value[len("file://"):] if value.startswith("file://") else value
-            if _is_http(path):
+            if _is_http(path) or value.startswith("base64://"):
                 continue
             if os.path.isfile(path):
                 try:
@@ -913,7 +826,7 @@ class MediaFetcher:
                 problems.append(f"{path}: not readable here")
         for value in values:
             if _is_http(value):
-                return self._url_path(ref, clean_url(value), deadline, token, "api", attempts=1)
+                return self._url_path(ref, value.strip(), deadline, token, "api", attempts=1)
         raise MediaAttemptError("api", "api_no_file", f"{action} gave nothing usable ({'; '.join(problems) or 'no file'})")
 
     def _check(self, ref: MediaRef, sink: _Sink) -> str:

@@ -8,14 +8,17 @@ Both heavier modules re-export what is defined here.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 from .backoff import Backoff
 
 __all__ = ["MediaConfig", "OutboundMedia", "OfflineWatch", "default_cache_dir"]
+
+log = logging.getLogger(__name__)
 
 
 def default_cache_dir() -> str:
@@ -44,18 +47,18 @@ class MediaConfig:
         connect_timeout: TCP + TLS of one direct download.
         read_timeout: seconds without a byte before a download attempt fails.
         url_attempts: direct download attempts (resumes included).
-        api_attempts: ``get_image``/``get_record``/``get_file`` attempts.
+        api_attempts: attempts of asking the API for the file.
         backoff: waits between attempts of one path (exponential, with jitter).
         retry_after_max: cap on a server's ``Retry-After``.
         api_delay: head start of the URL before the action is asked (0: at once).
         workers: threads of the media I/O pool (direct downloads).
-        api_workers: threads asking ``get_image`` & co. at once: the QQ kernel
+        api_workers: threads asking the API for files at once: the QQ kernel
             downloads slowly and a WebSocket call cannot be abandoned before its
             deadline, so these have their own small pool and never starve the
             direct downloads.
         verify: TLS verification of direct downloads (a CA bundle path works too).
         trust_env: honour ``HTTPS_PROXY``/``NO_PROXY`` for direct downloads.
-        record_format: ``out_format`` asked of ``get_record``.
+        record_format: the audio format asked of the API (OneBot: ``out_format``).
     """
 
     cache: bool = True
@@ -138,26 +141,26 @@ class OutboundMedia:
 
 
 class OfflineWatch:
-    """Whether the account is known to be offline, learnt from events.
+    """Whether the account is known to be offline, learnt from events through the
+    protocol's ``account_signal(event)`` (an :data:`~.interfaces.AccountSignalFn`).
 
-    Thread-safety: :meth:`observe` runs on the reader thread; readers of
+    Thread-safety: :meth:`observe` runs on reader threads; readers of
     :attr:`offline` see one whole string or None (a single reference).
     Never blocks, never raises.
     """
 
-    __slots__ = ("offline",)
+    __slots__ = ("offline", "_signal")
 
-    def __init__(self) -> None:
+    def __init__(self, signal: Callable[[Mapping[str, Any]], Any]) -> None:
         self.offline: Optional[str] = None
+        self._signal = signal
 
     def observe(self, event: Mapping[str, Any]) -> None:
-        """Learn the account's state from events (``bot_offline`` notices, heartbeats)."""
-        post_type = event.get("post_type")
-        if post_type == "notice" and event.get("notice_type") == "bot_offline":
-            self.offline = str(event.get("message") or event.get("tag") or "bot_offline notice")
-        elif post_type == "meta_event":
-            status = event.get("status")
-            if isinstance(status, Mapping) and "online" in status:
-                self.offline = None if status.get("online") else "heartbeat says the account is offline"
-            elif event.get("meta_event_type") == "lifecycle" and event.get("sub_type") in ("enable", "connect"):
-                self.offline = None
+        """Learn the account's state from one event (offline notices, status reports)."""
+        try:
+            signal = self._signal(event)
+        except Exception:  # bad input must not kill the reader
+            log.exception("could not read the account state from an event")
+            return
+        if signal is not None:
+            self.offline = None if signal.online else (signal.reason or "the account is offline")

@@ -1,7 +1,7 @@
-"""Outbound media the implementation can actually send (faults MEDIA-03/04/05).
+"""Outbound media the server can actually send (faults MEDIA-03/04/05).
 
-A media segment (``image``, ``record``, ``video``, ``file``) names its bytes by a
-path, a URL, ``base64://`` or an id, and the implementation has to get them:
+A media element (an image, voice, video or file) names its bytes by a path, a
+URL, inline base64 or an id, and the server has to get them:
 
 * a local path or ``file://`` URI is read on the *implementation's* host. Under
   Docker, or on another machine, it is not there: go-cqhttp silently drops the
@@ -14,13 +14,15 @@ path, a URL, ``base64://`` or an id, and the implementation has to get them:
 * a huge ``base64://`` payload makes a frame the implementation (or a proxy)
   refuses by closing the connection, with every call in flight on it (MEDIA-05).
 
-So before a send leaves, :class:`MediaPreparer` rewrites each media segment into
-a form that works anywhere: local files are read and inlined as ``base64://``
+So before a send leaves, :class:`MediaPreparer` rewrites each media element into
+a form that works anywhere (the protocol finds the elements and writes the
+replacement: :meth:`~qqreliable.reliability.interfaces.MediaApi.rewrite_media`): local files are read and inlined as ``base64://``
 (unless :attr:`OutboundMedia.shared_files`); URLs are downloaded here, with the
 media fetcher's timeouts, retries, redirect cap and magic-byte validation, and
 inlined; a segment received earlier (a file id plus its CDN URL) is fetched by
-racing the URL against ``get_image``, or taken from the :meth:`Bot.fetch_image`
-cache. The ``url`` key is dropped (NapCat tries it before ``file``). A request
+racing the URL against the API (the protocol's
+:class:`~qqreliable.reliability.interfaces.MediaApi`), or taken from the
+:meth:`Bot.fetch_image` cache. The ``url`` key is dropped (NapCat tries it before ``file``). A request
 that would exceed :attr:`OutboundMedia.max_request_bytes` is refused with
 :class:`~qqreliable.MediaTooLarge`. Every failure here happens before anything
 is sent: the message is NOT_SENT and it is safe to try again.
@@ -34,26 +36,20 @@ import os
 import re
 import threading
 import time
-from collections import abc
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import Any, Callable, Dict, Optional
 from urllib.parse import unquote, urlsplit
 
 from ..exceptions import BotStopped, MediaTooLarge, MediaUnavailable
-from ..message import Message
-from .media import MediaConfig, MediaFetcher, parse_ref
+from .interfaces import MediaApi, MediaRef, OutboundElement, Replacement
+from .media import MediaConfig, MediaFetcher
 from .mediaconfig import OutboundMedia
 
-__all__ = ["OutboundMedia", "MediaPreparer", "MEDIA_SEGMENTS", "classify_file"]
+__all__ = ["OutboundMedia", "MediaPreparer", "classify_file"]
 
 log = logging.getLogger(__name__)
 
-MEDIA_SEGMENTS = ("image", "record", "video", "file")
-"""Segment types whose ``file`` the implementation must read or download."""
-
-_MAX_DEPTH = 32  # forward nodes inside forward nodes
-_CQ_MEDIA = re.compile(r"\[CQ:(?:image|record|video|file)[,\]]")
 _DATA_URI = re.compile(r"^data:[^;,]*;base64,", re.IGNORECASE)
 
 
@@ -79,7 +75,7 @@ def _local_path(value: str) -> Optional[str]:
 
 
 def classify_file(value: Any) -> str:
-    """The form of a media segment's ``file``: ``"base64"``, ``"data"`` (a
+    """The form of a media element's reference: ``"base64"``, ``"data"`` (a
     ``data:`` URI), ``"url"``, ``"file"`` (``file://``), ``"path"`` (an existing
     local path or an absolute one), ``"bytes"`` or ``"id"`` (anything else: a file
     id the implementation gave out). Pure, apart from one ``os.path.isfile``."""
@@ -110,6 +106,10 @@ class _Budget:
         self.deadline = deadline
         self.bytes = 0
 
+    def text(self, value: str) -> None:
+        """Count a piece of text of the request."""
+        self.bytes += len(value.encode("utf-8", "replace"))
+
     def add(self, n: int, what: str) -> None:
         self.bytes += n
         limit = self.options.max_request_bytes
@@ -129,9 +129,10 @@ class MediaPreparer:
 
     Args:
         options: the :class:`OutboundMedia`.
-        call: the bot's ``call_action`` (``get_image`` for segments received earlier).
+        api: the protocol's :class:`MediaApi` (finds references in segments; asks the
+            API for segments received earlier).
         submit: the media I/O pool's ``submit``.
-        submit_api: the pool of ``get_image`` calls.
+        submit_api: the pool of the API path's calls.
         media: the bot's :class:`MediaFetcher` (its configuration and cache).
         clock: monotonic clock.
     """
@@ -140,7 +141,7 @@ class MediaPreparer:
         self,
         options: OutboundMedia,
         *,
-        call: Callable[..., Any],
+        api: MediaApi,
         submit: Callable[..., Any],
         submit_api: Optional[Callable[..., Any]] = None,
         media: Optional[MediaFetcher] = None,
@@ -157,7 +158,8 @@ class MediaPreparer:
             max_file_bytes=max(1, options.max_file_bytes),
             timeout=options.fetch_timeout,
         )
-        self._fetcher = MediaFetcher(call, submit, config, submit_api=submit_api, clock=clock)
+        self._api = api
+        self._fetcher = MediaFetcher(api, submit, config, submit_api=submit_api, clock=clock)
         self._lock = threading.Lock()
         self._closed = False
         self.counters: Dict[str, int] = {
@@ -196,19 +198,9 @@ class MediaPreparer:
                 was sent, and trying again is safe.
             BotStopped: the bot stopped meanwhile.
         """
-        keys = [k for k in ("message", "messages") if params.get(k) is not None]
-        if not keys:
-            return params
         budget = _Budget(action, self.options, self._clock() + self.options.fetch_timeout)
-        out = params
         try:
-            for key in keys:
-                value = params[key]
-                new = self._message(value, budget, 0, bool(params.get("auto_escape")))
-                if new is not value:
-                    if out is params:
-                        out = dict(params)
-                    out[key] = new
+            out = self._api.rewrite_media(action, params, lambda element: self._element(element, budget), budget.text)
         except MediaTooLarge:
             self._count("refused_too_large")
             raise
@@ -219,112 +211,52 @@ class MediaPreparer:
             self._count("prepared")
         return out
 
-    # -- walking the message -------------------------------------------------------
+    # -- one media element ---------------------------------------------------------
 
-    def _message(self, message: Any, budget: _Budget, depth: int, auto_escape: bool = False) -> Any:
-        if depth > _MAX_DEPTH:
-            return message
-        if isinstance(message, str):
-            if auto_escape or not _CQ_MEDIA.search(message):
-                return message
-            segments: List[Any] = Message(message).to_list()
-            new_list = self._segments(segments, budget, depth)
-            return new_list if new_list is not segments else message
-        if isinstance(message, abc.Mapping):
-            new = self._segment(message, budget, depth)
-            return new
-        if isinstance(message, (list, tuple)):
-            return self._segments(message, budget, depth)
-        return message
-
-    def _segments(self, segments: Any, budget: _Budget, depth: int) -> Any:
-        out: Optional[List[Any]] = None
-        for i, seg in enumerate(segments):
-            new = self._segment(seg, budget, depth) if isinstance(seg, abc.Mapping) else seg
-            if new is not seg and out is None:
-                out = list(segments[:i])
-            if out is not None:
-                out.append(new)
-        return out if out is not None else segments
-
-    def _segment(self, seg: Mapping[str, Any], budget: _Budget, depth: int) -> Any:
-        kind = seg.get("type")
-        data = seg.get("data")
-        if not isinstance(data, abc.Mapping):
-            return seg
-        if kind == "node":
-            content = data.get("content")
-            if content is None:
-                return seg
-            new_content = self._message(content, budget, depth + 1)
-            if new_content is content:
-                return seg
-            return {**seg, "data": {**data, "content": new_content}}
-        if kind == "text":
-            text = data.get("text")
-            if isinstance(text, str):
-                budget.bytes += len(text.encode("utf-8", "replace"))
-            return seg
-        if kind not in MEDIA_SEGMENTS:
-            return seg
-        new_data = self._media_data(str(kind), data, budget)
-        if new_data is data:
-            return seg
-        return {**seg, "data": new_data}
-
-    # -- one media segment ---------------------------------------------------------
-
-    def _media_data(self, kind: str, data: Mapping[str, Any], budget: _Budget) -> Mapping[str, Any]:
-        file = data.get("file")
-        url = data.get("url")
-        source = file if file not in (None, "") else url
+    def _element(self, element: OutboundElement, budget: _Budget) -> Optional[Replacement]:
+        kind, file, url = element.kind, element.file, element.url
+        source: Any = file if file not in (None, "") else url
         form = classify_file(source)
         if form == "base64":
             budget.add(len(source), f"a base64 {kind}")
-            return data
+            return None
         if form == "data":
             payload = _DATA_URI.sub("", source, count=1)
             budget.add(len(payload) + 9, f"a base64 {kind}")
-            return self._inlined(data, "base64://" + payload)
+            return Replacement(base64=payload)
         if form == "bytes":
             raw = bytes(source)
             budget.add(_b64_len(len(raw)), f"a {len(raw)}-byte {kind}")
-            return self._inlined(data, "base64://" + base64.b64encode(raw).decode("ascii"))
+            return Replacement(base64=base64.b64encode(raw).decode("ascii"))
         if form in ("file", "path"):
-            return self._local(kind, data, source, form, budget)
+            return self._local(kind, source, form, budget)
         if form == "url":
             if not self.options.fetch_urls:
-                return data
-            return self._fetched(kind, data, {"url": source}, str(source), budget)
+                return None
+            return self._fetched(kind, MediaRef(kind, url=source.strip()), str(source), budget)
         # A file id. With a URL beside it, it was received earlier: fetch it (the URL
-        # races get_image); without, use the cache if it holds it, else leave the id
-        # to the implementation that gave it out.
+        # races the API); without, use the cache if it holds it, else leave the id
+        # to the server that gave it out.
+        file_id = str(file).strip() if file not in (None, "") else None
         if isinstance(url, str) and _is_http(url) and self.options.fetch_urls:
-            return self._fetched(kind, data, {"file": file, "url": url}, str(file), budget)
-        cached = self._cached(kind, {"file": file})
+            return self._fetched(kind, MediaRef(kind, file=file_id, url=url.strip()), str(file), budget)
+        cached = self._cached(MediaRef(kind, file=file_id)) if file_id else None
         if cached is not None:
             budget.add(_b64_len(len(cached)), f"the cached {kind} {file}")
-            return self._inlined(data, "base64://" + base64.b64encode(cached).decode("ascii"))
-        return data
+            return Replacement(base64=base64.b64encode(cached).decode("ascii"))
+        return None
 
-    def _inlined(self, data: Mapping[str, Any], value: str, name: Optional[str] = None) -> Dict[str, Any]:
-        new = {k: v for k, v in data.items() if k != "url"}
-        new["file"] = value
-        if name and data.get("name") in (None, ""):
-            new["name"] = name
-        return new
-
-    def _local(self, kind: str, data: Mapping[str, Any], source: str, form: str, budget: _Budget) -> Mapping[str, Any]:
+    def _local(self, kind: str, source: str, form: str, budget: _Budget) -> Optional[Replacement]:
         path = _local_path(source)
         if path is None:
-            return data
+            return None
         if self.options.shared_files:
             if form == "path":
                 try:
-                    return self._inlined(data, Path(path).resolve().as_uri())
+                    return Replacement(uri=Path(path).resolve().as_uri())
                 except (OSError, ValueError):
-                    return data
-            return data
+                    return None
+            return None
         try:
             size = os.path.getsize(path)
             if not os.path.isfile(path):
@@ -350,10 +282,10 @@ class MediaPreparer:
         self._count("inlined_files")
         self._count("bytes_inlined", len(raw))
         name = os.path.basename(path) if kind == "file" else None
-        return self._inlined(data, "base64://" + base64.b64encode(raw).decode("ascii"), name)
+        return Replacement(base64=base64.b64encode(raw).decode("ascii"), name=name)
 
-    def _cached(self, kind: str, ref_data: Mapping[str, Any]) -> Optional[bytes]:
-        """The bytes of ``ref_data`` from the fetch_image cache, or None."""
+    def _cached(self, ref: MediaRef) -> Optional[bytes]:
+        """The bytes of ``ref`` from the fetch_image cache, or None."""
         media = self._media
         if media is None or not self.options.reuse_cache:
             return None
@@ -361,7 +293,6 @@ class MediaPreparer:
         if cache is None:
             return None
         try:
-            ref = parse_ref(kind, dict(ref_data))
             entry = cache.get(ref.key)
             if entry is None or entry.size > self.options.max_file_bytes:
                 return None
@@ -372,16 +303,14 @@ class MediaPreparer:
         self._count("from_cache")
         return raw
 
-    def _fetched(
-        self, kind: str, data: Mapping[str, Any], ref_data: Dict[str, Any], label: str, budget: _Budget
-    ) -> Dict[str, Any]:
-        cached = self._cached(kind, ref_data)
+    def _fetched(self, kind: str, ref: MediaRef, label: str, budget: _Budget) -> Replacement:
+        cached = self._cached(ref)
         if cached is None:
             remaining = budget.deadline - self._clock()
             try:
                 if remaining <= 0:
                     raise MediaUnavailable(f"no time left within {self.options.fetch_timeout:g}s")
-                media = self._fetcher.fetch(kind, ref_data, timeout=remaining)
+                media = self._fetcher.fetch(kind, ref, timeout=remaining)
             except BotStopped:
                 raise
             except MediaUnavailable as exc:
@@ -409,7 +338,7 @@ class MediaPreparer:
             raw = cached
         budget.add(_b64_len(len(raw)), f"the {len(raw)}-byte {kind} {_short(label)}")
         self._count("bytes_inlined", len(raw))
-        return self._inlined(data, "base64://" + base64.b64encode(raw).decode("ascii"))
+        return Replacement(base64=base64.b64encode(raw).decode("ascii"))
 
 
 def _short(text: str, limit: int = 80) -> str:

@@ -17,22 +17,15 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Hashable, Iterator, Optional, Tuple
 
 from ..exceptions import BotStopped, RateLimited
+from .interfaces import target_name
 from .sendpolicy import Pacing
 
 __all__ = ["TokenBucket", "Circuits", "Pacer", "target_name"]
 
 log = logging.getLogger(__name__)
 
-Target = Tuple[str, int]
 
 _MAX_BUCKETS = 10_000  # idle (full) per-target buckets are pruned beyond this
-
-
-def target_name(target: Optional[Hashable]) -> Optional[str]:
-    """``("group", 1)`` -> ``"group:1"``, for logs and errors."""
-    if isinstance(target, tuple) and len(target) == 2:
-        return f"{target[0]}:{target[1]}"
-    return None if target is None else str(target)
 
 
 class TokenBucket:

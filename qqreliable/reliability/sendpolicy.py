@@ -24,12 +24,12 @@ and no ``message_id`` (at most once, silently)."""
 class SendPolicy:
     """How sends whose outcome is UNKNOWN are verified and re-sent.
 
-    A send answered with retcode 1200 (NapCat/LLOneBot: the QQ kernel did not
+    A send answered with a timeout code (NapCat/LLOneBot 1200: the QQ kernel did not
     confirm in time), a read timeout, a socket lost after the request left or
     an HTTP 502/504 may or may not have been delivered. It is verified, cheapest
-    first: the bot's own ``message_sent`` event, the chat's message history
-    (``get_group_msg_history`` / ``get_friend_msg_history``, probed once), then
-    ``get_msg`` when an id is known. Found: a verified :class:`Receipt`. Absent
+    first: the bot's own sent message seen on the event stream, the chat's message
+    history (probed once), then a lookup by id when an id is known (whichever of
+    these the protocol has). Found: a verified :class:`Receipt`. Absent
     once the implementation can no longer deliver it: sent again (at most
     ``max_attempts`` times in all, each verified). Neither: ``on_undecidable``.
 
@@ -59,8 +59,8 @@ class SendPolicy:
             transfer failed" (NapCat/LLOneBot: the upload to Tencent failed, yet the
             message sometimes lands: faults MEDIA-06). Each is verified first; the
             default allows one verified retry.
-        offline_probe_interval: while the account is offline (a ``bot_offline``
-            notice, an offline answer, a heartbeat ``online: false``), sends fail
+        offline_probe_interval: while the account is offline (an offline notice,
+            an offline answer, a heartbeat ``online: false``), sends fail
             fast with :class:`AccountOffline`; one send per this many seconds is
             let through as a probe, and its success marks the account online.
         forward_timeout: the least time a merged-forward send is given for its
@@ -132,7 +132,7 @@ class Pacing:
     (faults RATE-02: about 1 message/s per group, about 20/min per account,
     with room for short bursts).
 
-    Risk-control answers (go-cqhttp retcode 100 "账号可能被风控") and
+    Risk-control answers (go-cqhttp's code 100 "账号可能被风控") and
     ``circuit_threshold`` consecutive ambiguous sends to one target found
     undelivered open a circuit for that target: its sends fail at once with
     :class:`RateLimited` for ``circuit_cooldown`` seconds (doubling up to

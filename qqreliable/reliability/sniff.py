@@ -1,7 +1,7 @@
 """What a downloaded body really is: magic bytes, error bodies, truncation. Pure.
 
 NTQQ's media host answers an expired or unsigned URL with a small JSON body
-(``{"retcode":-5503007,"retmsg":"download url has expired"}``), with HTTP 400
+(a code -5503007 and "download url has expired"), with HTTP 400
 and sometimes 200; CDNs answer with HTML error pages; a connection cut short
 leaves a truncated file. None of these may ever be handed out as an image, so
 a body is judged by its first bytes (and, where the format has one, its end
@@ -121,9 +121,9 @@ def _kind_of(mime: str) -> str:
 def looks_like_error_body(head: bytes) -> Optional[str]:
     """``"expired"``, ``"json"`` or ``"html"`` when ``head`` is an error page, else None.
 
-    ``"expired"`` is NTQQ's signed-URL refusal (``retcode`` -5503007 "download
-    url has expired" or -5503010 "invalid rkey"): retrying the same URL is
-    pointless, a fresh one from ``get_image`` is the cure.
+    ``"expired"`` is NTQQ's signed-URL refusal (a code -5503007 "download url
+    has expired" or -5503010 "invalid rkey", in whichever ``*code`` field): retrying
+    the same URL is pointless, a fresh one from the API is the cure.
     """
     text = head.lstrip()[:512]
     if text[:1] in (b"{", b"["):
@@ -132,9 +132,9 @@ def looks_like_error_body(head: bytes) -> Optional[str]:
         except ValueError:
             obj = None
         if isinstance(obj, dict):
-            code = obj.get("retcode")
+            codes = {v for k, v in obj.items() if isinstance(k, str) and k.lower().endswith("code")}
             msg = str(obj.get("retmsg") or obj.get("message") or obj.get("msg") or "").lower()
-            if code in (-5503007, -5503010) or "expired" in msg or "rkey" in msg:
+            if codes & {-5503007, -5503010} or "expired" in msg or "rkey" in msg:
                 return "expired"
         return "json"
     lowered = text.lower()

@@ -1,30 +1,33 @@
 """Sends that land exactly once: outcome, verification, re-send, pacing.
 
-Every send ends DELIVERED, NOT_SENT or UNKNOWN (:func:`qqreliable.onebot.actions.send_outcome`,
-driven by the RULES table). DELIVERED returns a :class:`Receipt`; NOT_SENT raises and is
-never resent; UNKNOWN is verified here, cheapest first:
+Protocol-neutral: what a send means, where it goes and how a delivery can be looked
+up come from the protocol's :class:`~qqreliable.reliability.interfaces.SendFacts`
+(OneBot: :class:`qqreliable.onebot.sends.OneBotSends`).
 
-1. the bot's own ``message_sent`` event (NapCat/LLOneBot/go-cqhttp ``reportSelfMessage``,
-   Lagrange's self ``message``), matched by target, content fingerprint and arrival
-   after the send started, for as long as the implementation may still deliver;
-2. the chat's history (``get_group_msg_history`` / ``get_friend_msg_history``), when the
-   implementation has it (probed once per action and remembered);
-3. ``get_msg`` when the ambiguous answer carried a message id.
+Every send ends DELIVERED, NOT_SENT or UNKNOWN (:meth:`SendFacts.judge`). DELIVERED
+returns a :class:`Receipt`; NOT_SENT raises and is never resent; UNKNOWN is verified
+here, cheapest first, with what the protocol has (:class:`DeliveryLookup`):
 
-Found: a :class:`Receipt` with ``verified=True`` and the real ``message_id``. Absent once
-the settle window has passed: sent again (bounded attempts), each attempt verified.
-Undecidable: :class:`SendUnconfirmed` (or an unverified receipt, by policy).
+1. the bot's own sent message seen on the event stream (OneBot: its self-sent events),
+   matched by account, target, content fingerprint and arrival after the send
+   started, for as long as the server may still deliver;
+2. the chat's history, when the protocol has it (probed once per kind of chat and
+   remembered);
+3. a lookup by id when the ambiguous answer carried a message id.
 
-**Content fingerprint.** Implementations re-render what they report: a CQ string comes
-back as an array, image URLs are rewritten, ``at`` gains a ``name``, whitespace around
-segments is trimmed. So the fingerprint keeps only what survives that: the plain text
-with all whitespace removed, plus the sequence of non-text segment types, with the id
-for ``face`` (``id``) and ``at`` (``qq``). Media, forwards, JSON/XML cards count by
-type only. Two messages differing only in whitespace or in which image they carry are
-the same message to the verifier: a match is further bound to the target, to arrival
-after the send started, and to ids no other send has claimed (the id returned by every
-successful send is claimed), and a match is not taken while another send with the same
-fingerprint to the same target still waits for its own answer.
+Found: a :class:`Receipt` with ``verified=True`` and the real ``message_id``. Absent
+once the settle window has passed: sent again (bounded attempts), each attempt
+verified. Undecidable: :class:`SendUnconfirmed` (or an unverified receipt, by
+policy), unless the protocol says a repeat cannot duplicate
+(:meth:`SendFacts.resend_safe`): then it is sent again.
+
+**Matching.** The fingerprint (the protocol's) survives the server re-rendering a
+message, so two messages differing only in what it drops are the same message to
+the verifier: a match is further bound to the sending account (several accounts
+may send the same text to one chat), to the target, to arrival after the send
+started, and to ids no other send has claimed (the id returned by every successful
+send is claimed), and a match is not taken while another send of the same account
+with the same fingerprint to the same target still waits for its own answer.
 
 Everything here runs in the calling thread; the reader thread only calls
 :meth:`SendPipeline.observe`, which never blocks.
@@ -33,55 +36,42 @@ Everything here runs in the calling thread; the reader thread only calls
 from __future__ import annotations
 
 import collections
-import hashlib
 import logging
-import os
-import re
 import threading
 import time
 from collections import abc
 from dataclasses import dataclass
 from typing import Any, Callable, Deque, Dict, Hashable, List, Mapping, Optional, Set, Tuple
-from urllib.parse import unquote, urlsplit
 
-from ..onebot.actions import Category, Outcome, Receipt, send_outcome
 from ..exceptions import (
     AccountOffline,
     ActionFailed,
     ApiTimeout,
     BotStopped,
-    ConnectFailed,
     Error,
     MediaTooLarge,
     RateLimited,
     ResponseLost,
     SendUnconfirmed,
 )
-from ..message import Message, MessageSegment, unescape
+from ..outcome import Category, Outcome
+from ..receipt import Receipt
 from ..runtime.stats import CallStats
 from .account import AccountState
-from .ratelimit import Pacer, target_name
+from .interfaces import Account, HistoryEntry, OwnMessage, Payload, SendFacts, Target, target_name
+from .ratelimit import Pacer
 from .sendpolicy import UNDECIDABLE_ASSUME_DELIVERED, Pacing, SendPolicy
 
 __all__ = [
     "SendPipeline",
     "Ledger",
-    "fingerprint",
-    "target_of",
-    "payload_of",
     "Payload",
 ]
 
 log = logging.getLogger(__name__)
 
-Target = Tuple[str, int]
 CallFn = Callable[[str, Dict[str, Any], float], Any]
-ReadFn = Callable[[str, Dict[str, Any], float], Any]
 
-#: Segment types whose identity survives re-rendering, and the data key holding it.
-_ID_KEYS: Dict[str, str] = {"face": "id", "at": "qq"}
-_MEDIA_TYPES = frozenset({"image", "record", "video", "file"})
-_WHITESPACE = re.compile(r"\s+")
 _CLAIMED_MAX = 20_000
 #: The counters of ``bot.stats()["sends"]``.
 _COUNTERS = (
@@ -93,165 +83,9 @@ _COUNTERS = (
     "verified_absent",
     "verified_by_event",
     "verified_by_history",
-    "verified_by_get_msg",
+    "verified_by_lookup",
 )
 _SEEN_MAX = 5_000
-
-
-# ---------------------------------------------------------------------------
-# Pure helpers: target, fingerprint, payload
-# ---------------------------------------------------------------------------
-
-
-def _as_int(value: Any) -> Optional[int]:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def target_of(action: str, params: Mapping[str, Any]) -> Optional[Target]:
-    """The chat a send goes to: ``("group", id)`` or ``("private", id)``; None if unclear."""
-    group_id = _as_int(params.get("group_id"))
-    user_id = _as_int(params.get("user_id"))
-    if action in ("send_group_msg", "send_group_forward_msg"):
-        return ("group", group_id) if group_id is not None else None
-    if action in ("send_private_msg", "send_private_forward_msg"):
-        return ("private", user_id) if user_id is not None else None
-    kind = params.get("message_type")
-    if kind == "group" or (kind != "private" and group_id is not None):
-        return ("group", group_id) if group_id is not None else None
-    return ("private", user_id) if user_id is not None else None
-
-
-def _segment_dicts(message: Any, auto_escape: bool = False) -> List[Tuple[Any, Mapping[str, Any]]]:
-    """``(type, data)`` of each segment, reading the wire forms directly (this runs for
-    every send, so the common forms avoid building :class:`Message` objects)."""
-    if isinstance(message, str):
-        if auto_escape or "[CQ:" not in message:
-            text = message if auto_escape else unescape(message)
-            return [("text", {"text": text})]
-        message = Message(message)
-    elif isinstance(message, (abc.Mapping, MessageSegment)):
-        message = [message]
-    if not isinstance(message, (list, tuple)):
-        return []
-    out: List[Tuple[Any, Mapping[str, Any]]] = []
-    for seg in message:
-        if isinstance(seg, MessageSegment):
-            out.append((seg.type, seg.data))
-        elif isinstance(seg, abc.Mapping):
-            data = seg.get("data")
-            out.append((seg.get("type"), data if isinstance(data, abc.Mapping) else {}))
-    return out
-
-
-def fingerprint(message: Any, auto_escape: bool = False) -> str:
-    """A short digest of a message that survives the implementation re-rendering it.
-
-    See the module docstring for what is kept. ``message`` is anything
-    :class:`Message` accepts (a CQ string, segment dicts, ...); never raises.
-    """
-    text: List[str] = []
-    marks: List[str] = []
-    try:
-        segments = _segment_dicts(message, auto_escape)
-    except (TypeError, ValueError):
-        segments = []
-    for kind, data in segments:
-        if kind == "text":
-            value = data.get("text")
-            if value is not None:
-                text.append(str(value))
-            continue
-        key = _ID_KEYS.get(kind) if isinstance(kind, str) else None
-        value = data.get(key) if key else None
-        marks.append(f"{kind}:{value}" if value not in (None, "") else str(kind))
-    plain = _WHITESPACE.sub("", "".join(text))
-    digest = hashlib.sha1(f"{plain}\x1f{','.join(marks)}".encode("utf-8", "replace"))
-    return digest.hexdigest()[:20]
-
-
-def send_fingerprint(action: str, params: Mapping[str, Any]) -> str:
-    """The fingerprint of what a send action puts in the chat."""
-    if "forward" in action:
-        return fingerprint([{"type": "forward", "data": {}}])
-    return fingerprint(params.get("message"), bool(params.get("auto_escape")))
-
-
-class _Content:
-    """The fingerprint of one send, computed on first use: a send answered normally
-    never needs it, and this runs for every send."""
-
-    __slots__ = ("_action", "_params", "_value")
-
-    def __init__(self, action: str, params: Mapping[str, Any]) -> None:
-        self._action = action
-        self._params = params
-        self._value: Optional[str] = None
-
-    @property
-    def value(self) -> str:
-        if self._value is None:
-            self._value = send_fingerprint(self._action, self._params)
-        return self._value
-
-
-@dataclass(frozen=True)
-class Payload:
-    """What a send carries, for its deadline and the media limit."""
-
-    bytes: int = 0
-    urls: int = 0
-    media: bool = False
-
-
-def _file_size(ref: str) -> int:
-    if ref.startswith("base64://"):
-        return (len(ref) - 9) * 3 // 4
-    path = ref
-    if ref[:7].lower() == "file://":
-        path = unquote(urlsplit(ref).path)
-        if os.name == "nt" and re.match(r"^/[A-Za-z]:", path):
-            path = path[1:]
-    try:
-        return os.path.getsize(path) if os.path.isfile(path) else 0
-    except (OSError, ValueError):
-        return 0
-
-
-def payload_of(params: Mapping[str, Any]) -> Payload:
-    """Sizes of inline (base64) and local-file media, and media URLs, in a send."""
-    size = urls = 0
-    media = False
-    stack: List[Any] = [params.get("message"), params.get("messages")]
-    depth = 0
-    while stack and depth < 1000:
-        depth += 1
-        item = stack.pop()
-        if item is None or isinstance(item, str):
-            continue  # CQ strings: media there is by reference or small; not measured
-        for seg in item if isinstance(item, list) else [item]:
-            if not isinstance(seg, abc.Mapping):
-                continue
-            kind = seg.get("type")
-            data = seg.get("data") if isinstance(seg.get("data"), abc.Mapping) else {}
-            if kind == "node":
-                stack.append(data.get("content"))
-                continue
-            if kind not in _MEDIA_TYPES and kind != "forward":
-                continue
-            media = True
-            ref = data.get("file") or data.get("url")
-            if not isinstance(ref, str):
-                continue
-            if ref[:8].lower().startswith(("http://", "https://")):
-                urls += 1
-            else:
-                size += _file_size(ref)
-    return Payload(size, urls, media)
 
 
 # ---------------------------------------------------------------------------
@@ -259,23 +93,52 @@ def payload_of(params: Mapping[str, Any]) -> Payload:
 # ---------------------------------------------------------------------------
 
 
+def _same_account(a: Account, b: Account) -> bool:
+    """Two accounts are the same, or one is unknown (a single-account bot before its
+    QQ number is known)."""
+    return a is None or b is None or a == b
+
+
+class _Content:
+    """The fingerprint of one send, computed on first use: a send answered normally
+    never needs it, and this runs for every send. Carries the sending account."""
+
+    __slots__ = ("_facts", "_action", "_params", "_value", "account")
+
+    def __init__(self, facts: SendFacts, action: str, params: Mapping[str, Any], account: Account = None) -> None:
+        self._facts = facts
+        self._action = action
+        self._params = params
+        self._value: Optional[str] = None
+        self.account = account
+
+    @property
+    def value(self) -> str:
+        if self._value is None:
+            facts = self._facts
+            self._value = facts.fingerprint(facts.content(self._action, self._params))
+        return self._value
+
+
 class _Seen:
     """One own message seen on the event stream; its fingerprint is computed on first
     use (only verification needs it, and the reader thread must stay quick)."""
 
-    __slots__ = ("target", "message", "message_id", "arrived", "_fp")
+    __slots__ = ("target", "message", "message_id", "account", "arrived", "_fingerprint", "_fp")
 
-    def __init__(self, target: Target, message: Any, message_id: Optional[int], arrived: float) -> None:
-        self.target = target
-        self.message = message
-        self.message_id = message_id
+    def __init__(self, own: OwnMessage, arrived: float, fingerprint: Callable[[Any], str]) -> None:
+        self.target = own.target
+        self.message = own.content
+        self.message_id = own.message_id
+        self.account = own.account
         self.arrived = arrived
+        self._fingerprint = fingerprint
         self._fp: Optional[str] = None
 
     @property
     def fp(self) -> str:
         if self._fp is None:
-            self._fp = fingerprint(self.message)
+            self._fp = self._fingerprint(self.message)
         return self._fp
 
     @property
@@ -286,50 +149,61 @@ class _Seen:
 class Ledger:
     """Own messages seen on the event stream, claimed ids, and sends in flight.
 
+    Everything is per account: an own message of one account never confirms a send
+    of another, and ids are claimed per account (ids are per account on some
+    servers). An unknown account (None) matches any.
+
+    Args:
+        clock: monotonic clock.
+        facts: the protocol's :class:`SendFacts` (its ``lookup.own_message`` reads
+            events, its ``fingerprint`` digests them).
+
     Thread-safe. :meth:`observe` runs on the reader thread and never blocks for
     long; waiters are woken through a Condition.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, *, facts: SendFacts) -> None:
         self._clock = clock
+        self._own = facts.lookup.own_message
+        self._fingerprint = facts.fingerprint
         self._cond = threading.Condition(threading.Lock())
         self._seen: Deque[_Seen] = collections.deque(maxlen=_SEEN_MAX)
-        self._claimed: Set[Hashable] = set()
-        self._claim_order: Deque[Hashable] = collections.deque()
+        self._claimed: Dict[Hashable, Set[Account]] = {}
+        self._claim_order: Deque[Tuple[Hashable, Account]] = collections.deque()
         self._unanswered: Dict[Target, List[_Content]] = {}
         self._waiting = 0  # verifiers in wait(): only then is a notify worth its cost
-        self.reports_seen = False
+        self.reports_seen = False  # any account's own messages were reported
+        self._reporters: Set[Account] = set()
         self.last_break = float("-inf")
         self.closed = False
 
     # -- events (reader thread) --
 
-    def observe(self, event: Mapping[str, Any], self_id: Optional[int]) -> bool:
+    def observe(self, event: Mapping[str, Any], self_id: Account) -> bool:
         """Record ``event`` when it is a message the bot sent; True when it was."""
-        post_type = event.get("post_type")
-        user_id = _as_int(event.get("user_id"))
-        if post_type == "message_sent":
-            pass
-        elif post_type == "message" and self_id is not None and user_id == self_id:
-            pass  # Lagrange reports its own messages as ordinary messages
-        else:
+        own = self._own(event, self_id) if self._own is not None else None
+        if own is None:
             return False
-        kind = event.get("message_type")
-        if kind == "group":
-            chat = _as_int(event.get("group_id"))
-        else:
-            chat = _as_int(event.get("target_id"))
-            if chat is None and user_id is not None and user_id != self_id:
-                chat = user_id
-        if chat is None or kind not in ("group", "private"):
-            return False
-        seen = _Seen((str(kind), chat), event.get("message"), _as_int(event.get("message_id")), self._clock())
+        return self.record(own)
+
+    def record(self, own: OwnMessage) -> bool:
+        """Record an own message seen on the event stream (reader thread)."""
+        seen = _Seen(own, self._clock(), self._fingerprint)
         with self._cond:
             self._seen.append(seen)
             self.reports_seen = True
+            self._reporters.add(own.account)
             if self._waiting:
                 self._cond.notify_all()
         return True
+
+    def reports(self, account: Account) -> bool:
+        """Whether ``account``'s own messages have been seen reported (its server
+        reports them: their absence then means something)."""
+        with self._cond:
+            if account is None or None in self._reporters:
+                return self.reports_seen
+            return account in self._reporters
 
     def connection_lost(self) -> None:
         with self._cond:
@@ -342,25 +216,36 @@ class Ledger:
 
     # -- claims --
 
-    def claim(self, message_id: Optional[Hashable]) -> bool:
-        """Mark an id as owned by one send; False when another send owns it already."""
+    def claim(self, message_id: Optional[Hashable], account: Account = None) -> bool:
+        """Mark an id of ``account`` as owned by one send; False when another send owns it."""
         if message_id is None:
             return True
         with self._cond:
-            return self._claim_locked(message_id)
+            return self._claim_locked(message_id, account)
 
-    def _claim_locked(self, message_id: Hashable) -> bool:
-        if message_id in self._claimed:
+    def _claimed_locked(self, message_id: Hashable, account: Account) -> bool:
+        owners = self._claimed.get(message_id)
+        if not owners:
             return False
-        self._claimed.add(message_id)
-        self._claim_order.append(message_id)
+        return account is None or None in owners or account in owners
+
+    def _claim_locked(self, message_id: Hashable, account: Account) -> bool:
+        if self._claimed_locked(message_id, account):
+            return False
+        self._claimed.setdefault(message_id, set()).add(account)
+        self._claim_order.append((message_id, account))
         if len(self._claim_order) > _CLAIMED_MAX:
-            self._claimed.discard(self._claim_order.popleft())
+            old_id, old_account = self._claim_order.popleft()
+            owners = self._claimed.get(old_id)
+            if owners is not None:
+                owners.discard(old_account)
+                if not owners:
+                    del self._claimed[old_id]
         return True
 
-    def claimed(self, message_id: Hashable) -> bool:
+    def claimed(self, message_id: Hashable, account: Account = None) -> bool:
         with self._cond:
-            return message_id in self._claimed
+            return self._claimed_locked(message_id, account)
 
     # -- sends in flight --
 
@@ -369,11 +254,11 @@ class Ledger:
         with self._cond:
             self._unanswered.setdefault(target, []).append(content)
 
-    def end(self, target: Target, content: _Content, answered_id: Optional[int] = None) -> None:
+    def end(self, target: Target, content: _Content, answered_id: Optional[Hashable] = None) -> None:
         """That send has its answer (or its error); ``answered_id`` is claimed for it."""
         with self._cond:
             if answered_id is not None:
-                self._claim_locked(answered_id)
+                self._claim_locked(answered_id, content.account)
             waiting = self._unanswered.get(target)
             if waiting is not None:
                 waiting.remove(content)
@@ -382,31 +267,35 @@ class Ledger:
             if self._waiting:
                 self._cond.notify_all()
 
-    def contested(self, target: Target, fp: str) -> bool:
-        """Another send of the same content to the same chat still awaits its answer:
-        a match may be its message, so none is taken yet."""
+    def contested(self, target: Target, fp: str, account: Account = None) -> bool:
+        """Another send of the same account with the same content to the same chat still
+        awaits its answer: a match may be its message, so none is taken yet."""
         with self._cond:
-            return self._contested_locked(target, fp)
+            return self._contested_locked(target, fp, account)
 
-    def _contested_locked(self, target: Target, fp: str) -> bool:
-        return any(c.value == fp for c in self._unanswered.get(target, ()))
+    def _contested_locked(self, target: Target, fp: str, account: Account) -> bool:
+        return any(
+            c.value == fp and _same_account(c.account, account) for c in self._unanswered.get(target, ())
+        )
 
     # -- matching --
 
-    def take(self, target: Target, fp: str, since: float) -> Optional[_Seen]:
-        """Claim and return an unclaimed own message matching, arrived at or after ``since``."""
+    def take(self, target: Target, fp: str, since: float, account: Account = None) -> Optional[_Seen]:
+        """Claim and return an unclaimed own message of ``account`` matching, arrived at
+        or after ``since``."""
         with self._cond:
-            if self._contested_locked(target, fp):
+            if self._contested_locked(target, fp, account):
                 return None
             for seen in reversed(self._seen):
                 if seen.arrived < since:
                     break
-                if seen.target != target or seen.fp != fp:
+                if seen.target != target or not _same_account(seen.account, account) or seen.fp != fp:
                     continue
-                if seen.message_id is not None and seen.message_id in self._claimed:
+                owner = seen.account if seen.account is not None else account
+                if seen.message_id is not None and self._claimed_locked(seen.message_id, owner):
                     continue
                 if seen.message_id is not None:
-                    self._claim_locked(seen.message_id)
+                    self._claim_locked(seen.message_id, owner)
                 return seen
         return None
 
@@ -445,12 +334,14 @@ class SendPipeline:
         pacing: the :class:`Pacing`, or None for no rate limits (circuits and the
             offline check stay on).
         call: ``call(action, params, timeout)`` makes one attempt and returns the
-            response ``data`` or raises a qqreliable error.
-        read: ``read(action, params, timeout)`` for the read-only verification
-            actions (history, ``get_msg``, ``get_login_info``).
-        self_id: returns the account's QQ number when known.
+            answer's data or raises a qqreliable error (answers that mean "not
+            delivered" raised as :class:`ActionFailed`).
+        facts: the protocol's :class:`SendFacts`: outcomes, targets, fingerprints
+            and the delivery lookups (which make their own read-only calls).
+        self_id: returns the sending account's id when known (per calling thread:
+            a bot with several accounts routes each send through one).
         events_live: returns True while the event stream is connected (None: the
-            bot has no event stream, so ``message_sent`` can never be evidence).
+            bot has no event stream, so own messages can never be evidence).
         stopping: the bot's stop Event.
         stats: where each send's outcome, retries and latency are recorded.
     """
@@ -461,8 +352,8 @@ class SendPipeline:
         policy: SendPolicy,
         pacing: Optional[Pacing],
         call: CallFn,
-        read: ReadFn,
-        self_id: Callable[[], Optional[int]],
+        facts: SendFacts,
+        self_id: Callable[[], Account],
         events_live: Optional[Callable[[], bool]],
         stopping: threading.Event,
         stats: CallStats,
@@ -471,19 +362,22 @@ class SendPipeline:
     ) -> None:
         self.policy = policy
         self._call = call
-        self._read = read
+        self.facts = facts
+        self._lookup = facts.lookup
         self._self_id_fn = self_id
         self._events_live = events_live
         self._stopping = stopping
         self._stats = stats
         self._clock = clock
         self._wall = wall
-        self.ledger = Ledger(clock)
-        self.account = AccountState(policy.offline_probe_interval, clock)
+        self.ledger = Ledger(clock, facts=facts)
+        self.account = AccountState(policy.offline_probe_interval, clock, signal=facts.account_signal)
         self.pacer = Pacer(pacing if pacing is not None else Pacing.unlimited(), stopping, clock)
         self._paced = pacing is not None
-        self._history: Dict[str, bool] = {}  # action -> available (probed once)
-        self._known_self_id: Optional[int] = None
+        # (account, kind of chat) -> history available (probed once per account: several
+        # accounts may sit on different servers)
+        self._history: Dict[Tuple[Account, str], bool] = {}
+        self._known_self_id: Account = None
         self._lock = threading.Lock()
         # Every counter present from the start, so stats() has a stable shape.
         self.counters: Dict[str, int] = collections.Counter(
@@ -495,7 +389,7 @@ class SendPipeline:
     def observe(self, event: Mapping[str, Any]) -> None:
         """Every incoming event (reader thread). Never raises, never blocks for long."""
         try:
-            self.ledger.observe(event, self._self_id() or _as_int(event.get("self_id")))
+            self.ledger.observe(event, self._self_id())
             self.account.observe(event)
         except Exception:  # bad input must not kill the reader
             log.exception("send pipeline could not read an event")
@@ -521,7 +415,7 @@ class SendPipeline:
         with self._lock:
             self.counters[name] += 1
 
-    def _self_id(self) -> Optional[int]:
+    def _self_id(self) -> Account:
         return self._self_id_fn() or self._known_self_id
 
     # -- sending ---------------------------------------------------------------
@@ -559,12 +453,13 @@ class SendPipeline:
 
     def _send(self, action: str, params: Dict[str, Any], timeout: float, started: float) -> Receipt:
         policy = self.policy
-        target = target_of(action, params)
-        fp = _Content(action, params)
-        payload = payload_of(params)
+        facts = self.facts
+        target = facts.target(action, params)
+        fp = _Content(facts, action, params, self._self_id())
+        payload = facts.payload(action, params)
         attempt_timeout = timeout + policy.allowance(payload.bytes, payload.urls)
         window = policy.window(payload.media, payload.bytes, payload.urls)
-        if "forward" in action:  # slow by nature, delivered late (faults SEND-10)
+        if facts.slow(action):  # slow by nature, delivered late (OneBot forwards: faults SEND-10)
             attempt_timeout = max(attempt_timeout, policy.forward_timeout)
             window = max(window, policy.forward_settle_window)
         first_wall = self._wall()
@@ -613,7 +508,7 @@ class SendPipeline:
                 self.ledger.begin(target, fp)
             error: Optional[Error] = None
             data: Any = None
-            answered_id: Optional[int] = None
+            answered_id: Optional[Hashable] = None
             attempt_started = self._clock()
             try:
                 if large:
@@ -621,8 +516,7 @@ class SendPipeline:
                         data = self._call(action, params, attempt_timeout)
                 else:
                     data = self._call(action, params, attempt_timeout)
-                if type(data) is dict or isinstance(data, abc.Mapping):
-                    answered_id = _as_int(data.get("message_id")) or None
+                answered_id = self.facts.answered_id(action, data)
             except Error as exc:
                 error = exc
             finally:
@@ -631,7 +525,7 @@ class SendPipeline:
                 if target is not None:
                     self.ledger.end(target, fp, answered_id)
                 elif answered_id is not None:
-                    self.ledger.claim(answered_id)
+                    self.ledger.claim(answered_id, fp.account)
 
             if error is None:
                 receipt = self._on_answer(
@@ -641,9 +535,10 @@ class SendPipeline:
                     return receipt
                 continue  # ok without id, verified absent: send again
 
-            outcome = send_outcome(error)
+            judgement = self.facts.judge(action, error, attempts)
+            outcome = judgement.outcome
             if (
-                isinstance(error, ConnectFailed)
+                judgement.never_left
                 and not getattr(error, "exhausted", False)  # the transport already retried
                 and self._may_reconnect(started, attempt_timeout, unsent)
             ):
@@ -655,16 +550,30 @@ class SendPipeline:
                 continue
             if outcome == Outcome.NOT_SENT:
                 self._not_sent(action, target, error, attempts)
+            if outcome == Outcome.DELIVERED:
+                # The protocol reads this failure as proof of delivery (the official
+                # API's 40054005 on a repeat with the same msg_seq).
+                log.info("%s to %s: %s means an earlier attempt was delivered", action, target_name(target), error)
+                return self._delivered_by_answer(target, judgement.message_id, fp, attempts)
             # UNKNOWN: verify before anything else
             self._count("ambiguous")
             log.info("%s to %s: outcome unknown (%s); verifying", action, target_name(target), error)
             verdict = self._verify(
                 action, target, fp, started, attempt_started, first_wall, window,
-                _error_message_id(error), evidence,
+                judgement.message_id, evidence,
             )
             if verdict.state == _FOUND:
                 return self._delivered(target, verdict, attempts)
             if verdict.state == _UNDECIDED:
+                if self.facts.resend_safe(action, params) and attempts < policy.max_attempts:
+                    # The server drops a repeat of a delivered request: sending again
+                    # cannot duplicate, and may deliver.
+                    self._count("resent")
+                    log.warning(
+                        "%s to %s: outcome unknown (%s); sending again, the server de-duplicates it "
+                        "(attempt %d of %d)", action, target_name(target), error, attempts + 1, policy.max_attempts,
+                    )
+                    continue
                 return self._undecided(action, params, target, error, attempts, evidence)
             # verified absent
             self._count("verified_absent")
@@ -688,7 +597,7 @@ class SendPipeline:
                 # kill the connection again, with every call in flight on it.
                 raise _Failed(_oversized(action, payload, error), attempts, "not_sent")
             cap = policy.max_attempts
-            if _upload_failed(error):  # faults MEDIA-06: at most one verified retry
+            if judgement.upload_failed:  # faults MEDIA-06: at most one verified retry
                 cap = min(cap, policy.upload_failed_attempts)
             if attempts >= cap:
                 error.outcome = Outcome.NOT_SENT  # type: ignore[attr-defined]
@@ -742,6 +651,16 @@ class SendPipeline:
             return None
         self.account.mark_online()
         return receipt  # undecidable (or out of attempts): as answered, unverified
+
+    def _delivered_by_answer(
+        self, target: Optional[Target], message_id: Optional[Hashable], fp: _Content, attempts: int
+    ) -> Receipt:
+        if message_id is not None:
+            self.ledger.claim(message_id, fp.account)
+        self.account.mark_online()
+        if target is not None:
+            self.pacer.delivered(target)
+        return Receipt({"message_id": message_id} if message_id is not None else {}, attempts=attempts)
 
     def _delivered(self, target: Optional[Target], verdict: _Verdict, attempts: int) -> Receipt:
         self._count(f"verified_by_{verdict.how}")
@@ -807,7 +726,7 @@ class SendPipeline:
         attempt_started: float,
         first_wall: float,
         window: float,
-        known_id: Optional[int],
+        known_id: Optional[Hashable],
         evidence: List[str],
     ) -> _Verdict:
         """Look for the message until the attempt's settle window has passed.
@@ -823,26 +742,26 @@ class SendPipeline:
             attempt_started + window, self._clock() + min(window, self.policy.poll_interval)
         )
         history_next = self._clock()
-        history_action = "get_group_msg_history" if target[0] == "group" else "get_friend_msg_history"
-        tried_get_msg = False
+        kind = target[0]
+        tried_by_id = self._lookup.by_id is None
         final_retries = 0
         while True:
             if self._stopping.is_set() or self.ledger.closed:  # stop() ends a verification
                 raise _Failed(BotStopped(f"{action}: the bot stopped while verifying a send"), 1, "unknown")
-            seen = self.ledger.take(target, fp.value, started)
+            seen = self.ledger.take(target, fp.value, started, fp.account)
             if seen is not None:
                 return _Verdict(_FOUND, seen.data, "event")
             now = self._clock()
             final = now >= deadline
             if final or now >= history_next:
-                found = self._history_check(target, fp.value, first_wall, evidence)
+                found = self._history_check(target, fp, first_wall, evidence)
                 if isinstance(found, dict):
                     return _Verdict(_FOUND, found, "history")
                 if found is False:
                     if final:
                         evidence.append("absent from history after the settle window")
                         return _Verdict(_ABSENT)
-                elif final and self._history.get(history_action) is not False and final_retries < 3:
+                elif final and self._has_history(fp.account, kind) and final_retries < 3:
                     # The deciding query failed (e.g. the link is reconnecting): try again
                     # a little later rather than give up on a decidable send.
                     final_retries += 1
@@ -851,105 +770,118 @@ class SendPipeline:
                     final = False
                 else:
                     history_next = now + self.policy.poll_interval
-            if known_id is not None and not tried_get_msg:
-                tried_get_msg = True
-                found_msg = self._get_msg_check(known_id, evidence)
+            if known_id is not None and not tried_by_id:
+                tried_by_id = True
+                found_msg = self._by_id_check(known_id, fp.account, evidence)
                 if found_msg is not None:
-                    return _Verdict(_FOUND, found_msg, "get_msg")
-            if self._events_live is None and self._history.get(history_action) is False:
-                # No event stream and no history: nothing can ever decide; do not wait.
-                return self._final_without_history(started, evidence)
+                    return _Verdict(_FOUND, found_msg, "lookup")
+            no_reports = self._events_live is None or self._lookup.own_message is None
+            if no_reports and not self._has_history(fp.account, kind):
+                # No own messages to see and no history: nothing can ever decide; do not wait.
+                return self._final_without_history(started, fp.account, evidence)
             if final:
-                return self._final_without_history(started, evidence)
+                return self._final_without_history(started, fp.account, evidence)
             self.ledger.wait(max(0.0, min(deadline, history_next) - self._clock()))
 
-    def _final_without_history(self, started: float, evidence: List[str]) -> _Verdict:
+    def _has_history(self, account: Account, kind: str) -> bool:
+        """Whether this kind of chat may have a history to read (not yet refused)."""
+        return self._lookup.history is not None and self._history.get((account, kind)) is not False
+
+    def _final_without_history(self, started: float, account: Account, evidence: List[str]) -> _Verdict:
         live = self._events_live
-        if live is not None and self.ledger.reports_seen:
+        if self._lookup.own_message is None:
+            evidence.append("the protocol reports no own messages")
+        elif live is not None and self.ledger.reports(account):
             if self.ledger.last_break < started and live():
-                evidence.append("no message_sent event within the settle window")
+                evidence.append("the bot's own message was not reported within the settle window")
                 return _Verdict(_ABSENT)
             evidence.append("the event stream broke during the settle window")
         elif live is None:
-            evidence.append("no event stream to see message_sent on")
+            evidence.append("no event stream to see the bot's own messages on")
         else:
-            evidence.append("the implementation does not report the bot's own messages")
+            evidence.append("the server does not report the bot's own messages")
         return _Verdict(_UNDECIDED)
 
     def _history_check(
-        self, target: Target, fp: str, first_wall: float, evidence: List[str]
+        self, target: Target, fp: _Content, first_wall: float, evidence: List[str]
     ) -> Any:
         """A matching history message's data (dict), False when absent, None when unknown."""
-        kind, chat = target
-        action = "get_group_msg_history" if kind == "group" else "get_friend_msg_history"
-        if self._history.get(action) is False:
+        kind = target[0]
+        history = self._lookup.history
+        probe = (fp.account, kind)
+        if history is None or self._history.get(probe) is False:
             return None
-        params = {"group_id" if kind == "group" else "user_id": chat, "count": self.policy.history_count}
+        name = f"the history of {target_name(target)}"
         try:
-            data = self._read(action, params, min(10.0, max(1.0, self.policy.poll_interval * 2)))
+            entries = history(
+                target,
+                first_wall - self.policy.clock_skew,
+                self.policy.history_count,
+                min(10.0, max(1.0, self.policy.poll_interval * 2)),
+            )
         except ActionFailed as exc:
             if exc.category == Category.UNSUPPORTED:
-                self._history[action] = False
-                evidence.append(f"{action} is not supported")
-                log.info("%s is not supported here; verifying without history", action)
+                self._history[probe] = False
+                evidence.append(f"{kind} chat history is not supported ({exc})")
+                log.info("%s chat history is not supported here (%s); verifying without it", kind, exc)
             else:
-                evidence.append(f"{action} failed: {exc}")
+                evidence.append(f"reading {name} failed: {exc}")
             return None
         except BotStopped:
             raise
         except Error as exc:
-            evidence.append(f"{action} failed: {exc}")
+            evidence.append(f"reading {name} failed: {exc}")
             return None
-        self._history[action] = True
-        messages = data.get("messages") if isinstance(data, abc.Mapping) else data
-        if not isinstance(messages, list):
-            evidence.append(f"{action} answered no message list")
+        self._history[probe] = True
+        if entries is None:
+            evidence.append(f"{name} came back without a message list")
             return None
-        self_id = self._self_id() or self._learn_self_id()
+        self_id = fp.account if fp.account is not None else (self._self_id() or self._learn_self_id())
         if self_id is None:
-            evidence.append("the bot's own QQ number is unknown")
+            evidence.append("the bot's own account id is unknown")
             return None
-        if self.ledger.contested(target, fp):
+        want = fp.value
+        if self.ledger.contested(target, want, fp.account):
             return None  # another identical send is still waiting: do not guess
         oldest = first_wall - self.policy.clock_skew
-        for message in reversed(messages):
-            if not isinstance(message, abc.Mapping):
+        fingerprint = self.facts.fingerprint
+        for entry in reversed(entries):
+            if not isinstance(entry, HistoryEntry):
                 continue
-            sender = message.get("sender")
-            author = _as_int(message.get("user_id"))
-            if author is None and isinstance(sender, abc.Mapping):
-                author = _as_int(sender.get("user_id"))
-            if author != self_id and message.get("post_type") != "message_sent":
+            if entry.author != self_id and not entry.own:
                 continue
-            when = message.get("time")
-            if isinstance(when, (int, float)) and not isinstance(when, bool) and when < oldest:
+            if entry.time is not None and entry.time < oldest:
                 continue
-            if fingerprint(message.get("message")) != fp:
+            if fingerprint(entry.content) != want:
                 continue
-            mid = _as_int(message.get("message_id"))
-            if mid is not None and not self.ledger.claim(mid):
+            if entry.message_id is not None and not self.ledger.claim(entry.message_id, self_id):
                 continue
-            return {"message_id": message.get("message_id")}
+            return {"message_id": entry.message_id}
         return False
 
-    def _get_msg_check(self, message_id: int, evidence: List[str]) -> Optional[Dict[str, Any]]:
+    def _by_id_check(self, message_id: Hashable, account: Account, evidence: List[str]) -> Optional[Dict[str, Any]]:
+        by_id = self._lookup.by_id
+        if by_id is None:
+            return None
         try:
-            data = self._read("get_msg", {"message_id": message_id}, 10.0)
+            data = by_id(message_id, 10.0)
         except BotStopped:
             raise
         except Error as exc:
-            evidence.append(f"get_msg({message_id}) failed: {exc}")
+            evidence.append(f"looking up message {message_id} failed: {exc}")
             return None
-        if isinstance(data, abc.Mapping) and self.ledger.claim(message_id):
+        if isinstance(data, abc.Mapping) and self.ledger.claim(message_id, account):
             return {"message_id": data.get("message_id", message_id)}
         return None
 
-    def _learn_self_id(self) -> Optional[int]:
+    def _learn_self_id(self) -> Account:
+        whoami = self._lookup.whoami
+        if whoami is None:
+            return None
         try:
-            info = self._read("get_login_info", {}, 10.0)
+            self._known_self_id = whoami(10.0)
         except Error:
             return None
-        self._known_self_id = _as_int(info.get("user_id")) if isinstance(info, abc.Mapping) else None
         return self._known_self_id
 
 
@@ -961,13 +893,6 @@ class _Failed(Exception):
         self.error = error
         self.attempts = attempts
         self.outcome = outcome
-
-
-def _upload_failed(error: Error) -> bool:
-    """NapCat/LLOneBot "rich media transfer failed": the upload to Tencent failed."""
-    if not isinstance(error, ActionFailed):
-        return False
-    return "rich media transfer failed" in f"{error.message}\n{error.wording}".lower()
 
 
 def _connection_died(error: Error) -> bool:
@@ -991,12 +916,3 @@ def _oversized(action: str, payload: Payload, error: Error) -> MediaTooLarge:
     )
     too_large.__cause__ = error
     return too_large
-
-
-def _error_message_id(error: Error) -> Optional[int]:
-    response = getattr(error, "response", None)
-    data = response.get("data") if isinstance(response, abc.Mapping) else None
-    if isinstance(data, abc.Mapping):
-        mid = _as_int(data.get("message_id"))
-        return mid if mid else None
-    return None
