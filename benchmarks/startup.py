@@ -35,15 +35,17 @@ STATEMENTS = {
 BASE = "import requests, websocket"
 PROBE = (
     "import time, sys\n"
+    "c = time.process_time()\n"
     "t = time.perf_counter()\n"
     "{stmt}\n"
     "t = time.perf_counter() - t\n"
-    "sys.stdout.write(repr(t) + ' ' + str(len(sys.modules)))\n"
+    "c = time.process_time() - c\n"
+    "sys.stdout.write(repr(t) + ' ' + repr(c) + ' ' + str(len(sys.modules)))\n"
 )
 
 
 def sample(stmt: str, bytecode: bool) -> List[float]:
-    """[seconds, modules loaded] of one fresh interpreter."""
+    """[wall seconds, CPU seconds, modules loaded] of one fresh interpreter."""
     env = dict(os.environ)
     cmd = [sys.executable]
     if bytecode:
@@ -58,8 +60,8 @@ def sample(stmt: str, bytecode: bool) -> List[float]:
                          cwd=tempfile.gettempdir())
     if out.returncode != 0:
         raise RuntimeError(f"{stmt!r} failed: {out.stderr.strip()[-300:]}")
-    seconds, modules = out.stdout.split()
-    return [float(seconds), float(modules)]
+    seconds, cpu, modules = out.stdout.split()
+    return [float(seconds), float(cpu), float(modules)]
 
 
 def main() -> None:
@@ -73,25 +75,39 @@ def main() -> None:
     for stmt in STATEMENTS.values():  # compile and cache once
         sample(stmt, True)
     times: Dict[str, List[float]] = {name: [] for name in STATEMENTS}
+    cpus: Dict[str, List[float]] = {name: [] for name in STATEMENTS}
     modules: Dict[str, float] = {}
     for _ in range(args.runs):
         for name, stmt in STATEMENTS.items():
-            seconds, count = sample(stmt, bytecode)
+            seconds, cpu, count = sample(stmt, bytecode)
             times[name].append(seconds)
+            cpus[name].append(cpu)
             modules[name] = count
-    base = times[BASE]
     rows = []
     for name in STATEMENTS:
-        ratios = [t / b for t, b in zip(times[name], base)]
-        ms = [t * 1000 for t in times[name]]
-        rows.append([name, f"{_common.median(ms):.1f} [{min(ms):.1f}-{max(ms):.1f}]",
-                     f"{_common.median(ratios):.2f}x [{min(ratios):.2f}-{max(ratios):.2f}]",
+        rows.append([name, _spread([t * 1000 for t in times[name]], "{:.1f}"),
+                     _spread(_ratios(times[name], times[BASE]), "{:.2f}", "x"),
+                     _spread([c * 1000 for c in cpus[name]], "{:.1f}"),
+                     _spread(_ratios(cpus[name], cpus[BASE]), "{:.2f}", "x"),
                      f"{modules[name]:.0f}"])
-    _common.table([f"statement ({args.runs} fresh interpreters each, alternating)", "ms, median [min-max]",
-                   f"vs {BASE}, same run", "modules in sys.modules"], rows)
-    ours = _common.median([t / b for t, b in zip(times["import qqreliable"], base)])
-    sys.stdout.write(f"target: import qqreliable <= 1.30x {BASE}: {ours:.2f}x, "
-                     f"{'met' if ours <= 1.3 else 'NOT met'}\n")
+    _common.table([f"statement ({args.runs} fresh interpreters each, alternating)", "wall ms",
+                   "wall vs base, same run", "CPU ms", "CPU vs base, same run", "modules"], rows)
+    sys.stdout.write(f"base: {BASE}. median [min-max]. CPU time is the steadier figure on a shared machine:\n"
+                     "an import is CPU-bound once its files are in the page cache.\n")
+    for name in ("import qqreliable", "from qqreliable import Bot, Event, Message"):
+        wall = _common.median(_ratios(times[name], times[BASE]))
+        cpu = _common.median(_ratios(cpus[name], cpus[BASE]))
+        verdict = "met" if max(wall, cpu) <= 1.3 else ("met in CPU, not in wall time" if cpu <= 1.3 else "NOT met")
+        sys.stdout.write(f"target: {name} <= 1.30x {BASE}: wall {wall:.2f}x, CPU {cpu:.2f}x: {verdict}\n")
+
+
+def _ratios(values: List[float], bases: List[float]) -> List[float]:
+    return [v / b for v, b in zip(values, bases)]
+
+
+def _spread(values: List[float], fmt: str, unit: str = "") -> str:
+    return (f"{fmt.format(_common.median(values))}{unit} "
+            f"[{fmt.format(min(values))}-{fmt.format(max(values))}]")
 
 
 if __name__ == "__main__":

@@ -193,6 +193,27 @@ class Rule:
         return self.pattern is None or self.pattern.search(text) is not None
 
 
+class _LazyPattern:
+    """A case-insensitive pattern compiled on its first search, not at import
+    (the table has a score of them and most never run in a given process)."""
+
+    __slots__ = ("pattern", "flags", "_compiled")
+
+    def __init__(self, pattern: str, flags: int) -> None:
+        self.pattern = pattern
+        self.flags = flags
+        self._compiled: Optional["re.Pattern[str]"] = None
+
+    def search(self, text: str) -> Optional["re.Match[str]"]:
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = re.compile(self.pattern, self.flags)
+        return compiled.search(text)
+
+    def __repr__(self) -> str:
+        return f"re.compile({self.pattern!r}, re.IGNORECASE)"
+
+
 def _rule(
     category: str,
     retcodes: Optional[Iterable[int]] = None,
@@ -208,7 +229,7 @@ def _rule(
     return Rule(
         category=category,
         retcodes=frozenset(retcodes) if retcodes is not None else None,
-        pattern=re.compile(pattern, re.IGNORECASE) if pattern is not None else None,
+        pattern=_LazyPattern(pattern, re.IGNORECASE) if pattern is not None else None,  # type: ignore[arg-type]
         via=via,
         read_only=read_only,
         status=status,

@@ -18,7 +18,6 @@ transport imports nothing from the reliability layer.
 
 from __future__ import annotations
 
-import concurrent.futures
 import itertools
 import logging
 import threading
@@ -201,10 +200,12 @@ class Waiter:
         self._error = error
         self._lock.release()
 
-    def result(self, timeout: float) -> Any:
-        """The reply; raises the stored error, or ``concurrent.futures.TimeoutError``."""
-        if not self._lock.acquire(timeout=max(0.0, timeout)):
-            raise concurrent.futures.TimeoutError
+    def wait(self, timeout: float) -> bool:
+        """Block until the reply (or an error) is in, at most ``timeout`` seconds; False on timeout."""
+        return self._lock.acquire(timeout=max(0.0, timeout))
+
+    def outcome(self) -> Any:
+        """After :meth:`wait` returned True: the reply, or raise the stored error."""
         if self._error is not None:
             raise self._error
         return self._value
@@ -511,11 +512,10 @@ class Link:
                 raise
             self.kill(f"send failed: {exc}")
             raise ConnectFailed(f"{name}: could not send to {self.name}: {exc}") from exc
-        try:
-            return future.result(timeout=max(0.0, deadline - time.monotonic()))
-        except concurrent.futures.TimeoutError:
+        if not future.wait(deadline - time.monotonic()):
             self.pending.discard(request_id)
-            raise ApiTimeout(f"{name}: no reply from {self.name} within {timeout:g}s") from None
+            raise ApiTimeout(f"{name}: no reply from {self.name} within {timeout:g}s")
+        return future.outcome()
 
     def __repr__(self) -> str:
         return f"<Link {self.id} {self.name}>"
