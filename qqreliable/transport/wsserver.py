@@ -43,7 +43,6 @@ import socket
 import struct
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -182,7 +181,6 @@ class SocketLike(Protocol):
 # --------------------------------------------------------------------------- HTTP side
 
 
-@dataclass
 class RequestHead:
     """One parsed HTTP/1.x request head.
 
@@ -193,10 +191,29 @@ class RequestHead:
         headers: ``(name, value)`` pairs in the order received.
     """
 
-    method: str
-    target: str
-    version: str
-    headers: List[Tuple[str, str]] = field(default_factory=list)
+    __slots__ = ("method", "target", "version", "headers")
+
+    def __init__(
+        self, method: str, target: str, version: str, headers: Optional[List[Tuple[str, str]]] = None
+    ) -> None:
+        # A plain slotted class: no dataclass to generate at import.
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers: List[Tuple[str, str]] = headers if headers is not None else []
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RequestHead):
+            return NotImplemented
+        return (self.method, self.target, self.version, self.headers) == (
+            other.method, other.target, other.version, other.headers
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
+
+    def __repr__(self) -> str:
+        return (f"RequestHead(method={self.method!r}, target={self.target!r}, version={self.version!r}, "
+                f"headers={self.headers!r})")
 
     @property
     def path(self) -> str:
