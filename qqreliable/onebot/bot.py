@@ -185,6 +185,9 @@ class Bot(BotBase, ApiMixin):
         reconcile_after: Optional[float] = 300.0,
         outbound_media: Optional[OutboundMedia] = OutboundMedia(),
     ) -> None:
+        from ..runtime.options import ONEBOT_OPTIONS, check_options
+
+        check_options(dict(locals()), ONEBOT_OPTIONS)  # TypeError/ValueError naming the option
         if url is None and listen is None:
             raise ValueError("Bot needs a url to connect to (or listen= for reverse modes)")
         if api_timeout <= 0:
@@ -373,6 +376,8 @@ class Bot(BotBase, ApiMixin):
     # -- lifecycle hooks (start/stop/run/wait_connected: BotBase) ------------
 
     def _open(self) -> None:
+        if self._events_client is None and self._listener is None:
+            self._check_http_only()  # before any thread: a wrong token raises from start()
         if self._listener is not None:
             self._listener.start()  # binds now: a port in use raises here
         if self._stalls.enabled and self._gapfill.enabled:
@@ -385,8 +390,6 @@ class Bot(BotBase, ApiMixin):
                 f"ws-{client.role}-watchdog",
                 Periodic(client.watchdog, client.watchdog_period, self._supervisor.stopping),
             )
-        if self._events_client is None and self._listener is None:
-            self._check_http_only()
 
     def _check_http_only(self) -> None:
         """An HTTP-only bot: check the token now (a wrong one raises from start()/run())."""

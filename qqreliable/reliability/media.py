@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, Deque, Dict, List, Mapping, Optional, Tuple, Union
 
 from ..exceptions import AccountOffline, BotStopped, Error, MediaUnavailable
-from ..runtime.stats import percentile
+from ..stats import percentile
 from ..transport.download import CancelToken, DownloadError, MediaHttp
 from .backoff import Backoff
 from .mediaconfig import MediaConfig, OfflineWatch, default_cache_dir

@@ -55,7 +55,7 @@ from ..exceptions import (
 )
 from ..outcome import Category, Outcome
 from ..receipt import Receipt
-from ..runtime.stats import CallStats
+from ..stats import CallStats
 from .account import AccountState
 from .interfaces import Account, HistoryEntry, OwnMessage, Payload, SendFacts, Target, target_name
 from .ratelimit import Pacer
@@ -535,7 +535,8 @@ class SendPipeline:
 
             if error is None:
                 receipt = self._on_answer(
-                    action, target, fp, data, attempts, started, attempt_started, first_wall, window, evidence
+                    action, target, fp, data, answered_id, attempts, started, attempt_started, first_wall,
+                    window, evidence
                 )
                 if receipt is not None:
                     return receipt
@@ -630,6 +631,7 @@ class SendPipeline:
         target: Optional[Target],
         fp: _Content,
         data: Any,
+        answered_id: Optional[Hashable],
         attempts: int,
         started: float,
         attempt_started: float,
@@ -638,8 +640,9 @@ class SendPipeline:
         evidence: List[str],
     ) -> Optional[Receipt]:
         mapping = data if isinstance(data, abc.Mapping) else {}
-        receipt = Receipt(mapping, attempts=attempts)
-        mid = receipt.message_id
+        # The id is the protocol's word (SendFacts.answered_id), not a field name guessed here.
+        receipt = Receipt(mapping, attempts=attempts, message_id=answered_id)
+        mid = answered_id
         if mid or not self.policy.verify_ok_without_id or target is None:
             self.account.mark_online()
             if target is not None:

@@ -26,7 +26,7 @@ from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Type
 
 from ..exceptions import BotStopped, ConnectFailed, NotStarted
 from .dispatcher import Dispatcher
-from .stats import CallStats
+from ..stats import CallStats
 from .supervisor import Supervisor
 
 __all__ = ["BotBase", "DEFAULT_LOG_FORMAT"]
@@ -170,10 +170,13 @@ class BotBase:
             self._dispatcher.start(self._supervisor)
             self._open()
         except BaseException:
+            # Undo: every thread started so far ends, and the bot is as if never started.
+            self._supervisor.stopping.set()
+            self._dispatcher.stop()
+            self._supervisor.join(max(1.0, self.shutdown_grace))
+            self._supervisor.stopping.clear()
             with self._lifecycle:
                 self._state = "new"
-            self._dispatcher.stop()
-            self._supervisor.join(1.0)
             raise
         return self
 
