@@ -1,10 +1,14 @@
-"""qqreliable against aiocqhttp and nonebot2's OneBot v11 adapter, on the same workloads.
+"""qqreliable against aiocqhttp, nonebot2's OneBot v11 adapter and a bare asyncio loop, same workloads.
 
-    python benchmarks/peers.py [--events 5000] [--rounds 3] [--seconds 2] [--cycles 5]
+    python benchmarks/peers.py [--events 5000] [--rounds 5] [--seconds 2] [--cycles 5]
+                               [--only events,calls,reconnect]
 
-Every figure is a ratio to qqreliable measured in the same run: qqreliable is
-1.00x, and a peer at 0.50x did half as well (for reconnect time, lower is
-better and the column says how many times longer the peer took).
+Every figure is the median [min-max] of ``--rounds`` rounds (at least 3), and
+every ratio is taken round by round against qqreliable measured in the same
+round, then summarised the same way: qqreliable is 1.00x, and a peer at 0.50x
+did half as well (for reconnect time, lower is better and the column says how
+many times longer the peer took). A table of the issue-16 targets closes the
+run.
 
 Method
 ------
@@ -13,16 +17,27 @@ with this interpreter's ``-m venv``; pinned versions below), and each runs in
 a process of that interpreter (``_peer_driver.py``), so their dependencies
 never meet the project's. qqreliable runs the same driver in the project's
 own interpreter, also in a child process. The servers run in this process,
-on 127.0.0.1 with port 0: ``_blast.BlastServer`` for event throughput,
-FakeOneBot for calls and reconnects. Times are ``time.monotonic()``, one clock
-for every process on Linux. Every child has a timeout and is stopped at the end.
+on 127.0.0.1 with port 0. Times are ``time.monotonic()``, one clock for every
+process on Linux. Every child has a timeout and is stopped at the end.
 
 1. Events: N group messages, encoded before the clock starts and written back
-   to back, until the peer's group-message handler has run N times. Median of
-   rounds; rounds alternate between the peers.
+   to back, until the peer's group-message handler has run N times. Every
+   round has message_ids of its own (a bot that drops repeats, as qqreliable
+   does, must see new events each round). Forward WebSocket: from
+   ``_blast.BlastServer``; reverse WebSocket: from ``_reverse.ReverseClient``,
+   frames masked with a random key as a real implementation's are. Rows:
+   qqreliable forward and reverse, nonebot2 forward, aiocqhttp reverse, and
+   the floor, a bare asyncio ``websockets`` client doing ``recv()`` +
+   ``json.loads`` and nothing else.
 2. Calls: ``get_login_info`` for a fixed time, one caller, then 8 concurrent
    callers (8 threads sharing one ``Bot`` for qqreliable, 8 asyncio tasks in
-   ``asyncio.gather`` for the async peers).
+   ``asyncio.gather`` for the async peers), first against FakeOneBot, then
+   (WebSocket only) against BlastServer, which answers every call with a
+   canned reply at a fraction of FakeOneBot's cost. Each row shows the
+   client's CPU per call (the driver's process time) and the server's (this
+   process's, which does nothing else meanwhile); table 2c divides each
+   client's rate on BlastServer by its rate on FakeOneBot, and names
+   FakeOneBot as the bottleneck where that is 1.5x or more.
 3. Reconnect: FakeOneBot drops the connection (TCP closed, no close frame:
    1006), then pushes a group message as soon as a new connection is up; the
    figure is the time from the drop to the handler seeing that message. Each
@@ -31,7 +46,8 @@ for every process on Linux. Every child has a timeout and is stopped at the end.
 
 Modes, and why
 --------------
-* qqreliable: forward WebSocket (``ws://``) and HTTP (``http://``) client.
+* qqreliable: forward WebSocket (``ws://``) and HTTP (``http://``) client, and
+  reverse WebSocket (``listen=``) for events.
 * nonebot2 2.5 + nonebot-adapter-onebot 2.4 (v11): forward WebSocket
   (``ONEBOT_WS_URLS``) with the ``~none+~websockets`` driver. It reconnects
   after a fixed ``RECONNECT_INTERVAL = 3.0`` s in the adapter (not a setting),
@@ -39,28 +55,26 @@ Modes, and why
   (its default INFO logs every event to the terminal).
 * aiocqhttp 1.4: a server-side framework (Quart on Hypercorn) with no
   forward-WebSocket client. Events reach it in reverse-WebSocket mode from
-  ``_reverse.ReverseClient``, which dials it like go-cqhttp would and writes
-  the same pre-encoded stream. Its calls are measured two ways: over the
-  reverse WebSocket, through ``_reverse.py``'s relay process to the same
-  FakeOneBot (one extra loopback hop each way, so slightly pessimistic for
-  aiocqhttp), compared with qqreliable's forward WebSocket; and over HTTP to
-  ``api_root``, compared with qqreliable's HTTP client (aiocqhttp builds a
-  new ``httpx.AsyncClient``, TLS context included, for every HTTP call).
-  Reconnect is not measured: in reverse mode the OneBot implementation
-  reconnects, not the framework.
+  ``_reverse.ReverseClient``, which dials it like go-cqhttp would. Its calls
+  are measured two ways: over the reverse WebSocket, through ``_reverse.py``'s
+  relay process to the same server (one extra loopback hop each way, so
+  slightly pessimistic for aiocqhttp), compared with qqreliable's forward
+  WebSocket; and over HTTP to ``api_root``, compared with qqreliable's HTTP
+  client (aiocqhttp builds a new ``httpx.AsyncClient``, TLS context included,
+  for every HTTP call).
+* asyncio ``websockets`` (the version nonebot2[websockets] pins): the fastest
+  raw receive loop measured on this machine, the floor for events.
 
 Caveats
 -------
 Same machine, loopback only, 2 CPUs shared with whatever else runs: read the
-ratios, not the absolute figures, and expect some percent of noise. Every
-peer is used as its documentation shows, with default settings except the
-log level; handlers do nothing but count, so the figures are framework
-overhead, not a bot's real work. With 8 concurrent callers FakeOneBot
-(a thread per WebSocket request, in this process) is near its own ceiling,
-so those rows understate differences. A process start costs qqreliable well
-under a second and nonebot about two, which is why the reconnect cycles take
-longer than their figures. Transitive dependencies of the peers are not
-pinned; the versions that ran are printed in the header.
+ratios and their spread, not the absolute figures. Every peer is used as its
+documentation shows, with default settings except the log level; handlers do
+nothing but count, so the figures are framework overhead, not a bot's real
+work. A process start costs qqreliable well under a second and nonebot about
+two, which is why the reconnect cycles take longer than their figures.
+Transitive dependencies of the peers are not pinned; the versions that ran
+are printed in the header.
 """
 
 from __future__ import annotations
