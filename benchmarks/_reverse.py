@@ -114,25 +114,40 @@ class ReverseClient:
     """Connects to a reverse-WebSocket server and writes event frames to it."""
 
     def __init__(self, url: str, timeout: float = 10.0) -> None:
-        self._sock, _ = handshake(url, REVERSE_HEADERS, timeout)
-        self._drain = threading.Thread(target=self._drain_loop, name="reverse:drain", daemon=True)
+        self._sock, rest = handshake(url, REVERSE_HEADERS, timeout)
+        self._send_lock = threading.Lock()
+        self._drain = threading.Thread(target=self._drain_loop, args=(rest,), name="reverse:drain", daemon=True)
         self._drain.start()
 
-    def _drain_loop(self) -> None:
+    def _drain_loop(self, rest: bytes) -> None:
+        """Read what the server sends: pings are answered (a real implementation's
+        client library does so, and a server that checks liveness would otherwise
+        drop the link mid-benchmark); everything else is discarded."""
+        buffer = bytearray(rest)
         try:
-            while self._sock.recv(65536):
-                pass
-        except OSError:
+            while True:
+                data = self._sock.recv(65536)
+                if not data:
+                    return
+                buffer += data
+                for first, payload in parse_server_frames(buffer):
+                    if first & 0x0F == 0x9:
+                        with self._send_lock:
+                            self._sock.sendall(client_frame(payload, 0x8A))
+        except (OSError, ConnectionError):
             pass
 
     def blast(self, frames: List[bytes]) -> None:
         """Write every pre-encoded frame, one ``sendall`` each (as ``BlastServer`` does)."""
+        lock = self._send_lock
         for frame in frames:
-            self._sock.sendall(frame)
+            with lock:
+                self._sock.sendall(frame)
 
     def close(self) -> None:
         try:
-            self._sock.sendall(b"\x88\x82" + _ZERO_MASK + struct.pack("!H", 1000))
+            with self._send_lock:
+                self._sock.sendall(b"\x88\x82" + _ZERO_MASK + struct.pack("!H", 1000))
             self._sock.shutdown(socket.SHUT_WR)
         except OSError:
             pass
