@@ -1,6 +1,6 @@
 """qqreliable against aiocqhttp, nonebot2's OneBot v11 adapter and a bare asyncio loop, same workloads.
 
-    python benchmarks/peers.py [--events 5000] [--rounds 5] [--seconds 2] [--cycles 5]
+    python benchmarks/peers.py [--events 3000] [--rounds 5] [--seconds 2] [--cycles 5]
                                [--only events,calls,reconnect]
 
 Every figure is the median [min-max] of ``--rounds`` rounds (at least 3), and
@@ -629,7 +629,7 @@ def _rates(samples: Any) -> Any:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--events", type=int, default=5_000, help="group messages per round")
+    parser.add_argument("--events", type=int, default=3_000, help="group messages per round")
     parser.add_argument("--rounds", type=int, default=5, help="runs of every measurement (at least 3)")
     parser.add_argument("--seconds", type=float, default=2.0, help="per call-rate measurement")
     parser.add_argument("--cycles", type=int, default=5, help="reconnect cycles (fresh process each)")
