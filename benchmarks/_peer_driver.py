@@ -2,9 +2,11 @@
 
     python _peer_driver.py PEER WORKLOAD URL [--count N]
 
-PEER is ``qqreliable`` (run with the project's interpreter), ``nonebot`` or
-``aiocqhttp`` (run with the interpreter of ``benchmarks/.peers-venv``, so their
-dependencies never meet the project's). WORKLOAD is ``events``, ``calls`` or
+PEER is ``qqreliable`` (run with the project's interpreter), ``nonebot``,
+``aiocqhttp`` or ``websockets`` (a bare asyncio ``websockets`` recv +
+``json.loads`` loop, the floor; these three run with the interpreter of
+``benchmarks/.peers-venv``, so their dependencies never meet the project's).
+URL ``-`` makes ``qqreliable`` listen (reverse WebSocket) like ``aiocqhttp``. WORKLOAD is ``events``, ``calls`` or
 ``reconnect``. The driver talks JSON lines: it writes reports to stdout and
 reads commands from stdin; end of stdin means stop. Times are
 ``time.monotonic()``, which on Linux is one clock for every process, so the
@@ -15,7 +17,8 @@ Reports: ``{"ready": ...}`` once connected (a server-side peer reports
 each time its handler has seen another ``--count`` group messages;
 ``reconnect`` reports ``{"seen": message_id, "t": ...}`` for every group
 message; ``calls`` answers each ``{"seconds": s, "tasks": n}`` command with
-``{"rate": calls_per_second}``.
+``{"rate": calls_per_second, "calls": n, "t": ..., "cpu": seconds}`` (the
+driver's own CPU time over the measurement, every thread).
 
 Logging is set to WARNING for every peer (nonebot logs every event at INFO
 by default, which would measure its terminal output).
@@ -104,7 +107,9 @@ def run_qqreliable(args: argparse.Namespace) -> None:
     from qqreliable import Bot, Event
 
     counter = Counter(args.workload, args.count)
-    bot = Bot(args.url, workers=8)
+    listening = args.url == "-"
+    # "-": reverse WebSocket, the bot listens and the OneBot side dials it.
+    bot = Bot(listen="ws://127.0.0.1:0/ws/", workers=8) if listening else Bot(args.url, workers=8)
 
     @bot.on_message("group")
     def handle(event: Event) -> None:
@@ -120,9 +125,13 @@ def run_qqreliable(args: argparse.Namespace) -> None:
 
     bot.start()
     try:
-        if args.url.startswith("ws"):
+        if listening:
+            report(listening=bot.listen_url)
+        elif args.url.startswith("ws"):
             bot.wait_connected(15)
-        report(ready=True)
+            report(ready=True)
+        else:
+            report(ready=True)
         stdin_lines(on_line)
         while True:
             with cond:
@@ -132,13 +141,13 @@ def run_qqreliable(args: argparse.Namespace) -> None:
             if line is None:
                 return
             command = json.loads(line)
-            report(rate=_threaded_rate(bot.get_login_info, command["seconds"], command["tasks"]))
+            report(**_threaded_rate(bot.get_login_info, command["seconds"], command["tasks"]))
     finally:
         bot.stop()
         report(stopped=True, dropped=bot.stats()["events_dropped"])
 
 
-def _threaded_rate(call: Callable[[], object], seconds: float, threads: int) -> float:
+def _threaded_rate(call: Callable[[], object], seconds: float, threads: int) -> Dict[str, float]:
     stop = threading.Event()
     counts = [0] * threads
     errors: List[BaseException] = []
@@ -153,6 +162,7 @@ def _threaded_rate(call: Callable[[], object], seconds: float, threads: int) -> 
             stop.set()
 
     pool = [threading.Thread(target=worker, args=(i,), name=f"driver:call-{i}") for i in range(threads)]
+    cpu = time.process_time()
     started = time.perf_counter()
     for thread in pool:
         thread.start()
@@ -163,10 +173,11 @@ def _threaded_rate(call: Callable[[], object], seconds: float, threads: int) -> 
     elapsed = time.perf_counter() - started
     if errors:
         raise errors[0]
-    return sum(counts) / elapsed
+    return {"rate": sum(counts) / elapsed, "calls": sum(counts), "t": time.monotonic(),
+            "cpu": time.process_time() - cpu}
 
 
-async def _async_rate(call: Callable[[], Any], seconds: float, tasks: int) -> float:
+async def _async_rate(call: Callable[[], Any], seconds: float, tasks: int) -> Dict[str, float]:
     deadline = time.perf_counter() + seconds
     counts = [0] * tasks
 
@@ -175,9 +186,11 @@ async def _async_rate(call: Callable[[], Any], seconds: float, tasks: int) -> fl
             await call()
             counts[i] += 1
 
+    cpu = time.process_time()
     started = time.perf_counter()
     await asyncio.gather(*(worker(i) for i in range(tasks)))
-    return sum(counts) / (time.perf_counter() - started)
+    return {"rate": sum(counts) / (time.perf_counter() - started), "calls": sum(counts), "t": time.monotonic(),
+            "cpu": time.process_time() - cpu}
 
 
 async def _command_loop(call: Callable[[], Any]) -> None:
@@ -190,7 +203,7 @@ async def _command_loop(call: Callable[[], Any]) -> None:
         if line is None:
             return
         command = json.loads(line)
-        report(rate=await _async_rate(call, command["seconds"], command["tasks"]))
+        report(**await _async_rate(call, command["seconds"], command["tasks"]))
 
 
 async def _wait_stdin_end() -> None:
@@ -311,16 +324,48 @@ def run_aiocqhttp(args: argparse.Namespace) -> None:
     report(stopped=True)
 
 
+# ---------------------------------------------------------------- raw asyncio websockets
+
+
+def run_websockets(args: argparse.Namespace) -> None:
+    """The floor: an asyncio ``websockets`` client doing ``recv()`` + ``json.loads``, nothing else."""
+    import websockets
+
+    counter = Counter(args.workload, args.count)
+
+    async def consume() -> None:
+        async with websockets.connect(args.url, max_size=None, compression=None) as ws:
+
+            async def loop() -> None:
+                try:
+                    while True:
+                        obj = json.loads(await ws.recv())
+                        if obj.get("post_type") == "message":
+                            counter.hit(obj["message_id"])
+                except websockets.ConnectionClosed:
+                    pass
+
+            reader = asyncio.ensure_future(loop())
+            report(ready=True)
+            await _wait_stdin_end()
+            reader.cancel()
+
+    asyncio.run(consume())
+    report(stopped=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("peer", choices=["qqreliable", "nonebot", "aiocqhttp"])
+    parser.add_argument("peer", choices=["qqreliable", "nonebot", "aiocqhttp", "websockets"])
     parser.add_argument("workload", choices=["events", "calls", "reconnect"])
     parser.add_argument("url")
     parser.add_argument("--count", type=int, default=1)
     args = parser.parse_args()
     own_stdout()
     logging.basicConfig(level=logging.WARNING)
-    {"qqreliable": run_qqreliable, "nonebot": run_nonebot, "aiocqhttp": run_aiocqhttp}[args.peer](args)
+    runners = {"qqreliable": run_qqreliable, "nonebot": run_nonebot, "aiocqhttp": run_aiocqhttp,
+               "websockets": run_websockets}
+    runners[args.peer](args)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@ does the opening handshake (``X-Self-ID``, ``X-Client-Role: Universal``),
 then writes pre-encoded frames back to back, like ``_blast.BlastServer`` does
 for forward-WebSocket clients, so the framework under test is the bottleneck.
 
-Client frames must be masked (RFC 6455 5.3). With an all-zero masking key
-the masked payload equals the plain one, so frames are encoded once, before
-the clock starts, at no cost per byte. Anything the server sends is read and
+Client frames must be masked (RFC 6455 5.3). Frames are masked with a
+random key, as a real implementation's are (a server must then unmask every
+byte; an all-zero key would spare it that work and flatter it), and encoded
+once, before the clock starts. Anything the server sends is read and
 discarded (no action is answered: only events are measured this way).
 
 For API calls in reverse mode, ``python _reverse.py REVERSE_URL FORWARD_URL``
@@ -35,7 +36,7 @@ _ZERO_MASK = b"\x00\x00\x00\x00"
 
 
 def client_frame(payload: bytes, first: int = 0x81) -> bytes:
-    """A masked frame (masking key zero); ``first`` is FIN + opcode (final text)."""
+    """A masked frame (a random masking key); ``first`` is FIN + opcode (final text)."""
     n = len(payload)
     if n < 126:
         head = struct.pack("!BB", first, 0x80 | n)
@@ -43,7 +44,9 @@ def client_frame(payload: bytes, first: int = 0x81) -> bytes:
         head = struct.pack("!BBH", first, 0x80 | 126, n)
     else:
         head = struct.pack("!BBQ", first, 0x80 | 127, n)
-    return head + _ZERO_MASK + payload
+    key = os.urandom(4)
+    masked = (int.from_bytes(payload, "little") ^ int.from_bytes((key * (n // 4 + 1))[:n], "little"))
+    return head + key + masked.to_bytes(n, "little")
 
 
 def parse_server_frames(buffer: bytearray) -> List[Tuple[int, bytes]]:
@@ -111,25 +114,40 @@ class ReverseClient:
     """Connects to a reverse-WebSocket server and writes event frames to it."""
 
     def __init__(self, url: str, timeout: float = 10.0) -> None:
-        self._sock, _ = handshake(url, REVERSE_HEADERS, timeout)
-        self._drain = threading.Thread(target=self._drain_loop, name="reverse:drain", daemon=True)
+        self._sock, rest = handshake(url, REVERSE_HEADERS, timeout)
+        self._send_lock = threading.Lock()
+        self._drain = threading.Thread(target=self._drain_loop, args=(rest,), name="reverse:drain", daemon=True)
         self._drain.start()
 
-    def _drain_loop(self) -> None:
+    def _drain_loop(self, rest: bytes) -> None:
+        """Read what the server sends: pings are answered (a real implementation's
+        client library does so, and a server that checks liveness would otherwise
+        drop the link mid-benchmark); everything else is discarded."""
+        buffer = bytearray(rest)
         try:
-            while self._sock.recv(65536):
-                pass
-        except OSError:
+            while True:
+                data = self._sock.recv(65536)
+                if not data:
+                    return
+                buffer += data
+                for first, payload in parse_server_frames(buffer):
+                    if first & 0x0F == 0x9:
+                        with self._send_lock:
+                            self._sock.sendall(client_frame(payload, 0x8A))
+        except (OSError, ConnectionError):
             pass
 
     def blast(self, frames: List[bytes]) -> None:
         """Write every pre-encoded frame, one ``sendall`` each (as ``BlastServer`` does)."""
+        lock = self._send_lock
         for frame in frames:
-            self._sock.sendall(frame)
+            with lock:
+                self._sock.sendall(frame)
 
     def close(self) -> None:
         try:
-            self._sock.sendall(b"\x88\x82" + _ZERO_MASK + struct.pack("!H", 1000))
+            with self._send_lock:
+                self._sock.sendall(b"\x88\x82" + _ZERO_MASK + struct.pack("!H", 1000))
             self._sock.shutdown(socket.SHUT_WR)
         except OSError:
             pass

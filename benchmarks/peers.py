@@ -1,10 +1,14 @@
-"""qqreliable against aiocqhttp and nonebot2's OneBot v11 adapter, on the same workloads.
+"""qqreliable against aiocqhttp, nonebot2's OneBot v11 adapter and a bare asyncio loop, same workloads.
 
-    python benchmarks/peers.py [--events 5000] [--rounds 3] [--seconds 2] [--cycles 5]
+    python benchmarks/peers.py [--events 3000] [--rounds 5] [--seconds 2] [--cycles 5]
+                               [--only events,calls,reconnect]
 
-Every figure is a ratio to qqreliable measured in the same run: qqreliable is
-1.00x, and a peer at 0.50x did half as well (for reconnect time, lower is
-better and the column says how many times longer the peer took).
+Every figure is the median [min-max] of ``--rounds`` rounds (at least 3), and
+every ratio is taken round by round against qqreliable measured in the same
+round, then summarised the same way: qqreliable is 1.00x, and a peer at 0.50x
+did half as well (for reconnect time, lower is better and the column says how
+many times longer the peer took). A table of the issue-16 targets closes the
+run.
 
 Method
 ------
@@ -13,16 +17,27 @@ with this interpreter's ``-m venv``; pinned versions below), and each runs in
 a process of that interpreter (``_peer_driver.py``), so their dependencies
 never meet the project's. qqreliable runs the same driver in the project's
 own interpreter, also in a child process. The servers run in this process,
-on 127.0.0.1 with port 0: ``_blast.BlastServer`` for event throughput,
-FakeOneBot for calls and reconnects. Times are ``time.monotonic()``, one clock
-for every process on Linux. Every child has a timeout and is stopped at the end.
+on 127.0.0.1 with port 0. Times are ``time.monotonic()``, one clock for every
+process on Linux. Every child has a timeout and is stopped at the end.
 
 1. Events: N group messages, encoded before the clock starts and written back
-   to back, until the peer's group-message handler has run N times. Median of
-   rounds; rounds alternate between the peers.
+   to back, until the peer's group-message handler has run N times. Every
+   round has message_ids of its own (a bot that drops repeats, as qqreliable
+   does, must see new events each round). Forward WebSocket: from
+   ``_blast.BlastServer``; reverse WebSocket: from ``_reverse.ReverseClient``,
+   frames masked with a random key as a real implementation's are. Rows:
+   qqreliable forward and reverse, nonebot2 forward, aiocqhttp reverse, and
+   the floor, a bare asyncio ``websockets`` client doing ``recv()`` +
+   ``json.loads`` and nothing else.
 2. Calls: ``get_login_info`` for a fixed time, one caller, then 8 concurrent
    callers (8 threads sharing one ``Bot`` for qqreliable, 8 asyncio tasks in
-   ``asyncio.gather`` for the async peers).
+   ``asyncio.gather`` for the async peers), first against FakeOneBot, then
+   (WebSocket only) against BlastServer, which answers every call with a
+   canned reply at a fraction of FakeOneBot's cost. Each row shows the
+   client's CPU per call (the driver's process time) and the server's (this
+   process's, which does nothing else meanwhile); table 2c divides each
+   client's rate on BlastServer by its rate on FakeOneBot, and names
+   FakeOneBot as the bottleneck where that is 1.5x or more.
 3. Reconnect: FakeOneBot drops the connection (TCP closed, no close frame:
    1006), then pushes a group message as soon as a new connection is up; the
    figure is the time from the drop to the handler seeing that message. Each
@@ -31,7 +46,8 @@ for every process on Linux. Every child has a timeout and is stopped at the end.
 
 Modes, and why
 --------------
-* qqreliable: forward WebSocket (``ws://``) and HTTP (``http://``) client.
+* qqreliable: forward WebSocket (``ws://``) and HTTP (``http://``) client, and
+  reverse WebSocket (``listen=``) for events.
 * nonebot2 2.5 + nonebot-adapter-onebot 2.4 (v11): forward WebSocket
   (``ONEBOT_WS_URLS``) with the ``~none+~websockets`` driver. It reconnects
   after a fixed ``RECONNECT_INTERVAL = 3.0`` s in the adapter (not a setting),
@@ -39,28 +55,26 @@ Modes, and why
   (its default INFO logs every event to the terminal).
 * aiocqhttp 1.4: a server-side framework (Quart on Hypercorn) with no
   forward-WebSocket client. Events reach it in reverse-WebSocket mode from
-  ``_reverse.ReverseClient``, which dials it like go-cqhttp would and writes
-  the same pre-encoded stream. Its calls are measured two ways: over the
-  reverse WebSocket, through ``_reverse.py``'s relay process to the same
-  FakeOneBot (one extra loopback hop each way, so slightly pessimistic for
-  aiocqhttp), compared with qqreliable's forward WebSocket; and over HTTP to
-  ``api_root``, compared with qqreliable's HTTP client (aiocqhttp builds a
-  new ``httpx.AsyncClient``, TLS context included, for every HTTP call).
-  Reconnect is not measured: in reverse mode the OneBot implementation
-  reconnects, not the framework.
+  ``_reverse.ReverseClient``, which dials it like go-cqhttp would. Its calls
+  are measured two ways: over the reverse WebSocket, through ``_reverse.py``'s
+  relay process to the same server (one extra loopback hop each way, so
+  slightly pessimistic for aiocqhttp), compared with qqreliable's forward
+  WebSocket; and over HTTP to ``api_root``, compared with qqreliable's HTTP
+  client (aiocqhttp builds a new ``httpx.AsyncClient``, TLS context included,
+  for every HTTP call).
+* asyncio ``websockets`` (the version nonebot2[websockets] pins): the fastest
+  raw receive loop measured on this machine, the floor for events.
 
 Caveats
 -------
 Same machine, loopback only, 2 CPUs shared with whatever else runs: read the
-ratios, not the absolute figures, and expect some percent of noise. Every
-peer is used as its documentation shows, with default settings except the
-log level; handlers do nothing but count, so the figures are framework
-overhead, not a bot's real work. With 8 concurrent callers FakeOneBot
-(a thread per WebSocket request, in this process) is near its own ceiling,
-so those rows understate differences. A process start costs qqreliable well
-under a second and nonebot about two, which is why the reconnect cycles take
-longer than their figures. Transitive dependencies of the peers are not
-pinned; the versions that ran are printed in the header.
+ratios and their spread, not the absolute figures. Every peer is used as its
+documentation shows, with default settings except the log level; handlers do
+nothing but count, so the figures are framework overhead, not a bot's real
+work. A process start costs qqreliable well under a second and nonebot about
+two, which is why the reconnect cycles take longer than their figures.
+Transitive dependencies of the peers are not pinned; the versions that ran
+are printed in the header.
 """
 
 from __future__ import annotations
@@ -94,7 +108,8 @@ SHOWN_VERSIONS = {
     "aiocqhttp": ["aiocqhttp", "Quart", "Hypercorn", "httpx"],
     "nonebot": ["nonebot2", "nonebot-adapter-onebot", "websockets", "pydantic"],
 }
-LABELS = {"qqreliable": "qqreliable", "nonebot": "nonebot2 OneBot v11", "aiocqhttp": "aiocqhttp"}
+LABELS = {"qqreliable": "qqreliable", "nonebot": "nonebot2 OneBot v11", "aiocqhttp": "aiocqhttp",
+          "websockets": "asyncio websockets recv + json.loads"}
 GROUP_ID, USER_ID = 30003, 20002
 
 
@@ -256,40 +271,61 @@ def group_event(n: int) -> Dict[str, Any]:
     }
 
 
+EVENT_PLAN = [
+    # (peer, reverse?, label of the mode)
+    ("qqreliable", False, "forward WS"),
+    ("qqreliable", True, "reverse WS"),
+    ("websockets", False, "forward WS, raw loop"),
+    ("nonebot", False, "forward WS"),
+    ("aiocqhttp", True, "reverse WS"),
+]
+
+
 class _EventSide:
     """A peer with its event source: forward (BlastServer) or reverse (ReverseClient)."""
 
-    def __init__(self, peer: str, python: str, frames: List[bytes]) -> None:
+    def __init__(self, peer: str, python: str, reverse: bool, rounds: List[List[bytes]]) -> None:
         self.peer = peer
-        self.frames = frames
+        self.count = len(rounds[0])
         self.server: Optional[BlastServer] = None
         self.client: Optional[ReverseClient] = None
         self.rates: List[float] = []
-        self.reverse = peer == "aiocqhttp"
-        if self.reverse:
-            self.driver = Driver(python, peer, "events", "-", count=len(frames))
-            url = self.driver.expect("listening", 60)["listening"]
-            self.client = ReverseClient(url)
-            self.masked = [client_frame(f) for f in frames]
+        if reverse:
+            self.driver = Driver(python, peer, "events", "-", count=self.count)
+            try:
+                url = self.driver.expect("listening", 60)["listening"]
+                self.client = ReverseClient(url)
+            except BaseException:
+                self.driver.close()
+                raise
+            # masked once, before any clock starts
+            self.rounds = [[client_frame(f) for f in frames] for frames in rounds]
         else:
+            self.rounds = rounds
             self.server = BlastServer()
-            self.driver = Driver(python, peer, "events", self.server.url, count=len(frames))
-            self.driver.expect("ready", 60)
-            self.server.wait_clients(1, 30)
+            self.driver = Driver(python, peer, "events", self.server.url, count=self.count)
+            try:
+                self.driver.expect("ready", 60)
+                self.server.wait_clients(1, 30)
+            except BaseException:
+                self.close()
+                raise
 
     def round(self, k: int) -> None:
+        """Round ``k`` (from 1): its own message_ids, never seen before by the peer."""
+        frames = self.rounds[k - 1]
         started = time.monotonic()
         if self.client is not None:
-            writer = threading.Thread(target=self.client.blast, args=(self.masked,), name="peers:blast")
+            writer = threading.Thread(target=self.client.blast, args=(frames,), name="peers:blast")
         else:
             assert self.server is not None
-            writer = threading.Thread(target=self.server.blast, args=(self.frames,), name="peers:blast")
+            writer = threading.Thread(target=self.server.blast, args=(frames,), name="peers:blast")
         writer.start()
         try:
             done = self.driver.expect("done", 180, lambda r: r["done"] == k)
         finally:
             writer.join(60)
-        self.rates.append(len(self.frames) / (done["t"] - started))
+        self.rates.append(self.count / (done["t"] - started))
 
     def close(self) -> None:
         if self.client is not None:
@@ -299,32 +335,39 @@ class _EventSide:
             self.server.close()
 
 
-def events_workload(pythons: Dict[str, Any], count: int, rounds: int) -> Dict[str, Any]:
-    frames = [json.dumps(group_event(n)).encode() for n in range(count)]
-    sides: Dict[str, Any] = {}
-    for peer, python in pythons.items():
+def events_workload(pythons: Dict[str, Any], count: int, rounds: int) -> Dict[Any, Any]:
+    """Events/s per round, keyed by (peer, reverse); an exception where a peer failed.
+
+    Every round has fresh message_ids (round k: k*count ... k*count+count-1):
+    a bot that drops repeats, as qqreliable does, must see new events each time.
+    """
+    frames = [[json.dumps(group_event(k * count + n)).encode() for n in range(count)]
+              for k in range(1, rounds + 1)]
+    sides: Dict[Any, Any] = {}
+    for peer, reverse, _ in EVENT_PLAN:
+        python = pythons.get(peer)
         if isinstance(python, Exception):
-            sides[peer] = python
+            sides[(peer, reverse)] = python
             continue
         try:
-            sides[peer] = _EventSide(peer, python, frames)
+            sides[(peer, reverse)] = _EventSide(peer, python, reverse, frames)
         except (PeerError, OSError, TimeoutError) as exc:
-            sides[peer] = exc if isinstance(exc, PeerError) else PeerError(f"{peer}: {exc}")
+            sides[(peer, reverse)] = exc if isinstance(exc, PeerError) else PeerError(f"{peer}: {exc}")
     try:
         for k in range(1, rounds + 1):
-            for peer, side in sides.items():
+            for key, side in sides.items():
                 if isinstance(side, Exception):
                     continue
                 try:
                     side.round(k)
                 except (PeerError, OSError) as exc:
                     side.close()
-                    sides[peer] = exc
+                    sides[key] = exc
     finally:
         for side in sides.values():
             if not isinstance(side, Exception):
                 side.close()
-    return {peer: side if isinstance(side, Exception) else _common.median(side.rates) for peer, side in sides.items()}
+    return {key: side if isinstance(side, Exception) else side.rates for key, side in sides.items()}
 
 
 class Relay:
@@ -375,63 +418,100 @@ CALL_PLAN = [
     ("http", "qqreliable", "HTTP"),
     ("http", "aiocqhttp", "HTTP api_root"),
 ]
+SERVERS = ("fake", "blast")  # FakeOneBot, then the cheap BlastServer (WebSocket only)
+FAKE_BOUND = 0.85  # server CPU / wall above this: the single-GIL server is near its ceiling
+FAKE_LIMITS = 1.5  # a client this much faster on BlastServer was held back by FakeOneBot
 
 
-def _start_caller(python: str, transport: str, peer: str, fake: FakeOneBot) -> Any:
+def _start_caller(python: str, transport: str, peer: str, ws_url: str, http_url: str) -> Any:
     if transport == "http":
-        driver = Driver(python, peer, "calls", fake.url)
+        driver = Driver(python, peer, "calls", http_url)
         driver.expect("ready", 60)
         return driver, None
     if peer != "aiocqhttp":
-        driver = Driver(python, peer, "calls", fake.ws_url)
+        driver = Driver(python, peer, "calls", ws_url)
         driver.expect("ready", 60)
         return driver, None
     driver = Driver(python, peer, "calls", "-")
     try:
-        relay = Relay(driver.expect("listening", 60)["listening"], fake.ws_url)
+        relay = Relay(driver.expect("listening", 60)["listening"], ws_url)
     except (PeerError, OSError):
         driver.close()
         raise
     return driver, relay
 
 
+class _Sample:
+    """One rate measurement: calls/s and the server's CPU (this process) per call."""
+
+    def __init__(self, rate: float, calls: int, cpu: float, wall: float, client_cpu: float) -> None:
+        self.rate = rate
+        self.cpu_per_call = cpu / calls if calls else float("nan")
+        self.client_cpu_per_call = client_cpu / calls if calls else float("nan")
+        self.busy = cpu / wall if wall > 0 else float("nan")
+
+
 def calls_workload(pythons: Dict[str, Any], seconds: float, rounds: int) -> Dict[Any, Any]:
-    """Calls/s keyed by (transport, peer, tasks); an exception where a peer failed."""
-    with FakeOneBot(heartbeat_interval=30.0) as fake:
-        sides: Dict[Any, Any] = {}
-        for transport, peer, _ in CALL_PLAN:
-            python = pythons.get(peer)
-            if isinstance(python, Exception):
-                sides[(transport, peer)] = python
-                continue
-            try:
-                sides[(transport, peer)] = _start_caller(python, transport, peer, fake)
-            except (PeerError, OSError) as exc:
-                sides[(transport, peer)] = exc if isinstance(exc, PeerError) else PeerError(f"{peer}: {exc}")
-        samples: Dict[Any, List[float]] = {}
-        try:
-            for _ in range(rounds):
-                for key, side in sides.items():
-                    if isinstance(side, Exception):
-                        continue
-                    for tasks in (1, 8):
-                        try:
-                            side[0].send(seconds=seconds, tasks=tasks)
-                            rate = side[0].expect("rate", seconds + 60)["rate"]
-                        except PeerError as exc:
-                            _close_caller(side)
-                            sides[key] = exc
-                            break
-                        samples.setdefault(key + (tasks,), []).append(rate)
-        finally:
-            for side in sides.values():
-                if not isinstance(side, Exception):
-                    _close_caller(side)
+    """Samples per round keyed by (server, transport, peer, tasks); an exception where a peer failed.
+
+    The servers run in this process, which does nothing else meanwhile (the
+    drivers' pipes aside): its CPU time over a measurement is the server's.
+    """
     results: Dict[Any, Any] = {}
-    for key, side in sides.items():
-        for tasks in (1, 8):
-            results[key + (tasks,)] = side if isinstance(side, Exception) else _common.median(samples[key + (tasks,)])
+    for server in SERVERS:
+        plan = [p for p in CALL_PLAN if server == "fake" or p[0] == "ws"]
+        with (FakeOneBot(heartbeat_interval=30.0) if server == "fake" else _BlastUrls()) as backend:
+            ws_url = backend.ws_url
+            http_url = getattr(backend, "url", "")
+            sides: Dict[Any, Any] = {}
+            for transport, peer, _ in plan:
+                python = pythons.get(peer)
+                if isinstance(python, Exception):
+                    sides[(transport, peer)] = python
+                    continue
+                try:
+                    sides[(transport, peer)] = _start_caller(python, transport, peer, ws_url, http_url)
+                except (PeerError, OSError) as exc:
+                    sides[(transport, peer)] = exc if isinstance(exc, PeerError) else PeerError(f"{peer}: {exc}")
+            samples: Dict[Any, List[_Sample]] = {}
+            try:
+                for _ in range(rounds):
+                    for key, side in sides.items():
+                        if isinstance(side, Exception):
+                            continue
+                        for tasks in (1, 8):
+                            try:
+                                cpu0, wall0 = time.process_time(), time.monotonic()
+                                side[0].send(seconds=seconds, tasks=tasks)
+                                got = side[0].expect("rate", seconds + 60)
+                                cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+                            except PeerError as exc:
+                                _close_caller(side)
+                                sides[key] = exc
+                                break
+                            samples.setdefault(key + (tasks,), []).append(
+                                _Sample(got["rate"], got["calls"], cpu, wall, got["cpu"]))
+            finally:
+                for side in sides.values():
+                    if not isinstance(side, Exception):
+                        _close_caller(side)
+        for key, side in sides.items():
+            for tasks in (1, 8):
+                results[(server,) + key + (tasks,)] = (
+                    side if isinstance(side, Exception) else samples[key + (tasks,)])
     return results
+
+
+class _BlastUrls:
+    """BlastServer as a context manager with FakeOneBot's ``ws_url``."""
+
+    def __enter__(self) -> "_BlastUrls":
+        self._server = BlastServer()
+        self.ws_url = self._server.url
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.close()
 
 
 def _close_caller(side: Any) -> None:
@@ -518,13 +598,47 @@ def _ratio(value: Any, base: Any) -> str:
     return f"{value / base:.2f}x"
 
 
+def spread(values: Sequence[float], fmt: str = "{:,.0f}", unit: str = "") -> str:
+    """``median [min-max]`` of one measurement over the rounds."""
+    if len(values) == 1:
+        return fmt.format(values[0]) + unit
+    return (f"{fmt.format(_common.median(values))}{unit} "
+            f"[{fmt.format(min(values))}-{fmt.format(max(values))}]")
+
+
+def ratios(values: Any, bases: Any) -> Any:
+    """Round-by-round ratios (value_k / base_k); an exception when either side failed."""
+    for side in (values, bases):
+        if isinstance(side, Exception):
+            return side
+    return [v / b for v, b in zip(values, bases) if b]
+
+
+def ratio_cell(values: Any, bases: Any) -> str:
+    r = ratios(values, bases)
+    return "--" if isinstance(r, Exception) or not r else spread(r, "{:.2f}", "x")
+
+
+def rates_cell(notes: Notes, values: Any) -> str:
+    return notes.cell(values) if isinstance(values, Exception) else spread(values)
+
+
+def _rates(samples: Any) -> Any:
+    return samples if isinstance(samples, Exception) else [x.rate for x in samples]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--events", type=int, default=5_000, help="group messages per round")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--events", type=int, default=3_000, help="group messages per round")
+    parser.add_argument("--rounds", type=int, default=5, help="runs of every measurement (at least 3)")
     parser.add_argument("--seconds", type=float, default=2.0, help="per call-rate measurement")
     parser.add_argument("--cycles", type=int, default=5, help="reconnect cycles (fresh process each)")
+    parser.add_argument("--only", default="events,calls,reconnect",
+                        help="comma-separated workloads to run (events, calls, reconnect)")
     args = parser.parse_args()
+    if args.rounds < 3:
+        parser.error("--rounds must be at least 3: one run has no spread")
+    only = {w.strip() for w in args.only.split(",")}
     _common.quiet()
     peers = prepare_peers()
     _common.header("peers.py: qqreliable vs nonebot2 (OneBot v11 adapter) and aiocqhttp, same workloads")
@@ -534,53 +648,119 @@ def main() -> None:
         lines.append(f"  {LABELS[peer]}: " + (f"not available: {state}" if isinstance(state, Exception)
                                                 else peer_versions(peer)))
     sys.stdout.write("peers (benchmarks/.peers-venv):\n" + "\n".join(lines) + "\n")
-    sys.stdout.write("ratios: peer / qqreliable, measured in this run. Events and calls: above 1.00x the peer\n"
-                     "is faster. Reconnect time: above 1.00x the peer takes longer.\n\n")
+    sys.stdout.write(
+        f"every figure: median [min-max] of {args.rounds} rounds; rounds alternate between the peers.\n"
+        "ratios: peer / qqreliable in the same round, then median [min-max] of those. Events and calls:\n"
+        "above 1.00x the peer is faster. Reconnect time: above 1.00x the peer takes longer.\n\n")
     sys.stdout.flush()
     pythons: Dict[str, Any] = {"qqreliable": sys.executable, **peers}
+    # the bare asyncio websockets loop runs in the peers' venv (websockets comes with nonebot2[websockets])
+    pythons["websockets"] = peers["nonebot"]
 
     notes = Notes()
-    events = events_workload(pythons, args.events, args.rounds)
-    base = events["qqreliable"]
-    _common.table(
-        [f"1. events: {args.events:,} group messages -> handler (median of {args.rounds})", "mode", "events/s",
-         "vs qqreliable"],
-        [
-            [LABELS["qqreliable"], "forward WS", notes.cell(base), _ratio(base, base)],
-            [LABELS["nonebot"], "forward WS", notes.cell(events["nonebot"]), _ratio(events["nonebot"], base)],
-            [LABELS["aiocqhttp"], "reverse WS", notes.cell(events["aiocqhttp"]), _ratio(events["aiocqhttp"], base)],
-        ],
-    )
-    notes.flush()
+    targets: List[List[str]] = []
+    if "events" in only:
+        events = events_workload(pythons, args.events, args.rounds)
+        rows = []
+        for peer, reverse, mode in EVENT_PLAN:
+            value = events[(peer, reverse)]
+            rows.append([LABELS[peer], mode, rates_cell(notes, value),
+                         ratio_cell(value, events[("qqreliable", reverse)])])
+        _common.table([f"1. events: {args.events:,} group messages -> handler", "mode", "events/s",
+                       "vs qqreliable, same mode"], rows)
+        notes.flush()
+        fwd, rev = events[("qqreliable", False)], events[("qqreliable", True)]
+        targets += [
+            ["events, forward WS / aiocqhttp", ">= 1.20x", _target(fwd, events[("aiocqhttp", True)], 1.2)],
+            ["events, reverse WS / aiocqhttp", ">= 1.20x", _target(rev, events[("aiocqhttp", True)], 1.2)],
+            ["events, forward WS / raw websockets loop", ">= 0.70x", _target(fwd, events[("websockets", False)], 0.7)],
+            ["events, reverse WS / raw websockets loop", ">= 0.70x", _target(rev, events[("websockets", False)], 0.7)],
+        ]
 
-    calls = calls_workload(pythons, args.seconds, args.rounds)
-    rows = []
-    for transport, peer, mode in CALL_PLAN:
-        for tasks in (1, 8):
-            value, ref = calls[(transport, peer, tasks)], calls[(transport, "qqreliable", tasks)]
-            who = "1 caller" if tasks == 1 else ("8 threads" if peer == "qqreliable" else "8 tasks (gather)")
-            rows.append([f"{LABELS[peer]}, {who}", mode, notes.cell(value), _ratio(value, ref)])
-    _common.table([f"2. calls: get_login_info on FakeOneBot (median of {args.rounds} x {args.seconds:g} s)",
-                   "mode", "calls/s", "vs qqreliable"], rows)
-    notes.flush()
+    if "calls" in only:
+        calls = calls_workload(pythons, args.seconds, args.rounds)
+        for server in SERVERS:
+            rows = []
+            bound = False
+            for transport, peer, mode in CALL_PLAN:
+                if server == "blast" and transport != "ws":
+                    continue
+                for tasks in (1, 8):
+                    samples = calls[(server, transport, peer, tasks)]
+                    ref = calls[(server, transport, "qqreliable", tasks)]
+                    who = "1 caller" if tasks == 1 else ("8 threads" if peer == "qqreliable" else "8 tasks (gather)")
+                    if isinstance(samples, Exception):
+                        rows.append([f"{LABELS[peer]}, {who}", mode, notes.cell(samples), "--", "--", "--", "--"])
+                        continue
+                    busy = _common.median([x.busy for x in samples])
+                    flag = " server-bound" if busy >= FAKE_BOUND else ""
+                    bound = bound or bool(flag)
+                    rows.append([f"{LABELS[peer]}, {who}", mode, spread([x.rate for x in samples]),
+                                 ratio_cell(_rates(samples), _rates(ref)),
+                                 spread([x.client_cpu_per_call * 1e6 for x in samples]),
+                                 spread([x.cpu_per_call * 1e6 for x in samples]),
+                                 f"{busy:.0%}{flag}"])
+            title = ("FakeOneBot" if server == "fake" else "BlastServer (canned answers, the cheap baseline)")
+            _common.table([f"2{'ab'[SERVERS.index(server)]}. calls: get_login_info on {title}, {args.seconds:g} s each",
+                           "mode", "calls/s", "vs qqreliable", "client CPU us/call", "server CPU us/call",
+                           "server CPU / wall"], rows)
+            if bound:
+                sys.stdout.write(f"server-bound: the server used >= {FAKE_BOUND:.0%} of a CPU (it runs on one GIL), so\n"
+                                 "that row measures the server's ceiling more than the client.\n\n")
+            notes.flush()
+            q8, n8 = _rates(calls[(server, "ws", "qqreliable", 8)]), _rates(calls[(server, "ws", "nonebot", 8)])
+            q1 = _rates(calls[(server, "ws", "qqreliable", 1)])
+            targets.append([f"calls, 8 threads / nonebot2 8 tasks ({server})", ">= 1.20x", _target(q8, n8, 1.2)])
+            for peer in ("nonebot", "aiocqhttp"):
+                targets.append([f"calls, 1 caller / {LABELS[peer]} ({server})", "> 1.00x",
+                                _target(q1, _rates(calls[(server, "ws", peer, 1)]), 1.0, strict=True)])
 
-    reconnect = reconnect_workload(pythons, args.cycles)
-    rows = []
-    base_fresh = reconnect["qqreliable"][0] if not isinstance(reconnect["qqreliable"], Exception) else reconnect["qqreliable"]
-    for peer in ("qqreliable", "nonebot", "aiocqhttp"):
-        result = reconnect[peer]
-        if isinstance(result, Exception):
-            rows.append([LABELS[peer], "reverse WS" if peer == "aiocqhttp" else "forward WS", notes.cell(result), "--", "--"])
-            continue
-        fresh, series = result
-        rows.append([LABELS[peer], "forward WS", f"{fresh:.2f}", _ratio(fresh, base_fresh),
-                     " ".join(f"{s:.2f}" for s in series)])
-    _common.table(
-        ["3. reconnect: drop (1006) -> next event handled", "mode", f"s, median of {args.cycles}",
-         "vs qqreliable", "4 drops back to back, s"],
-        rows,
-    )
-    notes.flush()
+        rows = []
+        for transport, peer, mode in CALL_PLAN:
+            if transport != "ws":
+                continue
+            for tasks in (1, 8):
+                fake, blast = _rates(calls[("fake", "ws", peer, tasks)]), _rates(calls[("blast", "ws", peer, tasks)])
+                r = ratios(blast, fake)
+                if isinstance(r, Exception) or not r:
+                    continue
+                who = "1 caller" if tasks == 1 else ("8 threads" if peer == "qqreliable" else "8 tasks (gather)")
+                verdict = "FakeOneBot is the bottleneck" if _common.median(r) >= FAKE_LIMITS else "the client is"
+                rows.append([f"{LABELS[peer]}, {who}", mode, spread(r, "{:.2f}", "x"), verdict])
+        _common.table(["2c. the same client on BlastServer / on FakeOneBot, same round", "mode", "calls/s ratio",
+                       f"verdict (>= {FAKE_LIMITS:.1f}x: the fake)"], rows)
+
+    if "reconnect" in only:
+        reconnect = reconnect_workload(pythons, args.cycles)
+        rows = []
+        base_fresh = reconnect["qqreliable"][0] if not isinstance(reconnect["qqreliable"], Exception) else reconnect["qqreliable"]
+        for peer in ("qqreliable", "nonebot", "aiocqhttp"):
+            result = reconnect[peer]
+            if isinstance(result, Exception):
+                rows.append([LABELS[peer], "reverse WS" if peer == "aiocqhttp" else "forward WS", notes.cell(result), "--", "--"])
+                continue
+            fresh, series = result
+            rows.append([LABELS[peer], "forward WS", f"{fresh:.2f}", _ratio(fresh, base_fresh),
+                         " ".join(f"{s:.2f}" for s in series)])
+        _common.table(
+            ["3. reconnect: drop (1006) -> next event handled", "mode", f"s, median of {args.cycles}",
+             "vs qqreliable", "4 drops back to back, s"],
+            rows,
+        )
+        notes.flush()
+
+    if targets:
+        _common.table(["targets (issue 16): qqreliable / peer, same round", "target", "median [min-max]: verdict"],
+                      targets)
+
+
+def _target(ours: Any, theirs: Any, goal: float, strict: bool = False) -> str:
+    r = ratios(ours, theirs)
+    if isinstance(r, Exception) or not r:
+        return "not measured"
+    med = _common.median(r)
+    met = med > goal if strict else med >= goal
+    return f"{spread(r, '{:.2f}', 'x')}: {'met' if met else 'NOT met'}"
 
 
 if __name__ == "__main__":

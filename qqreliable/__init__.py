@@ -1,6 +1,7 @@
 """qqreliable: a synchronous, threaded QQ bot SDK (OneBot v11) that does not fall over."""
 
 import logging
+from typing import Any
 
 from ._version import __version__
 from .receipt import Receipt
@@ -32,8 +33,7 @@ from .exceptions import (
 )
 from .message import Message, MessageSegment, escape, unescape
 from .reliability import Backoff, Pacing, SendPolicy
-from .reliability.media import Media, MediaConfig
-from .reliability.outbound import OutboundMedia
+from .reliability.mediaconfig import MediaConfig, OutboundMedia
 
 __all__ = [
     "__version__",
@@ -75,3 +75,14 @@ __all__ = [
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+
+def __getattr__(name: str) -> Any:
+    # Media (the fetched-file value) lives with the fetching machinery, which is
+    # imported on first use only: ``import qqreliable`` stays cheap.
+    if name == "Media":
+        from .reliability.media import Media
+
+        globals()["Media"] = Media
+        return Media
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,6 +32,22 @@ def test_most_specific_first_in_registration_order() -> None:
     assert d.handlers_for("") == []
 
 
+def test_handler_lists_are_resolved_once_and_redone_after_a_registration() -> None:
+    d, _ = make()
+    first = lambda e: None  # noqa: E731
+    later = lambda e: None  # noqa: E731
+    d.add("message", first)
+    resolved = d.handlers_for("message.group.normal")
+    assert resolved == [first]
+    assert d.handlers_for("message.group.normal") is resolved  # kept, not rebuilt per event
+    d.add("message.group", later)
+    assert d.handlers_for("message.group.normal") == [later, first]
+    for n in range(3000):  # names come off the wire: the kept answers stay bounded
+        d.handlers_for(f"notice.n{n}")
+    assert len(d._resolved) <= 1024
+    assert d.handlers_for("notice.n2999") == []
+
+
 def test_failure_is_isolated_and_reported() -> None:
     d, sup = make()
     seen: List[str] = []

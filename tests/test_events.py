@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 
 import pytest
@@ -49,6 +50,18 @@ def test_dict_and_attribute_access() -> None:
 )
 def test_names(data: dict, name: str) -> None:
     assert Event(data).name == name
+    # as the bot receives it: named once, the same name
+    received = Event._received(data, None)
+    assert received.name == name and received == Event(data)
+
+
+def test_received_event_keeps_the_name_it_was_routed_by() -> None:
+    received = Event._received(GROUP, None)
+    received["sub_type"] = "anonymous"  # a handler editing the dict does not rename it
+    assert received.name == "message.group.normal"
+    by_hand = Event(GROUP)
+    by_hand["sub_type"] = "anonymous"
+    assert by_hand.name == "message.group.anonymous"
 
 
 def test_message_helpers_array_and_string() -> None:
@@ -84,6 +97,25 @@ def test_pickle() -> None:
 def test_parse_frame_typed_errors(frame: bytes) -> None:
     with pytest.raises(ProtocolError):
         parse_frame(frame)
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [b'{"a": 1} x', b'{"a": ', b"{", b'{"a": "\xff"}', b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+     '{"a": 1}, 2', b"{}{}"],
+)
+def test_parse_frame_typed_errors_on_the_object_fast_path(frame: object) -> None:
+    with pytest.raises(ProtocolError):
+        parse_frame(frame)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [b'{"a": 1}', b'{"a": 1}  \r\n', '{"a": "\u00e9"}', '{"a": "é"}'.encode(), b'\xef\xbb\xbf{"a": 1}',
+     '{"a": 1}'.encode("utf-16"), b' {"a": 1}', b'{"a": "\xed\xa0\x80"}'],
+)
+def test_parse_frame_decodes_as_json_loads_does(frame: object) -> None:
+    assert parse_frame(frame) == json.loads(frame)  # type: ignore[arg-type]
 
 
 def test_parse_frame_deep_nesting_is_typed() -> None:

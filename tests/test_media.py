@@ -220,8 +220,9 @@ def test_both_hanging_fails_at_the_deadline(onebot: FakeOneBot, media_bot: Calla
     assert 1.0 <= elapsed < 2.0, elapsed
     found = causes(info.value)
     assert "url:deadline" in found
-    # The action's own timeout is the time left, so it may report just before the race does.
-    assert found[-1] in ("api:deadline", "api:api_timeout") or "api:deadline" in found
+    # The action's own timeout is the time left, so it may report just before the race
+    # does, or just after: either way the API path failed on time, in either order.
+    assert {"api:deadline", "api:api_timeout"} & set(found), found
 
 
 def test_api_never_answers_url_healthy(onebot: FakeOneBot, media_bot: Callable[..., Bot]) -> None:

@@ -284,6 +284,46 @@ def test_sizes_across_length_encodings(pair: Tuple[ServerWebSocket, socket.socke
         assert not writer.is_alive()
 
 
+def test_a_burst_read_ahead_gives_the_same_messages_as_single_frames() -> None:
+    """Frames that arrive together are parsed from the read-ahead buffer; every
+    kind the fast path leaves alone (fragments, pings, 64-bit lengths, unmasked,
+    oversize) still goes the general way, in order."""
+    server_sock, client = socket.socketpair()
+    client.settimeout(5)
+    ws = ServerWebSocket(server_sock, close_timeout=1.0, max_message_size=100_000)
+    sizes = [0, 1, 5, 125, 126, 300, 65535, 65536, 70_000]
+    burst = b"".join(client_frame(OP_TEXT if n % 2 else OP_BINARY, bytes([n % 251]) * n) for n in sizes)
+    burst += client_frame(OP_TEXT, b"frag-", fin=False) + client_frame(OP_PING, b"p")
+    burst += client_frame(OP_CONTINUATION, b"ment") + client_frame(OP_TEXT, b"after")
+    burst += client_frame(OP_TEXT, b"x" * 100_001)  # too big: fails with 1009 as before
+    writer = threading.Thread(target=client.sendall, args=(burst,), name="test-burst")
+    writer.start()  # more than a socket buffer holds: written while the server reads
+    try:
+        got = [ws.recv() for _ in sizes]
+        assert got == [(OP_TEXT if n % 2 else OP_BINARY, bytes([n % 251]) * n) for n in sizes]
+        assert ws.recv() == (OP_TEXT, b"frag-ment")
+        assert server_frame(client) == (True, OP_PONG, b"p")
+        assert ws.recv() == (OP_TEXT, b"after")
+        with pytest.raises(MessageTooBig):
+            ws.recv()
+        assert ws.close_code == 1009
+    finally:
+        ws.abort()
+        writer.join(5)
+        client.close()
+
+
+def test_unmasked_frames_in_a_burst_are_refused_when_masking_is_required(
+    pair: Tuple[ServerWebSocket, socket.socket]
+) -> None:
+    ws, client = pair
+    client.sendall(client_frame(OP_TEXT, b"ok") + client_frame(OP_TEXT, b"plain", masked=False))
+    assert ws.recv() == (OP_TEXT, b"ok")
+    with pytest.raises(WebSocketProtocolError):
+        ws.recv()
+    assert ws.close_code == 1002
+
+
 def test_fragmented_message_with_interleaved_ping(pair: Tuple[ServerWebSocket, socket.socket]) -> None:
     ws, client = pair
     client.sendall(

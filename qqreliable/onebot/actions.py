@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import inspect
 import re
-from dataclasses import dataclass
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -148,7 +147,6 @@ SEND_ACTIONS: FrozenSet[str] = frozenset(
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Rule:
     """One row of :data:`RULES`. Every condition left as ``None`` matches anything.
 
@@ -168,15 +166,50 @@ class Rule:
             :class:`~qqreliable.MediaRejected` with this explanation.
     """
 
-    category: str
-    retcodes: Optional[FrozenSet[int]] = None
-    pattern: Optional[re.Pattern[str]] = None
-    via: Optional[str] = None
-    read_only: Optional[bool] = None
-    status: Optional[str] = None
-    source: str = ""
-    actions: Optional[FrozenSet[str]] = None
-    media_hint: str = ""
+    __slots__ = ("category", "retcodes", "pattern", "via", "read_only", "status", "source", "actions",
+                 "media_hint")
+
+    def __init__(
+        self,
+        category: str,
+        retcodes: Optional[FrozenSet[int]] = None,
+        pattern: "Optional[re.Pattern[str]]" = None,
+        via: Optional[str] = None,
+        read_only: Optional[bool] = None,
+        status: Optional[str] = None,
+        source: str = "",
+        actions: Optional[FrozenSet[str]] = None,
+        media_hint: str = "",
+    ) -> None:
+        # A plain slotted class, frozen like the dataclass it was: a dataclass would be
+        # generated and compiled at every import.
+        init = object.__setattr__
+        init(self, "category", category)
+        init(self, "retcodes", retcodes)
+        init(self, "pattern", pattern)
+        init(self, "via", via)
+        init(self, "read_only", read_only)
+        init(self, "status", status)
+        init(self, "source", source)
+        init(self, "actions", actions)
+        init(self, "media_hint", media_hint)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Rule is frozen: cannot assign to {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Rule is frozen: cannot delete {name!r}")
+
+    def __repr__(self) -> str:
+        return f"Rule({', '.join(f'{name}={getattr(self, name)!r}' for name in self.__slots__)})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Rule):
+            return NotImplemented
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, name) for name in self.__slots__))
 
     def matches(self, action: str, retcode: int, text: str, via: str, status: Any) -> bool:
         """Whether a response with these properties falls under this rule."""
@@ -191,6 +224,27 @@ class Rule:
         if self.actions is not None and action not in self.actions:
             return False
         return self.pattern is None or self.pattern.search(text) is not None
+
+
+class _LazyPattern:
+    """A case-insensitive pattern compiled on its first search, not at import
+    (the table has a score of them and most never run in a given process)."""
+
+    __slots__ = ("pattern", "flags", "_compiled")
+
+    def __init__(self, pattern: str, flags: int) -> None:
+        self.pattern = pattern
+        self.flags = flags
+        self._compiled: Optional["re.Pattern[str]"] = None
+
+    def search(self, text: str) -> Optional["re.Match[str]"]:
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = re.compile(self.pattern, self.flags)
+        return compiled.search(text)
+
+    def __repr__(self) -> str:
+        return f"re.compile({self.pattern!r}, re.IGNORECASE)"
 
 
 def _rule(
@@ -208,7 +262,7 @@ def _rule(
     return Rule(
         category=category,
         retcodes=frozenset(retcodes) if retcodes is not None else None,
-        pattern=re.compile(pattern, re.IGNORECASE) if pattern is not None else None,
+        pattern=_LazyPattern(pattern, re.IGNORECASE) if pattern is not None else None,  # type: ignore[arg-type]
         via=via,
         read_only=read_only,
         status=status,

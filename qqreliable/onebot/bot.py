@@ -18,8 +18,7 @@ from urllib.parse import urlsplit
 
 from .actions import READ_ONLY, SEND_ACTIONS, ApiMixin, Receipt, decode_response
 from .history import OneBotHistory, event_key
-from .media import OneBotMedia
-from .sends import OneBotSends
+from .sends import OneBotSends, account_signal
 from .events import Event
 from ..exceptions import (
     ApiNotAvailable,
@@ -38,8 +37,7 @@ from .quick import QuickOperations
 from ..reliability import Backoff, Liveness
 from ..reliability.dedupe import Deduper
 from ..reliability.gapfill import ChatTracker, GapFiller, StallWatch
-from ..reliability.media import Media, MediaConfig, MediaFetcher
-from ..reliability.outbound import MediaPreparer, OutboundMedia
+from ..reliability.mediaconfig import MediaConfig, OfflineWatch, OutboundMedia
 from ..reliability.sendpolicy import Pacing, SendPolicy
 from ..reliability.verify import SendPipeline
 from ..runtime.base import BotBase
@@ -51,6 +49,10 @@ from ..transport.ws import WsClient
 
 if TYPE_CHECKING:
     from urllib3.util.retry import Retry
+
+    from .media import OneBotMedia
+    from ..reliability.media import Media, MediaFetcher
+    from ..reliability.outbound import MediaPreparer
 
 __all__ = ["Bot"]
 
@@ -276,13 +278,17 @@ class Bot(BotBase, ApiMixin):
 
         # Media: its own bounded I/O pool (never the handler pool: a handler waiting
         # on work queued behind itself would deadlock); threads start on first use.
-        media_config = MediaConfig.from_option(media_cache)
-        self._io_pool = IoPool("media-io", max_workers=media_config.workers)
-        self._api_pool = IoPool("media-api", max_workers=media_config.api_workers)
-        media_api = OneBotMedia(self.call_action)
-        self._media = MediaFetcher(
-            media_api, self._io_pool.submit, media_config, submit_api=self._api_pool.submit
-        )
+        # The fetcher and the preparer (and the modules behind them) are made on
+        # first use: a bot that never fetches nor sends media never imports them.
+        self._media_config = MediaConfig.from_option(media_cache)
+        self._io_pool = IoPool("media-io", max_workers=self._media_config.workers)
+        self._api_pool = IoPool("media-api", max_workers=self._media_config.api_workers)
+        self._offline_watch = OfflineWatch(account_signal)
+        self._media_lock = threading.Lock()
+        self._media_api: Optional[OneBotMedia] = None
+        self._media_fetcher: Optional[MediaFetcher] = None
+        self._outbound_media = outbound_media
+        self._outbound_preparer: Optional[MediaPreparer] = None
         if self._http is not None:
             make_cancellable(self._http.session)  # a losing get_image is abandoned at once
         self._dedupe = Deduper(size=dedupe_size, ttl=dedupe_ttl, key=event_key)
@@ -303,12 +309,43 @@ class Bot(BotBase, ApiMixin):
             self._listener = self._make_listener(
                 listen, access_token, liveness_options, io_timeout, max_message_size
             )
-        self._outbound: Optional[MediaPreparer] = None
-        if outbound_media is not None:
-            self._outbound = MediaPreparer(
-                outbound_media, api=media_api, submit=self._io_pool.submit,
-                submit_api=self._api_pool.submit, media=self._media,
-            )
+
+    # -- media machinery, made on first use --
+
+    @property
+    def _media(self) -> "MediaFetcher":
+        fetcher = self._media_fetcher
+        if fetcher is None:
+            from ..reliability.media import MediaFetcher
+            from .media import OneBotMedia
+
+            with self._media_lock:
+                if self._media_fetcher is None:
+                    self._media_api = OneBotMedia(self.call_action)
+                    self._media_fetcher = MediaFetcher(
+                        self._media_api, self._io_pool.submit, self._media_config,
+                        submit_api=self._api_pool.submit, offline=self._offline_watch,
+                    )
+                fetcher = self._media_fetcher
+        return fetcher
+
+    @property
+    def _outbound(self) -> "Optional[MediaPreparer]":
+        if self._outbound_media is None:
+            return None
+        preparer = self._outbound_preparer
+        if preparer is None:
+            from ..reliability.outbound import MediaPreparer
+
+            media = self._media
+            with self._media_lock:
+                if self._outbound_preparer is None:
+                    self._outbound_preparer = MediaPreparer(
+                        self._outbound_media, api=self._media_api, submit=self._io_pool.submit,
+                        submit_api=self._api_pool.submit, media=media,
+                    )
+                preparer = self._outbound_preparer
+        return preparer
 
     # -- handlers (on, on_message, on_connect, on_disconnect, on_error: BotBase) --
 
@@ -375,9 +412,12 @@ class Bot(BotBase, ApiMixin):
             client.close()
         if self._listener is not None:
             self._listener.close()
-        self._media.close()
-        if self._outbound is not None:
-            self._outbound.close()
+        with self._media_lock:
+            fetcher, preparer = self._media_fetcher, self._outbound_preparer
+        if fetcher is not None:
+            fetcher.close()
+        if preparer is not None:
+            preparer.close()
         self._io_pool.shutdown(max(0.0, deadline - time.monotonic()))
         self._api_pool.shutdown(max(0.0, deadline - time.monotonic()))
         if self._http is not None:
@@ -414,7 +454,7 @@ class Bot(BotBase, ApiMixin):
 
     def _on_event(self, obj: Dict[str, Any]) -> None:
         self.events_received += 1
-        self._media.observe(obj)
+        self._offline_watch.observe(obj)
         if self._sends is not None:
             self._sends.observe(obj)  # own message_sent, bot_offline: cheap, never raises
         self._inbound(obj)
@@ -532,7 +572,7 @@ class Bot(BotBase, ApiMixin):
         self._gapfill.tracker.observe(obj)
         if obj.get("post_type") in ("message", "message_sent"):
             self._stalls.saw_message(_as_int(obj.get("self_id")))
-        event = Event(obj, bot=self)
+        event = Event._received(obj, self)  # named once; dispatcher and quick read the name
         self._dispatcher.submit_event(event)
         if not webhook:
             self._quick.schedule(event)
@@ -541,7 +581,7 @@ class Bot(BotBase, ApiMixin):
     def _on_webhook(self, obj: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         """An HTTP POST event (connection thread): returns the quick operation, if any."""
         self.events_received += 1
-        self._media.observe(obj)
+        self._offline_watch.observe(obj)
         if self._sends is not None:
             self._sends.observe(obj)  # message_sent over HTTP POST verifies sends too
         event = self._inbound(obj, webhook=True)
@@ -641,7 +681,7 @@ class Bot(BotBase, ApiMixin):
         """A message read back from history: dispatched once, marked ``recovered``."""
         if self._dedupe.seen(obj):
             return False
-        event = Event(obj, bot=self)
+        event = Event._received(obj, self)
         event.recovered = True
         self._dispatcher.submit_event(event)
         return True

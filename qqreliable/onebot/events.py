@@ -16,7 +16,7 @@ from ..message import Message
 if TYPE_CHECKING:
     from .actions import Receipt
 
-__all__ = ["Event", "detail_type_key"]
+__all__ = ["Event", "detail_type_key", "event_name"]
 
 # Which field names the second level of an event's name, per post_type.
 _DETAIL_KEYS = {
@@ -31,6 +31,27 @@ _DETAIL_KEYS = {
 def detail_type_key(post_type: str) -> str:
     """The field that holds the detail type for ``post_type`` (``message_type``, ...)."""
     return _DETAIL_KEYS.get(post_type, f"{post_type}_type")
+
+
+def event_name(data: Mapping[str, Any]) -> str:
+    """``post_type.detail_type.sub_type`` of a raw event, as :attr:`Event.name` (pure, cheap)."""
+    get = data.get
+    post_type = get("post_type")
+    if not isinstance(post_type, str):
+        post_type = ""
+    detail = get(_DETAIL_KEYS.get(post_type) or f"{post_type}_type")
+    sub_type = get("sub_type")
+    head = post_type
+    if post_type == "message":
+        user_id = get("user_id")
+        if user_id is not None and str(user_id) == str(get("self_id")):
+            head = "message_sent"
+    parts = [head] if head else []
+    if isinstance(detail, str) and detail:
+        parts.append(detail)
+    if isinstance(sub_type, str) and sub_type:
+        parts.append(sub_type)
+    return ".".join(parts)
 
 
 class Event(dict):  # type: ignore[type-arg]
@@ -48,15 +69,27 @@ class Event(dict):  # type: ignore[type-arg]
     so ``on_message`` handlers never see the bot's own messages and cannot loop.
     """
 
-    __slots__ = ("_bot", "_message", "recovered")
+    __slots__ = ("_bot", "_message", "_name", "recovered")
 
     def __init__(self, data: Union[Mapping[str, Any], None] = None, *, bot: Any = None) -> None:
         super().__init__(data or {})
         self._bot = bot
         self._message: Optional[Message] = None
+        self._name: Optional[str] = None
         # True when the bot recovered this message from history after a reconnect
         # (it was missed while disconnected); not part of the raw event.
         self.recovered = False
+
+    @classmethod
+    def _received(cls, data: Mapping[str, Any], bot: Any) -> "Event":
+        """An event as the bot dispatches it: its name computed once, here.
+
+        The name is what the event was routed by; a handler that later edits the
+        dict does not rename it (an ``Event`` made by hand computes it each time).
+        """
+        event = cls(data, bot=bot)
+        event._name = event_name(data)
+        return event
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -97,10 +130,8 @@ class Event(dict):  # type: ignore[type-arg]
     @property
     def name(self) -> str:
         """``post_type.detail_type.sub_type``, with empty parts left out."""
-        post_type = "message_sent" if self.is_self else self.post_type
-        sub_type = self.get("sub_type")
-        parts = [post_type, self.detail_type, sub_type if isinstance(sub_type, str) else ""]
-        return ".".join(p for p in parts if p)
+        name = self._name
+        return name if name is not None else event_name(self)
 
     # -- message helpers ----------------------------------------------------
 

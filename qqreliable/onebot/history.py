@@ -24,6 +24,8 @@ HistoryCall = Callable[[str, Optional[int], Dict[str, Any]], Any]
 
 
 def _as_int(value: Any) -> Optional[int]:
+    if type(value) is int:  # the usual case, on the reader thread for every message
+        return value
     try:
         return int(value) if value is not None and not isinstance(value, bool) else None
     except (TypeError, ValueError):

@@ -15,13 +15,15 @@ The handlers run on the handler pool, as internal jobs (never dropped).
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import threading
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
 
 from ..runtime.dispatcher import Dispatcher
 from .events import Event
+
+if TYPE_CHECKING:
+    import concurrent.futures
 
 __all__ = ["QuickOperations"]
 
@@ -61,10 +63,10 @@ class QuickOperations:
 
     def handlers_for(self, name: str) -> List[Callable[[Event], Any]]:
         """Most specific first, as for ordinary handlers."""
+        if not self._handlers:  # the usual case: no lock taken on the reader thread
+            return []
         parts = name.split(".") if name else []
         with self._lock:
-            if not self._handlers:
-                return []
             return [h for i in range(len(parts), 0, -1) for h in self._handlers.get(".".join(parts[:i]), ())]
 
     def answer(self, event: Event) -> Optional[Operation]:
@@ -72,6 +74,8 @@ class QuickOperations:
         handlers = self.handlers_for(event.name)
         if not handlers or self._overloaded(event):
             return None
+        import concurrent.futures  # here: only HTTP POST quick operations wait on a future
+
         future: concurrent.futures.Future[Optional[Operation]] = concurrent.futures.Future()
         self._dispatcher.submit_job(self._run, handlers, event, future)
         try:

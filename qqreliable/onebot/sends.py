@@ -71,6 +71,8 @@ _FORWARD = ({"type": "forward", "data": {}},)
 
 
 def _as_int(value: Any) -> Optional[int]:
+    if type(value) is int:  # the usual case, on the reader thread for every event
+        return value
     if isinstance(value, bool) or value is None:
         return None
     try:
@@ -224,6 +226,13 @@ def own_message(event: Mapping[str, Any], self_id: Account) -> Optional[OwnMessa
     """The bot's own message in ``event`` (a ``message_sent``, or Lagrange's ``message``
     from the bot itself), or None. ``self_id``: the bot's QQ number when the event
     does not say. Never raises for odd input."""
+    post_type = event.get("post_type")
+    if post_type != "message_sent":
+        if post_type != "message":
+            return None
+        user_id, own_id = event.get("user_id"), event.get("self_id")
+        if type(user_id) is int and type(own_id) is int and user_id != own_id:
+            return None  # someone else's message: the usual event, decided cheaply
     account = _as_int(event.get("self_id"))
     if account is None:
         account = _as_int(self_id)

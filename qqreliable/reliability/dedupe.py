@@ -31,6 +31,7 @@ from typing import Any, Callable, Hashable, Mapping, Optional, Tuple
 __all__ = ["Deduper", "digest", "digest_key", "EventKey"]
 
 EventKey = Tuple[Hashable, ...]
+_NEVER = float("inf")
 
 
 def digest(event: Mapping[str, Any]) -> str:
@@ -77,6 +78,7 @@ class Deduper:
         self._clock = clock
         self._lock = threading.Lock()
         self._seen: "collections.OrderedDict[EventKey, float]" = collections.OrderedDict()
+        self._next_expiry = _NEVER  # when the oldest identity expires (lock held to read or write)
         self.duplicates = 0
 
     def seen(self, event: Mapping[str, Any]) -> bool:
@@ -88,13 +90,18 @@ class Deduper:
             return False
         now = self._clock()
         with self._lock:
-            self._expire(now)
-            if key in self._seen:
+            seen = self._seen
+            if now >= self._next_expiry:
+                self._expire(now)
+            if key in seen:
                 self.duplicates += 1
                 return True
-            self._seen[key] = now + self.ttl
-            while len(self._seen) > self.size:
-                self._seen.popitem(last=False)
+            seen[key] = now + self.ttl
+            if len(seen) == 1:
+                self._next_expiry = now + self.ttl
+            elif len(seen) > self.size:
+                seen.popitem(last=False)
+                self._next_expiry = next(iter(seen.values()))
         return False
 
     def knows(self, event: Mapping[str, Any]) -> bool:
@@ -107,12 +114,15 @@ class Deduper:
             return expires is not None and expires > self._clock()
 
     def _expire(self, now: float) -> None:
-        # Insertion order is expiry order (one ttl for all): stop at the first live one.
+        # Insertion order is expiry order (one ttl for all): stop at the first live one,
+        # and remember when it expires so that seen() looks again only then.
         while self._seen:
             key, expires = next(iter(self._seen.items()))
             if expires > now:
+                self._next_expiry = expires
                 return
             del self._seen[key]
+        self._next_expiry = _NEVER
 
     def __len__(self) -> int:
         with self._lock:

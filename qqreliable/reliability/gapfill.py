@@ -29,7 +29,6 @@ import collections
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from .interfaces import Account, ChatHistory, PastMessage, Sighting, Target, target_name
@@ -41,13 +40,30 @@ log = logging.getLogger(__name__)
 Chat = Target  # (kind, id), as the protocol names chats
 
 
-@dataclass(frozen=True)
 class Anchor:
-    """The last message seen in a chat: where recovery starts."""
+    """The last message seen in a chat: where recovery starts. Immutable by convention.
 
-    message_id: Any
-    time: float
-    seen_at: float
+    A plain slotted class, not a dataclass: one is made per message event on the
+    reader thread, and a frozen dataclass costs both there and at import.
+    """
+
+    __slots__ = ("message_id", "time", "seen_at")
+
+    def __init__(self, message_id: Any, time: float, seen_at: float) -> None:
+        self.message_id = message_id
+        self.time = time
+        self.seen_at = seen_at
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Anchor):
+            return NotImplemented
+        return (self.message_id, self.time, self.seen_at) == (other.message_id, other.time, other.seen_at)
+
+    def __hash__(self) -> int:
+        return hash((self.message_id, self.time, self.seen_at))
+
+    def __repr__(self) -> str:
+        return f"Anchor(message_id={self.message_id!r}, time={self.time!r}, seen_at={self.seen_at!r})"
 
 
 class ChatTracker:

@@ -35,19 +35,19 @@ import logging
 import os
 import random
 import re
-import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, Deque, Dict, List, Mapping, Optional, Tuple, Union
 
 from ..exceptions import AccountOffline, BotStopped, Error, MediaUnavailable
 from ..stats import percentile
 from ..transport.download import CancelToken, DownloadError, MediaHttp
 from .backoff import Backoff
+from .mediaconfig import MediaConfig, OfflineWatch, default_cache_dir
 from .cache import MediaCache
 from .interfaces import MediaApi, MediaRef
 from .race import RaceLost, race
@@ -95,88 +95,6 @@ def redact(text: str) -> str:
 
 
 # --------------------------------------------------------------------------- configuration
-
-
-def default_cache_dir() -> str:
-    """The per-user cache directory: ``%LOCALAPPDATA%\\qqreliable\\media`` on Windows,
-    ``~/Library/Caches/qqreliable/media`` on macOS, else ``$XDG_CACHE_HOME`` (or
-    ``~/.cache``) ``/qqreliable/media``."""
-    if sys.platform.startswith("win"):
-        base = os.environ.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
-    elif sys.platform == "darwin":
-        base = os.path.expanduser("~/Library/Caches")
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    return os.path.join(base, "qqreliable", "media")
-
-
-@dataclass(frozen=True)
-class MediaConfig:
-    """How media is fetched and cached; pass as ``Bot(media_cache=MediaConfig(...))``.
-
-    Attributes:
-        cache: keep fetched files on disk (``False``: every fetch downloads).
-        cache_dir: where (None: :func:`default_cache_dir`).
-        max_cache_bytes: cap on the cache's total size; least recently used go first.
-        max_file_bytes: a file announced or grown larger than this is refused.
-        timeout: the overall deadline of one fetch, both paths and all retries.
-        connect_timeout: TCP + TLS of one direct download.
-        read_timeout: seconds without a byte before a download attempt fails.
-        url_attempts: direct download attempts (resumes included).
-        api_attempts: attempts of asking the API for the file.
-        backoff: waits between attempts of one path (exponential, with jitter).
-        retry_after_max: cap on a server's ``Retry-After``.
-        api_delay: head start of the URL before the action is asked (0: at once).
-        workers: threads of the media I/O pool (direct downloads).
-        api_workers: threads asking the API for files at once: the QQ kernel
-            downloads slowly and a WebSocket call cannot be abandoned before its
-            deadline, so these have their own small pool and never starve the
-            direct downloads.
-        verify: TLS verification of direct downloads (a CA bundle path works too).
-        trust_env: honour ``HTTPS_PROXY``/``NO_PROXY`` for direct downloads.
-        record_format: the audio format asked of the API (OneBot: ``out_format``).
-    """
-
-    cache: bool = True
-    cache_dir: Optional[str] = None
-    max_cache_bytes: int = 512 * 1024 * 1024
-    max_file_bytes: int = 100 * 1024 * 1024
-    timeout: float = 60.0
-    connect_timeout: float = 5.0
-    read_timeout: float = 10.0
-    url_attempts: int = 4
-    api_attempts: int = 3
-    backoff: Backoff = field(default_factory=lambda: Backoff(initial=0.2, maximum=4.0, jitter=0.5))
-    retry_after_max: float = 10.0
-    api_delay: float = 0.0
-    workers: int = 8
-    api_workers: int = 4
-    verify: Union[bool, str] = True
-    trust_env: bool = False
-    record_format: str = "mp3"
-
-    def __post_init__(self) -> None:
-        if self.timeout <= 0 or self.read_timeout <= 0 or self.connect_timeout <= 0:
-            raise ValueError("media timeouts must be positive")
-        if self.url_attempts < 1 or self.api_attempts < 1:
-            raise ValueError("url_attempts and api_attempts must be at least 1")
-        if self.max_file_bytes <= 0 or self.max_cache_bytes <= 0:
-            raise ValueError("media size caps must be positive")
-        if self.workers < 1 or self.api_workers < 1:
-            raise ValueError("workers and api_workers must be at least 1")
-
-    @classmethod
-    def from_option(cls, value: Any) -> "MediaConfig":
-        """``Bot(media_cache=...)``: True (default dir), False/None (off), a path, or a MediaConfig."""
-        if isinstance(value, MediaConfig):
-            return value
-        if value is True:
-            return cls()
-        if value is False or value is None:
-            return cls(cache=False)
-        if isinstance(value, (str, os.PathLike)):
-            return cls(cache_dir=os.fspath(value))
-        raise TypeError("media_cache must be True, False, a directory path or a MediaConfig")
 
 
 # --------------------------------------------------------------------------- values
@@ -481,6 +399,8 @@ class MediaFetcher:
         submit_api: the pool of the API path (default: ``submit``).
         http: the direct-download transport (made on first use when None).
         clock: monotonic clock (tests inject one).
+        offline: the account's offline flag when the owner keeps it (default: a
+            new one fed by ``api.account_signal``).
     """
 
     def __init__(
@@ -492,6 +412,7 @@ class MediaFetcher:
         submit_api: Optional[Callable[..., "Future[Any]"]] = None,
         http: Optional[MediaHttp] = None,
         clock: Callable[[], float] = time.monotonic,
+        offline: Optional[OfflineWatch] = None,
     ) -> None:
         self.api = api
         self._submit = submit
@@ -505,7 +426,7 @@ class MediaFetcher:
         self._cache: Optional[MediaCache] = None
         self._cache_broken = False
         self._closed = False
-        self._offline: Optional[str] = None
+        self._watch = offline if offline is not None else OfflineWatch(api.account_signal)
         self.stats = MediaStats()
 
     # -- lifecycle ------------------------------------------------------------
@@ -554,18 +475,12 @@ class MediaFetcher:
     def observe(self, event: Mapping[str, Any]) -> None:
         """Learn the account's state from events (the protocol's account signals:
         offline notices, status reports). Reader thread: never blocks."""
-        try:
-            signal = self.api.account_signal(event)
-        except Exception:  # bad input must not kill the reader
-            log.exception("media fetcher could not read an event")
-            return
-        if signal is not None:
-            self._offline = None if signal.online else (signal.reason or "the account is offline")
+        self._watch.observe(event)
 
     @property
     def offline(self) -> Optional[str]:
         """Why the account is known to be offline, or None."""
-        return self._offline
+        return self._watch.offline
 
     def _probe_offline(self, deadline: float) -> Optional[str]:
         """Ask the API (briefly) whether the account is online."""
@@ -665,7 +580,7 @@ class MediaFetcher:
         return media
 
     def _fetch_new(self, ref: MediaRef, started: float, deadline: float) -> Media:
-        offline = self._offline
+        offline = self._watch.offline
         contenders: List[Any] = []
         if ref.url:
             url = ref.url

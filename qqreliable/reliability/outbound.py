@@ -36,7 +36,7 @@ import os
 import re
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional
 from urllib.parse import unquote, urlsplit
@@ -44,49 +44,13 @@ from urllib.parse import unquote, urlsplit
 from ..exceptions import BotStopped, MediaTooLarge, MediaUnavailable
 from .interfaces import MediaApi, MediaRef, OutboundElement, Replacement
 from .media import MediaConfig, MediaFetcher
+from .mediaconfig import OutboundMedia
 
 __all__ = ["OutboundMedia", "MediaPreparer", "classify_file"]
 
 log = logging.getLogger(__name__)
 
 _DATA_URI = re.compile(r"^data:[^;,]*;base64,", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class OutboundMedia:
-    """How media in outgoing messages is prepared; ``Bot(outbound_media=...)``.
-
-    Attributes:
-        shared_files: the implementation runs on this host and sees this file
-            system (no Docker): local paths and ``file://`` URIs are passed as
-            absolute ``file://`` URIs instead of being inlined.
-        fetch_urls: download ``http(s)://`` media here and send the bytes;
-            ``False`` leaves URLs for the implementation to download.
-        max_request_bytes: the largest request (media as ``base64://``, which is
-            4/3 of the file) that is sent; a larger one raises
-            :class:`~qqreliable.MediaTooLarge` before anything is sent. NapCat
-            accepts frames up to 50 MiB, some builds and proxies only 1-2 MiB.
-        fetch_timeout: seconds all downloads of one message may take together.
-        reuse_cache: take a media file that :meth:`Bot.fetch_image` & co. cached
-            instead of downloading it again.
-    """
-
-    shared_files: bool = False
-    fetch_urls: bool = True
-    max_request_bytes: int = 8 * 1024 * 1024
-    fetch_timeout: float = 30.0
-    reuse_cache: bool = True
-
-    def __post_init__(self) -> None:
-        if self.max_request_bytes < 1024:
-            raise ValueError("OutboundMedia.max_request_bytes must be at least 1024")
-        if self.fetch_timeout <= 0:
-            raise ValueError("OutboundMedia.fetch_timeout must be positive")
-
-    @property
-    def max_file_bytes(self) -> int:
-        """The largest file that fits in a request once base64-encoded."""
-        return self.max_request_bytes * 3 // 4
 
 
 def _b64_len(n: int) -> int:

@@ -13,7 +13,6 @@ import contextlib
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from typing import Callable, Dict, Hashable, Iterator, Optional, Set, Tuple
 
 from ..exceptions import BotStopped, RateLimited
@@ -68,13 +67,21 @@ class TokenBucket:
         return self.level >= self.burst
 
 
-@dataclass
 class _Circuit:
-    failures: int = 0
-    open_until: Optional[float] = None
-    cooldown: float = 0.0
-    probing: bool = False
-    reason: str = ""
+    """One target's breaker state (a plain slotted class: cheaper to import than a dataclass)."""
+
+    __slots__ = ("failures", "open_until", "cooldown", "probing", "reason")
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.open_until: Optional[float] = None
+        self.cooldown = 0.0
+        self.probing = False
+        self.reason = ""
+
+    def __repr__(self) -> str:
+        return (f"_Circuit(failures={self.failures}, open_until={self.open_until}, cooldown={self.cooldown}, "
+                f"probing={self.probing}, reason={self.reason!r})")
 
 
 class Circuits:

@@ -40,7 +40,6 @@ import logging
 import threading
 import time
 from collections import abc
-from dataclasses import dataclass
 from typing import Any, Callable, Deque, Dict, Hashable, List, Mapping, Optional, Set, Tuple
 
 from ..exceptions import (
@@ -319,11 +318,18 @@ _ABSENT = "absent"
 _UNDECIDED = "undecided"
 
 
-@dataclass
 class _Verdict:
-    state: str
-    data: Optional[Dict[str, Any]] = None
-    how: str = ""
+    """What verification found (a plain slotted class: cheaper to import than a dataclass)."""
+
+    __slots__ = ("state", "data", "how")
+
+    def __init__(self, state: str, data: Optional[Dict[str, Any]] = None, how: str = "") -> None:
+        self.state = state
+        self.data = data
+        self.how = how
+
+    def __repr__(self) -> str:
+        return f"_Verdict({self.state!r}, {self.data!r}, {self.how!r})"
 
 
 class SendPipeline:

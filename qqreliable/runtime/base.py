@@ -18,7 +18,6 @@ connection. Knows no protocol.
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 import threading
 import time
@@ -238,6 +237,8 @@ class BotBase:
         that handler when it returns. Pass ``log_handler`` to use your own
         handler, or ``log_handler=None`` to leave logging alone.
         """
+        import signal  # here, not at import: only run() catches signals
+
         lib_logger = logging.getLogger("qqreliable")
         level_before = lib_logger.level
         installed = _install_log_handler(log_level, log_handler)

@@ -31,6 +31,7 @@ Handler = Callable[[Event], Any]
 ErrorHandler = Callable[[BaseException, Optional[Event]], Any]
 
 _DROP_LOG_EVERY = 5.0  # seconds between two "queue full" warnings
+_RESOLVED_MAX = 1024  # event names whose handler lists are kept
 
 
 class Dispatcher:
@@ -44,10 +45,21 @@ class Dispatcher:
         self.workers = workers
         self.queue_size = queue_size
         self._handlers: Dict[str, List[Handler]] = {}
+        # name -> its handlers, most specific first: resolved once per name and
+        # read without the lock on the reader thread; a new registration drops it.
+        self._resolved: Dict[str, List[Handler]] = {}
         self._error_handlers: List[ErrorHandler] = []
         self._queue: Deque[Tuple[Callable[..., Any], Tuple[Any, ...], bool]] = collections.deque()
         self._events_queued = 0
-        self._cond = threading.Condition()
+        # One lock, two conditions: workers wait for work on ``_cond``, wait_idle()
+        # waits on ``_idle``. A finished job wakes no idle worker, and queued work
+        # wakes a worker only when one is waiting and not already woken.
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)
+        self._idle = threading.Condition(lock)
+        self._waiting = 0  # workers blocked in _cond.wait()
+        self._woken = 0  # of those, notified and not yet running
+        self._idle_waiters = 0
         self._stopping = False
         self._running = 0
         self.dispatched = 0
@@ -62,20 +74,31 @@ class Dispatcher:
             raise TypeError(f"handler must be callable, not {type(handler).__name__}")
         with self._cond:
             self._handlers.setdefault(key.strip("."), []).append(handler)
+            self._resolved = {}
 
     def add_error_handler(self, handler: ErrorHandler) -> None:
         with self._cond:
             self._error_handlers.append(handler)
 
     def handlers_for(self, name: str) -> List[Handler]:
-        """``message.group.normal`` → its handlers, then ``message.group``'s, then ``message``'s."""
+        """``message.group.normal`` → its handlers, then ``message.group``'s, then ``message``'s.
+
+        Never blocks on the reader's hot path once a name was seen: the answer is
+        kept per name (at most ``_RESOLVED_MAX`` names, which come off the wire).
+        The list is shared: callers read it, never change it."""
+        handlers = self._resolved.get(name)
+        if handlers is not None:
+            return handlers
         parts = name.split(".") if name else []
         with self._cond:
-            return [
+            handlers = [
                 h
                 for i in range(len(parts), 0, -1)
                 for h in self._handlers.get(".".join(parts[:i]), ())
             ]
+            if len(self._resolved) < _RESOLVED_MAX:
+                self._resolved[name] = handlers
+        return handlers
 
     def keys(self) -> List[str]:
         """The names handlers are registered under."""
@@ -112,8 +135,14 @@ class Dispatcher:
                 return False
             self._events_queued += 1
             self._queue.append((self._run_handlers, (event, handlers), True))
-            self._cond.notify()
+            self._wake()
         return True
+
+    def _wake(self) -> None:
+        """Wake one waiting worker for a new item, unless enough are woken already (lock held)."""
+        if self._waiting > self._woken:
+            self._woken += 1
+            self._cond.notify()
 
     def submit_job(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue an internal job; never dropped while running."""
@@ -121,7 +150,7 @@ class Dispatcher:
             if self._stopping:
                 return
             self._queue.append((fn, args, False))
-            self._cond.notify()
+            self._wake()
 
     def fire(self, handlers: List[Callable[..., Any]], *args: Any) -> None:
         """Queue a call of each of ``handlers`` with ``args`` (on_connect, ...)."""
@@ -152,6 +181,7 @@ class Dispatcher:
             self._queue.clear()
             self._events_queued = 0
             self._cond.notify_all()
+            self._idle.notify_all()
         if discarded:
             log.warning("shutdown discarded %d queued events", discarded)
         return discarded
@@ -160,7 +190,13 @@ class Dispatcher:
         while True:
             with self._cond:
                 while not self._queue and not self._stopping:
-                    self._cond.wait()
+                    self._waiting += 1
+                    try:
+                        self._cond.wait()
+                    finally:
+                        self._waiting -= 1
+                        if self._woken:
+                            self._woken -= 1
                 if self._stopping:
                     return
                 fn, args, is_event = self._queue.popleft()
@@ -174,17 +210,22 @@ class Dispatcher:
             finally:
                 with self._cond:
                     self._running -= 1
-                    self._cond.notify_all()
+                    if self._idle_waiters and not self._running and not self._queue:
+                        self._idle.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until the queue is empty and no handler runs (tests, demo)."""
         deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._queue or self._running:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
+        with self._idle:
+            self._idle_waiters += 1
+            try:
+                while self._queue or self._running:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._idle.wait(remaining)
+            finally:
+                self._idle_waiters -= 1
         return True
 
     def _run_handlers(self, event: Event, handlers: List[Handler]) -> None:

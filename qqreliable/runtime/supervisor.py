@@ -13,8 +13,10 @@ import itertools
 import logging
 import threading
 import time
-from concurrent.futures import Future
-from typing import Any, Callable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, List, Optional, Tuple
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = ["Supervisor", "Periodic", "IoPool"]
 
@@ -163,6 +165,8 @@ class IoPool:
         Raises:
             RuntimeError: the pool is shut down.
         """
+        from concurrent.futures import Future  # here: a bot that never uses a pool never imports it
+
         future: "Future[Any]" = Future()
         with self._cond:
             if self._closed:

@@ -33,7 +33,33 @@ def dumps(obj: Any) -> str:
     return _LONE_SURROGATE.sub("\ufffd", text)
 
 
-def parse_frame(data: Union[bytes, str], *, loads: Callable[[Any], Any] = json.loads) -> dict:  # type: ignore[type-arg]
+_scan_once = json.JSONDecoder().scan_once  # the C scanner; it holds the GIL throughout
+_trailing_space = re.compile(r"[ \t\n\r]*").match
+
+
+def _loads_object(data: Union[bytes, str]) -> Any:
+    """``json.loads`` for the usual frame, a UTF-8 text starting with ``{``:
+    decoded with ``surrogatepass`` (as ``json.loads`` decodes bytes) and scanned
+    without the encoding detection and the two Python-level calls around the
+    scanner. Anything else goes to ``json.loads`` itself."""
+    if isinstance(data, (bytes, bytearray)):
+        if not data or data[0] != 0x7B:  # "{": no BOM, not UTF-16/32
+            return json.loads(data)
+        text = data.decode("utf-8", "surrogatepass")
+    elif data[:1] == "{":
+        text = data
+    else:
+        return json.loads(data)
+    try:
+        obj, end = _scan_once(text, 0)
+    except StopIteration:
+        return json.loads(text)  # raises the usual JSONDecodeError (the scanner's has no message)
+    if end != len(text) and _trailing_space(text, end).end() != len(text):
+        return json.loads(text)  # extra data: the usual error
+    return obj
+
+
+def parse_frame(data: Union[bytes, str], *, loads: Callable[[Any], Any] = _loads_object) -> dict:  # type: ignore[type-arg]
     """Decode one inbound frame to a JSON object.
 
     Raises:

@@ -18,7 +18,6 @@ transport imports nothing from the reliability layer.
 
 from __future__ import annotations
 
-import concurrent.futures
 import itertools
 import logging
 import threading
@@ -50,6 +49,7 @@ __all__ = [
     "LinkEnded",
     "WireSocket",
     "PendingCalls",
+    "Waiter",
     "Link",
 ]
 
@@ -175,18 +175,54 @@ class LinkCounters:
 # --------------------------------------------------------------------------- pending calls
 
 
-class PendingCalls:
-    """The request id -> future table of one connection. Thread-safe."""
+class Waiter:
+    """One caller waiting for one reply: a lock the reader releases.
+
+    Lighter than a ``concurrent.futures.Future`` (no Condition, no callbacks):
+    the caller blocks in one C-level ``acquire``, the reader wakes it with one
+    ``release``. Set at most once (:class:`PendingCalls` pops an entry before
+    settling or failing it).
+    """
+
+    __slots__ = ("_lock", "_value", "_error")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._waiting: Dict[str, "concurrent.futures.Future[Any]"] = {}
+        self._lock.acquire()
+        self._value: Any = None
+        self._error: Optional[BaseException] = None
 
-    def add(self, request_id: str) -> "concurrent.futures.Future[Any]":
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    def set_result(self, value: Any) -> None:
+        self._value = value
+        self._lock.release()
+
+    def set_exception(self, error: BaseException) -> None:
+        self._error = error
+        self._lock.release()
+
+    def wait(self, timeout: float) -> bool:
+        """Block until the reply (or an error) is in, at most ``timeout`` seconds; False on timeout."""
+        return self._lock.acquire(timeout=max(0.0, timeout))
+
+    def outcome(self) -> Any:
+        """After :meth:`wait` returned True: the reply, or raise the stored error."""
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+class PendingCalls:
+    """The request id -> waiter table of one connection. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: Dict[str, Waiter] = {}
+
+    def add(self, request_id: str) -> Waiter:
+        waiter = Waiter()
         with self._lock:
-            self._waiting[request_id] = future
-        return future
+            self._waiting[request_id] = waiter
+        return waiter
 
     def discard(self, request_id: str) -> None:
         with self._lock:
@@ -195,19 +231,18 @@ class PendingCalls:
     def settle(self, request_id: str, reply: Any) -> bool:
         """Hand ``reply`` to its caller; False when nobody waits for ``request_id``."""
         with self._lock:
-            future = self._waiting.pop(request_id, None)
-        if future is None or not future.set_running_or_notify_cancel():
+            waiter = self._waiting.pop(request_id, None)
+        if waiter is None:
             return False
-        future.set_result(reply)
+        waiter.set_result(reply)
         return True
 
     def fail_all(self, make_error: Callable[[], BaseException]) -> int:
         """Fail every waiter at once (the socket died); returns how many."""
         with self._lock:
             waiting, self._waiting = self._waiting, {}
-        for future in waiting.values():
-            if future.set_running_or_notify_cancel():
-                future.set_exception(make_error())
+        for waiter in waiting.values():
+            waiter.set_exception(make_error())
         return len(waiting)
 
     def __len__(self) -> int:
@@ -477,11 +512,10 @@ class Link:
                 raise
             self.kill(f"send failed: {exc}")
             raise ConnectFailed(f"{name}: could not send to {self.name}: {exc}") from exc
-        try:
-            return future.result(timeout=max(0.0, deadline - time.monotonic()))
-        except concurrent.futures.TimeoutError:
+        if not future.wait(deadline - time.monotonic()):
             self.pending.discard(request_id)
-            raise ApiTimeout(f"{name}: no reply from {self.name} within {timeout:g}s") from None
+            raise ApiTimeout(f"{name}: no reply from {self.name} within {timeout:g}s")
+        return future.outcome()
 
     def __repr__(self) -> str:
         return f"<Link {self.id} {self.name}>"

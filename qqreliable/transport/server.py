@@ -44,7 +44,6 @@ import selectors
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
@@ -106,14 +105,37 @@ ROLES = ("universal", "api", "event")
 # --------------------------------------------------------------------------- pure helpers
 
 
-@dataclass(frozen=True)
 class ListenAddress:
-    """Where to listen: ``kind`` is ``"ws"`` (reverse WebSocket) or ``"http"`` (HTTP POST)."""
+    """Where to listen: ``kind`` is ``"ws"`` (reverse WebSocket) or ``"http"`` (HTTP POST).
 
-    kind: str
-    host: str
-    port: int
-    path: str
+    Frozen (a plain slotted class: no dataclass to generate at import).
+    """
+
+    __slots__ = ("kind", "host", "port", "path")
+
+    def __init__(self, kind: str, host: str, port: int, path: str) -> None:
+        init = object.__setattr__
+        init(self, "kind", kind)
+        init(self, "host", host)
+        init(self, "port", port)
+        init(self, "path", path)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"ListenAddress is frozen: cannot assign to {name!r}")
+
+    def _fields(self) -> Tuple[str, str, int, str]:
+        return (self.kind, self.host, self.port, self.path)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ListenAddress):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return f"ListenAddress(kind={self.kind!r}, host={self.host!r}, port={self.port!r}, path={self.path!r})"
 
     def url(self, port: Optional[int] = None) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host

@@ -24,7 +24,7 @@ import logging
 import socket
 import threading
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import websocket
 
@@ -105,6 +105,37 @@ class _BoundedFrames(websocket._abnf.frame_buffer):  # type: ignore[misc, name-d
         self._pos = bufsize
         return self._buf[:bufsize]
 
+    def take_whole(self) -> Optional[Tuple[int, bytes]]:
+        """The next frame when it is a whole, final, unmasked text or binary frame
+        already in the read-ahead buffer: ``(opcode, payload)`` parsed straight
+        from the buffer, skipping websocket-client's per-frame machinery (the
+        usual case under load). None leaves the frame to websocket-client.
+
+        Only between frames (no header half read); the caller checks that no
+        fragmented message is in progress."""
+        if self.header is not None:
+            return None
+        buf = self._buf
+        pos = self._pos
+        if len(buf) - pos < 2:
+            return None
+        b0 = buf[pos]
+        if b0 != 0x81 and b0 != 0x82:  # FIN + text/binary, no RSV bits
+            return None
+        n = buf[pos + 1]
+        if n > 125:  # masked (the general path refuses or unmasks it), or an extended length
+            if n != 126 or len(buf) - pos < 4:
+                return None
+            n = (buf[pos + 2] << 8) | buf[pos + 3]
+            start = pos + 4
+        else:
+            start = pos + 2
+        end = start + n
+        if end > len(buf) or (self.limit is not None and n > self.limit):
+            return None
+        self._pos = end
+        return b0 & 0x0F, buf[start:end]
+
     def recv_length(self) -> None:
         super().recv_length()
         fin, opcode = self.header[0], self.header[4]  # type: ignore[index]
@@ -131,6 +162,60 @@ def _bound_frames(ws: websocket.WebSocket, limit: Optional[int]) -> None:
 
 
 
+class _Outbox:
+    """Text frames of concurrent callers written to one websocket-client socket,
+    several in one ``send`` when they queue up (combining writes).
+
+    A caller encodes (and masks) its frame without any lock, queues it, and
+    when no write is in progress writes everything queued, its own frame and
+    whatever others queued meanwhile, under websocket-client's own lock (so
+    pings and close frames stay ordered with it). A caller that finds a write
+    in progress returns at once: the writer takes its frame along.
+
+    Thread-safe. :meth:`send_text` blocks while this caller writes (each write
+    bounded by the socket's I/O timeout) and raises what the write raised; a
+    frame handed to another caller's write that then fails is lost with the
+    connection, which that caller's failure kills (its call then ends with
+    ResponseLost, "may or may not have run", never a silent loss).
+    """
+
+    def __init__(self, ws: websocket.WebSocket) -> None:
+        self._ws = ws
+        self._lock = threading.Lock()
+        self._queued: List[bytes] = []
+        self._writing = False
+
+    def send_text(self, text: str) -> None:
+        ws = self._ws
+        frame = websocket.ABNF.create_frame(text, websocket.ABNF.OPCODE_TEXT)
+        mask_key = getattr(ws, "get_mask_key", None)
+        if mask_key:
+            frame.get_mask_key = mask_key
+        data = frame.format()
+        with self._lock:
+            self._queued.append(data)
+            if self._writing:
+                return  # the write in progress takes it along
+            self._writing = True
+        try:
+            while True:
+                with self._lock:
+                    batch = self._queued
+                    if not batch:
+                        self._writing = False
+                        return
+                    self._queued = []
+                out = batch[0] if len(batch) == 1 else b"".join(batch)
+                with ws.lock:
+                    while out:
+                        out = out[ws._send(out):]
+        except BaseException:
+            with self._lock:
+                self._writing = False
+                self._queued = []
+            raise
+
+
 class _ClientSocket:
     """websocket-client's open connection as a :class:`~.link.WireSocket`."""
 
@@ -138,6 +223,11 @@ class _ClientSocket:
         self.ws = ws
         self._stopping = stopping
         self._io_timeout = io_timeout
+        frames = getattr(ws, "frame_buffer", None)
+        self._take_whole = frames.take_whole if isinstance(frames, _BoundedFrames) else None
+        self._cont = getattr(ws, "cont_frame", None)
+        # websocket-client internals used by the outbox; without them, its own send()
+        self._outbox = _Outbox(ws) if hasattr(ws, "_send") and hasattr(ws, "lock") else None
 
     def recv(self) -> Optional[bytes]:
         while True:
@@ -162,6 +252,11 @@ class _ClientSocket:
 
     def recv_once(self) -> Optional[bytes]:
         """One frame: a data message, None for ping/pong; TimeoutError after the socket timeout."""
+        take_whole = self._take_whole
+        if take_whole is not None and self._cont is not None and self._cont.recving_frames is None:
+            whole = take_whole()
+            if whole is not None:
+                return whole[1]
         try:
             opcode, data = self.ws.recv_data(control_frame=True)
         except websocket.WebSocketTimeoutException:
@@ -182,7 +277,10 @@ class _ClientSocket:
         return None  # ping, pong: proof of life
 
     def send_text(self, text: str) -> None:
-        self.ws.send(text)
+        if self._outbox is not None:
+            self._outbox.send_text(text)
+        else:
+            self.ws.send(text)
 
     def ping(self, before: Callable[[], None]) -> bool:
         lock = getattr(self.ws, "lock", None)

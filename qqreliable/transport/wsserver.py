@@ -43,7 +43,6 @@ import socket
 import struct
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -182,7 +181,6 @@ class SocketLike(Protocol):
 # --------------------------------------------------------------------------- HTTP side
 
 
-@dataclass
 class RequestHead:
     """One parsed HTTP/1.x request head.
 
@@ -193,10 +191,29 @@ class RequestHead:
         headers: ``(name, value)`` pairs in the order received.
     """
 
-    method: str
-    target: str
-    version: str
-    headers: List[Tuple[str, str]] = field(default_factory=list)
+    __slots__ = ("method", "target", "version", "headers")
+
+    def __init__(
+        self, method: str, target: str, version: str, headers: Optional[List[Tuple[str, str]]] = None
+    ) -> None:
+        # A plain slotted class: no dataclass to generate at import.
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers: List[Tuple[str, str]] = headers if headers is not None else []
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RequestHead):
+            return NotImplemented
+        return (self.method, self.target, self.version, self.headers) == (
+            other.method, other.target, other.version, other.headers
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as the dataclass was
+
+    def __repr__(self) -> str:
+        return (f"RequestHead(method={self.method!r}, target={self.target!r}, version={self.version!r}, "
+                f"headers={self.headers!r})")
 
     @property
     def path(self) -> str:
@@ -585,7 +602,7 @@ class ServerWebSocket:
                 raise WebSocketClosed(self._close_code or CLOSE_ABNORMAL, self._close_reason)
             self._reading = True
         try:
-            return self._recv_message()
+            return self._buffered_message() or self._recv_message()
         except OSError as exc:
             self._terminate(CLOSE_ABNORMAL, str(exc))
             raise WebSocketClosed(self._close_code or CLOSE_ABNORMAL, self._close_reason) from exc
@@ -594,6 +611,46 @@ class ServerWebSocket:
                 self._reading = False
             if self._closed:
                 self._release()
+
+    def _buffered_message(self) -> Optional[Tuple[int, bytes]]:
+        """The next message when it is one whole, final, unfragmented data frame
+        already in the read-ahead buffer (the usual case under load), parsed
+        straight from the buffer; None leaves everything to :meth:`_recv_message`."""
+        buf = self._rbuf
+        have = len(buf)
+        if have < 6:
+            return None
+        b0 = buf[0]
+        if b0 != 0x81 and b0 != 0x82:  # FIN + text/binary, no RSV bits
+            return None
+        b1 = buf[1]
+        length = b1 & 0x7F
+        at = 2
+        if length == 126:
+            length = (buf[2] << 8) | buf[3]
+            at = 4
+        elif length == 127:
+            return None
+        masked = b1 & 0x80
+        if masked:
+            end = at + 4 + length
+            if end > have:
+                return None
+            mask = bytes(buf[at:at + 4])
+            at += 4
+        else:
+            if self.require_masked:
+                return None
+            end = at + length
+            if end > have:
+                return None
+        if length > self.max_message_size:
+            return None
+        payload = bytes(buf[at:end])
+        del buf[:end]
+        if masked:
+            payload = _unmask(payload, mask)
+        return b0 & 0x0F, payload
 
     def _recv_message(self) -> Tuple[int, bytes]:
         message_op: Optional[int] = None

@@ -1,0 +1,114 @@
+"""The forward reader's whole-frame fast path gives what websocket-client gives.
+
+A burst of server frames (all in the read-ahead buffer at once) is read through
+``_ClientSocket.recv_once``: whole final text/binary frames are taken straight
+from the buffer, everything else (fragments, pings, 64-bit lengths, masked or
+oversize frames) through websocket-client, in order.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+from typing import Iterator, Tuple
+
+import pytest
+import websocket
+
+from qqreliable.transport.link import LinkEnded
+from qqreliable.transport.ws import _bound_frames, _ClientSocket
+from qqreliable.transport.wsserver import ServerWebSocket
+
+pytestmark = pytest.mark.timeout(20)
+
+
+def server_frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
+    first = (0x80 if fin else 0) | opcode
+    n = len(payload)
+    if n < 126:
+        return struct.pack("!BB", first, n) + payload
+    if n < 1 << 16:
+        return struct.pack("!BBH", first, 126, n) + payload
+    return struct.pack("!BBQ", first, 127, n) + payload
+
+
+@pytest.fixture
+def client() -> Iterator[Tuple[_ClientSocket, socket.socket]]:
+    ours, theirs = socket.socketpair()
+    ws = websocket.WebSocket(enable_multithread=True, skip_utf8_validation=True)
+    ws.sock = ours
+    ws.connected = True
+    ws.settimeout(5)
+    _bound_frames(ws, 100_000)
+    stopping = threading.Event()
+    try:
+        yield _ClientSocket(ws, stopping, 5.0), theirs
+    finally:
+        ours.close()
+        theirs.close()
+
+
+def test_a_burst_reads_the_same_as_frame_by_frame(client: Tuple[_ClientSocket, socket.socket]) -> None:
+    wire, server = client
+    sizes = [0, 1, 125, 126, 400, 65535, 65536, 70_000]
+    burst = b"".join(server_frame(0x1 if n % 2 else 0x2, bytes([n % 251]) * n) for n in sizes)
+    burst += server_frame(0x1, b"frag-", fin=False) + server_frame(0x9, b"p") + server_frame(0x0, b"ment")
+    burst += server_frame(0x1, b"after")
+    writer = threading.Thread(target=server.sendall, args=(burst,), name="test-burst")
+    writer.start()  # more than a socket buffer holds
+    try:
+        assert [wire.recv_once() for _ in sizes] == [bytes([n % 251]) * n for n in sizes]
+        assert wire.recv_once() is None  # the ping, answered by websocket-client
+        assert wire.recv_once() == b"frag-ment"
+        assert wire.recv_once() == b"after"
+    finally:
+        writer.join(5)
+    server.settimeout(5)
+    assert server.recv(2)[0] == 0x8A  # the ping was answered with a pong
+
+
+def test_an_oversize_frame_in_the_buffer_is_still_refused(client: Tuple[_ClientSocket, socket.socket]) -> None:
+    wire, server = client
+    server.sendall(server_frame(0x1, b"ok") + server_frame(0x1, b"x" * 100_001))
+    assert wire.recv_once() == b"ok"
+    with pytest.raises(LinkEnded) as ended:
+        wire.recv_once()
+    assert ended.value.bad_frame
+
+
+def test_a_close_frame_after_data_ends_the_link(client: Tuple[_ClientSocket, socket.socket]) -> None:
+    wire, server = client
+    server.sendall(server_frame(0x1, b"last") + server_frame(0x8, struct.pack("!H", 1001) + b"bye"))
+    assert wire.recv_once() == b"last"
+    with pytest.raises(LinkEnded) as ended:
+        wire.recv_once()
+    assert ended.value.code == 1001
+
+
+def test_concurrent_writers_each_frame_arrives_whole_once(client: Tuple[_ClientSocket, socket.socket]) -> None:
+    """The outbox combines the frames of concurrent callers into shared writes:
+    every frame arrives once, whole and unmasked to its text."""
+    wire, server = client
+    peer = ServerWebSocket(server, require_masked=True)  # reads client frames as a server does
+    threads, each = 8, 200
+    errors = []
+
+    def write(t: int) -> None:
+        try:
+            for n in range(each):
+                wire.send_text(f'{{"thread": {t}, "n": {n}, "pad": "{"é" * (n % 50)}"}}')
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    pool = [threading.Thread(target=write, args=(t,), name=f"test-writer-{t}") for t in range(threads)]
+    for thread in pool:
+        thread.start()
+    got = [peer.recv() for _ in range(threads * each)]
+    for thread in pool:
+        thread.join(5)
+    assert not errors
+    seen = sorted((m["thread"], m["n"]) for m in (json.loads(p) for _, p in got))
+    assert seen == [(t, n) for t in range(threads) for n in range(each)]
+    peer.abort()
