@@ -15,7 +15,7 @@ import qqreliable
 from qqreliable.onebot import actions
 
 PKG = pathlib.Path(qqreliable.__file__).parent
-NEUTRAL = ("transport", "reliability", "runtime")
+NEUTRAL = ("transport", "reliability", "runtime", "scale")
 PROTOCOLS = ("onebot", "mirai", "official")
 # Modules every layer may use: the error tree, the common message model, the version.
 COMMON = {
