@@ -37,11 +37,11 @@ def _ping(port: int) -> bool:
 class RedisServer:
     """A redis-server subprocess on 127.0.0.1 (port 0 is not supported by redis: a free port)."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.fail("redis-server is not on PATH: apt-get install -y redis-server (tests never skip it)")
-        self.port = _free_port()
+        self.port = port or _free_port()
         self.dir = tempfile.mkdtemp(prefix="qqr-redis-")
         self.proc = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",

@@ -108,13 +108,11 @@ class EventClaims:
             if state == DONE or key in self._pending or key in self._held:
                 self.duplicates += 1
                 return False, None
-            if state is None:  # expired between the two calls: try once more
-                pass
             self._pending[key] = (event, self._clock())
             while len(self._pending) > self.pending_max:
                 self._pending.popitem(last=False)
                 self.pending_dropped += 1
-        if state is None and self.store.claim(key, self.owner, self.claim_ttl):
+        if state is None and self.store.claim(key, self.owner, self.claim_ttl):  # expired meanwhile
             with self._lock:
                 self._pending.pop(key, None)
                 self._held[key] = self._clock()
@@ -160,7 +158,7 @@ class EventClaims:
                 with self._lock:
                     self._pending.pop(key, None)
                 continue
-            if state is None and self.store.claim(key, self.owner, self.claim_ttl):
+            if state is None and self.store.claim(key, self.owner, self.claim_ttl):  # expired meanwhile
                 with self._lock:
                     self._pending.pop(key, None)
                     self._held[key] = self._clock()

@@ -71,15 +71,19 @@ class BotBase:
         handlers: str = "threads",
     ) -> None:
         if handlers not in ("threads", "queue"):
-            raise ValueError(f"handlers={handlers!r}: use 'threads' (this process) or 'queue' (RQ workers)")
+            raise ValueError(f"handlers={handlers!r}: use 'threads' (this process's handler pool)")
         if handlers == "queue" and store is None:
             raise ValueError("handlers='queue' needs a store: store='redis://host:port/db'")
+        if handlers == "queue":
+            raise ValueError(
+                "handlers='queue' (RQ workers) is not available in this version: "
+                "run several bot processes with the same store instead (docs/deployment.md)"
+            )
         self.shutdown_grace = shutdown_grace
         self._store: Optional[Store] = open_store(store)
         self._handlers_mode = handlers
         self._claims: Optional[EventClaims] = None
-        self._queue: Any = None  # qqreliable.scale.queue.EventQueue with handlers="queue"
-        self._worker_mode = False  # set by the queue worker: events are not taken here
+
         self._supervisor = Supervisor()
         self._dispatcher = Dispatcher(workers=workers, queue_size=queue_size)
         self._call_stats = CallStats()
@@ -99,10 +103,6 @@ class BotBase:
         if self._store is None:
             return
         self._claims = EventClaims(self._store, key, done_ttl=done_ttl)
-        if self._handlers_mode == "queue":
-            from ..scale.queue import EventQueue  # lazy: rq only when asked for
-
-            self._queue = EventQueue(self._store, self)
 
     def _event_from(self, obj: Dict[str, Any]) -> Any:
         """The protocol's event for a raw event taken over from a dead process."""
@@ -110,24 +110,13 @@ class BotBase:
 
     def _admit(self, obj: Dict[str, Any], dedupe: Any) -> Tuple[bool, Optional[str]]:
         """Whether an inbound event is handled here, and its claim (shared store)."""
-        if self._worker_mode:
-            return False, None  # a queue worker's connection only serves calls
         if self._claims is None:
             return not dedupe.seen(obj), None
         return self._claims.admit(obj)
 
     def _submit(self, event: Any, claim: Optional[str]) -> bool:
-        """Queue ``event`` for its handlers (here, or on the RQ queue); never blocks long."""
+        """Queue ``event`` for its handlers; ``claim`` is marked once they ran. Never blocks."""
         claims = self._claims
-        if self._queue is not None:
-            if not self._dispatcher.handlers_for(event.name):
-                if claims is not None:
-                    claims.done(claim)
-                return True
-            ok = self._queue.enqueue(event)
-            if claims is not None:
-                claims.done(claim) if ok else claims.abandon(claim)
-            return ok
         if claims is None or claim is None:
             return self._dispatcher.submit_event(event)
         return self._dispatcher.submit_event(
@@ -436,8 +425,6 @@ class BotBase:
             if self._claims is not None:
                 shared.update(self._claims.stats())
             out["store"] = shared
-        if self._queue is not None:
-            out["queue"] = self._queue.stats()
         out.update(self._stats())
         return out
 
