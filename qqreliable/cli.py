@@ -303,6 +303,23 @@ def doctor(
     return 0 if not failures else 1
 
 
+def worker(target: str, *, queue: Optional[str] = None, burst: bool = False, verbose: bool = False) -> int:
+    """``python -m qqreliable worker app:bot``: see :mod:`qqreliable.scale.queue`."""
+    if not verbose:
+        logging.getLogger("qqreliable").setLevel(logging.WARNING)
+        logging.getLogger().setLevel(logging.WARNING)
+    try:
+        from .scale.queue import serve
+    except ImportError as exc:
+        sys.stderr.write(f"the worker needs the redis extra: pip install 'qqreliable[redis]' ({exc})\n")
+        return 2
+    try:
+        return serve(target, queue=queue, burst=burst, ready=lambda: (sys.stdout.write("WORKER READY\n"), sys.stdout.flush()))
+    except (ValueError, ImportError, Error) as exc:
+        sys.stderr.write(f"worker: {exc}\n")
+        return 2
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qqreliable", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"qqreliable {__version__}")
@@ -313,6 +330,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     doc.add_argument("url", help="ws://host:port/ or http://host:port")
     doc.add_argument("--token", help="the access token", default=None)
     doc.add_argument("--heartbeat-wait", type=float, default=65.0, help="seconds to wait for a heartbeat")
+    work = sub.add_parser("worker", help="run the handlers of a bot with handlers='queue' (RQ worker)")
+    work.add_argument("target", help="module:attribute of the bot, e.g. app:bot")
+    work.add_argument("--queue", default=None, help="the RQ queue (default: the store's namespace)")
+    work.add_argument("--burst", action="store_true", help="exit once the queue is empty")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.CRITICAL,
@@ -320,5 +341,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     if args.command == "demo":
         return demo()
+    if args.command == "worker":
+        return worker(args.target, queue=args.queue, burst=args.burst, verbose=args.verbose)
     return doctor(args.url, args.token, heartbeat_wait=args.heartbeat_wait)
 

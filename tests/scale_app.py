@@ -34,6 +34,8 @@ bot = Bot(
 
 @bot.on_message("group")
 def answer(event):  # type: ignore[no-untyped-def]
+    if os.environ.get("QQR_MARK"):
+        bot.call_action("get_status")  # tells the test a handler started
     if DELAY:
         threading.Event().wait(DELAY)  # a slow handler (an LLM call)
     event.reply(f"{os.environ.get('QQR_NAME', NAME)}:{event.plain_text}")

@@ -126,8 +126,9 @@ class Bot(BotBase, ApiMixin):
             circuits and send-verification claims are shared. The URL is checked
             here; ``start()`` raises :class:`ConnectFailed` when it is unreachable.
             See docs/deployment.md.
-        handlers: ``"threads"`` (default: this process's handler pool).
-            ``"queue"`` (RQ workers) is refused with ValueError in this version.
+        handlers: ``"threads"`` (default: this process's handler pool) or
+            ``"queue"`` (needs a Redis ``store``): events go to an RQ queue and
+            ``python -m qqreliable worker app:bot`` processes run the handlers.
         send_policy: how sends with an unknown outcome (retcode 1200, a timeout,
             a lost connection) are verified and re-sent: a
             :class:`~qqreliable.reliability.sendpolicy.SendPolicy`. ``None`` turns

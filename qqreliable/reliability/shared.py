@@ -79,6 +79,9 @@ class EventClaims:
         self._lock = threading.Lock()
         self._held: Dict[str, float] = {}  # claims being handled here -> last renewal
         self._pending: "collections.OrderedDict[str, Tuple[Dict[str, Any], float]]" = collections.OrderedDict()
+        # Events handed to a queue worker: kept until a worker marks them done.
+        self._queued: Dict[str, Dict[str, Any]] = {}
+        self.requeued = 0
         self.duplicates = 0
         self.taken_over = 0
         self.pending_dropped = 0
@@ -127,6 +130,24 @@ class EventClaims:
             self._held.pop(key, None)
         self.store.put(key, DONE, self.done_ttl)
 
+    def queued(self, key: Optional[str], event: Dict[str, Any]) -> None:
+        """A claimed event went to the worker queue: hold the claim until a worker takes it,
+        watch the worker's claim, and hand the event back (:meth:`tick`) if it dies."""
+        if key is None:
+            return
+        with self._lock:
+            self._held.pop(key, None)
+            self._queued[key] = event
+
+    def take(self, key: str) -> bool:
+        """A queue worker (owner ``w:…``) starts on ``key``: False when it is done or
+        another worker has it (then the job is a repeat: skip it)."""
+        if not self.store.take(key, self.owner, self.claim_ttl):
+            return False
+        with self._lock:
+            self._held[key] = self._clock()
+        return True
+
     def abandon(self, key: Optional[str]) -> None:
         """A claimed event will not be handled here (dropped, shutting down): free it now."""
         if key is None:
@@ -152,6 +173,23 @@ class EventClaims:
                     self.lost_claims += 1
                     log.warning("lost the claim on event %s while handling it: it may run twice", key)
         taken: List[Tuple[Dict[str, Any], str]] = []
+        with self._lock:
+            queued = list(self._queued.items())
+        for key, event in queued:
+            state = self.store.get(key)
+            if state == DONE:
+                with self._lock:
+                    self._queued.pop(key, None)
+            elif state == self.owner:
+                self.store.renew(key, self.owner, self.claim_ttl)  # still waiting in the queue
+            elif state is None and self.store.claim(key, self.owner, self.claim_ttl):
+                # The worker that took it died before marking it: queue it again.
+                with self._lock:
+                    self._queued.pop(key, None)
+                    self._held[key] = self._clock()
+                self.requeued += 1
+                log.warning("event %s: its queue worker died mid-event; queued again", key)
+                taken.append((event, key))
         for key, (event, since) in pending:
             state = self.store.get(key)
             if state == DONE or now - since > self.done_ttl:
@@ -173,6 +211,7 @@ class EventClaims:
             held = list(self._held)
             self._held.clear()
             self._pending.clear()
+            self._queued.clear()  # a worker marks them; if none does, their claims expire
         for key in held:
             self.store.release(key, self.owner)
 
@@ -192,11 +231,13 @@ class EventClaims:
                 "owner": self.owner,
                 "claims_held": len(self._held),
                 "pending_elsewhere": len(self._pending),
+                "queued_unfinished": len(self._queued),
             }
         out.update(
             duplicates=self.duplicates,
             taken_over=self.taken_over,
             pending_dropped=self.pending_dropped,
             lost_claims=self.lost_claims,
+            requeued=self.requeued,
         )
         return out

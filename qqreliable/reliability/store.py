@@ -69,6 +69,11 @@ class Store(Protocol):
     def release(self, key: str, owner: str) -> None:
         """Delete ``key`` when ``owner`` holds it."""
 
+    def take(self, key: str, owner: str, ttl: float) -> bool:
+        """Set ``key`` to ``owner`` for ``ttl`` seconds unless it is :data:`DONE` or held
+        by another owner named ``w:…`` (a queue worker); True when set. A queue worker
+        takes an event from the process that queued it, never from another worker."""
+
     def put(self, key: str, value: str, ttl: float) -> None:
         """Set ``key`` to ``value`` for ``ttl`` seconds (overwriting)."""
 
@@ -152,6 +157,15 @@ class MemoryStore:
             if self._live(key, self._clock()) == owner:
                 del self._data[key]
 
+    def take(self, key: str, owner: str, ttl: float) -> bool:
+        with self._lock:
+            now = self._clock()
+            value = self._live(key, now)
+            if value == DONE or (isinstance(value, str) and value.startswith("w:") and value != owner):
+                return False
+            self._set(key, owner, ttl, now)
+            return True
+
     def put(self, key: str, value: str, ttl: float) -> None:
         with self._lock:
             self._set(key, value, ttl, self._clock())
@@ -217,7 +231,7 @@ def open_store(store: Union[str, "Store", None], *, namespace: str = "qqreliable
         if scheme == "memory":
             return MemoryStore()
         raise ValueError(f"store={store!r}: unsupported; use redis://host:port/db (or None for in-process state)")
-    for method in ("claim", "renew", "release", "put", "get", "reserve", "check"):
+    for method in ("claim", "renew", "release", "take", "put", "get", "reserve", "check"):
         if not callable(getattr(store, method, None)):
             raise TypeError(f"store must be a URL, a Store or None, not {type(store).__name__}")
     return store

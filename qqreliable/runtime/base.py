@@ -71,18 +71,15 @@ class BotBase:
         handlers: str = "threads",
     ) -> None:
         if handlers not in ("threads", "queue"):
-            raise ValueError(f"handlers={handlers!r}: use 'threads' (this process's handler pool)")
+            raise ValueError(f"handlers={handlers!r}: use 'threads' (this process) or 'queue' (RQ workers)")
         if handlers == "queue" and store is None:
             raise ValueError("handlers='queue' needs a store: store='redis://host:port/db'")
-        if handlers == "queue":
-            raise ValueError(
-                "handlers='queue' (RQ workers) is not available in this version: "
-                "run several bot processes with the same store instead (docs/deployment.md)"
-            )
         self.shutdown_grace = shutdown_grace
         self._store: Optional[Store] = open_store(store)
         self._handlers_mode = handlers
         self._claims: Optional[EventClaims] = None
+        self._queue: Any = None  # qqreliable.scale.queue.EventQueue with handlers="queue"
+        self._worker_mode = False  # a queue worker: its connection serves calls only
 
         self._supervisor = Supervisor()
         self._dispatcher = Dispatcher(workers=workers, queue_size=queue_size)
@@ -103,6 +100,20 @@ class BotBase:
         if self._store is None:
             return
         self._claims = EventClaims(self._store, key, done_ttl=done_ttl)
+        if self._handlers_mode == "queue":
+            if not hasattr(self._store, "binary_client"):
+                raise ValueError("handlers='queue' needs a Redis store (store='redis://…')")
+            from ..scale.queue import EventQueue  # lazy: rq only when asked for
+
+            self._queue = EventQueue(self._store)
+
+    def _enter_worker_mode(self) -> None:
+        """A queue worker (before start): events on its connection are not taken; it runs
+        queued jobs, and its claims are named ``w:…``."""
+        self._worker_mode = True
+        self._queue = None
+        if self._claims is not None:
+            self._claims.owner = "w:" + self._claims.owner
 
     def _event_from(self, obj: Dict[str, Any]) -> Any:
         """The protocol's event for a raw event taken over from a dead process."""
@@ -110,13 +121,23 @@ class BotBase:
 
     def _admit(self, obj: Dict[str, Any], dedupe: Any) -> Tuple[bool, Optional[str]]:
         """Whether an inbound event is handled here, and its claim (shared store)."""
+        if self._worker_mode:
+            return False, None  # a queue worker's connection serves calls only
         if self._claims is None:
             return not dedupe.seen(obj), None
         return self._claims.admit(obj)
 
     def _submit(self, event: Any, claim: Optional[str]) -> bool:
-        """Queue ``event`` for its handlers; ``claim`` is marked once they ran. Never blocks."""
+        """Queue ``event`` for its handlers (here, or on the worker queue); ``claim`` is
+        marked once they ran. Never blocks for long."""
         claims = self._claims
+        queue = self._queue
+        if queue is not None and self._dispatcher.handlers_for(event.name):
+            if queue.enqueue(event, claim, bool(getattr(event, "recovered", False))):
+                if claims is not None:
+                    claims.queued(claim, dict(event))
+                return True
+            # Redis refused: degraded, run it here.
         if claims is None or claim is None:
             return self._dispatcher.submit_event(event)
         return self._dispatcher.submit_event(
@@ -425,6 +446,8 @@ class BotBase:
             if self._claims is not None:
                 shared.update(self._claims.stats())
             out["store"] = shared
+        if self._queue is not None:
+            out["queue"] = self._queue.stats()
         out.update(self._stats())
         return out
 

@@ -30,7 +30,7 @@ except ImportError as exc:  # pragma: no cover - exercised by the import test's 
     ) from exc
 
 from ..exceptions import ConnectFailed
-from ..reliability.store import Bucket, MemoryStore
+from ..reliability.store import DONE, Bucket, MemoryStore
 
 __all__ = ["RedisStore", "redact_url"]
 
@@ -79,6 +79,15 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
+"""
+
+_TAKE = """
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[3] or (v and string.sub(v, 1, 2) == 'w:' and v ~= ARGV[1]) then
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
 """
 
 _RELEASE = """
@@ -157,6 +166,7 @@ class RedisStore:
         except ValueError:
             raise ValueError(f"store URL: claim_ttl={options['claim_ttl']!r} is not a number") from None
         self.url = redact_url(url)
+        self._raw_url = url  # with its password: for the RQ connection, never logged
         if not namespace or ":" in namespace:
             raise ValueError(f"store namespace {namespace!r}: non-empty, without ':'")
         if claim_ttl <= 0:
@@ -173,6 +183,7 @@ class RedisStore:
             raise ValueError(f"store={self.url!r}: {exc}") from None
         self.namespace = namespace
         self.claim_ttl = claim_ttl
+        self._timeout = socket_timeout
         self.retry_every = retry_every
         self._clock = clock
         self._local = MemoryStore(claim_ttl=claim_ttl)
@@ -185,11 +196,16 @@ class RedisStore:
         self._reserve = self._redis.register_script(_RESERVE)
         self._renew = self._redis.register_script(_RENEW)
         self._release = self._redis.register_script(_RELEASE)
+        self._take = self._redis.register_script(_TAKE)
 
-    @property
-    def connection(self) -> "redis.Redis":
-        """The redis-py client (RQ uses it; bytes responses need ``Redis.from_url`` anew)."""
-        return self._redis
+    def binary_client(self, *, blocking: bool = False) -> "redis.Redis":
+        """A new redis-py client on the same server answering bytes (what RQ needs);
+        ``blocking``: no socket timeout (a worker's blocking dequeue sets its own)."""
+        return redis.Redis.from_url(
+            self._raw_url,
+            socket_timeout=None if blocking else self._timeout,
+            socket_connect_timeout=self._timeout,
+        )
 
     def key(self, key: str) -> str:
         return f"{self.namespace}:{key}"
@@ -272,6 +288,13 @@ class RedisStore:
             "release",
             lambda: self._release(keys=[self.key(key)], args=[owner]),
             lambda: self._local.release(key, owner),
+        )
+
+    def take(self, key: str, owner: str, ttl: float) -> bool:
+        return self._run(
+            "take",
+            lambda: bool(self._take(keys=[self.key(key)], args=[owner, _ms(ttl), DONE])),
+            lambda: self._local.take(key, owner, ttl),
         )
 
     def put(self, key: str, value: str, ttl: float) -> None:
