@@ -54,6 +54,16 @@ def test_claim_renew_release_put_get(store) -> None:  # type: ignore[no-untyped-
     assert store.claim("k", "a", 30) is False
 
 
+def test_take_by_a_worker(store) -> None:  # type: ignore[no-untyped-def]
+    assert store.claim("e", "owner", 30)
+    assert store.take("e", "w:1", 30) is True  # from the process that queued it
+    assert store.take("e", "w:2", 30) is False  # never from another worker
+    assert store.take("e", "w:1", 30) is True  # its own: renewed
+    store.put("e", DONE, 30)
+    assert store.take("e", "w:2", 30) is False  # done: a repeated job is skipped
+    assert store.take("fresh", "w:2", 30) is True
+
+
 def test_token_buckets_take_from_all_or_none(store) -> None:  # type: ignore[no-untyped-def]
     buckets = [("t", 0.001, 2), ("acct", 0.001, 3)]  # practically no refill during the test
     assert store.reserve(buckets, 0) == 0.0
