@@ -26,7 +26,7 @@ import websocket
 from _blast import BlastServer
 
 from qqreliable import Bot, Event
-from qqreliable.runtime.stats import percentile
+from qqreliable.stats import percentile
 from qqreliable.testing import FakeOneBot
 
 

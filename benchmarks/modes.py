@@ -37,7 +37,7 @@ import websocket
 from qqreliable import Bot
 from qqreliable.onebot.history import event_key
 from qqreliable.reliability.dedupe import Deduper
-from qqreliable.runtime.stats import percentile
+from qqreliable.stats import percentile
 from qqreliable.testing import FakeOneBot
 
 

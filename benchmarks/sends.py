@@ -192,7 +192,7 @@ def _pipeline_overhead(n: int = 20000) -> Tuple[float, float]:
     from qqreliable.onebot.actions import Receipt
     from qqreliable.onebot.sends import OneBotSends
     from qqreliable.reliability.verify import SendPipeline
-    from qqreliable.runtime.stats import CallStats
+    from qqreliable.stats import CallStats
 
     counter = [0]
 

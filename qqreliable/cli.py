@@ -1,4 +1,4 @@
-"""``python -m qqreliable demo | doctor URL``.
+"""``python -m qqreliable demo | doctor URL | fake``.
 
 ``demo`` runs the main job offline: a bot against the built-in FakeOneBot,
 showing a message round trip, a dropped connection and the reconnect, a
@@ -9,26 +9,42 @@ gets an answer timing out on its own.
 
 ``doctor`` checks a real OneBot endpoint line by line and exits non-zero when
 something is wrong.
+
+``fake`` runs the built-in OneBot server by itself, prints its URLs, and turns
+lines typed on stdin into messages, so a bot can be tried without a QQ account.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
+import socket
 import statistics
 import sys
 import threading
 import time
-from typing import Callable, Dict, List, Optional, Sequence, TextIO
+from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
 from urllib.parse import urlsplit
 
 from . import __version__
 from .onebot.bot import Bot
 from .onebot.events import Event
-from .exceptions import ApiTimeout, AuthenticationError, Error
+from .exceptions import ApiTimeout, AuthenticationError, ConnectFailed, Error
 from .reliability import Backoff
 
-__all__ = ["main", "demo", "doctor"]
+__all__ = ["main", "demo", "doctor", "fake"]
+
+DESCRIPTION = (
+    "qqreliable's command line: 'demo' runs a bot against the built-in OneBot server with "
+    "faults, 'doctor URL' checks a real OneBot endpoint, 'fake' runs the built-in OneBot "
+    "server for your own bot."
+)
+HEARTBEAT_WAIT = 65.0
+"""Seconds doctor waits for a heartbeat: NapCat's and go-cqhttp's default interval is 30 s
+(60 s on some), so two beats' worth plus a margin."""
+TOKEN_ENV = "QQRELIABLE_TOKEN"
 
 
 class _Out:
@@ -204,10 +220,43 @@ def demo(out: Optional[TextIO] = None) -> int:
         return 0 if ok else 1
 
 
+def _reason(exc: BaseException) -> str:
+    """What a failed TCP connect means, in words."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (nothing listens on that port)"
+    if isinstance(exc, socket.timeout):
+        return "timed out (a firewall, or the wrong host)"
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host ({exc.strerror or exc})"
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def _probe(url: str, timeout: float) -> Optional[str]:
+    """Open and close one TCP connection to ``url``'s host and port; the failure, or None."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme.lower() in ("https", "wss") else 80)
+    except ValueError as exc:  # a port out of range
+        return f"bad port in {url!r}: {exc}"
+    host = parts.hostname or "127.0.0.1"
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return f"cannot connect to {host}:{port}: {_reason(exc)}"
+
+
 def doctor(
-    url: str, token: Optional[str] = None, out: Optional[TextIO] = None, heartbeat_wait: float = 65.0
+    url: str, token: Optional[str] = None, out: Optional[TextIO] = None, heartbeat_wait: float = HEARTBEAT_WAIT
 ) -> int:
-    """Check a OneBot endpoint; return 0 when everything needed works."""
+    """Check a OneBot endpoint, one line per check and a ``verdict:`` line at the end.
+
+    Returns:
+        The exit code: 0 when everything needed works, 1 otherwise.
+
+    Blocking: up to ``heartbeat_wait`` seconds for a heartbeat on a WebSocket, plus
+    about 10 s per unanswered call.
+    """
     o = _Out(out or sys.stdout)
     failures = 0
 
@@ -217,11 +266,31 @@ def doctor(
             failures += 1
         o.line(f"{verdict:<5} {what}" + (f": {detail}" if detail else ""))
 
-    scheme = urlsplit(url).scheme.lower()
-    if scheme not in ("ws", "wss", "http", "https"):
-        report("FAIL", "url", f"{url!r} is not ws://, wss://, http:// or https://")
-        return 1
-    o.line(f"qqreliable doctor {__version__}: {url}")
+    try:
+        scheme = urlsplit(url).scheme.lower()
+        if scheme not in ("ws", "wss", "http", "https"):
+            report("FAIL", "url", f"{url!r} is not ws://, wss://, http:// or https://")
+            return 1
+        o.line(f"qqreliable doctor {__version__}: {url}")
+        _doctor_checks(url, scheme, token, report, o, heartbeat_wait)
+    finally:
+        o.line("verdict: " + ("everything works" if not failures else f"{failures} problem(s) found"))
+    return 0 if not failures else 1
+
+
+def _doctor_checks(
+    url: str,
+    scheme: str,
+    token: Optional[str],
+    report: Callable[..., None],
+    o: _Out,
+    heartbeat_wait: float,
+) -> None:
+    websocket = scheme in ("ws", "wss")
+    problem = _probe(url, timeout=5.0)
+    if problem is not None:
+        report("FAIL", "reachable", problem)
+        return
     heartbeats: List[Event] = []
     got_heartbeat = threading.Event()
     bot = Bot(
@@ -230,6 +299,7 @@ def doctor(
         reconnect=Backoff(initial=0.2, maximum=1.0, max_attempts=1),
         api_timeout=10.0,
         connect_timeout=5.0,
+        media_cache=False,
     )
 
     @bot.on_meta_event("heartbeat")
@@ -237,39 +307,62 @@ def doctor(
         heartbeats.append(event)
         got_heartbeat.set()
 
+    def token_refused(exc: Error) -> Optional[AuthenticationError]:
+        """The refusal when ``exc`` (or, on a WebSocket, the connection's end) is a refused token."""
+        if isinstance(exc, AuthenticationError):
+            return exc
+        if websocket:  # NapCat/LLOneBot accept the handshake, then close with retcode 1403
+            try:
+                bot.wait_connected(2)
+            except AuthenticationError as refusal:
+                return refusal
+            except Error:
+                return None
+        return None
+
+    def refused(exc: AuthenticationError) -> None:
+        where = f"--token (or ${TOKEN_ENV})"
+        given = f"check {where}" if token else f"none was given: use {where}"
+        report("FAIL", "access token", f"refused; {given}. {exc}")
+
     try:
-        if scheme in ("ws", "wss"):
+        if websocket:
             bot.start()
             try:
-                self_id = bot.wait_connected(10)
+                bot.wait_connected(10)
             except AuthenticationError as exc:
-                report("ok", "reachable")
-                report("FAIL", "access token", str(exc))
-                return 1
+                report("ok", "reachable", "WebSocket handshake answered")
+                refused(exc)
+                return
             except Error as exc:
                 report("FAIL", "reachable", str(exc))
-                return 1
+                return
             report("ok", "reachable", "WebSocket handshake completed")
-            report("ok", "access token", "accepted" if token else "none needed")
         else:
-            self_id = None
+            report("ok", "reachable", "the port accepts connections")
+        # The token counts as accepted only once a call was answered: NapCat and LLOneBot
+        # complete a WebSocket handshake with a wrong token and refuse it a moment later.
         try:
             version = bot.get_version_info()
-            if scheme in ("http", "https"):
-                report("ok", "reachable")
-                report("ok", "access token", "accepted" if token else "none needed")
-            report("ok", "get_version_info", f"{version.get('app_name')} {version.get('app_version')}")
-        except AuthenticationError as exc:
-            report("ok", "reachable")
-            report("FAIL", "access token", str(exc))
-            return 1
         except Error as exc:
+            refusal = token_refused(exc)
+            if refusal is not None:
+                refused(refusal)
+                return
             report("FAIL", "get_version_info", str(exc))
+            if isinstance(exc, ConnectFailed):
+                return
+        else:
+            report("ok", "access token", "accepted" if token else "none needed")
+            report("ok", "get_version_info", f"{version.get('app_name')} {version.get('app_version')}")
         try:
             login = bot.get_login_info()
             report("ok", "get_login_info", f"{login.get('nickname')} ({login.get('user_id')})")
-            self_id = self_id or login.get("user_id")
         except Error as exc:
+            refusal = token_refused(exc)
+            if refusal is not None:
+                refused(refusal)
+                return
             report("FAIL", "get_login_info", str(exc))
         try:
             status = bot.get_status()
@@ -277,7 +370,9 @@ def doctor(
             report("ok" if online is not False else "FAIL", "account online", str(online))
         except Error as exc:
             report("warn", "get_status", str(exc))
-        if scheme in ("ws", "wss"):
+        if websocket:
+            if not got_heartbeat.is_set():
+                o.line(f"...   heartbeat: waiting up to {heartbeat_wait:g}s for one (--heartbeat-wait to change)")
             if got_heartbeat.wait(heartbeat_wait):
                 interval = heartbeats[0].get("interval")
                 report("ok", "heartbeat", f"every {interval} ms")
@@ -299,49 +394,162 @@ def doctor(
             report(verdict, "round trip", f"median {statistics.median(latencies):.1f} ms over {len(latencies)} calls")
     finally:
         bot.stop()
-    o.line("verdict: " + ("everything works" if not failures else f"{failures} problem(s) found"))
-    return 0 if not failures else 1
+
+
+def fake(
+    port: int = 3001,
+    token: Optional[str] = None,
+    heartbeat: Optional[float] = 30.0,
+    lines: Optional[Any] = None,
+    out: Optional[TextIO] = None,
+    reverse: Sequence[str] = (),
+    post: Sequence[str] = (),
+    secret: Optional[str] = None,
+) -> int:
+    """Run the built-in OneBot server until Ctrl-C or SIGTERM; return the exit code.
+
+    Each line of ``lines`` (default: stdin) becomes a group message; see
+    :mod:`qqreliable.testing.console`.
+    """
+    from .testing.console import run
+
+    previous: Dict[signal.Signals, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        def on_signal(signum: int, frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        # SIGINT too: a shell starts background jobs with SIGINT ignored.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, on_signal)
+    try:
+        return run(
+            lines if lines is not None else sys.stdin,
+            out or sys.stdout,
+            version=__version__,
+            port=port,
+            access_token=token,
+            heartbeat=heartbeat,
+            reverse=reverse,
+            post=post,
+            secret=secret,
+        )
+    finally:
+        for signum_, handler in previous.items():
+            signal.signal(signum_, handler)
 
 
 def worker(target: str, *, queue: Optional[str] = None, burst: bool = False, verbose: bool = False) -> int:
     """``python -m qqreliable worker app:bot``: see :mod:`qqreliable.scale.queue`."""
     if not verbose:
-        logging.getLogger("qqreliable").setLevel(logging.WARNING)
         logging.getLogger().setLevel(logging.WARNING)
     try:
         from .scale.queue import serve
     except ImportError as exc:
         sys.stderr.write(f"the worker needs the redis extra: pip install 'qqreliable[redis]' ({exc})\n")
         return 2
+
+    def ready() -> None:
+        sys.stdout.write("WORKER READY\n")
+        sys.stdout.flush()
+
     try:
-        return serve(target, queue=queue, burst=burst, ready=lambda: (sys.stdout.write("WORKER READY\n"), sys.stdout.flush()))
+        return serve(target, queue=queue, burst=burst, ready=ready)
     except (ValueError, ImportError, Error) as exc:
         sys.stderr.write(f"worker: {exc}\n")
         return 2
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m qqreliable", description=__doc__.split("\n")[0])
+def _prog() -> str:
+    """``qqreliable`` when run as the console script, ``python -m qqreliable`` otherwise."""
+    argv0 = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if argv0 in ("", "-c", "__main__.py", "-m") or argv0.endswith(".py"):
+        return "python -m qqreliable"
+    return argv0
+
+
+def _parser(prog: Optional[str] = None) -> argparse.ArgumentParser:
+    verbose = argparse.ArgumentParser(add_help=False)
+    verbose.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+        help="show the library's log (INFO and above) on stderr",
+    )
+    parser = argparse.ArgumentParser(prog=prog or _prog(), description=DESCRIPTION, parents=[verbose])
     parser.add_argument("--version", action="version", version=f"qqreliable {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show the library's log")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="an example bot against the built-in OneBot server, with faults")
-    doc = sub.add_parser("doctor", help="check a real OneBot endpoint")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,doctor,fake,worker}")
+    sub.required = True
+    sub.add_parser(
+        "demo", parents=[verbose], help="an example bot against the built-in OneBot server, with faults",
+        description="Run an echo bot against the built-in OneBot server and break things on purpose.",
+    )
+    doc = sub.add_parser(
+        "doctor", parents=[verbose], help="check a real OneBot endpoint",
+        description="Check a real OneBot endpoint, one line per check, then a verdict; exit 1 on a problem.",
+    )
     doc.add_argument("url", help="ws://host:port/ or http://host:port")
-    doc.add_argument("--token", help="the access token", default=None)
-    doc.add_argument("--heartbeat-wait", type=float, default=65.0, help="seconds to wait for a heartbeat")
-    work = sub.add_parser("worker", help="run the handlers of a bot with handlers='queue' (RQ worker)")
+    doc.add_argument(
+        "--token", default=None,
+        help=f"the access token (default: the {TOKEN_ENV} environment variable, so it stays out of shell history)",
+    )
+    doc.add_argument(
+        "--heartbeat-wait", type=float, default=HEARTBEAT_WAIT, metavar="SECONDS",
+        help="how long to wait for a heartbeat on a WebSocket (default: %(default)g)",
+    )
+    fk = sub.add_parser(
+        "fake", parents=[verbose], help="run the built-in OneBot server for your own bot",
+        description=(
+            "Run FakeOneBot, the built-in OneBot v11 server, on 127.0.0.1 and print its URLs. "
+            "Each line typed on stdin arrives as a group message; '/private TEXT' sends a private "
+            "one, '/drop' drops the connections. Ctrl-C stops it."
+        ),
+    )
+    fk.add_argument("--port", type=int, default=3001, help="the port (default: %(default)s; 0 picks a free one)")
+    fk.add_argument(
+        "--token", default=None,
+        help=f"require this access token (default: the {TOKEN_ENV} environment variable, else none)",
+    )
+    fk.add_argument(
+        "--heartbeat", type=float, default=30.0, metavar="SECONDS",
+        help="heartbeat interval (default: %(default)g; 0 for none)",
+    )
+    fk.add_argument(
+        "--reverse", action="append", default=[], metavar="URL",
+        help="also dial this reverse-WebSocket URL of a bot (ws://host:port/path); may be repeated",
+    )
+    fk.add_argument(
+        "--post", action="append", default=[], metavar="URL",
+        help="also POST every event to this URL of a bot (http://host:port/path), as go-cqhttp; may be repeated",
+    )
+    fk.add_argument("--secret", default=None, help="sign --post bodies with this secret (X-Signature)")
+    work = sub.add_parser(
+        "worker", parents=[verbose], help="run the handlers of a bot with handlers='queue' (RQ worker)",
+        description=(
+            "Import the bot from MODULE:ATTRIBUTE (a bot with store='redis://…', handlers='queue') and "
+            "run its handlers for the events its connection owner queues. Needs qqreliable[redis]."
+        ),
+    )
     work.add_argument("target", help="module:attribute of the bot, e.g. app:bot")
     work.add_argument("--queue", default=None, help="the RQ queue (default: the store's namespace)")
     work.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
+    """The command line; returns the exit code."""
+    parser = _parser(prog)
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.CRITICAL,
+        level=logging.INFO if getattr(args, "verbose", False) else logging.CRITICAL,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    token = getattr(args, "token", None)
+    if token is None:
+        token = os.environ.get(TOKEN_ENV) or None
     if args.command == "demo":
         return demo()
     if args.command == "worker":
-        return worker(args.target, queue=args.queue, burst=args.burst, verbose=args.verbose)
-    return doctor(args.url, args.token, heartbeat_wait=args.heartbeat_wait)
-
+        return worker(args.target, queue=args.queue, burst=args.burst, verbose=getattr(args, "verbose", False))
+    if args.command == "fake":
+        if args.heartbeat < 0:
+            parser.error("--heartbeat must be 0 (none) or more")
+        return fake(args.port, token, args.heartbeat or None, reverse=args.reverse, post=args.post, secret=args.secret)
+    return doctor(args.url, token, heartbeat_wait=args.heartbeat_wait)

@@ -146,3 +146,51 @@ def test_transport_imports_no_policy_runtime_or_protocol() -> None:
             if not (module.startswith("transport") or module in ("exceptions", "_version")):
                 offenders.append((path.name, module))
     assert offenders == []
+
+
+# Modules every layer may use: the error tree, the common models, the version.
+COMMON = {"exceptions", "message", "_version", "receipt", "outcome", "stats"}
+
+
+def test_neutral_layers_import_only_layers_below_and_the_common_models() -> None:
+    """runtime/ may use reliability/ and transport/; reliability/ may use transport/; none a protocol."""
+    below = {"runtime": ("runtime", "reliability", "transport"), "reliability": ("reliability", "transport")}
+    offenders = []
+    for layer, allowed in below.items():
+        for path in (PKG / layer).rglob("*.py"):
+            for module in _package_imports(path):
+                if not (module.split(".")[0] in allowed or module in COMMON):
+                    offenders.append((f"{layer}/{path.name}", module))
+    assert offenders == []
+
+
+def test_no_onebot_action_name_or_retcode_in_the_neutral_layers() -> None:
+    from qqreliable.onebot import actions
+
+    names = {n for n in set(actions.READ_ONLY) | set(actions.SEND_ACTIONS) if "_" in n}
+    retcodes = {1200, 1401, 1403, 1404}
+    found = []
+    for layer in ("transport", "reliability", "runtime"):
+        for path in (PKG / layer).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                value = getattr(node, "value", None) if isinstance(node, ast.Constant) else None
+                if isinstance(value, str) and value in names:
+                    found.append(f"{path.name}: action {value!r}")
+                elif type(value) is int and value in retcodes:
+                    found.append(f"{path.name}: retcode {value}")
+    assert names and found == []
+
+
+def test_scale_sits_above_runtime_and_below_the_protocols() -> None:
+    """scale/ (shared state, worker queue) may use the neutral layers, never a protocol; the
+    neutral layers never import it (a facade opens the store and hands it down)."""
+    allowed = ("scale", "runtime", "reliability", "transport")
+    offenders = []
+    for path in (PKG / "scale").rglob("*.py"):
+        for module in _package_imports(path):
+            if not (module.split(".")[0] in allowed or module in COMMON):
+                offenders.append((f"scale/{path.name}", module))
+    for layer in ("transport", "reliability", "runtime"):
+        for path in (PKG / layer).rglob("*.py"):
+            offenders.extend((f"{layer}/{path.name}", m) for m in _package_imports(path) if m.startswith("scale"))
+    assert offenders == []

@@ -7,12 +7,13 @@ from __future__ import annotations
 import ast
 import pathlib
 import re
-from typing import Dict, List, Set
+from typing import Dict, List, Optional, Set
 
 import qqreliable
 
 PKG = pathlib.Path(qqreliable.__file__).parent
 PROTOCOLS = ("qqreliable.onebot", "qqreliable.mirai", "qqreliable.official")
+NEUTRAL = ("qqreliable.transport", "qqreliable.reliability", "qqreliable.runtime")
 ONEBOT_WORDS = re.compile(
     r"retcode|post_type|message_sent|send_group_msg|send_private_msg|get_msg|get_image|get_record|get_file"
     r"|group_id|user_id|message_type|bot_offline|get_login_info|_msg_history"
@@ -64,16 +65,10 @@ def _graph() -> Dict[str, Set[str]]:
     return graph
 
 
-#: Known edges into a protocol from outside reliability/, each owned by other work:
-#: importer -> the protocol modules it may still import. transport/http.py takes
-#: ``http_status_body`` from onebot.actions until the transport is neutral (issue 10,
-#: helper "transport"); remove the entry then. Any other path into a protocol fails.
-KNOWN_EDGES: Dict[str, Set[str]] = {}
-
-
-def _closure(start: str, graph: Dict[str, Set[str]], known: Dict[str, Set[str]] = {}) -> List[str]:  # noqa: B006
+def _closure(start: str, graph: Dict[str, Set[str]], known: Optional[Dict[str, Set[str]]] = None) -> List[str]:
     """Every module importing ``start`` loads, parents' ``__init__`` included (edges in
     ``known`` not followed)."""
+    known = known or {}
     seen: Set[str] = set()
     todo = [start]
     while todo:
@@ -89,21 +84,22 @@ def _closure(start: str, graph: Dict[str, Set[str]], known: Dict[str, Set[str]] 
     return sorted(n for n in seen if n in graph)
 
 
-def test_reliability_imports_no_protocol_even_transitively() -> None:
+def test_neutral_layers_import_no_protocol_even_transitively() -> None:
     graph = _graph()
     offenders = {}
     for module in graph:
-        if not module.startswith("qqreliable.reliability"):
+        if not module.startswith(NEUTRAL):
             continue
-        bad = [m for m in _closure(module, graph, KNOWN_EDGES) if m.startswith(PROTOCOLS)]
+        bad = [m for m in _closure(module, graph) if m.startswith(PROTOCOLS)]
         if bad:
             offenders[module] = bad
     assert offenders == {}
 
 
-def test_reliability_names_no_onebot_action_field_or_code() -> None:
+def test_neutral_layers_name_no_onebot_action_field_or_code() -> None:
     hits = []
-    for path in (PKG / "reliability").rglob("*.py"):
+    paths = [p for layer in ("transport", "reliability", "runtime") for p in (PKG / layer).rglob("*.py")]
+    for path in paths:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if ONEBOT_WORDS.search(line):
                 hits.append(f"{path.name}:{number}: {line.strip()}")
@@ -141,10 +137,3 @@ def test_the_checker_sees_a_transitive_protocol_import() -> None:
     assert "qqreliable.onebot.actions" not in _closure(
         "qqreliable.reliability.x", graph, {"qqreliable.util": {"qqreliable.onebot.actions"}}
     )
-
-
-def test_known_edges_still_exist() -> None:
-    # An allowance that is no longer needed must go (so it cannot hide a new edge).
-    graph = _graph()
-    for importer, targets in KNOWN_EDGES.items():
-        assert targets <= graph.get(importer, set()), (importer, targets)

@@ -13,7 +13,8 @@ import pytest
 
 from qqreliable import Bot, ConnectFailed
 from qqreliable.reliability.shared import EventClaims
-from qqreliable.reliability.store import DONE, MemoryStore, open_store
+from qqreliable.reliability.store import DONE, MemoryStore
+from qqreliable.scale import open_store
 
 from .scale_helpers import RedisServer, _free_port, redis_base, redis_url  # noqa: F401 (fixtures)
 
@@ -131,7 +132,7 @@ def test_events_without_identity_are_handled_by_every_process() -> None:
 def test_bad_store_options_are_refused_at_construction() -> None:
     with pytest.raises(ValueError, match="unsupported"):
         Bot("ws://127.0.0.1:1", store="mysql://x")
-    with pytest.raises(ValueError, match="needs a store"):
+    with pytest.raises(ValueError, match="needs a Redis store"):
         Bot("ws://127.0.0.1:1", handlers="queue")
     with pytest.raises(ValueError, match="handlers="):
         Bot("ws://127.0.0.1:1", handlers="processes")

@@ -12,7 +12,7 @@ import pytest
 from qqreliable import ActionFailed, Bot, SendPolicy
 from qqreliable.onebot.sends import OneBotSends, fingerprint
 from qqreliable.reliability.verify import Ledger, SendPipeline
-from qqreliable.runtime.stats import CallStats
+from qqreliable.stats import CallStats
 from qqreliable.testing import FakeOneBot
 
 from .helpers import eventually

@@ -346,3 +346,20 @@ def test_default_pacing_matches_the_documented_limits() -> None:
 
 def test_outcome_values_are_strings(**_: Any) -> None:
     assert {Outcome.DELIVERED, Outcome.NOT_SENT, Outcome.UNKNOWN} == {"delivered", "not_sent", "unknown"}
+
+
+def test_pacer_logs_the_first_wait_per_target_at_info(caplog: pytest.LogCaptureFixture) -> None:
+    # issue 11, item 8: a paced send is no longer silent at INFO; once per chat, not per send.
+    pacing = Pacing(target_rate=1000, target_burst=1, global_rate=1e6, global_burst=1000)
+    pacer = Pacer(pacing, threading.Event(), Clock())
+    with caplog.at_level("DEBUG", logger="qqreliable.reliability.ratelimit"):
+        for _ in range(3):
+            pacer.acquire(("group", 1), "send_group_msg")
+        for _ in range(2):
+            pacer.acquire(("private", 2), "send_private_msg")
+    info = [r.getMessage() for r in caplog.records if r.levelname == "INFO"]
+    assert len(info) == 2, info
+    assert info[0].startswith("send_group_msg to group:1 paced: waiting ")
+    assert "1000/s per chat, burst 1" in info[0] and "pacing=None" in info[0]
+    assert info[1].startswith("send_private_msg to private:2 paced")
+    assert sum(1 for r in caplog.records if r.levelname == "DEBUG" and "paced for" in r.getMessage()) == 1

@@ -43,6 +43,7 @@ from ..reliability.outbound import MediaPreparer, OutboundMedia
 from ..reliability.sendpolicy import Pacing, SendPolicy
 from ..reliability.verify import SendPipeline
 from ..runtime.base import BotBase
+from ..scale import open_queue, open_store
 from ..runtime.supervisor import IoPool, Periodic
 from .http import HttpApi
 from ..transport.download import make_cancellable
@@ -197,13 +198,16 @@ class Bot(BotBase, ApiMixin):
         store: Union[str, Any, None] = None,
         handlers: str = "threads",
     ) -> None:
+        from ..runtime.options import ONEBOT_OPTIONS, check_options
+
+        check_options(dict(locals()), ONEBOT_OPTIONS)  # TypeError/ValueError naming the option
         if url is None and listen is None:
             raise ValueError("Bot needs a url to connect to (or listen= for reverse modes)")
         if api_timeout <= 0:
             raise ValueError("api_timeout must be positive")
-        super().__init__(
-            workers=workers, queue_size=queue_size, shutdown_grace=shutdown_grace, store=store, handlers=handlers
-        )
+        shared = open_store(store)  # ValueError for a bad URL; nothing connects yet
+        queue = open_queue(shared, handlers)
+        super().__init__(workers=workers, queue_size=queue_size, shutdown_grace=shutdown_grace, store=shared)
         self.url = url
         self.api_timeout = api_timeout
         self._secret = secret
@@ -299,7 +303,7 @@ class Bot(BotBase, ApiMixin):
         if self._http is not None:
             make_cancellable(self._http.session)  # a losing get_image is abandoned at once
         self._dedupe = Deduper(size=dedupe_size, ttl=dedupe_ttl, key=event_key)
-        self._share_events(event_key, dedupe_ttl)
+        self._share_events(event_key, dedupe_ttl, queue)
         if self._store is not None and self._sends is not None:
             self._sends.share(self._store)
         self._stalls = StallWatch(reconcile_after)

@@ -103,7 +103,7 @@ def _cause(exc: BaseException) -> str:
             return "api_not_found"
         if exc.retcode in (1400, 400, 100) or exc.category == "bad_request":
             return "api_bad_request"
-        if exc.retcode == 1200:
+        if exc.retcode in (1200, 200):  # NapCat/LLOneBot's catch-all: 1200 over WS, 200 over HTTP
             return "api_1200"
         return "api_failed"
     if isinstance(exc, ApiTimeout):

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable, Deque, Dict, List, Mapping, Optional, Tuple, Union
 
 from ..exceptions import AccountOffline, BotStopped, Error, MediaUnavailable
-from ..runtime.stats import percentile
+from ..stats import percentile
 from ..transport.download import CancelToken, DownloadError, MediaHttp
 from .backoff import Backoff
 from .cache import MediaCache

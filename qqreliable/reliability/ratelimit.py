@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, Hashable, Iterator, Optional, Tuple
+from typing import Callable, Dict, Hashable, Iterator, Optional, Set, Tuple
 
 from ..exceptions import BotStopped, RateLimited
 from .interfaces import target_name
@@ -172,6 +172,7 @@ class Pacer:
         self._media_in_flight = 0
         self._global = TokenBucket(pacing.global_rate, pacing.global_burst, clock())
         self._targets: Dict[Hashable, TokenBucket] = {}
+        self._announced: Set[Hashable] = set()  # targets whose first wait was logged at INFO
         self._circuits = Circuits(
             pacing.circuit_threshold, pacing.circuit_cooldown, pacing.circuit_max_cooldown
         )
@@ -287,7 +288,8 @@ class Pacer:
                 bucket = self._targets[target] = TokenBucket(
                     self.pacing.target_rate, self.pacing.target_burst, now
                 )
-            wait = max(bucket.wait_for(now), self._global.wait_for(now))
+            target_wait, global_wait = bucket.wait_for(now), self._global.wait_for(now)
+            wait = max(target_wait, global_wait)
             if wait > self.pacing.max_wait:
                 self.refused += 1
                 name = target_name(target)
@@ -300,8 +302,26 @@ class Pacer:
             bucket.take(now)
             self._global.take(now)
             self.waited += wait
-        if wait > 0:
+            first = wait > 0 and target not in self._announced
+            if first:
+                if len(self._announced) >= _MAX_BUCKETS:
+                    self._announced.clear()
+                self._announced.add(target)
+        if first:
+            pacing = self.pacing
+            why = (
+                f"{pacing.target_rate:g}/s per chat, burst {pacing.target_burst}"
+                if target_wait >= global_wait
+                else f"{pacing.global_rate * 60:g}/min per account, burst {pacing.global_burst}"
+            )
+            log.info(
+                "%s to %s paced: waiting %.2fs (Pacing: %s; Bot(pacing=None) turns pacing off, "
+                "e.g. in tests); later waits for this chat are logged at DEBUG",
+                action, target_name(target), wait, why,
+            )
+        elif wait > 0:
             log.debug("%s to %s paced for %.3fs", action, target_name(target), wait)
+        if wait > 0:
             if self._stopping.wait(wait):
                 raise BotStopped(f"{action}: the bot stopped while the send was paced")
         return wait

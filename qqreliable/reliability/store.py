@@ -18,7 +18,8 @@ A store offers a handful of atomic operations on string keys. Every key expires
 
 :class:`MemoryStore` is the in-process implementation (and the fallback a shared
 store degrades to while its server is unreachable). The Redis implementation is
-in :mod:`qqreliable.scale.redis_store`, imported only when a store URL is given.
+in :mod:`qqreliable.scale.redis_store` (a layer above this one: a facade opens a
+``store=`` URL with :func:`qqreliable.scale.open_store` and hands the Store down).
 Thread-safe.
 """
 
@@ -34,7 +35,7 @@ try:  # 3.8+: typing.Protocol
 except ImportError:  # pragma: no cover
     Protocol = object  # type: ignore[assignment,misc]
 
-__all__ = ["Store", "MemoryStore", "Bucket", "open_store", "DONE"]
+__all__ = ["Store", "MemoryStore", "Bucket", "DONE"]
 
 #: The value of an event key once its handlers ran (or it was queued).
 DONE = "done"
@@ -205,33 +206,3 @@ class MemoryStore:
         with self._lock:
             self._expire(self._clock())
             return len(self._data)
-
-
-def open_store(store: Union[str, "Store", None], *, namespace: str = "qqreliable") -> Optional["Store"]:
-    """The ``store=`` option: None (in-process state), a URL, or a :class:`Store`.
-
-    A ``redis://`` / ``rediss://`` / ``unix://`` URL imports the Redis client here
-    (the ``qqreliable[redis]`` extra); nothing is connected yet
-    (:meth:`Store.check` does, at ``start()``).
-
-    Raises:
-        ValueError: an unsupported URL, or a malformed one.
-        TypeError: neither a string, a Store nor None.
-        ImportError: a Redis URL without the ``redis`` package (the message says
-            ``pip install 'qqreliable[redis]'``).
-    """
-    if store is None:
-        return None
-    if isinstance(store, str):
-        scheme = store.split("://", 1)[0].lower() if "://" in store else ""
-        if scheme in ("redis", "rediss", "unix"):
-            from ..scale.redis_store import RedisStore  # lazy: the only path to redis
-
-            return RedisStore(store, namespace=namespace)
-        if scheme == "memory":
-            return MemoryStore()
-        raise ValueError(f"store={store!r}: unsupported; use redis://host:port/db (or None for in-process state)")
-    for method in ("claim", "renew", "release", "take", "put", "get", "reserve", "check"):
-        if not callable(getattr(store, method, None)):
-            raise TypeError(f"store must be a URL, a Store or None, not {type(store).__name__}")
-    return store

@@ -56,7 +56,7 @@ from ..exceptions import (
 )
 from ..outcome import Category, Outcome
 from ..receipt import Receipt
-from ..runtime.stats import CallStats
+from ..stats import CallStats
 from .account import AccountState
 from .interfaces import Account, HistoryEntry, OwnMessage, Payload, SendFacts, Target, target_name
 from .ratelimit import Pacer

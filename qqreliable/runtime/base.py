@@ -27,10 +27,10 @@ from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tupl
 
 from ..exceptions import BotStopped, ConnectFailed, NotStarted
 from .dispatcher import Dispatcher
-from .stats import CallStats
+from ..stats import CallStats
 from .supervisor import Periodic, Supervisor
 from ..reliability.shared import EventClaims
-from ..reliability.store import Store, open_store
+from ..reliability.store import Store
 
 __all__ = ["BotBase", "DEFAULT_LOG_FORMAT"]
 
@@ -67,16 +67,10 @@ class BotBase:
         workers: int = 8,
         queue_size: int = 10_000,
         shutdown_grace: float = 5.0,
-        store: Union[str, Store, None] = None,
-        handlers: str = "threads",
+        store: Optional[Store] = None,
     ) -> None:
-        if handlers not in ("threads", "queue"):
-            raise ValueError(f"handlers={handlers!r}: use 'threads' (this process) or 'queue' (RQ workers)")
-        if handlers == "queue" and store is None:
-            raise ValueError("handlers='queue' needs a store: store='redis://host:port/db'")
         self.shutdown_grace = shutdown_grace
-        self._store: Optional[Store] = open_store(store)
-        self._handlers_mode = handlers
+        self._store: Optional[Store] = store
         self._claims: Optional[EventClaims] = None
         self._queue: Any = None  # qqreliable.scale.queue.EventQueue with handlers="queue"
         self._worker_mode = False  # a queue worker: its connection serves calls only
@@ -95,17 +89,13 @@ class BotBase:
 
     # -- hooks for the protocol's facade ------------------------------------
 
-    def _share_events(self, key: Callable[[Mapping[str, Any]], Any], done_ttl: float) -> None:
-        """With a store: events are claimed across processes by the protocol's ``key``."""
+    def _share_events(self, key: Callable[[Mapping[str, Any]], Any], done_ttl: float, queue: Any = None) -> None:
+        """With a store: events are claimed across processes by the protocol's ``key``;
+        with a ``queue`` (:func:`qqreliable.scale.open_queue`) they are handed to workers."""
         if self._store is None:
             return
         self._claims = EventClaims(self._store, key, done_ttl=done_ttl)
-        if self._handlers_mode == "queue":
-            if not hasattr(self._store, "binary_client"):
-                raise ValueError("handlers='queue' needs a Redis store (store='redis://…')")
-            from ..scale.queue import EventQueue  # lazy: rq only when asked for
-
-            self._queue = EventQueue(self._store)
+        self._queue = queue
 
     def _enter_worker_mode(self) -> None:
         """A queue worker (before start): events on its connection are not taken; it runs

@@ -1,6 +1,7 @@
 """Handler registry and the handler thread pool.
 
-Events are named ``post_type.detail_type.sub_type``. A handler registered for
+Events are routed by their dotted ``name``, most general part first (OneBot's
+``message.group.normal``, mirai's ``message.friend``). A handler registered for
 ``message`` sees every message; one for ``message.group`` only group messages.
 Handlers of an event run most specific first, in registration order, on one of
 ``workers`` named threads; one failing handler never stops the others.

@@ -108,7 +108,8 @@ class FakeActionError(Exception):
     """Raise from a :meth:`FakeOneBot.set_action` handler to answer with a failure.
 
     Args:
-        retcode: the ``retcode`` of the answer (non-zero).
+        retcode: the ``retcode`` of the answer (non-zero). NapCat's catch-all
+            ``1200`` is answered ``200`` over HTTP, as NapCat and LLOneBot do.
         message: the ``message`` of the answer.
         wording: the ``wording`` (defaults to ``message``).
         data: the ``data`` of the answer (usually None).
@@ -124,6 +125,19 @@ class FakeActionError(Exception):
 
 class _BadParams(Exception):
     """Parameters missing or of the wrong type: 1400 over WebSocket, 400 over HTTP (NapCat)."""
+
+
+def _transport_retcode(retcode: int, transport: str) -> int:
+    """NapCat and LLOneBot answer their catch-all failure with retcode 1200 over a
+    WebSocket and 200 over HTTP: the same failure, told apart by transport."""
+    if retcode == 1200 and transport == "http":
+        return 200
+    return retcode
+
+
+# Suffixes go-cqhttp, NapCat and LLOneBot accept on every action (OneBot v11):
+# run the action, answer {"status": "async", "retcode": 1} without its result.
+_ACTION_SUFFIXES = ("_async", "_rate_limited")
 
 
 # --------------------------------------------------------------------------- CQ codes
@@ -406,6 +420,7 @@ class _Plan:
     delay: Optional[_Rule]
     fail: Optional[_FailRule]
     drop: Optional[bool] = None  # True: execute, then drop the connection; False: just drop
+    record: Optional[Dict[str, Any]] = None  # the entry in FakeOneBot.calls
 
 
 # --------------------------------------------------------------------------- the server
@@ -503,8 +518,10 @@ class FakeOneBot:
         self._conn_ids = itertools.count(1)
 
         self._calls: List[Dict[str, Any]] = []
-        self._call_counts: Counter[str] = Counter()
-        self._last_call: Dict[str, Dict[str, Any]] = {}
+        self._call_counts: Counter[str] = Counter()  # calls received
+        self._settled_counts: Counter[str] = Counter()  # calls whose effects are all visible
+        self._last_call: Dict[str, Dict[str, Any]] = {}  # the latest settled call per action
+        self._last_arrived: Dict[str, Dict[str, Any]] = {}  # the latest received call per action
         self._delays: Dict[str, _Rule] = {}
         self._stalls: Dict[str, _Rule] = {}
         self._fails: Dict[str, List[_FailRule]] = {}
@@ -547,10 +564,13 @@ class FakeOneBot:
             "get_group_member_info": self._act_get_group_member_info,
             "get_group_member_list": self._act_get_group_member_list,
             "can_send_image": lambda params: {"yes": True},
+            ".handle_quick_operation": self._act_handle_quick_operation,
             "can_send_record": lambda params: {"yes": True},
         }
         for name in _NOOP_ACTIONS:
             self._builtin[name] = lambda params: None
+        self._builtin["set_group_kick"] = self._act_set_group_kick
+        self._builtin["set_group_ban"] = self._act_set_group_ban
         self._forward_ids = itertools.count(1)
         self.media = MediaHost(self)
         """Image hosting and get_image faults: see :mod:`qqreliable.testing.media`."""
@@ -774,14 +794,25 @@ class FakeOneBot:
             conn.finish()
 
     def _auth_status(self, head: RequestHead) -> int:
-        """0 when authorised, 401 when no token was given, 403 when a wrong one was."""
+        """0 when authorised, 401 when no token was given, 403 when a wrong one was.
+
+        ``auth_style="http"`` (go-cqhttp) reads the token after any scheme
+        (``Bearer x``, ``Token x``); ``"frame"`` (NapCat, LLOneBot) reads only
+        ``Bearer x``, so ``Token x`` is a wrong token. Either way an empty
+        ``Bearer`` is no token: the ``access_token`` query parameter is read
+        instead, and a request with neither is refused as missing.
+        """
         if not self.access_token:
             return 0
         header = (head.header("Authorization") or "").strip()
+        token = ""
         if header:
-            # Any scheme is accepted ("Bearer x", "Token x"), as go-cqhttp does.
-            token = header.split(None, 1)[1].strip() if " " in header else header
-        else:
+            scheme, _, value = header.partition(" ")
+            if self.auth_style == "frame" and scheme != "Bearer":
+                token = header  # NapCat compares the whole header: never equal
+            else:
+                token = value.strip() if value.strip() or scheme.lower() in ("bearer", "token") else scheme
+        if not token:
             token = head.query_value("access_token") or ""
         if not token:
             return 401
@@ -1008,7 +1039,7 @@ class FakeOneBot:
             }
             self._calls.append(record)
             self._call_counts[action] += 1
-            self._last_call[action] = record
+            self._last_arrived[action] = record
             self._cond.notify_all()
             stall = self._take_rule(self._stalls, action)
             delay = None if stall is not None else self._take_rule(self._delays, action)
@@ -1021,7 +1052,15 @@ class FakeOneBot:
             drop: Optional[bool] = None
             if stall is None and delay is None and fail is None and self._scripts.get(action):
                 stall, delay, fail, drop = self._script_step(action)
-        return _Plan(action, params, echo, has_echo, transport, stall, delay, fail, drop)
+        return _Plan(action, params, echo, has_echo, transport, stall, delay, fail, drop, record)
+
+    def _settle(self, plan: _Plan) -> None:
+        """The call has had every effect it will have before its answer: wake wait_for_call."""
+        with self._cond:
+            self._settled_counts[plan.action] += 1
+            if plan.record is not None:
+                self._last_call[plan.action] = plan.record
+            self._cond.notify_all()
 
     @staticmethod
     def _take_rule(rules: Dict[str, _Rule], action: str) -> Optional[_Rule]:
@@ -1035,36 +1074,58 @@ class FakeOneBot:
         return rule
 
     def _run(self, plan: _Plan, wait: Callable[[Optional[float]], bool]) -> Optional[Tuple[int, Dict[str, Any]]]:
-        """Carry out an admitted call; None when no answer is to be sent."""
-        if plan.drop is not None:
-            if plan.drop:
-                self._execute(plan)
-            return None
-        if plan.stall is not None:
-            if plan.stall.deliver:
-                self._execute(plan)
-            wait(None)
-            return None
-        if plan.fail is not None:
-            if plan.fail.deliver:
-                self._execute(plan)
-            if plan.delay is not None and not wait(plan.delay.seconds):
+        """Carry out an admitted call; None when no answer is to be sent.
+
+        The call is *settled* (see :meth:`wait_for_call`) once its effects are
+        visible: right after it ran, or, when a fault means it will not run (or
+        not before an indefinite wait), as soon as that is decided.
+        """
+        settled = False
+
+        def settle() -> None:
+            nonlocal settled
+            if not settled:
+                settled = True
+                self._settle(plan)
+
+        try:
+            if plan.drop is not None:
+                if plan.drop:
+                    self._execute(plan)
+                settle()
                 return None
-            result: Tuple[int, Dict[str, Any]] = (
-                200,
-                _failed(plan.fail.retcode, plan.fail.message, plan.fail.wording),
-            )
-        elif plan.delay is not None:
-            if plan.delay.deliver:
-                result = self._execute(plan)
-                if not wait(plan.delay.seconds):
+            if plan.stall is not None:
+                if plan.stall.deliver:
+                    self._execute(plan)
+                settle()
+                wait(None)
+                return None
+            if plan.fail is not None:
+                if plan.fail.deliver:
+                    self._execute(plan)
+                settle()
+                if plan.delay is not None and not wait(plan.delay.seconds):
                     return None
+                result: Tuple[int, Dict[str, Any]] = (
+                    200,
+                    _failed(
+                        _transport_retcode(plan.fail.retcode, plan.transport), plan.fail.message, plan.fail.wording
+                    ),
+                )
+            elif plan.delay is not None:
+                if plan.delay.deliver:
+                    result = self._execute(plan)
+                    settle()
+                    if not wait(plan.delay.seconds):
+                        return None
+                else:
+                    if not wait(plan.delay.seconds):
+                        return None
+                    result = self._execute(plan)
             else:
-                if not wait(plan.delay.seconds):
-                    return None
                 result = self._execute(plan)
-        else:
-            result = self._execute(plan)
+        finally:
+            settle()
         status, response = result
         if plan.has_echo:
             response["echo"] = plan.echo
@@ -1078,8 +1139,16 @@ class FakeOneBot:
             refusal = self.sent_media.check(plan)  # outbound media: forms and faults
         if refusal is not None:
             return refusal
+        suffixed = False
         with self._lock:
             handler = self._custom.get(plan.action) or self._builtin.get(plan.action)
+            if handler is None:
+                for suffix in _ACTION_SUFFIXES:
+                    base = plan.action[: -len(suffix)] if plan.action.endswith(suffix) else ""
+                    handler = (self._custom.get(base) or self._builtin.get(base)) if base else None
+                    if handler is not None:
+                        suffixed = True
+                        break
         if handler is None:
             if ws:
                 return 200, _failed(1404, f"不支持的Api {plan.action}")
@@ -1087,12 +1156,14 @@ class FakeOneBot:
         try:
             data = handler(dict(plan.params))
         except FakeActionError as exc:
-            return 200, _failed(exc.retcode, exc.message, exc.wording, exc.data)
+            return 200, _failed(_transport_retcode(exc.retcode, plan.transport), exc.message, exc.wording, exc.data)
         except _BadParams as exc:
             return 200, _failed(1400 if ws else 400, str(exc))
         except Exception as exc:  # a broken custom handler answers like NapCat's catch-all
             log.exception("FakeOneBot action %s raised", plan.action)
             return 200, _failed(1200 if ws else 200, f"{type(exc).__name__}: {exc}")
+        if suffixed:
+            return 200, {"status": "async", "retcode": 1, "data": None, "message": "", "wording": ""}
         return 200, _ok(data)
 
     # ------------------------------------------------------------------ events
@@ -1357,6 +1428,7 @@ class FakeOneBot:
             record.update({"message": copy.deepcopy(segments), "raw_message": event["raw_message"], "time": time.time()})
             self._sent.append(record)
             rendered = self._render(event)
+            self._cond.notify_all()  # wait_for_message
         if self.report_self_messages:
             self._report_self(rendered)
         return int(event["message_id"])
@@ -1477,6 +1549,91 @@ class FakeOneBot:
             self._member(group_id, self.self_id)
             return [dict(m) for _, m in sorted(self._members[group_id].items())]
 
+    def _act_set_group_kick(self, params: Dict[str, Any]) -> Any:
+        group_id = _int_param(params, "group_id")
+        user_id = _int_param(params, "user_id")
+        with self._lock:
+            self._members.get(group_id, {}).pop(user_id, None)
+        return None
+
+    def _act_set_group_ban(self, params: Dict[str, Any]) -> Any:
+        group_id = _int_param(params, "group_id")
+        user_id = _int_param(params, "user_id")
+        duration = _int_param(params, "duration", 30 * 60, required=False)
+        with self._lock:
+            member = self._member(group_id, user_id)
+            member["shut_up_timestamp"] = int(time.time()) + duration if duration > 0 else 0
+        return None
+
+    def _act_handle_quick_operation(self, params: Dict[str, Any]) -> Any:
+        context, operation = params.get("context"), params.get("operation")
+        if not isinstance(context, dict) or not isinstance(operation, dict):
+            raise _BadParams("context and operation must be objects")
+        self.quick_operation(context, operation)
+        return None
+
+    def quick_operation(self, event: Dict[str, Any], operation: Dict[str, Any], *, transport: str = "quick") -> None:
+        """Carry out a quick operation on ``event``, as go-cqhttp, NapCat and LLOneBot do.
+
+        This is what the ``.handle_quick_operation`` action (and its ``_async``
+        form) and an HTTP POST answer with a JSON body do. Messages: ``reply``
+        (with ``auto_escape``; in a group ``at_sender``, default true), and in a
+        group ``delete``, ``kick``, ``ban`` (``ban_duration``, default 30 min).
+        Requests: ``approve`` (with ``remark`` for a friend, ``reason`` for a
+        group). Each effect runs as the action it stands for (``send_msg``,
+        ``delete_msg``, ``set_group_kick``, ``set_group_ban``,
+        ``set_friend_add_request``, ``set_group_add_request``), recorded in
+        :attr:`calls` with ``transport`` ``"quick"``, faults included.
+
+        Blocking until the effects are done; thread-safe.
+        """
+
+        def wait(seconds: Optional[float]) -> bool:
+            if seconds is None:
+                self._stop_event.wait()
+                return False
+            return not self._stop_event.wait(seconds)
+
+        def call(action: str, **call_params: Any) -> None:
+            plan = self._admit(action, call_params, None, False, transport)
+            self._run(plan, wait)
+
+        post_type = event.get("post_type")
+        group = event.get("message_type") == "group" and event.get("group_id") is not None
+        if post_type == "message":
+            reply = operation.get("reply")
+            if reply not in (None, "", []):
+                segments = _normalize_message(reply, bool(operation.get("auto_escape")))
+                if group:
+                    if operation.get("at_sender", True):
+                        at = {"type": "at", "data": {"qq": str(event.get("user_id"))}}
+                        segments = [at] + segments
+                    call("send_msg", message_type="group", group_id=event["group_id"], message=segments)
+                else:
+                    call("send_msg", message_type="private", user_id=event.get("user_id"), message=segments)
+            if group and operation.get("delete") and event.get("message_id") is not None:
+                call("delete_msg", message_id=event["message_id"])
+            if group and operation.get("kick"):
+                call(
+                    "set_group_kick", group_id=event["group_id"], user_id=event.get("user_id"), reject_add_request=False
+                )
+            if group and operation.get("ban"):
+                duration = operation.get("ban_duration", 30 * 60)
+                call("set_group_ban", group_id=event["group_id"], user_id=event.get("user_id"), duration=duration)
+        elif post_type == "request" and "approve" in operation:
+            approve = bool(operation.get("approve"))
+            if event.get("request_type") == "friend":
+                remark = operation.get("remark", "")
+                call("set_friend_add_request", flag=event.get("flag"), approve=approve, remark=remark)
+            elif event.get("request_type") == "group":
+                call(
+                    "set_group_add_request",
+                    flag=event.get("flag"),
+                    sub_type=event.get("sub_type"),
+                    approve=approve,
+                    reason=operation.get("reason", ""),
+                )
+
     def _chat_of(self, event: Dict[str, Any]) -> int:
         if event["message_type"] == "group":
             return int(event["group_id"])
@@ -1523,21 +1680,87 @@ class FakeOneBot:
         with self._lock:
             return [dict(call) for call in self._calls]
 
-    def wait_for_call(self, action: str, timeout: float = 5.0, count: int = 1) -> Dict[str, Any]:
-        """Block until ``count`` calls of ``action`` have been received in total.
+    def wait_for_call(
+        self, action: str, timeout: float = 5.0, count: int = 1, *, handled: bool = True
+    ) -> Dict[str, Any]:
+        """Block until ``count`` calls of ``action`` have been received *and handled*.
+
+        A call is handled once its effects are visible: a ``send_*`` that
+        delivers is in :attr:`sent_messages` and the history when this returns.
+        A call that a fault keeps from running (``fail_next``, ``stall``,
+        ``drop_after`` without delivery) counts as soon as that is decided; a
+        ``delay`` without ``deliver`` counts when it has run, after the delay.
+        The answer itself may still be on its way to the bot.
+
+        ``handled=False`` returns as soon as the calls have *arrived*: for an
+        action whose handler (``set_action``) blocks until the test lets it go.
 
         Returns:
-            The latest call of ``action`` (see :attr:`calls`).
+            The latest handled call of ``action`` (see :attr:`calls`).
 
         Raises:
-            TimeoutError: fewer than ``count`` arrived within ``timeout`` seconds.
+            TimeoutError: fewer than ``count`` were handled within ``timeout`` seconds.
+
+        Thread-safe; blocks at most ``timeout`` seconds.
         """
+        counts, last = (self._settled_counts, self._last_call) if handled else (self._call_counts, self._last_arrived)
         with self._cond:
-            if not self._cond.wait_for(lambda: self._call_counts[action] >= count, timeout):
+            if not self._cond.wait_for(lambda: counts[action] >= count, timeout):
                 raise TimeoutError(
-                    f"{action} was called {self._call_counts[action]} time(s) in {timeout}s, expected {count}"
+                    f"{action} was called {self._call_counts[action]} time(s) in {timeout}s "
+                    f"({self._settled_counts[action]} handled), expected {count}"
                 )
-            return dict(self._last_call[action])
+            return dict(last[action])
+
+    def wait_for_message(
+        self,
+        timeout: float = 5.0,
+        *,
+        count: int = 1,
+        group_id: Optional[int] = None,
+        user_id: Optional[int] = None,
+        text: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """Block until ``count`` messages have been delivered (see :attr:`sent_messages`).
+
+        ``group_id`` / ``user_id`` count only the messages sent to that group or
+        friend, ``text`` only those whose ``raw_message`` equals it. Messages
+        delivered before the call count too, so a test can emit, then wait.
+
+        Returns:
+            The latest matching delivered message (a :attr:`sent_messages` entry).
+
+        Raises:
+            TimeoutError: fewer than ``count`` matching messages within ``timeout``
+                seconds; the message lists what was delivered.
+
+        Thread-safe; blocks at most ``timeout`` seconds.
+        """
+        if group_id is not None and user_id is not None:
+            raise ValueError("give group_id or user_id, not both")
+
+        def matching() -> List[Dict[str, Any]]:
+            found = []
+            for sent in self._sent:
+                if group_id is not None and (sent["message_type"] != "group" or sent["group_id"] != int(group_id)):
+                    continue
+                if user_id is not None and (sent["message_type"] != "private" or sent["user_id"] != int(user_id)):
+                    continue
+                if text is not None and sent["raw_message"] != text:
+                    continue
+                found.append(sent)
+            return found
+
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(matching()) >= count, timeout):
+                filters = (("group_id", group_id), ("user_id", user_id), ("text", text))
+                what = ", ".join(f"{k}={v!r}" for k, v in filters if v is not None)
+                delivered = [sent["raw_message"] for sent in self._sent[-5:]]
+                raise TimeoutError(
+                    f"{len(matching())} message(s){' with ' + what if what else ''} delivered in {timeout}s, "
+                    f"expected {count}; the last delivered: {delivered!r}"
+                )
+            return copy.deepcopy(matching()[-1])
 
     @property
     def sent_messages(self) -> List[Dict[str, Any]]:

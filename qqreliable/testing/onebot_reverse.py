@@ -12,8 +12,9 @@ connected it is one of the FakeOneBot's WebSocket connections: events
 :class:`WebhookPoster` POSTs every event the FakeOneBot emits to a URL, in
 order, signed with ``X-Signature`` when a secret is set, and retries a post
 whose answer did not arrive (connection error or timeout), as go-cqhttp does
-(``max-retries`` 3, ``retries-interval``). A quick-operation ``reply`` in the
-answer is delivered like a real implementation would.
+(``max-retries`` 3, ``retries-interval``). A quick operation in the answer
+(``reply``, ``delete``, ``kick``, ``ban``, ``approve`` ...) is carried out like a
+real implementation would (:meth:`FakeOneBot.quick_operation`).
 
 Use them through :meth:`FakeOneBot.connect_reverse` and
 :meth:`FakeOneBot.post_events`; they stop with the FakeOneBot.
@@ -456,15 +457,5 @@ class WebhookPoster:
         if not isinstance(operation, dict):
             return
         self.quick_answers.append((event, operation))
-        reply = operation.get("reply")
-        if reply is None or event.get("post_type") != "message":
-            return
-        from .onebot import _normalize_message
-
-        segments = _normalize_message(reply, bool(operation.get("auto_escape")))
-        if event.get("message_type") == "group":
-            if operation.get("at_sender"):
-                segments = [{"type": "at", "data": {"qq": str(event.get("user_id"))}}] + segments
-            self.onebot._deliver("group", int(event["group_id"]), segments)
-        else:
-            self.onebot._deliver("private", int(event["user_id"]), segments)
+        if isinstance(event, dict):
+            self.onebot.quick_operation(event, operation)

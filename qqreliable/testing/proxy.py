@@ -108,8 +108,9 @@ class FaultProxy:
         target_port: the port to forward to (on ``target_host``).
         target_host: loopback by default.
         mode: the initial mode (see :data:`MODES`).
-        trickle_bytes, trickle_interval, trickle_after: the pace of ``trickle``,
-            and how much of each connection's answer passes at full speed first.
+        trickle_bytes: how many bytes ``trickle`` lets through at a time.
+        trickle_interval: seconds between those pieces.
+        trickle_after: how much of each connection's answer passes at full speed first.
         cut_after: the bytes of each answer let through in ``cut``.
         respond_status: the HTTP status of ``respond``.
         idle_timeout: close links the client has been silent on for this long.

@@ -14,7 +14,7 @@ Three things here are not what a plain ``requests.get`` does:
   down, which wakes a thread blocked in ``connect``/``recv`` at once (also one
   still waiting for the response head, where there is no response to close).
   :func:`make_cancellable` installs the same connections on another session
-  (the HTTP API's, so a losing ``get_image`` call is abandoned too).
+  (the HTTP API's, so a losing media call to the API is abandoned too).
 * **TLS that reaches NTQQ's media host.** ``multimedia.nt.qq.com.cn`` has been
   reported to fail the handshake (``SSLV3_ALERT_HANDSHAKE_FAILURE``) with the
   cipher list that Python >= 3.10 sets by default, which only offers forward
