@@ -55,6 +55,20 @@ def test_claim_renew_release_put_get(store) -> None:  # type: ignore[no-untyped-
     assert store.claim("k", "a", 30) is False
 
 
+def test_counters_count_and_expire(store) -> None:  # type: ignore[no-untyped-def]
+    assert [store.incr("seq", 30) for _ in range(3)] == [1, 2, 3]
+    assert store.incr("other", 30) == 1
+    assert store.incr("short", 0.05) == 1
+
+
+def test_memory_counter_expires() -> None:
+    clock = Clock()
+    s = MemoryStore(clock=clock)
+    assert s.incr("c", 5) == 1 and s.incr("c", 5) == 2
+    clock.now += 6
+    assert s.incr("c", 5) == 1
+
+
 def test_take_by_a_worker(store) -> None:  # type: ignore[no-untyped-def]
     assert store.claim("e", "owner", 30)
     assert store.take("e", "w:1", 30) is True  # from the process that queued it
@@ -134,10 +148,12 @@ def test_bad_store_options_are_refused_at_construction() -> None:
         Bot("ws://127.0.0.1:1", store="mysql://x")
     with pytest.raises(ValueError, match="needs a Redis store"):
         Bot("ws://127.0.0.1:1", handlers="queue")
-    with pytest.raises(ValueError, match="handlers="):
+    with pytest.raises(ValueError, match="handlers must be 'threads'"):
         Bot("ws://127.0.0.1:1", handlers="processes")
     with pytest.raises(ValueError, match="Redis store"):
         Bot("ws://127.0.0.1:1", store=MemoryStore(), handlers="queue")
+    with pytest.raises(TypeError, match="store must be a redis:// URL, a Store or None"):
+        Bot("ws://127.0.0.1:1", store=42)
     with pytest.raises(ValueError, match="claim_ttl"):
         Bot("ws://127.0.0.1:1", store="redis://127.0.0.1:1/0?claim_ttl=soon")
 

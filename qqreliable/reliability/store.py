@@ -13,6 +13,7 @@ A store offers a handful of atomic operations on string keys. Every key expires
   (``SET NX PX``); :meth:`Store.renew` extends the holder's claim;
   :meth:`Store.release` gives it up; :meth:`Store.put` / :meth:`Store.get` write
   and read a value (a verdict: ``done``).
+- :meth:`Store.incr` — a counter with a TTL (the official API's ``msg_seq``).
 - :meth:`Store.reserve` — take one token from each of several token buckets at
   once, or none when the wait would exceed ``max_wait``.
 
@@ -80,6 +81,10 @@ class Store(Protocol):
 
     def get(self, key: str) -> Optional[str]:
         """The value of ``key``, or None (absent or expired)."""
+
+    def incr(self, key: str, ttl: float) -> int:
+        """Add 1 to the counter ``key`` (absent: 0) and return it; the counter expires
+        ``ttl`` seconds after its first increment (per-message sequence numbers, budgets)."""
 
     def reserve(self, buckets: Sequence[Bucket], max_wait: float) -> Optional[float]:
         """Take a token from every bucket; return the seconds to wait before using them.
@@ -175,6 +180,17 @@ class MemoryStore:
         with self._lock:
             value = self._live(key, self._clock())
             return value if isinstance(value, str) else None
+
+    def incr(self, key: str, ttl: float) -> int:
+        with self._lock:
+            now = self._clock()
+            item = self._data.get(key)
+            if item is None or item[1] <= now or not isinstance(item[0], int):
+                self._set(key, 1, ttl, now)
+                return 1
+            value = item[0] + 1
+            self._data[key] = (value, item[1])  # the first increment's expiry stands
+            return value
 
     def reserve(self, buckets: Sequence[Bucket], max_wait: float) -> Optional[float]:
         with self._lock:

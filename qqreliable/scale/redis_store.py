@@ -90,6 +90,14 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 """
 
+_INCR = """
+local v = redis.call('INCR', KEYS[1])
+if v == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return v
+"""
+
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -197,6 +205,7 @@ class RedisStore:
         self._renew = self._redis.register_script(_RENEW)
         self._release = self._redis.register_script(_RELEASE)
         self._take = self._redis.register_script(_TAKE)
+        self._incr = self._redis.register_script(_INCR)
 
     def binary_client(self, *, blocking: bool = False) -> "redis.Redis":
         """A new redis-py client on the same server answering bytes (what RQ needs);
@@ -306,6 +315,13 @@ class RedisStore:
 
     def get(self, key: str) -> Optional[str]:
         return self._run("get", lambda: self._redis.get(self.key(key)), lambda: self._local.get(key))
+
+    def incr(self, key: str, ttl: float) -> int:
+        return self._run(
+            "incr",
+            lambda: int(self._incr(keys=[self.key(key)], args=[_ms(ttl)])),
+            lambda: self._local.incr(key, ttl),
+        )
 
     def reserve(self, buckets: Sequence[Bucket], max_wait: float) -> Optional[float]:
         def shared() -> Optional[float]:
