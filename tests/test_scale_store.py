@@ -182,6 +182,8 @@ def test_store_down_while_running_degrades_then_recovers(caplog: pytest.LogCaptu
     assert any("unreachable" in r.getMessage() for r in caplog.records)
     server = RedisServer(port)
     try:
+        assert s.claim("y", "c", 30) is False  # still local until a probe: no network on this path
+        assert s.probe() is True  # type: ignore[attr-defined]
         assert s.claim("x", "b", 30) is True  # shared again (the server restarted empty)
         assert s.stats()["degraded"] is False and s.stats()["outages"] == 1
     finally:
@@ -223,3 +225,37 @@ def test_only_scale_imports_redis_and_rq() -> None:
             if any(n.split(".")[0] in ("redis", "rq") for n in names):
                 offenders.append(rel)
     assert offenders == []
+
+
+def test_a_running_bot_survives_its_store_going_away_and_coming_back(caplog: pytest.LogCaptureFixture) -> None:
+    from qqreliable.reliability.sendpolicy import Pacing
+    from qqreliable.testing import FakeOneBot
+
+    from .helpers import eventually
+
+    server = RedisServer()
+    port = server.port
+    answered: list = []
+    try:
+        with FakeOneBot() as onebot, caplog.at_level(logging.WARNING, logger="qqreliable"):
+            onebot.add_group(7)
+            bot = Bot(onebot.ws_url, store=server.url + "?claim_ttl=0.6", pacing=Pacing.unlimited(), recover_chats=0)
+            bot.on_message("group")(lambda event: answered.append(event.plain_text))
+            with bot:
+                bot.wait_connected(10)
+                onebot.emit_group_message(7, 1, "shared")
+                eventually(lambda: answered == ["shared"], timeout=10, what="the first answer")
+                server.stop()
+                onebot.emit_group_message(7, 1, "degraded")
+                eventually(lambda: "degraded" in answered, timeout=10, what="an answer without Redis")
+                store = bot.stats()["store"]
+                assert store["degraded"] is True and store["fallbacks"] >= 1 and store["outages"] == 1
+                assert any("unreachable" in r.getMessage() for r in caplog.records)
+                server = RedisServer(port)
+                eventually(lambda: bot.stats()["store"]["degraded"] is False, timeout=10, what="shared again")
+                onebot.emit_group_message(7, 1, "back")
+                eventually(lambda: "back" in answered, timeout=10, what="an answer with Redis back")
+                assert any("back after" in r.getMessage() for r in caplog.records)
+        assert answered == ["shared", "degraded", "back"]
+    finally:
+        server.stop()

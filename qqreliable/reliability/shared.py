@@ -161,6 +161,9 @@ class EventClaims:
 
         Blocking (store calls); run it on a periodic thread every ``claim_ttl / 3``.
         """
+        probe = getattr(self.store, "probe", None)
+        if probe is not None:
+            probe()  # a degraded store tries its server again (here: never on a reader)
         now = self._clock()
         with self._lock:
             held = list(self._held)

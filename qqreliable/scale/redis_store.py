@@ -7,10 +7,11 @@ clock, so processes on machines with skewed clocks agree).
 While the server is unreachable every operation falls back to a
 :class:`~qqreliable.reliability.store.MemoryStore` (this process's state, as
 without a store): a WARNING when it happens, ``stats()["store"]["fallbacks"]``
-counts the operations served locally, and the first operation after
-``retry_every`` seconds tries the server again (an INFO when it answers). No
-operation raises for a Redis failure and none blocks longer than
-``socket_timeout``. Thread-safe (redis-py's pool).
+counts the operations served locally, and :meth:`RedisStore.probe` (the bot's
+periodic store thread) tries the server every ``retry_every`` seconds (a WARNING
+when it answers). No operation raises for a Redis failure, none blocks longer
+than ``socket_timeout``, and none touches the network while degraded.
+Thread-safe (redis-py's pool).
 """
 
 from __future__ import annotations
@@ -239,27 +240,40 @@ class RedisStore:
 
     def _run(self, what: str, shared: Callable[[], T], local: Callable[[], T]) -> T:
         if self._down_since is not None:
+            # Degraded: local state, without touching the network (a reader thread must
+            # never wait on a dead server); probe() brings the server back.
             with self._lock:
-                retry = self._clock() >= self._next_try
-                if retry:
-                    self._next_try = self._clock() + self.retry_every
-            if not retry:
                 self.fallbacks += 1
-                return local()
+            return local()
         try:
-            result = shared()
+            return shared()
         except RedisError as exc:
             self._failed(what, exc)
-            self.fallbacks += 1
-            return local()
-        if self._down_since is not None:
             with self._lock:
-                since, self._down_since = self._down_since, None
-            if since is not None:
-                log.warning(
-                    "store %s is back after %.1fs: state is shared again", self.url, self._clock() - since
-                )
-        return result
+                self.fallbacks += 1
+            return local()
+
+    def probe(self) -> bool:
+        """Degraded: try the server (at most every ``retry_every`` s); True once shared again.
+
+        Blocking (one PING, up to ``socket_timeout``): called from the bot's periodic
+        store thread, never from a reader.
+        """
+        with self._lock:
+            if self._down_since is None:
+                return True
+            if self._clock() < self._next_try:
+                return False
+            self._next_try = self._clock() + self.retry_every
+        try:
+            self._redis.ping()
+        except RedisError:
+            return False
+        with self._lock:
+            since, self._down_since = self._down_since, None
+        if since is not None:
+            log.warning("store %s is back after %.1fs: state is shared again", self.url, self._clock() - since)
+        return True
 
     def _failed(self, what: str, exc: BaseException) -> None:
         with self._lock:
