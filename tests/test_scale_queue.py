@@ -88,3 +88,21 @@ def test_a_worker_killed_mid_event_loses_nothing(onebot: FakeOneBot, redis_url: 
         for proc in procs:
             proc.stop()
         bot.stop()
+
+
+def test_worker_with_a_bad_target_says_why() -> None:
+    import subprocess
+    import sys
+
+    from .test_scale_processes import ROOT
+
+    done = subprocess.run(
+        [sys.executable, "-m", "qqreliable", "worker", "no_such_module_here:bot"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2 and "no_such_module_here" in done.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "qqreliable", "worker", "qqreliable.cli:main"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2 and "no Redis store" in done.stderr
