@@ -1,10 +1,12 @@
 """Signed media URLs never leak: ``rkey`` and other signature query parameters are
-blanked in the media fetcher's errors and log lines."""
+blanked in the media fetcher's errors and log lines. Also: what a failed direct
+download's error says when the deadline cut it short."""
 
 from __future__ import annotations
 
 import logging
 import socket
+import threading
 from typing import Any, Callable, List
 
 import pytest
@@ -13,6 +15,7 @@ from qqreliable import Bot, MediaUnavailable
 from qqreliable.reliability import Backoff
 from qqreliable.reliability.media import MediaAttemptError, MediaConfig, redact
 from qqreliable.testing import FakeOneBot
+from qqreliable.transport.download import DownloadError
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -94,3 +97,48 @@ def test_a_connect_failure_to_a_signed_url_does_not_leak_it(
     assert any("connect" in t for t in texts)
     assert not [t for t in texts if SECRET in t]
     assert SECRET not in caplog.text
+
+
+# -- a read timeout cut short by the deadline is the deadline -----------------------------
+
+
+class _SilentHost:
+    """A direct-download transport whose server never sends a byte: each GET waits
+    its whole read timeout (on an Event, interruptible), then fails as a timeout."""
+
+    def __init__(self) -> None:
+        self.read_timeouts: List[float] = []
+        self.closed = threading.Event()
+
+    def get(self, url: str, *, read_timeout: float, **_: Any) -> Any:
+        self.read_timeouts.append(read_timeout)
+        self.closed.wait(read_timeout)
+        raise DownloadError(f"no data for {read_timeout:g}s from the host", "timeout")
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+def test_a_read_timeout_cut_to_the_time_left_counts_as_the_deadline(tmp_path: Any) -> None:
+    from qqreliable.onebot.media import OneBotMedia
+    from qqreliable.reliability.media import MediaFetcher
+    from qqreliable.runtime.supervisor import IoPool
+
+    def no_api(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a URL-only fetch never asks the API")
+
+    pool = IoPool("test-media", max_workers=2)
+    host = _SilentHost()
+    fetcher = MediaFetcher(
+        OneBotMedia(no_api), pool.submit,
+        MediaConfig(cache=False, read_timeout=30.0, url_attempts=3, backoff=FAST_RETRY),
+        http=host,  # type: ignore[arg-type]
+    )
+    try:
+        with pytest.raises(MediaUnavailable) as info:
+            fetcher.fetch("image", "http://127.0.0.1:9/x.png?rkey=abc", timeout=0.5)
+    finally:
+        fetcher.close()
+        assert pool.shutdown(2.0) == []  # no thread left behind
+    assert host.read_timeouts and host.read_timeouts[0] <= 0.5  # cut to the time left
+    assert [f"{e.path}:{e.cause}" for e in info.value.errors] == ["url:deadline"]  # type: ignore[attr-defined]

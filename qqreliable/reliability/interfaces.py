@@ -110,7 +110,8 @@ class Judgement:
             :class:`~qqreliable.Receipt` (``verified=False``: the answer said so,
             no lookup did) with :attr:`message_id` when the failure carried one.
         never_left: the request certainly never left this host (a connect failure):
-            the pipeline may repeat it at once without counting an attempt.
+            the pipeline may repeat it at once without counting an attempt (unless
+            the error says the transport already retried: ``exhausted``).
         message_id: an id the failed answer still carried, for a lookup by id.
         upload_failed: the server failed to upload the message's media (NapCat
             "rich media transfer failed"): at most

@@ -783,12 +783,21 @@ class MediaFetcher:
         if remaining <= 0:
             raise MediaAttemptError("url", "deadline", "no time left")
         offset = sink.size
+        # A read timeout cut short to the time left fires at the deadline: that is the
+        # deadline, not a slow server (and not worth another attempt).
+        capped = remaining < self.config.read_timeout
+
+        def cause_of(exc: DownloadError) -> str:
+            if token.cancelled:
+                return "cancelled"
+            return "deadline" if capped and exc.cause == "timeout" else exc.cause
+
         try:
             resp = self._transport().get(
                 url, read_timeout=min(self.config.read_timeout, remaining), offset=offset,
                 if_range=state.validator, connect_timeout=min(self.config.connect_timeout, remaining))
         except DownloadError as exc:
-            raise MediaAttemptError("url", "cancelled" if token.cancelled else exc.cause, str(exc)) from exc
+            raise MediaAttemptError("url", cause_of(exc), str(exc)) from exc
         with resp:
             status = resp.status
             headers = resp.headers
@@ -836,7 +845,7 @@ class MediaFetcher:
                     if self._clock() > deadline:
                         raise MediaAttemptError("url", "deadline", "the download outlived the deadline")
             except DownloadError as exc:
-                raise MediaAttemptError("url", "cancelled" if token.cancelled else exc.cause, str(exc)) from exc
+                raise MediaAttemptError("url", cause_of(exc), str(exc)) from exc
         if expected is not None and sink.size < expected:
             raise MediaAttemptError("url", "cut", f"got {sink.size} of {expected} bytes")
         mime, cause = judge(kind, status=status, content_type=content_type, head=sink.head, tail=sink.tail,
