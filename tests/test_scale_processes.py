@@ -148,7 +148,7 @@ def test_two_processes_share_one_accounts_pacing(onebot: FakeOneBot, redis_url: 
         # One account's budget: n sends at `rate`/s with a burst of 1 take (n-1)/rate seconds;
         # two unshared budgets would take half that.
         span = times[-1] - times[0]
-        assert span >= (n - 1) / rate * 0.9, span
+        assert span >= (n - 1) / rate * 0.8, span  # unshared: about half of (n - 1) / rate
     finally:
         for proc in procs:
             proc.stop()
