@@ -106,8 +106,9 @@ class BotBase:
             self._claims.owner = "w:" + self._claims.owner
 
     def _event_from(self, obj: Dict[str, Any]) -> Any:
-        """The protocol's event for a raw event taken over from a dead process."""
-        raise NotImplementedError
+        """The protocol's event for a raw event taken over from a dead process (or run by a
+        queue worker). A facade that passes ``store=`` to this class overrides it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _event_from() to use a store")
 
     def _admit(self, obj: Dict[str, Any], dedupe: Any) -> Tuple[bool, Optional[str]]:
         """Whether an inbound event is handled here, and its claim (shared store)."""

@@ -58,12 +58,17 @@ class EventQueue:
 
     def __init__(self, store: Any, name: Optional[str] = None) -> None:
         self.name = name or store.namespace
+        self._store = store
         self._queue = Queue(self.name, connection=store.binary_client(), serializer=JSONSerializer)
         self.enqueued = 0
         self.enqueue_errors = 0
 
     def enqueue(self, event: Dict[str, Any], key: Optional[str], recovered: bool = False) -> bool:
-        """Queue a job for ``event``; False when Redis refused (the caller runs it here)."""
+        """Queue a job for ``event``; False when Redis refused or the store is degraded
+        (the caller runs it here, without waiting on a dead server)."""
+        if getattr(self._store, "degraded", False):
+            self.enqueue_errors += 1
+            return False
         try:
             self._queue.enqueue(
                 JOB,
