@@ -6,6 +6,7 @@ from ._version import __version__
 from .receipt import Receipt
 from .onebot.bot import Bot
 from .onebot.events import Event
+from .official.bot import OfficialBot
 from .exceptions import (
     AccountOffline,
     ActionFailed,
@@ -35,6 +36,7 @@ from .reliability.outbound import OutboundMedia
 __all__ = [
     "__version__",
     "Bot",
+    "OfficialBot",
     "Event",
     "Message",
     "MessageSegment",

@@ -69,17 +69,8 @@ CATALOG: Dict[str, str] = {
     "RATE-04": "official API msg_seq de-duplication",
 }
 
-_OFFICIAL = "the official QQ Bot API, not OneBot: for the official-API adapter, not yet built"
-
 #: id -> why it cannot apply to a OneBot v11 client
-NOT_APPLICABLE: Dict[str, str] = {
-    "CONN-09": _OFFICIAL,
-    "MEDIA-08": _OFFICIAL,
-    "AUTH-03": _OFFICIAL,
-    "AUTH-04": _OFFICIAL,
-    "RATE-03": _OFFICIAL,
-    "RATE-04": _OFFICIAL,
-}
+NOT_APPLICABLE: Dict[str, str] = {}
 
 Scenario = Tuple[str, str]  # (test node id without parameters, what it shows)
 
@@ -299,5 +290,52 @@ MATRIX: Dict[str, List[Scenario]] = {
     "RATE-02": [
         ("test_sends.py::test_pacing_per_target_bucket", "token buckets"),
         ("test_sends.py::test_pacing_beyond_max_wait_is_rate_limited", "RateLimited, nothing sent"),
+    ],
+    # The official QQ Bot API (OfficialBot against FakeOfficial).
+    "CONN-09": [
+        ("official/test_official_faults.py::test_conn09_session_rotation_resume_rejected_and_no_acks",
+         "4009 -> resume, missed events replayed; op 7 -> resume; resume refused 4902 -> identify; "
+         "no op 11 -> watchdog reconnect; every event once"),
+        ("official/test_official_faults.py::test_conn09_never_gives_up_on_resumable_closes", "10 x 4009 -> 10 resumes"),
+        ("official/test_official_bot.py::test_close_codes_resume_or_identify", "4009/1000 resume, 4006/4900 identify"),
+        ("official/test_official_bot.py::test_fatal_close_codes", "4914/4915/4010/4013 -> raised from run()"),
+        ("official/test_official_gateway.py::test_close_codes", "every close code of the reference mapped"),
+    ],
+    "MEDIA-08": [
+        ("official/test_official_faults.py::test_media08_slow_upload_answer_and_retry_safe",
+         "URL upload gets the long timeout; a base64 upload timing out is uploaded again; 850026 raised"),
+        ("official/test_official_sends.py::test_media_uploaded_once_and_sent_without_stale_msg_id",
+         "file_info cached per scope until ttl; proactive media never carries msg_id"),
+        ("official/test_official_sends.py::test_upload_retried_on_304082", "304082 retried"),
+        ("official/test_official_sends.py::test_upload_304020_raised", "304020 raised, not retried"),
+    ],
+    "AUTH-03": [
+        ("official/test_official_faults.py::test_auth03_token_rotation_and_endpoint_errors",
+         "100001 backed off; rotated token refused -> refreshed, call replayed once"),
+        ("official/test_official_faults.py::test_auth03_bad_secret_is_final_and_the_fixed_token_never_used",
+         "100016 -> AuthenticationError from run() at once; no 'Bot appid.token'"),
+        ("official/test_official_token.py::test_single_flight", "one fetch for 8 threads"),
+        ("official/test_official_token.py::test_expires_in_is_a_string", "expires_in parsed from a string"),
+        ("official/test_official_bot.py::test_4004_refreshes_the_token", "gateway 4004 -> fresh token"),
+    ],
+    "AUTH-04": [
+        ("official/test_official_faults.py::test_auth04_webhook_validation_forgeries_replays",
+         "op 13 answered; unsigned 401, wrong key 403, stale timestamp 403; redelivery acked once"),
+        ("official/test_official_webhook.py::test_op13_vector", "the documented op 13 vector"),
+        ("official/test_official_stream_webhook.py::test_webhook_refuses_bad_signatures", "no handler runs"),
+    ],
+    "RATE-03": [
+        ("official/test_official_faults.py::test_rate03_window_and_quota",
+         "6th reply / window passed -> typed error, nothing sent; platform 304027 -> proactive once"),
+        ("official/test_official_sends.py::test_platform_says_expired_goes_proactive_once", "remembered"),
+        ("official/test_official_replies.py::test_window_per_scene", "5 min group, 60 min C2C"),
+    ],
+    "RATE-04": [
+        ("official/test_official_faults.py::test_rate04_5xx_before_and_after_delivery_land_once",
+         "500/504 after delivery, 502/503/429 before -> one delivery, same msg_seq"),
+        ("official/test_official_faults.py::test_rate04_lost_answer_retried_with_same_seq",
+         "answer lost -> retried with the same msg_seq -> 40054005 = delivered; next message new seq"),
+        ("official/test_official_sends.py::test_proactive_unknown_outcome_is_not_resent",
+         "proactive 500 -> SendUnconfirmed, not resent"),
     ],
 }

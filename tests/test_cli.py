@@ -197,7 +197,7 @@ class _Fake:
             self.lines.put(line.rstrip("\n"))
         self.lines.put(None)
 
-    def expect(self, pattern: str, timeout: float = 15.0) -> "re.Match[str]":
+    def expect(self, pattern: str, timeout: float = 30.0) -> "re.Match[str]":
         while True:
             try:
                 line = self.lines.get(timeout=timeout)

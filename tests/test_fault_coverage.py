@@ -28,7 +28,7 @@ def test_every_named_test_exists() -> None:
             assert what.strip(), f"{fault_id}: {node} says nothing"
             filename, _, function = node.partition("::")
             assert (TESTS / filename).is_file(), f"{fault_id}: no file {filename}"
-            module = importlib.import_module(f"tests.{filename[:-3]}")
+            module = importlib.import_module("tests." + filename[:-3].replace("/", "."))
             assert callable(getattr(module, function, None)), f"{fault_id}: no test {node}"
 
 

@@ -293,7 +293,14 @@ def test_cache_is_thread_safe(tmp_path: Any) -> None:
                 _put(cache, f"image:{n}:{i % 5}", data)
                 entry = cache.get(f"image:{n}:{i % 5}")
                 if entry is not None:
-                    assert open(entry.path, "rb").read()[:8] == PNG[:8]
+                    try:
+                        with open(entry.path, "rb") as fh:
+                            assert fh.read()[:8] == PNG[:8]
+                    except FileNotFoundError:
+                        # Another thread's put evicted it between get() and open(): the
+                        # LRU is under pressure here by design; the fetcher treats this
+                        # as a miss (reliability/media.py), and so does this test.
+                        continue
         except BaseException as exc:
             errors.append(exc)
 

@@ -167,7 +167,10 @@ def test_late_self_report_is_waited_for(onebot_factory: Any, make_bot: Any) -> N
     onebot = onebot_factory(report_self_messages=True)
     onebot.disable_actions("get_group_msg_history")
     onebot.self_report_delay = 0.15
-    bot = make_bot(onebot.ws_url, send_policy=FAST_POLICY, pacing=None).start()
+    # A settle window far above the report's delay: on a loaded machine 0.15 s of delay
+    # plus scheduling can pass FAST_POLICY's 0.3 s, and the test would measure the load.
+    policy = SendPolicy(settle_window=1.5, media_settle_window=1.5, poll_interval=0.05, clock_skew=5)
+    bot = make_bot(onebot.ws_url, send_policy=policy, pacing=None).start()
     bot.wait_connected(5)
     bot.send_group_msg(group_id=GROUP, message="teach the bot that reports are on")
     onebot.script("send_group_msg", "deliver_fail")

@@ -77,6 +77,11 @@ class Dispatcher:
                 for h in self._handlers.get(".".join(parts[:i]), ())
             ]
 
+    def keys(self) -> List[str]:
+        """The names handlers are registered under."""
+        with self._cond:
+            return [key for key, handlers in self._handlers.items() if handlers]
+
     def has_handlers(self, key: str) -> bool:
         with self._cond:
             return bool(self._handlers.get(key))

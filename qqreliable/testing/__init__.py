@@ -8,5 +8,6 @@ qqreliable is installed). See ``docs/testing.md``.
 
 from .proxy import FaultProxy
 from .onebot import DEFAULT_FAIL_MESSAGE, FakeActionError, FakeOneBot, parse_cq, render_cq
+from .official import FakeOfficial
 
-__all__ = ["FakeOneBot", "FaultProxy", "FakeActionError", "DEFAULT_FAIL_MESSAGE", "parse_cq", "render_cq"]
+__all__ = ["FakeOneBot", "FakeOfficial", "FaultProxy", "FakeActionError", "DEFAULT_FAIL_MESSAGE", "parse_cq", "render_cq"]

@@ -10,6 +10,9 @@ Fixtures:
     onebot: a started :class:`FakeOneBot` on 127.0.0.1, port 0.
     onebot_factory: ``onebot_factory(**kwargs)`` starts a :class:`FakeOneBot`
         with those keyword arguments.
+    official: a started :class:`~qqreliable.testing.FakeOfficial` (the official
+        QQ Bot API) on 127.0.0.1, port 0.
+    official_factory: ``official_factory(**kwargs)`` starts a :class:`FakeOfficial`.
 
 Every server is stopped at teardown; if its threads do not stop in time the
 test fails (as an error in teardown) naming them.
@@ -22,11 +25,12 @@ from typing import Any, Callable, Iterator, List
 import pytest
 
 from .onebot import FakeOneBot
+from .official import FakeOfficial
 
-__all__ = ["onebot", "onebot_factory"]
+__all__ = ["onebot", "onebot_factory", "official", "official_factory"]
 
 
-def _stop_all(servers: List[FakeOneBot]) -> None:
+def _stop_all(servers: List[Any]) -> None:
     problems: List[str] = []
     for server in servers:
         try:
@@ -34,7 +38,7 @@ def _stop_all(servers: List[FakeOneBot]) -> None:
         except RuntimeError as exc:
             problems.append(f"{server!r}: {exc}")
     if problems:
-        pytest.fail("FakeOneBot did not stop cleanly: " + "; ".join(problems), pytrace=False)
+        pytest.fail("fake server did not stop cleanly: " + "; ".join(problems), pytrace=False)
 
 
 @pytest.fixture
@@ -57,6 +61,32 @@ def onebot_factory() -> Iterator[Callable[..., FakeOneBot]]:
 
     def factory(**kwargs: Any) -> FakeOneBot:
         server = FakeOneBot(**kwargs)
+        servers.append(server)
+        return server.start()
+
+    try:
+        yield factory
+    finally:
+        _stop_all(servers)
+
+
+@pytest.fixture
+def official() -> Iterator[FakeOfficial]:
+    """A started :class:`FakeOfficial` with default settings, stopped at teardown."""
+    server = FakeOfficial().start()
+    try:
+        yield server
+    finally:
+        _stop_all([server])
+
+
+@pytest.fixture
+def official_factory() -> Iterator[Callable[..., FakeOfficial]]:
+    """A factory: ``official_factory(**kwargs)`` returns a started :class:`FakeOfficial`."""
+    servers: List[FakeOfficial] = []
+
+    def factory(**kwargs: Any) -> FakeOfficial:
+        server = FakeOfficial(**kwargs)
         servers.append(server)
         return server.start()
 

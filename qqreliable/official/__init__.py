@@ -1,0 +1,38 @@
+"""The official QQ Bot API (what qq-botpy wraps): token, gateway, webhook, replies.
+
+Modules (the architecture is the file list):
+
+* :mod:`.codes` - every error code of the platform in one classification.
+* :mod:`.token` - the AccessToken manager (``getAppAccessToken``).
+* :mod:`.replies` - ``msg_seq`` allocation and the passive-reply window and budget.
+* :mod:`.message` - inbound payloads to :class:`qqreliable.Message` and back.
+* :mod:`.events` - :class:`Event`, the dotted names handlers register under.
+* :mod:`.stream` - the C2C streaming state machine behind ``reply_stream``.
+* :mod:`.webhook` - ed25519 keys, signatures and the op 13 answer.
+* :mod:`.gateway` - the gateway session state machine (Hello, Identify, Resume).
+
+Everything but :mod:`.bot` (the facade) and :mod:`.codec` is pure protocol code.
+"""
+
+from .codes import (
+    MarkdownRefused,
+    MediaUploadFailed,
+    OfficialApiError,
+    ProactiveRefused,
+    ReplyBudgetSpent,
+    ReplyWindowClosed,
+)
+from .bot import OfficialBot, OfficialReceipt
+from .events import Event
+
+__all__ = [
+    "OfficialBot",
+    "OfficialReceipt",
+    "Event",
+    "OfficialApiError",
+    "ReplyWindowClosed",
+    "ReplyBudgetSpent",
+    "ProactiveRefused",
+    "MarkdownRefused",
+    "MediaUploadFailed",
+]

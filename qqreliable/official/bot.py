@@ -1,0 +1,937 @@
+"""OfficialBot: the official QQ Bot API (gateway or webhook), with replies that land once.
+
+The facade ties the pure protocol modules to the shared runtime and transports:
+
+* the access token (:mod:`.token`) refreshed in its last minute by one thread,
+  at once on 401 / 11244 with the call replayed once;
+* the gateway over the transport's reconnecting WebSocket (:mod:`.codec`,
+  :mod:`.gateway`): Identify, Resume after a drop, heartbeats with an ACK
+  watchdog, the close-code policy, fatal codes raised from :meth:`run`;
+* or a webhook listener (``listen=``) that checks ed25519 signatures (:mod:`.webhook`);
+* sends (:meth:`OfficialBot.reply`, ``send_*``): one ``msg_seq`` per logical
+  message reused on every retry (:mod:`.replies`), 502/503/429 retried,
+  500/504 retried only with the same ``msg_seq`` (so a 40054005 on the retry means
+  delivered), the passive window and budget kept (proactive where allowed,
+  else a typed error), markdown refused -> plain text (remembered), media
+  uploaded once per ``ttl``;
+* :meth:`OfficialBot.reply_stream`: :mod:`.stream`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
+from urllib.parse import unquote, urlsplit
+
+from ..exceptions import (
+    ApiTimeout,
+    AuthenticationError,
+    BotStopped,
+    ConnectFailed,
+    Error,
+    NetworkError,
+    ResponseLost,
+    SendUnconfirmed,
+)
+from ..message import Message, MessageSegment
+from ..receipt import Receipt
+from ..runtime.base import BotBase
+from ..reliability.interfaces import MediaRef
+from ..reliability.media import Media, MediaAttemptError, MediaConfig, MediaFetcher
+from ..runtime.supervisor import IoPool, Periodic
+from ..transport.rest import RestClient
+from ..transport.server import WebhookServer, parse_listen
+from ..transport.ws import WsClient
+from .codec import GatewayBackoff, GatewayCodec, GatewayLiveness
+from .codes import Answer, Kind, OfficialApiError, ReplyWindowClosed, classify, error_for
+from .events import Event, MESSAGE_SCENES, handler_key, intents_for
+from .gateway import BACKOFF_STEPS, GatewaySession
+from .message import DEFAULT_TEXT_LIMIT, FILE_EXTENSIONS, FILE_TYPES, Part, guild_body, media_body, split_outbound, split_text, text_body
+from .replies import ReplyLedger, ReplySlot
+from .stream import StreamSender
+from .token import TokenManager
+
+__all__ = ["OfficialBot", "OfficialReceipt", "DEFAULT_API_BASE", "SANDBOX_API_BASE", "DEFAULT_TOKEN_URL"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_BASE = "https://api.sgroup.qq.com"
+SANDBOX_API_BASE = "https://sandbox.api.sgroup.qq.com"
+DEFAULT_TOKEN_URL = "https://bots.qq.com/app/getAppAccessToken"
+
+_REPLYABLE_EVENTS = {"FRIEND_ADD": "c2c", "C2C_MSG_RECEIVE": "c2c", "GROUP_ADD_ROBOT": "group",
+                     "GROUP_MSG_RECEIVE": "group", "INTERACTION_CREATE": ""}
+
+
+class OfficialReceipt(Receipt):
+    """A :class:`~qqreliable.Receipt` whose ``message_id`` is the platform's string id."""
+
+    @property
+    def message_id(self) -> Optional[str]:  # type: ignore[override]
+        value = self.get("message_id")
+        return None if value in (None, "") else str(value)
+
+
+class _WebhookPolicy:
+    name = "official webhook"
+    auth_scheme = "Ed25519"
+
+    def __init__(self, secret: str, max_age: Optional[float]) -> None:
+        from .webhook import WebhookKeys
+
+        self.keys = WebhookKeys(secret)  # MissingDependency without cryptography
+        self.max_age = max_age
+        self.stale = 0
+
+    def verify(self, head: Any, body: bytes) -> int:
+        signature = head.header("X-Signature-Ed25519")
+        timestamp = head.header("X-Signature-Timestamp")
+        if not signature or not timestamp:
+            return 401
+        if not self.keys.verify(timestamp, body, signature):
+            return 403
+        if self.max_age is not None:
+            try:
+                age = abs(time.time() - float(timestamp))
+            except ValueError:
+                return 403
+            if age > self.max_age:
+                self.stale += 1
+                log.warning("refused a webhook POST signed %.0fs ago (a replay?)", age)
+                return 403
+        return 0
+
+    def accept(self, head: Any, obj: Dict[str, Any]) -> Optional[str]:
+        return None if isinstance(obj.get("op"), int) else "not an official callback (no op)"
+
+
+class OfficialBot(BotBase):
+    """A bot on the official QQ Bot API. Thread-safe.
+
+    Args:
+        app_id: the bot's AppID.
+        secret: the bot's AppSecret.
+        listen: ``http://host:port/path``: receive events by webhook instead of the gateway.
+        sandbox: use the sandbox API host.
+        intents: gateway intents (default: computed from the handlers registered).
+        api_base: the API host (FakeOfficial's ``url`` in tests).
+        token_url: the ``getAppAccessToken`` URL.
+        shard: ``(shard_id, shard_count)``.
+        api_timeout: seconds per HTTP request (the platform advises >= 5).
+        send_attempts: tries per message when the platform says it did not (or may not) run it.
+        retry_backoff: first wait between two tries (doubled, capped at 30 s).
+        markdown: send text as markdown (``msg_type`` 2) until the platform refuses it.
+        text_limit: UTF-8 bytes per text message before it is split.
+        proactive: scenes where a reply past its window or budget may go proactive.
+        reply_margin: stop replying passively this many seconds before the window ends.
+        stream_interval: default seconds between two stream chunks.
+        stream_index_base: ``stream.index`` of a stream's first chunk.
+        reconnect_steps: seconds between failed reconnects (the last repeats).
+        storm_delay: wait after three connections closed right after opening.
+        heartbeat_grace: a gateway silent for this many heartbeat intervals is dead.
+        connect_timeout: seconds for a connection and its handshake.
+        upload_timeout: seconds per media upload (the platform answers only once it
+            has the file: faults MEDIA-08).
+        large_upload_timeout: per upload by URL or of more than 10 MiB.
+        webhook_max_age: webhook POSTs signed longer ago than this are refused (replays);
+            None: no check.
+        chunked_upload_threshold: files larger than this (bytes) go up in parts
+            (``upload_prepare``, one PUT per part, ``upload_part_finish``).
+        verify: TLS verification for the API (a CA bundle path works too).
+        media_cache: as on ``Bot``: where :meth:`fetch_image` caches (a
+            :class:`~qqreliable.MediaConfig`, a directory, or None for the default).
+        workers: handler threads (as on every bot).
+        queue_size: events waiting for a handler at most; more are dropped and counted.
+        shutdown_grace: seconds ``stop()`` waits for running handlers.
+    """
+
+    MESSAGE_KINDS: FrozenSet[str] = frozenset({"c2c", "group", "guild", "direct"})
+
+    def __init__(
+        self,
+        app_id: str,
+        secret: str,
+        *,
+        listen: Optional[str] = None,
+        sandbox: bool = False,
+        intents: Optional[int] = None,
+        api_base: Optional[str] = None,
+        token_url: str = DEFAULT_TOKEN_URL,
+        shard: Tuple[int, int] = (0, 1),
+        api_timeout: float = 10.0,
+        send_attempts: int = 3,
+        retry_backoff: float = 1.0,
+        markdown: bool = False,
+        text_limit: int = DEFAULT_TEXT_LIMIT,
+        proactive: Sequence[str] = ("c2c", "group"),
+        reply_margin: float = 20.0,
+        stream_interval: float = 1.0,
+        stream_index_base: int = 0,
+        reconnect_steps: Sequence[float] = BACKOFF_STEPS,
+        storm_delay: float = 60.0,
+        heartbeat_grace: float = 2.5,
+        connect_timeout: float = 10.0,
+        upload_timeout: float = 30.0,
+        large_upload_timeout: float = 120.0,
+        webhook_max_age: Optional[float] = 300.0,
+        chunked_upload_threshold: int = 10 * 1024 * 1024,
+        verify: Any = True,
+        media_cache: Any = None,
+        workers: int = 8,
+        queue_size: int = 10_000,
+        shutdown_grace: float = 5.0,
+    ) -> None:
+        if not app_id or not secret:
+            raise ValueError("OfficialBot needs app_id= and secret=")
+        if send_attempts < 1:
+            raise ValueError("send_attempts must be at least 1")
+        if api_timeout <= 0:
+            raise ValueError("api_timeout must be positive")
+        super().__init__(workers=workers, queue_size=queue_size, shutdown_grace=shutdown_grace)
+        self.app_id = str(app_id)
+        self._secret = str(secret)
+        self.listen = listen
+        self._listen_address = parse_listen(listen) if listen else None
+        self.api_base = (api_base or (SANDBOX_API_BASE if sandbox else DEFAULT_API_BASE)).rstrip("/")
+        self.token_url = token_url
+        self._intents = intents
+        self.shard = (int(shard[0]), int(shard[1]))
+        self.api_timeout = api_timeout
+        self.send_attempts = send_attempts
+        self.retry_backoff = retry_backoff
+        self.markdown = markdown
+        self.text_limit = text_limit
+        self.stream_interval = stream_interval
+        self.stream_index_base = stream_index_base
+        self.reconnect_steps = tuple(reconnect_steps)
+        self.storm_delay = storm_delay
+        self.heartbeat_grace = heartbeat_grace
+        self.connect_timeout = connect_timeout
+        self.upload_timeout = max(upload_timeout, api_timeout)
+        self.large_upload_timeout = max(large_upload_timeout, self.upload_timeout)
+        self.webhook_max_age = webhook_max_age
+        self.chunked_upload_threshold = chunked_upload_threshold
+        self._verify = verify
+        self._ledger = ReplyLedger(margin=reply_margin, proactive=proactive)
+        self._rest = RestClient(self.api_base, verify=verify, connect_timeout=min(connect_timeout, 10.0),
+                                pool_size=workers + 4)
+        self._tokens = TokenManager(self.app_id, self._secret, token_url=token_url, fetch=self._fetch_token,
+                                    wait=self._supervisor.stopping.wait, timeout=api_timeout,
+                                    backoff=retry_backoff)
+        self._session: Optional[GatewaySession] = None
+        self._ws: Optional[WsClient] = None
+        self._webhook: Optional[WebhookServer] = None
+        self._webhook_policy: Optional[_WebhookPolicy] = None
+        self._webhook_seen = GatewaySession(intents=0)  # only its duplicate window
+        self._webhook_lock = threading.Lock()
+        media_config = MediaConfig.from_option(media_cache)
+        self._io_pool = IoPool("official-media-io", max_workers=media_config.workers)
+        # The official API has no get_image: the attachment URL is the only path.
+        self._media = MediaFetcher(_AttachmentsOnly(), self._io_pool.submit, media_config)
+        self._files: Dict[Tuple[str, str, int], Tuple[str, float]] = {}
+        self._files_lock = threading.Lock()
+        self._counters_lock = threading.Lock()
+        self.counters: Dict[str, int] = {
+            "sent": 0, "retries": 0, "duplicates_as_delivered": 0, "went_proactive": 0, "markdown_fallbacks": 0,
+            "uploads": 0, "upload_cache_hits": 0, "events": 0, "webhook_events": 0,
+        }
+
+    # ------------------------------------------------------------------ handlers
+
+    def on(self, *names: str) -> Any:
+        """Register a handler by event name: a dispatch name (``"GROUP_AT_MESSAGE_CREATE"``,
+        ``"FRIEND_ADD"``) or a dotted one (``"message.c2c"``, ``"notice"``)."""
+        if not names or not all(isinstance(n, str) and n for n in names):
+            raise TypeError("on() takes one or more event names, e.g. on('GROUP_AT_MESSAGE_CREATE')")
+        return super().on(*(handler_key(n) for n in names))
+
+    @property
+    def intents(self) -> int:
+        """The intents Identify asks for (given, or computed from the handlers)."""
+        if self._intents is not None:
+            return self._intents
+        return intents_for(self._dispatcher.keys())
+
+    # ------------------------------------------------------------------ lifecycle hooks
+
+    def _describe(self) -> str:
+        return self.listen or self.api_base
+
+    def _open(self) -> None:
+        spawn = self._supervisor.spawn
+        stopping = self._supervisor.stopping
+        if self._listen_address is not None:
+            policy = _WebhookPolicy(self._secret, self.webhook_max_age)
+            self._webhook_policy = policy
+            self._webhook = WebhookServer(self._listen_address, spawn=spawn, stopping=stopping, policy=policy,
+                                          on_event=self._on_webhook)
+            self._webhook.start()
+            spawn("official-token-check", self._check_token_once)
+        else:
+            spawn("official-gateway", self._gateway_main)
+        spawn("official-token", Periodic(self._refresh_token, self._refresh_period, stopping))
+
+    def _close(self, deadline: float) -> None:
+        ws = self._ws
+        if ws is not None:
+            ws.close()
+        if self._webhook is not None:
+            self._webhook.close()
+        self._media.close()
+        self._io_pool.shutdown(max(0.0, deadline - time.monotonic()))
+        self._rest.close()
+
+    def _stats(self) -> Dict[str, Any]:
+        with self._counters_lock:
+            out: Dict[str, Any] = {"official": dict(self.counters)}
+        if self._ws is not None:
+            out["gateway"] = self._ws.stats()
+        if self._session is not None:
+            out["official"]["duplicates_dropped"] = self._session.duplicates
+        if self._webhook is not None:
+            out["webhook"] = self._webhook.stats()
+        out["official"]["token_fetches"] = self._tokens.fetches
+        return out
+
+    def _count(self, key: str, n: int = 1) -> None:
+        with self._counters_lock:
+            self.counters[key] = self.counters.get(key, 0) + n
+
+    @property
+    def url(self) -> Optional[str]:
+        """The webhook's listen URL with the real port (after :meth:`start`), else None."""
+        return self._webhook.url if self._webhook is not None else None
+
+    # ------------------------------------------------------------------ token
+
+    def _fetch_token(self, url: str, body: dict, timeout: float) -> Tuple[int, Any, dict]:
+        answer = self._rest.request("POST", url, body, timeout=timeout, name="getAppAccessToken")
+        return answer.status, answer.body, answer.headers
+
+    def _refresh_period(self) -> float:
+        return max(0.5, min(self._tokens.refresh_in(), 60.0))
+
+    def _refresh_token(self) -> None:
+        if self._tokens.refresh_in() > 0:
+            return
+        try:
+            self._tokens.token()
+        except AuthenticationError as exc:
+            self._supervisor.fail(exc)
+        except BotStopped:
+            pass
+        except Error as exc:
+            log.warning("access token refresh failed: %s", exc)
+
+    def _check_token_once(self) -> None:
+        """Webhook mode: a wrong app_id/secret still ends run(); a token means the bot
+        can send, so it counts as connected."""
+        try:
+            self._tokens.token()
+            self._mark_connected(None)
+        except AuthenticationError as exc:
+            self._supervisor.fail(exc)
+        except Error as exc:
+            log.warning("access token not fetched yet: %s", exc)
+
+    # ------------------------------------------------------------------ gateway
+
+    def _gateway_url(self) -> str:
+        """``/gateway/bot``'s url, retried until it answers (AuthenticationError is final)."""
+        failures = 0
+        while True:
+            try:
+                answer = self._api("GET", "/gateway/bot")
+                if answer.ok and isinstance(answer.body.get("url"), str):
+                    return answer.body["url"]
+                raise error_for(answer, "GET /gateway/bot")
+            except AuthenticationError:
+                raise
+            except OfficialApiError as exc:
+                if exc.kind is Kind.AUTH:
+                    raise AuthenticationError(f"GET /gateway/bot refused: {exc}", status=exc.http_status) from exc
+                why: Exception = exc
+            except NetworkError as exc:
+                why = exc
+            failures += 1
+            steps = self.reconnect_steps or BACKOFF_STEPS
+            delay = steps[min(failures, len(steps)) - 1]
+            log.warning("cannot get the gateway URL (%s); retrying in %.1fs", why, delay)
+            if self._supervisor.stopping.wait(delay):
+                raise BotStopped("stopped while getting the gateway URL")
+
+    def _gateway_main(self) -> None:
+        try:
+            url = self._gateway_url()
+        except BotStopped:
+            return
+        except AuthenticationError as exc:
+            self._supervisor.fail(exc)
+            return
+        session = GatewaySession(intents=self.intents, shard=self.shard, backoff_steps=self.reconnect_steps,
+                                 storm_delay=self.storm_delay)
+        self._session = session
+        codec = GatewayCodec(session, token=self._tokens.token, on_ready=self._on_ready,
+                             on_token_rejected=self._tokens.invalidate)
+        client = WsClient(
+            url,
+            codec=codec,
+            liveness=GatewayLiveness(codec, grace=self.heartbeat_grace, event_grace=max(4.0, self.heartbeat_grace)),
+            backoff=GatewayBackoff(codec, steps=self.reconnect_steps),
+            on_event=self._on_dispatch,
+            on_open=lambda c: None,
+            on_close=lambda c, reason: self._mark_disconnected(reason),
+            stopping=self._supervisor.stopping,
+            fail=self._supervisor.fail,
+            connect_timeout=self.connect_timeout,
+            sslopt=None if self._verify is True else {"ca_certs": self._verify} if isinstance(self._verify, str) else None,
+        )
+        self._ws = client
+        if self._supervisor.stopping.is_set():
+            return
+        self._supervisor.spawn(
+            "official-gateway-watchdog", Periodic(client.watchdog, client.watchdog_period, self._supervisor.stopping)
+        )
+        client.run()
+
+    def _on_ready(self, user: Dict[str, Any], resumed: bool) -> None:
+        log.info("gateway %s as %s", "resumed" if resumed else "ready", user.get("username") or user.get("id"))
+        self._mark_connected(user.get("id"))
+
+    # ------------------------------------------------------------------ inbound
+
+    def _on_dispatch(self, frame: Dict[str, Any]) -> None:
+        """Reader thread: one dispatch (duplicates already dropped); never blocks."""
+        event = Event.from_payload(frame, bot=self)
+        self._count("events")
+        scene = MESSAGE_SCENES.get(event.type)
+        if scene is not None and event.message_id:
+            self._ledger.received(event.message_id, scene)
+        elif event.type in _REPLYABLE_EVENTS and event.event_id:
+            kind = _REPLYABLE_EVENTS[event.type] or ("group" if event.get("group_openid") else "c2c")
+            self._ledger.received(event.event_id, kind)
+        if event.type == "INTERACTION_CREATE" and event.get("id"):
+            self._dispatcher.submit_job(self._ack_interaction, str(event["id"]))
+        self._dispatcher.submit_event(event)
+
+    def _on_webhook(self, obj: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        """Listener thread: answer at once; handlers run after the ack."""
+        op = obj.get("op")
+        d = obj.get("d")
+        if op == 13:
+            if not isinstance(d, dict) or not isinstance(d.get("plain_token"), str):
+                return {"code": 400, "message": "op 13 without plain_token"}
+            token = d["plain_token"]
+            if self._webhook_policy is None:  # pragma: no cover - set before the listener starts
+                return {"code": 500, "message": "webhook keys not ready"}
+            signature = self._webhook_policy.keys.sign_validation(str(d.get("event_ts", "")), token)
+            return {"plain_token": token, "signature": signature}
+        if op == 1:
+            return {"op": 11, "d": d if isinstance(d, int) else 0}
+        if op != 0:
+            return {"op": 12, "d": 0}
+        self._count("webhook_events")
+        key = None
+        if isinstance(d, dict) and d.get("id") not in (None, ""):
+            key = f"{obj.get('t')}:{d['id']}"
+        elif isinstance(obj.get("id"), str):
+            key = obj["id"]
+        with self._webhook_lock:  # one listener thread per connection
+            duplicate = key is not None and self._webhook_seen.seen(key)
+        if not duplicate:
+            if not self._connected:
+                self._mark_connected(None)
+            self._on_dispatch(obj)
+        return {"op": 12, "d": 0}
+
+    def _ack_interaction(self, interaction_id: str) -> None:
+        try:
+            answer = self._api("PUT", f"/interactions/{interaction_id}", {"code": 0})
+            if not answer.ok:
+                log.warning("INTERACTION_CREATE %s not acknowledged: %s", interaction_id, answer.message)
+        except Error as exc:
+            log.warning("INTERACTION_CREATE %s not acknowledged: %s", interaction_id, exc)
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _api(self, method: str, path: str, body: Any = None, *, timeout: Optional[float] = None) -> Answer:
+        """One API request with the token (refreshed and replayed once on 401/11244).
+
+        Raises:
+            NetworkError: no answer (ConnectFailed: not sent; ApiTimeout/ResponseLost: may have run).
+            AuthenticationError: a fresh token was refused too.
+        """
+        name = f"{method} {path}"
+
+        def attempt(authorization: str) -> Answer:
+            raw = self._rest.request(method, path, body, timeout=timeout or self.api_timeout, name=name,
+                                     headers={"Authorization": authorization, "X-Union-Appid": self.app_id})
+            answer = classify(raw.status, raw.body, raw.headers)
+            if answer.kind is Kind.TOKEN:
+                raise error_for(answer, name)
+            if answer.kind is not Kind.OK:
+                log.debug("%s answered %s %s %s (trace %s)", name, answer.status, answer.code, answer.message,
+                          answer.trace_id)
+            return answer
+
+        return self._tokens.call(attempt)
+
+    def _wait(self, seconds: float, what: str) -> None:
+        if self._supervisor.stopping.wait(max(0.0, seconds)):
+            raise BotStopped(f"{what}: the bot is stopping")
+
+    def _post(self, path: str, body: Dict[str, Any], *, passive: bool) -> Tuple[Answer, int, bool]:
+        """POST one logical message, retrying it as is (same ``msg_seq``) where safe.
+
+        Returns (answer, attempts, delivered_by_duplicate). Raises the typed error
+        of a refusal, or what the transport raised when retrying is not safe.
+        """
+        name = f"POST {path}"
+        attempts = 0
+        delay = self.retry_backoff
+        while True:
+            attempts += 1
+            try:
+                answer = self._api("POST", path, body)
+            except ConnectFailed as exc:
+                if attempts >= self.send_attempts:
+                    raise
+                log.warning("%s: not sent (%s); retrying", name, exc)
+            except (ApiTimeout, ResponseLost) as exc:
+                # May have run. Passive: the same msg_seq makes a retry safe (40054005 = delivered).
+                if not passive:
+                    raise SendUnconfirmed(
+                        f"{name}: no answer ({exc}); a proactive message has no msg_seq protection, so it "
+                        "was not resent", action=name, params=body, attempts=attempts, cause=exc) from exc
+                if attempts >= self.send_attempts:
+                    raise SendUnconfirmed(f"{name}: no answer after {attempts} tries ({exc})", action=name,
+                                          params=body, attempts=attempts, cause=exc) from exc
+                log.warning("%s: outcome unknown (%s); retrying with the same msg_seq", name, exc)
+            else:
+                if answer.kind is Kind.OK:
+                    return answer, attempts, False
+                if answer.kind is Kind.DUPLICATE and attempts > 1:
+                    self._count("duplicates_as_delivered")
+                    return answer, attempts, True  # an earlier try of this very message got through
+                if answer.kind is Kind.RETRY and attempts < self.send_attempts:
+                    wait = answer.retry_after if answer.retry_after is not None else delay
+                    log.warning("%s: %s %s, not run; retrying in %.1fs", name, answer.status, answer.message, wait)
+                    self._count("retries")
+                    self._wait(min(wait, 30.0), name)
+                    delay = min(30.0, delay * 2)
+                    continue
+                if answer.kind is Kind.UNKNOWN:
+                    if not passive:
+                        raise SendUnconfirmed(f"{name}: HTTP {answer.status}, the message may or may not be "
+                                              "delivered; not resent (proactive)", action=name, params=body,
+                                              attempts=attempts, cause=error_for(answer, name))
+                    if attempts >= self.send_attempts:
+                        raise SendUnconfirmed(f"{name}: HTTP {answer.status} after {attempts} tries", action=name,
+                                              params=body, attempts=attempts, cause=error_for(answer, name))
+                    log.warning("%s: HTTP %s, outcome unknown; retrying with the same msg_seq", name, answer.status)
+                else:
+                    raise error_for(answer, name)
+            self._count("retries")
+            self._wait(delay, name)
+            delay = min(30.0, delay * 2)
+
+    # ------------------------------------------------------------------ sends
+
+    @staticmethod
+    def _path(scene: str, target: str) -> str:
+        if scene == "c2c":
+            return f"/v2/users/{target}/messages"
+        if scene == "group":
+            return f"/v2/groups/{target}/messages"
+        if scene == "guild":
+            return f"/channels/{target}/messages"
+        if scene == "direct":
+            return f"/dms/{target}/messages"
+        raise ValueError(f"unknown scene {scene!r}")
+
+    def _send_body(self, scene: str, target: str, body: Dict[str, Any], anchor: Tuple[Optional[str], Optional[str]],
+                   ) -> Tuple[Answer, int, bool, ReplySlot]:
+        """Send one message body with a slot of its own; past the window or budget go
+        proactive once (where allowed) or raise the typed error."""
+        msg_id, event_id = anchor
+        slot = self._ledger.plan(scene, msg_id, event_id=event_id)  # a proactive slot carries no msg_id
+        if (msg_id or event_id) and not slot.passive:
+            self._count("went_proactive")
+        try:
+            answer, attempts, dup = self._post(self._path(scene, target), dict(body, **slot.fields()),
+                                               passive=slot.passive)
+        except OfficialApiError as exc:
+            if slot.passive and exc.kind in (Kind.WINDOW, Kind.BUDGET):
+                self._ledger.mark(msg_id or event_id or "", "budget" if exc.kind is Kind.BUDGET else "window")
+                retry = self._ledger.proactive_slot(scene, "budget" if exc.kind is Kind.BUDGET else "window",
+                                                    msg_id or event_id)
+                self._count("went_proactive")
+                answer, attempts, dup = self._post(self._path(scene, target), dict(body, **retry.fields()),
+                                                   passive=False)
+                return answer, attempts + 1, dup, retry
+            raise
+        return answer, attempts, dup, slot
+
+    def _send_message(self, scene: str, target: str, message: Any, *, msg_id: Optional[str] = None,
+                      event_id: Optional[str] = None) -> OfficialReceipt:
+        self._require_started("send")
+        if not target:
+            raise ValueError(f"no {scene} target to send to")
+        parts = split_outbound(message, scene, limit=self.text_limit)
+        if not parts:
+            raise ValueError("the message is empty")
+        ids: List[str] = []
+        total = 0
+        verified = False
+        for part in parts:
+            for answer, attempts, dup in self._send_part(scene, target, part, (msg_id, event_id)):
+                total += attempts
+                verified = verified or dup
+                if answer.message_id:
+                    ids.append(answer.message_id)
+        data: Dict[str, Any] = {"message_id": ids[0] if ids else None, "message_ids": ids}
+        return OfficialReceipt(data, attempts=total, verified=verified)
+
+    def _send_part(self, scene: str, target: str, part: Part,
+                   anchor: Tuple[Optional[str], Optional[str]]) -> List[Tuple[Answer, int, bool]]:
+        if part.kind == "media":
+            assert part.segment is not None
+            return [self._send_media(scene, target, part.segment, anchor)]
+        markdown = part.kind == "markdown" or self.markdown
+        text = part.text
+        while True:
+            if scene in ("guild", "direct"):
+                body = guild_body(text, markdown=markdown)
+            else:
+                body = text_body(text, markdown=markdown)
+            try:
+                answer, attempts, dup, _ = self._send_body(scene, target, body, anchor)
+                self._count("sent")
+                return [(answer, attempts, dup)]
+            except OfficialApiError as exc:
+                if exc.kind is Kind.MARKDOWN_REFUSED and markdown:
+                    log.info("markdown refused (%s); sending plain text from now on", exc)
+                    self.markdown = False
+                    markdown = False
+                    self._count("markdown_fallbacks")
+                    continue
+                if exc.kind is Kind.TOO_LONG and len(text.encode("utf-8")) > 200:
+                    half = max(100, len(text.encode("utf-8")) // 2)
+                    out: List[Tuple[Answer, int, bool]] = []
+                    for piece in split_text(text, half):
+                        out.extend(self._send_part(scene, target, Part("text", piece), anchor))
+                    return out
+                raise
+
+    def _send_media(self, scene: str, target: str, segment: MessageSegment,
+                    anchor: Tuple[Optional[str], Optional[str]]) -> Tuple[Answer, int, bool]:
+        if scene in ("guild", "direct"):
+            url = str(segment.data.get("url") or segment.data.get("file") or "")
+            if segment.type != "image" or not url.startswith(("http://", "https://")):
+                raise ValueError("guild channels and DMs take images by http(s) URL only")
+            answer, attempts, dup, _ = self._send_body(scene, target, guild_body(image=url), anchor)
+            return answer, attempts, dup
+        file_info = self._upload(scene, target, segment)
+        caption = str(segment.data.get("caption") or "")
+        answer, attempts, dup, _ = self._send_body(scene, target, media_body(file_info, caption), anchor)
+        self._count("sent")
+        return answer, attempts, dup
+
+    def _upload(self, scene: str, target: str, segment: MessageSegment) -> str:
+        """``file_info`` for a media segment, uploaded once per (content, scope, type) until its ttl."""
+        file_type = FILE_TYPES[segment.type]
+        source = str(segment.data.get("url") or segment.data.get("file") or "")
+        body: Dict[str, Any] = {"file_type": file_type, "srv_send_msg": False}
+        if source.startswith(("http://", "https://")):
+            body["url"] = source
+            digest = hashlib.sha256(source.encode("utf-8")).hexdigest()
+            timeout = self.large_upload_timeout  # the platform downloads it before it answers
+        else:
+            data = _media_bytes(source)
+            digest = hashlib.sha256(data).hexdigest()
+            timeout = self.large_upload_timeout if len(data) > 10 * 1024 * 1024 else self.upload_timeout
+            if len(data) > self.chunked_upload_threshold:
+                body["upload_id"] = None  # set below, once the parts are up
+            else:
+                body["file_data"] = base64.b64encode(data).decode("ascii")
+        if segment.data.get("name"):
+            body["file_name"] = str(segment.data["name"])
+        key = (digest, scene, file_type)  # reusable across targets of the same kind until its ttl
+        now = time.monotonic()
+        with self._files_lock:
+            cached = self._files.get(key)
+            if cached is not None and cached[1] > now:
+                self._count("upload_cache_hits")
+                return cached[0]
+        base = f"/v2/users/{target}" if scene == "c2c" else f"/v2/groups/{target}"
+        path = f"{base}/files"
+        if "upload_id" in body:
+            body["upload_id"] = self._upload_parts(base, file_type, data, segment)
+            body.setdefault("file_name", str(segment.data.get("name") or f"file{FILE_EXTENSIONS.get(file_type, '')}"))
+        delay = self.retry_backoff
+        for attempt in range(1, self.send_attempts + 2):
+            try:
+                answer = self._api("POST", path, body, timeout=timeout)
+            except ConnectFailed:
+                if attempt > self.send_attempts:
+                    raise
+                answer = None
+            except (ApiTimeout, ResponseLost):
+                # An upload has no effect until it is sent: trying again is safe.
+                if attempt > self.send_attempts:
+                    raise
+                answer = None
+            if answer is not None:
+                if answer.ok and isinstance(answer.body.get("file_info"), str):
+                    ttl = answer.body.get("ttl")
+                    ttl_s = float(ttl) if isinstance(ttl, (int, float)) and not isinstance(ttl, bool) else 0.0
+                    lifetime = ttl_s - 5.0 if ttl_s > 0 else 3600.0
+                    with self._files_lock:
+                        self._files[key] = (answer.body["file_info"], time.monotonic() + lifetime)
+                    self._count("uploads")
+                    return str(answer.body["file_info"])
+                retryable = answer.kind in (Kind.MEDIA_RETRY, Kind.RETRY, Kind.UNKNOWN)
+                if not retryable or attempt > self.send_attempts:
+                    raise error_for(answer, f"POST {path}")
+                log.warning("upload to %s failed (%s %s); retrying", path, answer.code, answer.message)
+            self._wait(delay, f"POST {path}")
+            delay = min(30.0, delay * 2)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _upload_parts(self, base: str, file_type: int, data: bytes, segment: MessageSegment) -> str:
+        """A large file in parts: ``upload_prepare``, a PUT per part, ``upload_part_finish``;
+        returns the ``upload_id`` for ``/files``. Every step is safe to repeat."""
+        name = str(segment.data.get("name") or f"file{FILE_EXTENSIONS.get(file_type, '')}")
+        prepare = self._api("POST", f"{base}/upload_prepare", {
+            "file_type": file_type, "file_size": str(len(data)), "file_name": name,
+            "md5": hashlib.md5(data).hexdigest(), "sha1": hashlib.sha1(data).hexdigest(),
+            "md5_10m": hashlib.md5(data[:10002432]).hexdigest(),
+        }, timeout=self.upload_timeout)
+        if not prepare.ok:
+            raise error_for(prepare, f"POST {base}/upload_prepare")
+        info = prepare.body.get("data") if isinstance(prepare.body.get("data"), dict) else prepare.body
+        upload_id = info.get("upload_id")
+        block = info.get("block_size")
+        parts = info.get("parts")
+        if not isinstance(upload_id, str) or not isinstance(block, int) or block <= 0 or not isinstance(parts, list):
+            raise error_for(prepare, f"POST {base}/upload_prepare: no upload_id, block_size or parts")
+        indexes = [p.get("index", p.get("part_index")) for p in parts if isinstance(p, dict)]
+        lowest = min(i for i in indexes if isinstance(i, int))  # parts may count from 0 or from 1
+        for part in parts:
+            index = part.get("index", part.get("part_index"))
+            chunk = data[(index - lowest) * block:(index - lowest + 1) * block]
+            self._put_part(str(part["presigned_url"]), chunk)
+            self._finish_part(base, upload_id, index, chunk)
+        return upload_id
+
+    def _put_part(self, url: str, chunk: bytes) -> None:
+        delay = self.retry_backoff
+        for attempt in range(1, self.send_attempts + 2):
+            try:
+                answer = self._rest.request("PUT", url, raw=chunk, timeout=self.large_upload_timeout,
+                                            name="PUT part")  # presigned: no QQ credentials
+                if 200 <= answer.status < 300:
+                    return
+                problem: Exception = error_for(classify(answer.status, answer.body, answer.headers), "PUT part")
+            except NetworkError as exc:  # a PUT of the same bytes is idempotent
+                problem = exc
+            if attempt > self.send_attempts:
+                raise problem
+            self._wait(delay, "PUT part")
+            delay = min(30.0, delay * 2)
+
+    def _finish_part(self, base: str, upload_id: str, index: int, chunk: bytes) -> None:
+        body = {"upload_id": upload_id, "part_index": index, "block_size": str(len(chunk)),
+                "md5": hashlib.md5(chunk).hexdigest()}
+        delay = self.retry_backoff
+        for attempt in range(1, self.send_attempts + 3):
+            try:
+                answer: Optional[Answer] = self._api("POST", f"{base}/upload_part_finish", body,
+                                                     timeout=self.upload_timeout)
+            except NetworkError:
+                if attempt > self.send_attempts + 1:
+                    raise
+                answer = None
+            if answer is not None:
+                if answer.ok:
+                    return
+                if answer.kind not in (Kind.MEDIA_RETRY, Kind.RETRY, Kind.UNKNOWN) or attempt > self.send_attempts + 1:
+                    raise error_for(answer, f"POST {base}/upload_part_finish")
+            self._wait(delay, "upload_part_finish")
+            delay = min(30.0, delay * 2)
+
+    # ------------------------------------------------------------------ public sends
+
+    def reply(self, event: Event, message: Any) -> OfficialReceipt:
+        """Reply to ``event``: passive (``msg_id`` / ``event_id``) while the platform allows
+        it, then proactive where allowed.
+
+        Blocks until the platform answered. Thread-safe.
+
+        Raises:
+            ReplyWindowClosed, ReplyBudgetSpent: nothing sent (proactive not allowed here).
+            ProactiveRefused: the platform refused the proactive fallback.
+            SendUnconfirmed: no answer and retrying was not safe.
+            OfficialApiError: another refusal. NetworkError: the API is unreachable.
+        """
+        scene = event.scene
+        target = event.target
+        if not scene or not target:
+            raise ValueError(f"cannot reply to {event.type or 'this event'}: no chat to reply to")
+        msg_id = event.message_id
+        event_id = None if msg_id else event.event_id
+        return self._send_message(scene, target, message, msg_id=msg_id, event_id=event_id)
+
+    def send(self, event: Event, message: Any) -> OfficialReceipt:
+        """Same as :meth:`reply` (the name other bots use)."""
+        return self.reply(event, message)
+
+    def send_c2c_message(self, openid: str, message: Any, *, msg_id: Optional[str] = None) -> OfficialReceipt:
+        """Send to a user (proactive unless ``msg_id``). May be refused by the platform."""
+        return self._send_message("c2c", openid, message, msg_id=msg_id)
+
+    def send_group_message(self, group_openid: str, message: Any, *, msg_id: Optional[str] = None) -> OfficialReceipt:
+        """Send to a group (proactive unless ``msg_id``). Needs the group's permission."""
+        return self._send_message("group", group_openid, message, msg_id=msg_id)
+
+    def send_channel_message(self, channel_id: str, message: Any, *, msg_id: Optional[str] = None) -> OfficialReceipt:
+        """Send to a guild channel."""
+        return self._send_message("guild", channel_id, message, msg_id=msg_id)
+
+    def send_direct_message(self, guild_id: str, message: Any, *, msg_id: Optional[str] = None) -> OfficialReceipt:
+        """Send to a guild DM session (``guild_id`` of the DM)."""
+        return self._send_message("direct", guild_id, message, msg_id=msg_id)
+
+    # ------------------------------------------------------------------ media in
+
+    def fetch_image(self, image: Any, timeout: Optional[float] = None) -> Media:
+        """Fetch a received image (a segment, an event holding one, or a URL) as
+        :class:`~qqreliable.Media`: downloaded from its attachment URL (scheme fixed),
+        retried, validated (HTML/JSON error bodies and truncated files are never
+        returned) and cached as on the other protocols. Thread-safe.
+
+        Raises:
+            MediaUnavailable: the download failed (``.errors`` lists each cause).
+            ValueError: ``image`` holds no image.
+        """
+        return self._media.fetch("image", image, timeout)
+
+    def fetch_record(self, record: Any, timeout: Optional[float] = None) -> Media:
+        """Like :meth:`fetch_image` for voice (SILK; ``wav_url`` is in the segment too)."""
+        return self._media.fetch("record", record, timeout)
+
+    def fetch_video(self, video: Any, timeout: Optional[float] = None) -> Media:
+        """Like :meth:`fetch_image` for videos."""
+        return self._media.fetch("video", video, timeout)
+
+    # ------------------------------------------------------------------ streaming
+
+    def reply_stream(self, event: Event, chunks: Iterable[Any], interval: Optional[float] = None,
+                     **kwargs: Any) -> OfficialReceipt:
+        """Reply with ``chunks`` (an iterable of str, e.g. an LLM's output): streamed in
+        C2C, gathered and sent once elsewhere. See :mod:`.stream` for the rules kept.
+
+        Blocks until the final chunk went out. Returns one receipt for the whole reply.
+        """
+        if kwargs:
+            raise TypeError(f"reply_stream() got unexpected options: {', '.join(sorted(kwargs))}")
+        self._require_started("reply_stream")
+        scene, target, msg_id = event.scene, event.target, event.message_id
+        if not scene or not target:
+            raise ValueError(f"cannot reply to {event.type or 'this event'}: no chat to reply to")
+        attempts = [0]
+        verified = [False]
+
+        def post_chunk(body: Dict[str, Any]) -> Any:
+            first = "id" not in body["stream"]
+            slot = self._ledger.plan(scene, msg_id, count=first)
+            if not slot.passive:
+                raise ReplyWindowClosed(f"stream reply to {msg_id}", message="the reply window closed mid-stream",
+                                        kind=Kind.WINDOW, sent=False)
+            answer, n, dup = self._post(self._path(scene, target), dict(body, **slot.fields()), passive=True)
+            attempts[0] += n
+            verified[0] = verified[0] or dup
+            return answer.body
+
+        def post_once(message: Message) -> Any:
+            receipt = self._send_message(scene, target, message, msg_id=msg_id)
+            attempts[0] += receipt.attempts
+            return {"id": receipt.message_id} if receipt.message_id else None
+
+        def post_media(segment: MessageSegment) -> Any:
+            return post_once(Message(segment))
+
+        streaming = scene == "c2c" and msg_id is not None and self._ledger.remaining(msg_id) > 0
+        sender = StreamSender(
+            post_chunk, post_media=post_media, post_once=post_once, streaming=streaming,
+            interval=self.stream_interval if interval is None else interval, markdown=self.markdown,
+            index_base=self.stream_index_base,
+        )
+        result = sender.run(chunks)
+        if not result.markdown:
+            self.markdown = False
+        return OfficialReceipt({"message_id": result.message_id, "message_ids": result.message_ids,
+                                "chunks": result.chunks}, attempts=attempts[0], verified=verified[0])
+
+
+def _media_bytes(source: str) -> bytes:
+    """The bytes of a ``base64://`` or ``file://`` (or local path) media source."""
+    if source.startswith("base64://"):
+        return base64.b64decode(source[len("base64://"):])
+    if source.startswith("file://"):
+        path = unquote(urlsplit(source).path)
+        if os.name == "nt" and path.startswith("/"):
+            path = path[1:]
+    else:
+        path = source
+    if not path or not os.path.isfile(path):
+        raise ValueError(f"media {source[:80]!r} is neither a URL, base64:// nor an existing file")
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+class _AttachmentsOnly:
+    """The media facts of the official API for the shared fetcher: attachments have a
+    URL (sometimes without its scheme) and the API has no media lookup."""
+
+    def find(self, kind: str, target: Any) -> MediaRef:
+        from .message import fix_url
+
+        if isinstance(target, Event):
+            for seg in target.message:
+                if seg.type == kind:
+                    target = seg
+                    break
+            else:
+                raise ValueError(f"the event holds no {kind}")
+        if isinstance(target, MessageSegment):
+            target = target.data.get("url") or target.data.get("file")
+        elif isinstance(target, Mapping):
+            target = target.get("url") or target.get("file")
+        if not isinstance(target, str) or not target.strip():
+            raise ValueError(f"no {kind} URL to fetch in {type(target).__name__}")
+        return MediaRef(kind, file=None, url=fix_url(target))
+
+    def describe(self, kind: str) -> str:
+        return "the attachment URL"
+
+    def ask(self, ref: MediaRef, timeout: float, options: Mapping[str, Any]) -> List[str]:
+        raise MediaAttemptError("api", "api_unsupported", "the official API has no media lookup")
+
+    def cause(self, error: BaseException) -> str:
+        return getattr(error, "cause", "api_unsupported")
+
+    def probe_offline(self, timeout: float) -> Optional[str]:
+        return None
+
+    def account_signal(self, event: Mapping[str, Any]) -> Any:
+        return None
+
+    def rewrite_media(self, action: str, params: Dict[str, Any], visit: Any, text: Any) -> Dict[str, Any]:
+        return params

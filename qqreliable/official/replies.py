@@ -1,0 +1,211 @@
+"""Passive replies: ``msg_seq`` allocation, the reply window and the reply budget.
+
+The platform de-duplicates replies on (``msg_id``, ``msg_seq``) (qq-official.md
+§6.4): a second send with the same pair answers 40054005. So every *distinct*
+outbound message to one inbound ``msg_id`` gets its own ``msg_seq`` (1..65535),
+and a *retry* of the same message reuses it: a 40054005 on the retry then means
+the first attempt was delivered.
+
+A reply is passive while the inbound message is younger than its window (5 min
+in groups, guild channels and DMs, 60 min in C2C; a safety margin before the
+end) and fewer than 5 replies used it (§6.3). Past either, :meth:`ReplyLedger.plan`
+turns the reply proactive where the scene allows it, or raises a typed error
+with nothing sent: never a loop on 22009 / 40034024.
+
+Pure: an injected clock; a lock for thread safety, no threads.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Collection, Dict, Optional
+
+from .codes import Kind, ReplyBudgetSpent, ReplyWindowClosed
+
+__all__ = ["ReplyLedger", "ReplySlot", "WINDOWS", "SCENES", "MAX_SEQ"]
+
+SCENES = ("c2c", "group", "guild", "direct")
+#: Passive-reply windows in seconds, per scene (send.md).
+WINDOWS: Dict[str, float] = {"c2c": 3600.0, "group": 300.0, "guild": 300.0, "direct": 300.0}
+MAX_SEQ = 65535
+
+
+@dataclass(frozen=True)
+class ReplySlot:
+    """One logical outbound message: keep it for every retry of that message.
+
+    Attributes:
+        msg_id: the inbound message replied to (None: proactive).
+        event_id: the inbound event replied to (None unless replying to an event).
+        msg_seq: the sequence number of this message (1..65535).
+        passive: True when it is sent as a reply.
+        reason: why a reply turned proactive ("window", "budget", "refused"), or "".
+    """
+
+    msg_id: Optional[str]
+    msg_seq: int
+    passive: bool
+    event_id: Optional[str] = None
+    reason: str = ""
+
+    def fields(self) -> Dict[str, object]:
+        """The body fields of this slot (``msg_id``/``event_id`` only when passive)."""
+        body: Dict[str, object] = {"msg_seq": self.msg_seq}
+        if self.passive and self.msg_id:
+            body["msg_id"] = self.msg_id
+        if self.passive and self.event_id:
+            body["event_id"] = self.event_id
+        return body
+
+
+class _Entry:
+    __slots__ = ("scene", "received", "next_seq", "used", "dead")
+
+    def __init__(self, scene: str, received: float) -> None:
+        self.scene = scene
+        self.received = received
+        self.next_seq = 1
+        self.used = 0
+        self.dead = ""  # "window" / "budget" once the platform said so
+
+
+class ReplyLedger:
+    """What each inbound message still allows. Thread-safe.
+
+    Args:
+        clock: a monotonic clock.
+        windows: passive windows per scene (seconds).
+        margin: stop replying passively this many seconds before the window ends.
+        budget: replies per inbound message.
+        proactive: scenes where a reply may turn proactive when it can no longer
+            be passive.
+        size: inbound messages remembered at most (oldest forgotten first).
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        windows: Optional[Dict[str, float]] = None,
+        margin: float = 20.0,
+        budget: int = 5,
+        proactive: Collection[str] = ("c2c", "group"),
+        size: int = 50_000,
+    ) -> None:
+        self._clock = clock
+        self.windows = dict(WINDOWS)
+        self.windows.update(windows or {})
+        self.margin = margin
+        self.budget = budget
+        self.proactive = frozenset(proactive)
+        self.size = size
+        self._lock = threading.Lock()
+        self._entries: "collections.OrderedDict[str, _Entry]" = collections.OrderedDict()
+        self._proactive_seq = itertools.count(1)
+
+    # ------------------------------------------------------------------ inbound
+
+    def received(self, msg_id: str, scene: str, *, age: float = 0.0) -> None:
+        """Note an inbound message (call before its handlers run). ``age``: seconds it
+        already waited (a webhook or replay delay)."""
+        if scene not in self.windows:
+            raise ValueError(f"unknown scene {scene!r}; one of {SCENES}")
+        now = self._clock()
+        with self._lock:
+            if msg_id in self._entries:
+                return
+            self._entries[msg_id] = _Entry(scene, now - max(0.0, age))
+            horizon = now - max(self.windows.values()) - 60.0
+            while self._entries and (
+                len(self._entries) > self.size or next(iter(self._entries.values())).received < horizon
+            ):
+                self._entries.popitem(last=False)
+
+    def _entry(self, msg_id: str, scene: str) -> _Entry:
+        entry = self._entries.get(msg_id)
+        if entry is None:
+            # Not seen (another process received it, or it was forgotten): assume fresh.
+            entry = self._entries[msg_id] = _Entry(scene, self._clock())
+        return entry
+
+    def remaining(self, msg_id: str) -> float:
+        """Seconds of passive window left (0 when closed or unknown)."""
+        with self._lock:
+            entry = self._entries.get(msg_id)
+            if entry is None:
+                return 0.0
+            return max(0.0, entry.received + self.windows[entry.scene] - self.margin - self._clock())
+
+    # ------------------------------------------------------------------ outbound
+
+    def plan(self, scene: str, msg_id: Optional[str], *, count: bool = True, event_id: Optional[str] = None) -> ReplySlot:
+        """A slot for one new logical message replying to ``msg_id`` (or proactive when None).
+
+        Args:
+            scene: "c2c", "group", "guild" or "direct".
+            msg_id: the inbound message replied to; None sends proactively.
+            count: False for a message that does not use a reply of the budget
+                (a stream's later chunks).
+            event_id: reply to an event instead (``FRIEND_ADD`` ...); allocated like msg_id.
+
+        Raises:
+            ReplyWindowClosed: the window has passed and ``scene`` may not send proactively.
+            ReplyBudgetSpent: the budget is spent and ``scene`` may not send proactively.
+        """
+        anchor = msg_id or event_id
+        if anchor is None:
+            return ReplySlot(None, self._next_proactive(), False)
+        now = self._clock()
+        with self._lock:
+            entry = self._entry(anchor, scene)
+            reason = entry.dead
+            if not reason and now > entry.received + self.windows[entry.scene] - self.margin:
+                reason = "window"
+            if not reason and count and entry.used >= self.budget:
+                reason = "budget"
+            if not reason:
+                seq = entry.next_seq
+                entry.next_seq = seq + 1 if seq < MAX_SEQ else 1
+                if count:
+                    entry.used += 1
+                return ReplySlot(msg_id, seq, True, event_id=event_id)
+        return self.proactive_slot(scene, reason, anchor)
+
+    def proactive_slot(self, scene: str, reason: str, anchor: Optional[str] = None) -> ReplySlot:
+        """The proactive fallback of a reply, or the typed error when ``scene`` allows none."""
+        if scene not in self.proactive:
+            cls = ReplyBudgetSpent if reason == "budget" else ReplyWindowClosed
+            what = "its 5 replies are spent" if reason == "budget" else "its passive window has passed"
+            raise cls(
+                f"reply to {anchor}",
+                message=f"cannot reply to {anchor}: {what}, and proactive {scene} messages are not allowed",
+                kind=Kind.BUDGET if reason == "budget" else Kind.WINDOW,
+                sent=False,
+            )
+        return ReplySlot(None, self._next_proactive(), False, reason=reason)
+
+    def _next_proactive(self) -> int:
+        with self._lock:
+            return (next(self._proactive_seq) - 1) % MAX_SEQ + 1
+
+    def mark(self, msg_id: str, reason: str) -> None:
+        """The platform refused ``msg_id`` ("window": 40034024 / expired, "budget": 22009):
+        later replies skip the doomed passive attempt."""
+        with self._lock:
+            entry = self._entries.get(msg_id)
+            if entry is not None:
+                entry.dead = reason
+
+    def used(self, msg_id: str) -> int:
+        """Replies counted against ``msg_id`` so far."""
+        with self._lock:
+            entry = self._entries.get(msg_id)
+            return entry.used if entry else 0
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
