@@ -110,6 +110,10 @@ class BotBase:
         queue worker). A facade that passes ``store=`` to this class overrides it."""
         raise NotImplementedError(f"{type(self).__name__} must implement _event_from() to use a store")
 
+    def _raw_event(self, event: Any) -> Dict[str, Any]:
+        """The raw event ``_event_from`` rebuilds ``event`` from (a queue job's payload)."""
+        return dict(event)
+
     def _admit(self, obj: Dict[str, Any], dedupe: Any) -> Tuple[bool, Optional[str]]:
         """Whether an inbound event is handled here, and its claim (shared store)."""
         if self._worker_mode:
@@ -124,9 +128,10 @@ class BotBase:
         claims = self._claims
         queue = self._queue
         if queue is not None and self._dispatcher.handlers_for(event.name):
-            if queue.enqueue(event, claim, bool(getattr(event, "recovered", False))):
+            raw = self._raw_event(event)
+            if queue.enqueue(raw, claim, bool(getattr(event, "recovered", False))):
                 if claims is not None:
-                    claims.queued(claim, dict(event))
+                    claims.queued(claim, raw)
                 return True
             # Redis refused: degraded, run it here.
         if claims is None or claim is None:

@@ -64,6 +64,7 @@ class EventQueue:
         self.enqueue_errors = 0
 
     def enqueue(self, event: Dict[str, Any], key: Optional[str], recovered: bool = False) -> bool:
+        # ``event``: the raw event (``bot._raw_event``), rebuilt by the worker's ``_event_from``.
         """Queue a job for ``event``; False when Redis refused or the store is degraded
         (the caller runs it here, without waiting on a dead server)."""
         if getattr(self._store, "degraded", False):
