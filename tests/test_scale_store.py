@@ -59,6 +59,7 @@ def test_counters_count_and_expire(store) -> None:  # type: ignore[no-untyped-de
     assert [store.incr("seq", 30) for _ in range(3)] == [1, 2, 3]
     assert store.incr("other", 30) == 1
     assert store.incr("short", 0.05) == 1
+    assert store.get("seq") == "3"  # a counter reads as text in both
 
 
 def test_memory_counter_expires() -> None:

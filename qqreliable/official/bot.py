@@ -227,6 +227,8 @@ class OfficialBot(BotBase):
         self.chunked_upload_threshold = chunked_upload_threshold
         self._verify = verify
         self._ledger = ReplyLedger(margin=reply_margin, proactive=proactive)
+        if shared is not None:
+            self._ledger.share(shared, self.app_id)  # msg_seq and reply budgets fleet-wide
         self._rest = RestClient(self.api_base, verify=verify, connect_timeout=min(connect_timeout, 10.0),
                                 pool_size=workers + 4)
         self._tokens = TokenManager(self.app_id, self._secret, token_url=token_url, fetch=self._fetch_token,

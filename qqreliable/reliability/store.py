@@ -179,6 +179,8 @@ class MemoryStore:
     def get(self, key: str) -> Optional[str]:
         with self._lock:
             value = self._live(key, self._clock())
+            if isinstance(value, int):
+                return str(value)  # a counter reads as text, as in Redis
             return value if isinstance(value, str) else None
 
     def incr(self, key: str, ttl: float) -> int:

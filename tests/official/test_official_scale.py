@@ -49,3 +49,24 @@ def test_official_store_option_is_checked() -> None:
         OfficialBot(app_id="1", secret="s", store=3)
     with pytest.raises(ValueError, match="needs a Redis store"):
         OfficialBot(app_id="1", secret="s", handlers="queue")
+
+
+def test_two_reply_ledgers_on_one_store_share_msg_seq_and_the_budget() -> None:
+    from qqreliable.official.replies import ReplyLedger
+    from qqreliable.reliability.store import MemoryStore
+
+    store = MemoryStore()
+    a, b = ReplyLedger(), ReplyLedger()
+    a.share(store, "app")
+    b.share(store, "app")
+    a.received("m1", "group")
+    b.received("m1", "group")
+    slots = [(a if i % 2 else b).plan("group", "m1") for i in range(5)]
+    assert [s.msg_seq for s in slots] == [1, 2, 3, 4, 5] and all(s.passive for s in slots)
+    sixth = a.plan("group", "m1")
+    assert not sixth.passive and sixth.reason == "budget"  # the budget of 5 is one for both
+    assert b.used("m1") == 5
+    a.received("m2", "c2c")
+    b.received("m2", "c2c")
+    a.mark("m2", "window")
+    assert not b.plan("c2c", "m2").passive  # the platform's refusal is known to both
