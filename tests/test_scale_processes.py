@@ -16,7 +16,6 @@ import pytest
 from qqreliable.testing import FakeOneBot
 
 from .helpers import eventually
-from .scale_helpers import redis_base, redis_url  # noqa: F401 (fixtures)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GROUP = 5001

@@ -12,7 +12,6 @@ from qqreliable.reliability.sendpolicy import Pacing
 from qqreliable.testing import FakeOneBot
 
 from .helpers import eventually
-from .scale_helpers import redis_base, redis_url  # noqa: F401 (fixtures)
 from .test_scale_processes import GROUP, Proc, _answers
 
 pytestmark = pytest.mark.timeout(120)

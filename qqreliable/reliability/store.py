@@ -29,7 +29,7 @@ from __future__ import annotations
 import heapq
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 try:  # 3.8+: typing.Protocol
     from typing import Protocol
