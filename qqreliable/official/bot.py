@@ -715,7 +715,8 @@ class OfficialBot(BotBase):
         }, timeout=self.upload_timeout)
         if not prepare.ok:
             raise error_for(prepare, f"POST {base}/upload_prepare")
-        info = prepare.body.get("data") if isinstance(prepare.body.get("data"), dict) else prepare.body
+        nested = prepare.body.get("data")
+        info = nested if isinstance(nested, dict) else prepare.body
         upload_id = info.get("upload_id")
         block = info.get("block_size")
         parts = info.get("parts")

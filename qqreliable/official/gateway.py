@@ -227,7 +227,8 @@ class GatewaySession:
             self.seq = s
         op = frame.get("op")
         if op == OP_HELLO:
-            d = frame.get("d") if isinstance(frame.get("d"), dict) else {}
+            raw_d = frame.get("d")
+            d = raw_d if isinstance(raw_d, dict) else {}
             interval = d.get("heartbeat_interval")
             if isinstance(interval, (int, float)) and not isinstance(interval, bool) and interval > 0:
                 self.interval = float(interval) / 1000.0
