@@ -355,7 +355,11 @@ class GatewaySession:
                 return f"no Hello within {self.hello_timeout:g}s"
             return None
         assert self.interval is not None
-        if self.awaiting_ack and self.last_heartbeat is not None and now - self.last_heartbeat > self.ack_factor * self.interval:
+        if (
+            self.awaiting_ack
+            and self.last_heartbeat is not None
+            and now - self.last_heartbeat > self.ack_factor * self.interval
+        ):
             return f"no heartbeat ACK within {self.ack_factor * self.interval:.1f}s"
         if self.last_frame is not None and now - self.last_frame > self.silence_factor * self.interval:
             return f"no frame for {now - self.last_frame:.1f}s"

@@ -559,7 +559,9 @@ class FakeOfficial:
                 self._current_token = None
             raise _Reject(401, 11244, "token not exist or expire")
 
-    def _route(self, route: str, target: str, obj: Dict[str, Any], head: RequestHead) -> Tuple[int, Any, Dict[str, str]]:
+    def _route(
+        self, route: str, target: str, obj: Dict[str, Any], head: RequestHead
+    ) -> Tuple[int, Any, Dict[str, str]]:
         with self._cond:
             if route == "token":
                 return 200, self._issue_token(obj), {}
