@@ -2118,7 +2118,7 @@ class FakeOneBot:
                 )
                 return 200, _failed(1200 if ws else 200, message)
             group = plan.params.get("group_id")
-            if group not in (None, "") and plan.params.get("message_type") != "private":
+            if group is not None and group != "" and plan.params.get("message_type") != "private":
                 keys: List[Tuple[str, Optional[int]]] = [("group", None)]
                 try:
                     keys.append(("group", int(group)))
