@@ -293,7 +293,10 @@ class BotBase:
             self._dispatcher.stop()
             self._close(deadline)
             if was_running:
-                self._supervisor.join(max(0.0, deadline - time.monotonic()))
+                # Threads told to stop exit in microseconds, but a loaded machine may not
+                # schedule them at once: however long closing took, give them a moment.
+                floor = min(0.5, max(0.0, grace))
+                self._supervisor.join(max(floor, deadline - time.monotonic()))
             if self._claims is not None:
                 self._claims.release_all()  # what was not handled here: others take it at once
             if self._store is not None:
