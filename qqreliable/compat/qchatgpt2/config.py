@@ -29,7 +29,7 @@ def _origin(src: Any) -> str:
     if isinstance(src, types.ModuleType):
         return getattr(src, "__file__", None) or src.__name__
     if isinstance(src, Mapping):
-        return "the config dict"
+        return str(src.get("__file__") or "the config dict")
     return os.fspath(src)
 
 

@@ -179,7 +179,7 @@ class Runner:
     def _on_connect(self, self_id: Any = None, *_: Any) -> None:
         with self._lock:
             self.connects += 1
-        log.info("connected as %s; %s", self_id, self.health())
+        log.info("online as %s; %s", self_id, self.health())
 
     def _on_disconnect(self, *args: Any) -> None:
         log.warning("disconnected (%s): reconnecting; %s", args[0] if args else "", self.health())
