@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import shutil
 import sys
 import textwrap
 from typing import Any, Callable, Iterator, List
@@ -92,7 +94,10 @@ OFF = textwrap.dedent('''
 
 def write_plugins(root, files: dict, switch=None, settings=None) -> str:
     plugins = root / f"qc2plugins_{next(_names)}"
-    plugins.mkdir()
+    if isinstance(files, str):  # a directory to copy, e.g. examples/qchatgpt2/plugins
+        shutil.copytree(files, str(plugins))
+        files = {}
+    plugins.mkdir(exist_ok=True)
     for rel, text in files.items():
         path = plugins / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -229,3 +234,31 @@ def test_api_surface_of_the_models() -> None:
     with pytest.raises(ValueError, match="unknown event"):
         models.on("nope")
     assert len(models.EVENTS) == 13 and models.SessionExplicitReset == "session_reset"
+
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "qchatgpt2")
+
+
+def test_the_examples_config_and_plugins(mirai: FakeMirai, run_plugins, monkeypatch) -> None:
+    cfg = load_config(os.path.join(EXAMPLES, "config.py"))
+    assert cfg["mirai_http_api_config"]["verifyKey"] == "yirimirai"
+    cfg["mirai_http_api_config"].update(host="127.0.0.1", port=mirai.port, verifyKey=mirai.verify_key, qq=mirai.qq)
+    monkeypatch.setenv("QC2_NEWS_GROUP", "300")
+    monkeypatch.setenv("QC2_NEWS_INTERVAL", "0.05")
+    runner = run_plugins(cfg, os.path.join(EXAMPLES, "plugins"))
+    news = next(p for p in runner.registry.instances if type(p).name == "DailyNews")
+    try:
+        mirai.wait_for_message(count=2, timeout=10)   # the plugin's own thread, via the host
+        first, second = mirai.sent_messages[:2]
+        assert first["target"] == second["target"] == 300
+        assert [first["messageChain"], second["messageChain"]] == [[{"type": "Plain", "text": "news #1"}],
+                                                                   [{"type": "Plain", "text": "news #2"}]]
+    finally:
+        news.stop()
+    before = len(mirai.sent_messages)
+    mirai.emit_group_message(100, 5, "/ai hello")
+    answer = mirai.wait_for_message(count=before + 1)
+    assert answer["target"] == 100
+    assert answer["messageChain"] == [{"type": "Plain", "text": "Hello, "}, {"type": "At", "target": 5}]
+    mirai.emit_friend_message(6, "ping")
+    assert mirai.wait_for_message(count=before + 2)["messageChain"] == [{"type": "Plain", "text": "pong"}]
