@@ -46,8 +46,9 @@ def test_to_message_converts_each_component() -> None:
 
 
 def test_events_from_mah() -> None:
-    group = MessageEvent.from_mah({"type": "GroupMessage", "sender": {"id": 2, "memberName": "m", "permission": "MEMBER",
-                                   "group": {"id": 100, "name": "g", "permission": "MEMBER"}},
+    sender = {"id": 2, "memberName": "m", "permission": "MEMBER",
+              "group": {"id": 100, "name": "g", "permission": "MEMBER"}}
+    group = MessageEvent.from_mah({"type": "GroupMessage", "sender": sender,
                                    "messageChain": [{"type": "Source", "id": 7, "time": 1},
                                                     {"type": "Plain", "text": "ping"}, {"type": "Unknown"}]})
     assert isinstance(group, GroupMessage) and group.sender.id == 2 and group.group.id == 100

@@ -38,13 +38,15 @@ def started() -> Iterator[Callable[..., Any]]:
     assert not qq_threads()
 
 
-def _mirai_cfg(mirai: FakeMirai, **extra: Any) -> dict:
-    return dict({"mirai_http_api_config": {"host": "127.0.0.1", "port": mirai.port, "verifyKey": mirai.verify_key,
-                                           "qq": mirai.qq}}, **extra)
+def _mirai_cfg(mirai: FakeMirai, adapter: str = "WebSocketAdapter", **extra: Any) -> dict:
+    return dict({"mirai_http_api_config": {"adapter": adapter, "host": "127.0.0.1", "port": mirai.port,
+                                           "verifyKey": mirai.verify_key, "qq": mirai.qq}}, **extra)
 
 
-def test_every_payload_shape_reaches_mirai(mirai: FakeMirai, started) -> None:
-    host = PluginHost(started(_mirai_cfg(mirai)))
+@pytest.mark.parametrize("adapter", ["WebSocketAdapter", "HTTPAdapter"])
+def test_every_payload_shape_reaches_mirai(mirai: FakeMirai, started, adapter: str) -> None:
+    host = PluginHost(started(_mirai_cfg(mirai, adapter)))
+    assert host.bot.url.startswith("ws://" if adapter == "WebSocketAdapter" else "http://")
     cases = [
         ("hi", [{"type": "Plain", "text": "hi"}]),
         (Plain("one"), [{"type": "Plain", "text": "one"}]),

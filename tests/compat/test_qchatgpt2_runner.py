@@ -113,14 +113,16 @@ def write_plugins(root, files: dict, switch=None, settings=None) -> str:
 def run_plugins(tmp_path) -> Iterator[Callable[..., Any]]:
     saved = {k: sys.modules.get(k) for k in ("pkg", "pkg.plugin", "pkg.plugin.models", "pkg.plugin.host", "mirai")}
     bots: List[Any] = []
+    runners: List[Runner] = []
 
-    def make(cfg: dict, files: dict, **kw: Any) -> Runner:
+    def make(cfg: dict, files: Any, **kw: Any) -> Runner:
         config = load_config(cfg)
         bot = bot_from_config(config, reconnect=FAST, api_timeout=5.0, shutdown_grace=2.0, pacing=None,
                               send_policy=None, workers=1)
         bots.append(bot)
         assert install_aliases() is True
         runner = Runner(bot, config, write_plugins(tmp_path, files, **kw))
+        runners.append(runner)
         runner.load_plugins()
         runner.attach()
         bot.start()
@@ -130,6 +132,8 @@ def run_plugins(tmp_path) -> Iterator[Callable[..., Any]]:
     yield make
     for bot in bots:
         bot.stop()
+    for runner in runners:
+        runner.close()
     for k, v in saved.items():
         if v is None:
             sys.modules.pop(k, None)
@@ -262,3 +266,38 @@ def test_the_examples_config_and_plugins(mirai: FakeMirai, run_plugins, monkeypa
     assert answer["messageChain"] == [{"type": "Plain", "text": "Hello, "}, {"type": "At", "target": 5}]
     mirai.emit_friend_message(6, "ping")
     assert mirai.wait_for_message(count=before + 2)["messageChain"] == [{"type": "Plain", "text": "pong"}]
+
+
+SLOW = textwrap.dedent('''
+    import threading
+    from pkg.plugin.models import *
+
+    RELEASE = threading.Event()
+    DONE = []
+
+    @register(name="Slow", description="", version="1.0", author="")
+    class Slow(Plugin):
+        def __init__(self, plugin_host):
+            pass
+
+        @on(PersonNormalMessageReceived)
+        def normal(self, event, **kwargs):
+            if kwargs["text_message"] == "slow":
+                RELEASE.wait(30)       # stuck until the test releases it
+                DONE.append("slow")
+            event.add_return("reply", ["answer to " + kwargs["text_message"]])
+''')
+
+
+def test_a_stuck_handler_does_not_block_others_and_its_late_reply_is_dropped(mirai: FakeMirai, run_plugins) -> None:
+    runner = run_plugins(_cfg(mirai, process_message_timeout=0.5, user_pool_num=4),
+                         {"slow/__init__.py": "", "slow/main.py": SLOW})
+    module = next(m for n, m in sys.modules.items() if n.endswith(".slow.main")
+                  and n.startswith(os.path.basename(runner.plugins_dir)))
+    mirai.emit_friend_message(2, "slow")
+    mirai.emit_friend_message(2, "fast")      # the bot's single handler thread is freed after 0.5 s
+    assert mirai.wait_for_message(timeout=10)["messageChain"] == [{"type": "Plain", "text": "answer to fast"}]
+    eventually(lambda: runner.timed_out == 1, what="the timeout")
+    module.RELEASE.set()
+    eventually(lambda: runner.dropped == 1, what="the late reply dropped")
+    assert module.DONE == ["slow"] and len(mirai.sent_messages) == 1

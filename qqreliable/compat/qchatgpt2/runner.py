@@ -9,7 +9,9 @@ answers is left alone.
 
 Reliability is the bot's: it reconnects after a drop, waits for a mirai that is not up,
 and :func:`main` returns non-zero at once on what cannot be recovered (a wrong verifyKey).
-Handlers run on the bot's worker pool (``user_pool_num``, 8); the runner starts no thread.
+Plugin handlers run on a runtime :class:`~qqreliable.runtime.supervisor.IoPool`
+(``qqreliable:qchatgpt2-plugins-N``, ``user_pool_num`` threads, 8); the bot's handler thread
+waits for them at most ``process_message_timeout`` seconds.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ import sys
 import threading
 import time
 import types
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set
 
 from ...exceptions import AuthenticationError, Error
+from ...runtime.supervisor import IoPool
 from .. import mirai as compat_mirai
 from . import plugin as models
 from .config import admin_list, bot_from_config, load_config
@@ -122,6 +125,14 @@ class Runner:
         self.last_event: Optional[float] = None
         self.messages = 0
         self.replies = 0
+        self.timed_out = 0
+        self.dropped = 0
+        self.pool = IoPool("qchatgpt2-plugins", max(1, int(config.get("user_pool_num", 8) or 8)))
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop the plugin pool: queued messages are dropped, running handlers are waited
+        for at most ``timeout`` seconds (their threads are daemons)."""
+        self.pool.shutdown(timeout)
 
     # -- loading -------------------------------------------------------------------------
 
@@ -237,15 +248,42 @@ class Runner:
         return None
 
     def on_message(self, event: Any) -> None:
-        """Drive one message through the plugins (runs on the bot's worker pool)."""
+        """Drive one message through the plugins on the plugin pool; wait for it at most
+        ``process_message_timeout`` seconds (runs on the bot's handler pool). A message still
+        being handled then is given up: its replies are not sent (the handler is not killed)."""
         if event.is_self:
             return
         if self._is_mirai and event.kind not in ("friend", "stranger", "group"):
             return  # 2.x core listened to FriendMessage, StrangerMessage and GroupMessage only
-        started = time.monotonic()
         with self._lock:
             self.last_event = time.time()
             self.messages += 1
+        given_up = threading.Event()
+        try:
+            future = self.pool.submit(self.process, event, given_up)
+        except RuntimeError:
+            return  # shutting down
+        from concurrent.futures import TimeoutError as FutureTimeout
+
+        try:
+            replies = future.result(timeout=self.timeout)
+        except FutureTimeout:
+            given_up.set()
+            with self._lock:
+                self.timed_out += 1
+            log.warning("plugins still running after process_message_timeout (%.0fs) on message %s: "
+                        "its replies will not be sent", self.timeout, event.message_id)
+            return
+        except Exception:
+            log.exception("processing message %s failed", event.message_id)
+            return
+        for reply in replies:
+            self._send_reply(event, bool(event.is_group), int(event.user_id), reply)
+
+    def process(self, event: Any, given_up: Optional[threading.Event] = None) -> List[Any]:
+        """The 2.x flow for one message, up to the replies the plugins returned (sent by the
+        caller). Blocking; runs on the plugin pool."""
+        given_up = given_up or threading.Event()
         group = bool(event.is_group)
         launcher_type = "group" if group else "person"
         sender_id = int(event.user_id)
@@ -255,15 +293,15 @@ class Runner:
         ctx = self.host.emit(models.GroupMessageReceived if group else models.PersonMessageReceived,
                              message_chain=chain, **base)
         if ctx.is_prevented_default():
-            return
+            return []
         if group:
             text = self._gate(launcher_id, chain)
             if text is None:
-                return
+                return []
         else:
             text = "".join(c.text for c in chain if isinstance(c, compat_mirai.Plain)).strip()
         if not text or self._ignored(text):
-            return
+            return []
         if text[0] in ("!", "！"):
             parts = text[1:].strip().split()
             ctx = self.host.emit(models.GroupCommandSent if group else models.PersonCommandSent,
@@ -275,14 +313,14 @@ class Runner:
         replies = ctx.get_return("reply") or []
         if not replies:
             log.debug("no plugin answered %s %d; left alone (no LLM here)", launcher_type, launcher_id)
-            return
-        elapsed = time.monotonic() - started
-        if elapsed > self.timeout:
-            log.warning("plugins took %.1fs (> process_message_timeout %.0fs) on %s %d: reply dropped",
-                        elapsed, self.timeout, launcher_type, launcher_id)
-            return
-        for reply in replies:
-            self._send_reply(event, group, sender_id, reply)
+            return []
+        if given_up.is_set():
+            log.warning("replies to %s %d dropped: they came after process_message_timeout",
+                        launcher_type, launcher_id)
+            with self._lock:
+                self.dropped += 1
+            return []
+        return list(replies)
 
     def _send_reply(self, event: Any, group: bool, sender_id: int, reply: Any) -> None:
         items = list(reply) if isinstance(reply, (list, tuple)) else [reply]
@@ -359,5 +397,7 @@ def main(argv: Optional[Sequence[str]] = None, **bot_options: Any) -> int:
     except Error as exc:
         log.error("giving up: %s: %s; %s", type(exc).__name__, exc, runner.health())
         return 1
+    finally:
+        runner.close()
     log.info("stopped; %s", runner.health())
     return 0

@@ -5,12 +5,13 @@ On qqreliable the send either lands or raises (NotDelivered, SendUnconfirmed, ..
 loop logs the error and tries again at the next tick instead of failing silently.
 Set QC2_NEWS_GROUP (and optionally QC2_NEWS_INTERVAL, seconds) to turn it on.
 """
+# ruff: noqa: F403, F405  (the 2.x idiom: from pkg.plugin.models import *)
 
 import logging
 import os
 import threading
 
-from pkg.plugin.models import *  # noqa: F401,F403
+from pkg.plugin.models import *
 from pkg.plugin.host import PluginHost
 
 from mirai import Plain

@@ -1,7 +1,8 @@
 """A QChatGPT 2.x reply plugin, unmodified: it runs on QChatGPT 2.6 and on
 `python -m qqreliable.compat.qchatgpt2` alike."""
+# ruff: noqa: F403, F405  (the 2.x idiom: from pkg.plugin.models import *)
 
-from pkg.plugin.models import *  # noqa: F401,F403
+from pkg.plugin.models import *
 from pkg.plugin.host import EventContext, PluginHost
 
 from mirai import At, Plain
@@ -12,8 +13,8 @@ class HelloPlugin(Plugin):
     def __init__(self, plugin_host: PluginHost):
         self.host = plugin_host
 
-    @on(PersonNormalMessageReceived)  # noqa: F405
-    @on(GroupNormalMessageReceived)  # noqa: F405
+    @on(PersonNormalMessageReceived)
+    @on(GroupNormalMessageReceived)
     def normal_message(self, event: EventContext, **kwargs):
         text = kwargs["text_message"]
         if text == "hello":
