@@ -438,6 +438,27 @@ def fake(
             signal.signal(signum_, handler)
 
 
+def worker(target: str, *, queue: Optional[str] = None, burst: bool = False, verbose: bool = False) -> int:
+    """``python -m qqreliable worker app:bot``: see :mod:`qqreliable.scale.queue`."""
+    if not verbose:
+        logging.getLogger().setLevel(logging.WARNING)
+    try:
+        from .scale.queue import serve
+    except ImportError as exc:
+        sys.stderr.write(f"the worker needs the redis extra: pip install 'qqreliable[redis]' ({exc})\n")
+        return 2
+
+    def ready() -> None:
+        sys.stdout.write("WORKER READY\n")
+        sys.stdout.flush()
+
+    try:
+        return serve(target, queue=queue, burst=burst, ready=ready)
+    except (ValueError, ImportError, Error) as exc:
+        sys.stderr.write(f"worker: {exc}\n")
+        return 2
+
+
 def _prog() -> str:
     """``qqreliable`` when run as the console script, ``python -m qqreliable`` otherwise."""
     argv0 = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
@@ -454,7 +475,7 @@ def _parser(prog: Optional[str] = None) -> argparse.ArgumentParser:
     )
     parser = argparse.ArgumentParser(prog=prog or _prog(), description=DESCRIPTION, parents=[verbose])
     parser.add_argument("--version", action="version", version=f"qqreliable {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{demo,doctor,fake}")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,doctor,fake,worker}")
     sub.required = True
     sub.add_parser(
         "demo", parents=[verbose], help="an example bot against the built-in OneBot server, with faults",
@@ -499,6 +520,16 @@ def _parser(prog: Optional[str] = None) -> argparse.ArgumentParser:
         help="also POST every event to this URL of a bot (http://host:port/path), as go-cqhttp; may be repeated",
     )
     fk.add_argument("--secret", default=None, help="sign --post bodies with this secret (X-Signature)")
+    work = sub.add_parser(
+        "worker", parents=[verbose], help="run the handlers of a bot with handlers='queue' (RQ worker)",
+        description=(
+            "Import the bot from MODULE:ATTRIBUTE (a bot with store='redis://…', handlers='queue') and "
+            "run its handlers for the events its connection owner queues. Needs qqreliable[redis]."
+        ),
+    )
+    work.add_argument("target", help="module:attribute of the bot, e.g. app:bot")
+    work.add_argument("--queue", default=None, help="the RQ queue (default: the store's namespace)")
+    work.add_argument("--burst", action="store_true", help="exit once the queue is empty")
     return parser
 
 
@@ -515,6 +546,8 @@ def main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> in
         token = os.environ.get(TOKEN_ENV) or None
     if args.command == "demo":
         return demo()
+    if args.command == "worker":
+        return worker(args.target, queue=args.queue, burst=args.burst, verbose=getattr(args, "verbose", False))
     if args.command == "fake":
         if args.heartbeat < 0:
             parser.error("--heartbeat must be 0 (none) or more")

@@ -7,6 +7,7 @@ import pytest
 from qqreliable import Bot
 
 from .helpers import FAST, qq_threads
+from .scale_helpers import redis_base, redis_url  # noqa: F401  (the real-Redis fixtures, for every module)
 
 
 @pytest.fixture

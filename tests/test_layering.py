@@ -179,3 +179,18 @@ def test_no_onebot_action_name_or_retcode_in_the_neutral_layers() -> None:
                 elif type(value) is int and value in retcodes:
                     found.append(f"{path.name}: retcode {value}")
     assert names and found == []
+
+
+def test_scale_sits_above_runtime_and_below_the_protocols() -> None:
+    """scale/ (shared state, worker queue) may use the neutral layers, never a protocol; the
+    neutral layers never import it (a facade opens the store and hands it down)."""
+    allowed = ("scale", "runtime", "reliability", "transport")
+    offenders = []
+    for path in (PKG / "scale").rglob("*.py"):
+        for module in _package_imports(path):
+            if not (module.split(".")[0] in allowed or module in COMMON):
+                offenders.append((f"scale/{path.name}", module))
+    for layer in ("transport", "reliability", "runtime"):
+        for path in (PKG / layer).rglob("*.py"):
+            offenders.extend((f"{layer}/{path.name}", m) for m in _package_imports(path) if m.startswith("scale"))
+    assert offenders == []

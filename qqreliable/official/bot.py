@@ -44,7 +44,9 @@ from ..receipt import Receipt
 from ..runtime.base import BotBase
 from ..reliability.interfaces import MediaRef
 from ..reliability.media import Media, MediaAttemptError, MediaConfig, MediaFetcher
+from ..runtime.options import COMMON_OPTIONS, check_options
 from ..runtime.supervisor import IoPool, Periodic
+from ..scale import open_queue, open_store
 from ..transport.rest import RestClient
 from ..transport.server import WebhookServer, parse_listen
 from ..transport.ws import WsClient
@@ -186,6 +188,8 @@ class OfficialBot(BotBase):
         workers: int = 8,
         queue_size: int = 10_000,
         shutdown_grace: float = 5.0,
+        store: Any = None,
+        handlers: str = "threads",
     ) -> None:
         if not app_id or not secret:
             raise ValueError("OfficialBot needs app_id= and secret=")
@@ -193,7 +197,11 @@ class OfficialBot(BotBase):
             raise ValueError("send_attempts must be at least 1")
         if api_timeout <= 0:
             raise ValueError("api_timeout must be positive")
-        super().__init__(workers=workers, queue_size=queue_size, shutdown_grace=shutdown_grace)
+        check_options({"store": store, "handlers": handlers}, COMMON_OPTIONS)
+        shared = open_store(store)  # ValueError for a bad URL; nothing connects yet
+        queue = open_queue(shared, handlers)
+        super().__init__(workers=workers, queue_size=queue_size, shutdown_grace=shutdown_grace, store=shared)
+        self._share_events(_dispatch_key, 3600.0, queue)
         self.app_id = str(app_id)
         self._secret = str(secret)
         self.listen = listen
@@ -219,6 +227,8 @@ class OfficialBot(BotBase):
         self.chunked_upload_threshold = chunked_upload_threshold
         self._verify = verify
         self._ledger = ReplyLedger(margin=reply_margin, proactive=proactive)
+        if shared is not None:
+            self._ledger.share(shared, self.app_id)  # msg_seq and reply budgets fleet-wide
         self._rest = RestClient(self.api_base, verify=verify, connect_timeout=min(connect_timeout, 10.0),
                                 pool_size=workers + 4)
         self._tokens = TokenManager(self.app_id, self._secret, token_url=token_url, fetch=self._fetch_token,
@@ -406,8 +416,21 @@ class OfficialBot(BotBase):
 
     # ------------------------------------------------------------------ inbound
 
+    def _event_from(self, obj: Dict[str, Any]) -> Event:
+        return Event.from_payload(obj, bot=self)
+
+    def _raw_event(self, event: Any) -> Dict[str, Any]:
+        return {"op": 0, "t": event.type, "id": event.event_id, "s": event.seq, "d": dict(event)}
+
     def _on_dispatch(self, frame: Dict[str, Any]) -> None:
-        """Reader thread: one dispatch (duplicates already dropped); never blocks."""
+        """Reader thread: one dispatch (duplicates already dropped); never blocks.
+
+        With a ``store``, the dispatch is claimed across processes first: the
+        process that claims it handles it (see docs/deployment.md).
+        """
+        admitted, claim = self._admit(frame, _NOT_SEEN)
+        if not admitted:
+            return
         event = Event.from_payload(frame, bot=self)
         self._count("events")
         scene = MESSAGE_SCENES.get(event.type)
@@ -418,7 +441,7 @@ class OfficialBot(BotBase):
             self._ledger.received(event.event_id, kind)
         if event.type == "INTERACTION_CREATE" and event.get("id"):
             self._dispatcher.submit_job(self._ack_interaction, str(event["id"]))
-        self._dispatcher.submit_event(event)
+        self._submit(event, claim)
 
     def _on_webhook(self, obj: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         """Listener thread: answer at once; handlers run after the ack."""
@@ -935,3 +958,23 @@ class _AttachmentsOnly:
 
     def rewrite_media(self, action: str, params: Dict[str, Any], visit: Any, text: Any) -> Dict[str, Any]:
         return params
+
+
+class _NotSeen:
+    """Without a store the gateway and the webhook already dropped repeats."""
+
+    @staticmethod
+    def seen(obj: Any) -> bool:
+        return False
+
+
+_NOT_SEEN = _NotSeen()
+
+
+def _dispatch_key(frame: Mapping[str, Any]) -> Optional[Tuple[Any, ...]]:
+    """A dispatch's identity across processes: its type and id (None: handled by each)."""
+    d = frame.get("d")
+    ident = frame.get("id") or (d.get("id") if isinstance(d, Mapping) else None)
+    if not ident:
+        return None
+    return ("official", str(frame.get("t") or ""), str(ident))

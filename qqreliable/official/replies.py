@@ -22,7 +22,7 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Collection, Dict, Optional
+from typing import Any, Callable, Collection, Dict, Optional
 
 from .codes import Kind, ReplyBudgetSpent, ReplyWindowClosed
 
@@ -106,6 +106,15 @@ class ReplyLedger:
         self._lock = threading.Lock()
         self._entries: "collections.OrderedDict[str, _Entry]" = collections.OrderedDict()
         self._proactive_seq = itertools.count(1)
+        self._store: Any = None
+        self._prefix = ""
+
+    def share(self, store: Any, app_id: str) -> None:
+        """Several processes reply for ``app_id``: allocate ``msg_seq`` and count the reply
+        budget in ``store`` (a :class:`~qqreliable.reliability.store.Store`), so two
+        processes replying to one message never reuse a ``msg_seq`` nor overspend."""
+        self._store = store
+        self._prefix = f"reply:{app_id}"
 
     # ------------------------------------------------------------------ inbound
 
@@ -165,15 +174,31 @@ class ReplyLedger:
             reason = entry.dead
             if not reason and now > entry.received + self.windows[entry.scene] - self.margin:
                 reason = "window"
-            if not reason and count and entry.used >= self.budget:
-                reason = "budget"
+            if self._store is None:
+                if not reason and count and entry.used >= self.budget:
+                    reason = "budget"
+                if not reason:
+                    seq = entry.next_seq
+                    entry.next_seq = seq + 1 if seq < MAX_SEQ else 1
+                    if count:
+                        entry.used += 1
+                    return ReplySlot(msg_id, seq, True, event_id=event_id)
+            ttl = self.windows[entry.scene] + 60.0
+        if self._store is not None and not reason:
+            reason = self._shared_plan(anchor, count, ttl)
             if not reason:
-                seq = entry.next_seq
-                entry.next_seq = seq + 1 if seq < MAX_SEQ else 1
-                if count:
-                    entry.used += 1
+                seq = (self._store.incr(f"{self._prefix}:{anchor}:seq", ttl) - 1) % MAX_SEQ + 1
                 return ReplySlot(msg_id, seq, True, event_id=event_id)
         return self.proactive_slot(scene, reason, anchor)
+
+    def _shared_plan(self, anchor: str, count: bool, ttl: float) -> str:
+        """With a store: the reason a passive reply is impossible ("" when it is possible)."""
+        dead = self._store.get(f"{self._prefix}:{anchor}:dead")
+        if dead:
+            return str(dead)
+        if count and self._store.incr(f"{self._prefix}:{anchor}:used", ttl) > self.budget:
+            return "budget"
+        return ""
 
     def proactive_slot(self, scene: str, reason: str, anchor: Optional[str] = None) -> ReplySlot:
         """The proactive fallback of a reply, or the typed error when ``scene`` allows none."""
@@ -199,9 +224,17 @@ class ReplyLedger:
             entry = self._entries.get(msg_id)
             if entry is not None:
                 entry.dead = reason
+                ttl = self.windows[entry.scene] + 60.0
+            else:
+                ttl = max(self.windows.values()) + 60.0
+        if self._store is not None:
+            self._store.put(f"{self._prefix}:{msg_id}:dead", reason, ttl)
 
     def used(self, msg_id: str) -> int:
         """Replies counted against ``msg_id`` so far."""
+        if self._store is not None:
+            value = self._store.get(f"{self._prefix}:{msg_id}:used")
+            return min(int(value), self.budget) if value else 0
         with self._lock:
             entry = self._entries.get(msg_id)
             return entry.used if entry else 0

@@ -41,6 +41,7 @@ from ..reliability.mediaconfig import MediaConfig, OfflineWatch, OutboundMedia
 from ..reliability.sendpolicy import Pacing, SendPolicy
 from ..reliability.verify import SendPipeline
 from ..runtime.base import BotBase
+from ..scale import open_queue, open_store
 from ..runtime.supervisor import IoPool, Periodic
 from .http import HttpApi
 from ..transport.download import make_cancellable
@@ -119,6 +120,18 @@ class Bot(BotBase, ApiMixin):
             per-user cache dir, 512 MiB LRU), ``False`` (no disk cache), a
             directory path, or a :class:`~qqreliable.reliability.media.MediaConfig`
             (cache dir and caps, deadlines, retries, TLS, I/O pool size).
+        store: where state shared by several processes of this bot lives:
+            ``"redis://host:port/db"`` (the ``qqreliable[redis]`` extra), a
+            :class:`~qqreliable.reliability.store.Store`, or None (default: this
+            process's memory, as a single bot). With a store, processes connected
+            to the same accounts act as one bot: each event is handled once
+            across them (a dead process's events are taken over), and pacing,
+            circuits and send-verification claims are shared. The URL is checked
+            here; ``start()`` raises :class:`ConnectFailed` when it is unreachable.
+            See docs/deployment.md.
+        handlers: ``"threads"`` (default: this process's handler pool) or
+            ``"queue"`` (needs a Redis ``store``): events go to an RQ queue and
+            ``python -m qqreliable worker app:bot`` processes run the handlers.
         send_policy: how sends with an unknown outcome (retcode 1200, a timeout,
             a lost connection) are verified and re-sent: a
             :class:`~qqreliable.reliability.sendpolicy.SendPolicy`. ``None`` turns
@@ -184,6 +197,8 @@ class Bot(BotBase, ApiMixin):
         quick_timeout: float = 4.0,
         reconcile_after: Optional[float] = 300.0,
         outbound_media: Optional[OutboundMedia] = OutboundMedia(),
+        store: Union[str, Any, None] = None,
+        handlers: str = "threads",
     ) -> None:
         from ..runtime.options import ONEBOT_OPTIONS, check_options
 
@@ -192,7 +207,9 @@ class Bot(BotBase, ApiMixin):
             raise ValueError("Bot needs a url to connect to (or listen= for reverse modes)")
         if api_timeout <= 0:
             raise ValueError("api_timeout must be positive")
-        super().__init__(workers=workers, queue_size=queue_size, shutdown_grace=shutdown_grace)
+        shared = open_store(store)  # ValueError for a bad URL; nothing connects yet
+        queue = open_queue(shared, handlers)
+        super().__init__(workers=workers, queue_size=queue_size, shutdown_grace=shutdown_grace, store=shared)
         self.url = url
         self.api_timeout = api_timeout
         self._secret = secret
@@ -292,6 +309,9 @@ class Bot(BotBase, ApiMixin):
         if self._http is not None:
             make_cancellable(self._http.session)  # a losing get_image is abandoned at once
         self._dedupe = Deduper(size=dedupe_size, ttl=dedupe_ttl, key=event_key)
+        self._share_events(event_key, dedupe_ttl, queue)
+        if self._store is not None and self._sends is not None:
+            self._sends.share(self._store)
         self._stalls = StallWatch(reconcile_after)
         history = OneBotHistory(self._history_call)
         self._gapfill = GapFiller(
@@ -567,13 +587,14 @@ class Bot(BotBase, ApiMixin):
 
     def _inbound(self, obj: Dict[str, Any], webhook: bool = False) -> Optional[Event]:
         """Every live event: drop repeats, note the chat, queue the handlers (never blocks)."""
-        if self._dedupe.seen(obj):
+        admitted, claim = self._admit(obj, self._dedupe)
+        if not admitted:
             return None
         self._gapfill.tracker.observe(obj)
         if obj.get("post_type") in ("message", "message_sent"):
             self._stalls.saw_message(_as_int(obj.get("self_id")))
         event = Event._received(obj, self)  # named once; dispatcher and quick read the name
-        self._dispatcher.submit_event(event)
+        self._submit(event, claim)
         if not webhook:
             self._quick.schedule(event)
         return event
@@ -679,16 +700,20 @@ class Bot(BotBase, ApiMixin):
 
     def _deliver_recovered(self, obj: Dict[str, Any]) -> bool:
         """A message read back from history: dispatched once, marked ``recovered``."""
-        if self._dedupe.seen(obj):
+        admitted, claim = self._admit(obj, self._dedupe)
+        if not admitted:
             return False
         event = Event._received(obj, self)
         event.recovered = True
-        self._dispatcher.submit_event(event)
+        self._submit(event, claim)
         return True
+
+    def _event_from(self, obj: Dict[str, Any]) -> Event:
+        return Event._received(obj, self)
 
     def _inbound_stats(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {
-            "events_duplicate": self._dedupe.duplicates,
+            "events_duplicate": self._dedupe.duplicates + (self._claims.duplicates if self._claims else 0),
             "events_recovered": self._gapfill.recovered,
             "gap_fills": self._gapfill.fills,
             "gap_fill_errors": self._gapfill.errors,

@@ -18,6 +18,7 @@ from typing import Callable, Dict, Hashable, Iterator, Optional, Set, Tuple
 from ..exceptions import BotStopped, RateLimited
 from .interfaces import target_name
 from .sendpolicy import Pacing
+from .store import Store
 
 __all__ = ["TokenBucket", "Circuits", "Pacer", "target_name"]
 
@@ -184,6 +185,20 @@ class Pacer:
         )
         self.waited = 0.0  # total seconds spent waiting for tokens (stats)
         self.refused = 0  # sends refused by a circuit or max_wait (stats)
+        self._store: Optional[Store] = None
+        self._account: Callable[[], Hashable] = lambda: None
+
+    def share(self, store: Store, account: Callable[[], Hashable]) -> None:
+        """Keep the buckets (per target and per account) and open circuits in ``store``:
+        every process sending for an account then shares one budget."""
+        self._store = store
+        self._account = account
+
+    def _shared_key(self, kind: str, target: Optional[Hashable] = None) -> str:
+        account = self._account()
+        if target is None:
+            return f"pace:{account}:{kind}"
+        return f"pace:{account}:{kind}:{target_name(target)}"
 
     # -- circuits -------------------------------------------------------------
 
@@ -195,6 +210,8 @@ class Pacer:
             must call :meth:`released` when it ends (a verdict closes or reopens
             the circuit first, making that a no-op).
         """
+        if self._store is not None:
+            self._shared_admit(target, action)
         if not self._circuits.active:  # the common case, read without the lock
             return False
         with self._lock:
@@ -212,6 +229,23 @@ class Pacer:
             )
         return probe
 
+    def _shared_admit(self, target: Hashable, action: str) -> None:
+        assert self._store is not None
+        reason = self._store.get(self._shared_key("circuit", target))
+        if reason is None:
+            return
+        self.refused += 1
+        name = target_name(target)
+        raise RateLimited(
+            f"{action}: sends to {name} are paused (by another process of this bot): {reason}",
+            target=name,
+            retry_after=self.pacing.circuit_cooldown,
+        )
+
+    def _shared_trip(self, target: Hashable, cooldown: Optional[float], reason: str) -> None:
+        if self._store is not None and cooldown:
+            self._store.put(self._shared_key("circuit", target), reason or "risk control", cooldown)
+
     def circuit_open(self, target: Hashable) -> bool:
         with self._lock:
             return self._circuits.is_open(target)
@@ -228,11 +262,15 @@ class Pacer:
 
     def risk_control(self, target: Hashable, reason: str) -> float:
         with self._lock:
-            return self._circuits.tripped(target, self._clock(), reason)
+            cooldown = self._circuits.tripped(target, self._clock(), reason)
+        self._shared_trip(target, cooldown, reason)
+        return cooldown
 
     def undelivered(self, target: Hashable, reason: str) -> Optional[float]:
         with self._lock:
-            return self._circuits.undelivered(target, self._clock(), reason)
+            cooldown = self._circuits.undelivered(target, self._clock(), reason)
+        self._shared_trip(target, cooldown, reason)
+        return cooldown
 
     # -- tokens ---------------------------------------------------------------
 
@@ -246,6 +284,8 @@ class Pacer:
             RateLimited: the wait would exceed ``max_wait`` (nothing taken).
             BotStopped: the bot stopped while waiting.
         """
+        if self._store is not None:
+            return self._acquire_shared(target, action)
         with self._lock:
             now = self._clock()
             bucket = self._targets.get(target)
@@ -289,6 +329,34 @@ class Pacer:
         elif wait > 0:
             log.debug("%s to %s paced for %.3fs", action, target_name(target), wait)
         if wait > 0:
+            if self._stopping.wait(wait):
+                raise BotStopped(f"{action}: the bot stopped while the send was paced")
+        return wait
+
+    def _acquire_shared(self, target: Hashable, action: str) -> float:
+        assert self._store is not None
+        pacing = self.pacing
+        wait = self._store.reserve(
+            [
+                (self._shared_key("target", target), pacing.target_rate, pacing.target_burst),
+                (self._shared_key("account"), pacing.global_rate, pacing.global_burst),
+            ],
+            pacing.max_wait,
+        )
+        name = target_name(target)
+        if wait is None:
+            with self._lock:
+                self.refused += 1
+            raise RateLimited(
+                f"{action}: pacing (shared by every process of this bot) would hold this send "
+                f"more than max_wait {pacing.max_wait:g}s",
+                target=name,
+                retry_after=pacing.max_wait,
+            )
+        with self._lock:
+            self.waited += wait
+        if wait > 0:
+            log.debug("%s to %s paced for %.3fs (shared)", action, name, wait)
             if self._stopping.wait(wait):
                 raise BotStopped(f"{action}: the bot stopped while the send was paced")
         return wait

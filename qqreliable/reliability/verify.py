@@ -60,6 +60,8 @@ from .account import AccountState
 from .interfaces import Account, HistoryEntry, OwnMessage, Payload, SendFacts, Target, target_name
 from .ratelimit import Pacer
 from .sendpolicy import UNDECIDABLE_ASSUME_DELIVERED, Pacing, SendPolicy
+from .shared import process_owner
+from .store import Store
 
 __all__ = [
     "SendPipeline",
@@ -175,6 +177,8 @@ class Ledger:
         self._reporters: Set[Account] = set()
         self.last_break = float("-inf")
         self.closed = False
+        #: With a shared store: ``claim(message_id, account) -> bool`` across processes.
+        self.shared_claim: Optional[Callable[[Hashable, Account], bool]] = None
 
     # -- events (reader thread) --
 
@@ -231,6 +235,8 @@ class Ledger:
     def _claim_locked(self, message_id: Hashable, account: Account) -> bool:
         if self._claimed_locked(message_id, account):
             return False
+        if self.shared_claim is not None and not self.shared_claim(message_id, account):
+            return False  # another process's send owns this id
         self._claimed.setdefault(message_id, set()).add(account)
         self._claim_order.append((message_id, account))
         if len(self._claim_order) > _CLAIMED_MAX:
@@ -391,6 +397,21 @@ class SendPipeline:
         )
 
     # -- hooks from the bot ------------------------------------------------------
+
+    def share(self, store: Store, claim_ttl: float = 600.0) -> None:
+        """Several processes send for these accounts: share pacing, circuits and the
+        claims on own message ids (two processes' ambiguous sends never both take
+        one delivered message as theirs) through ``store``."""
+        owner = process_owner()
+        self.pacer.share(store, self._self_id)
+
+        def shared_claim(message_id: Hashable, account: Account) -> bool:
+            key = f"sent:{account if account is not None else self._self_id()}:{message_id!r}"
+            if store.claim(key, owner, claim_ttl):
+                return True
+            return store.get(key) == owner
+
+        self.ledger.shared_claim = shared_claim
 
     def observe(self, event: Mapping[str, Any]) -> None:
         """Every incoming event (reader thread). Never raises, never blocks for long."""

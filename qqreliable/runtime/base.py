@@ -22,12 +22,14 @@ import sys
 import threading
 import time
 from types import FrameType
-from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, TypeVar, Union, overload
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple, TypeVar, Union, overload
 
 from ..exceptions import BotStopped, ConnectFailed, NotStarted
 from .dispatcher import Dispatcher
 from ..stats import CallStats
-from .supervisor import Supervisor
+from .supervisor import Periodic, Supervisor
+from ..reliability.shared import EventClaims
+from ..reliability.store import Store
 
 __all__ = ["BotBase", "DEFAULT_LOG_FORMAT"]
 
@@ -58,8 +60,20 @@ class BotBase:
     #: The name prefix of message events (``message.group`` …).
     MESSAGE_PREFIX = "message"
 
-    def __init__(self, *, workers: int = 8, queue_size: int = 10_000, shutdown_grace: float = 5.0) -> None:
+    def __init__(
+        self,
+        *,
+        workers: int = 8,
+        queue_size: int = 10_000,
+        shutdown_grace: float = 5.0,
+        store: Optional[Store] = None,
+    ) -> None:
         self.shutdown_grace = shutdown_grace
+        self._store: Optional[Store] = store
+        self._claims: Optional[EventClaims] = None
+        self._queue: Any = None  # qqreliable.scale.queue.EventQueue with handlers="queue"
+        self._worker_mode = False  # a queue worker: its connection serves calls only
+
         self._supervisor = Supervisor()
         self._dispatcher = Dispatcher(workers=workers, queue_size=queue_size)
         self._call_stats = CallStats()
@@ -73,6 +87,71 @@ class BotBase:
         self._disconnect_handlers: List[Callable[..., Any]] = []
 
     # -- hooks for the protocol's facade ------------------------------------
+
+    def _share_events(self, key: Callable[[Mapping[str, Any]], Any], done_ttl: float, queue: Any = None) -> None:
+        """With a store: events are claimed across processes by the protocol's ``key``;
+        with a ``queue`` (:func:`qqreliable.scale.open_queue`) they are handed to workers."""
+        if self._store is None:
+            return
+        self._claims = EventClaims(self._store, key, done_ttl=done_ttl)
+        self._queue = queue
+
+    def _enter_worker_mode(self) -> None:
+        """A queue worker (before start): events on its connection are not taken; it runs
+        queued jobs, and its claims are named ``w:…``."""
+        self._worker_mode = True
+        self._queue = None
+        if self._claims is not None:
+            self._claims.owner = "w:" + self._claims.owner
+
+    def _event_from(self, obj: Dict[str, Any]) -> Any:
+        """The protocol's event for a raw event taken over from a dead process (or run by a
+        queue worker). A facade that passes ``store=`` to this class overrides it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _event_from() to use a store")
+
+    def _raw_event(self, event: Any) -> Dict[str, Any]:
+        """The raw event ``_event_from`` rebuilds ``event`` from (a queue job's payload)."""
+        return dict(event)
+
+    def _admit(self, obj: Dict[str, Any], dedupe: Any) -> Tuple[bool, Optional[str]]:
+        """Whether an inbound event is handled here, and its claim (shared store)."""
+        if self._worker_mode:
+            return False, None  # a queue worker's connection serves calls only
+        if self._claims is None:
+            return not dedupe.seen(obj), None
+        return self._claims.admit(obj)
+
+    def _submit(self, event: Any, claim: Optional[str]) -> bool:
+        """Queue ``event`` for its handlers (here, or on the worker queue); ``claim`` is
+        marked once they ran. Never blocks for long."""
+        claims = self._claims
+        queue = self._queue
+        if queue is not None and self._dispatcher.handlers_for(event.name):
+            raw = self._raw_event(event)
+            if queue.enqueue(raw, claim, bool(getattr(event, "recovered", False))):
+                if claims is not None:
+                    claims.queued(claim, raw)
+                return True
+            # Redis refused: degraded, run it here.
+        if claims is None or claim is None:
+            return self._dispatcher.submit_event(event)
+        return self._dispatcher.submit_event(
+            event, done=lambda handled: claims.done(claim) if handled else claims.abandon(claim)
+        )
+
+    def _claims_tick(self) -> None:
+        """Periodic: renew this process's claims, handle events whose holder died."""
+        claims = self._claims
+        if claims is None:
+            return
+        for obj, key in claims.tick():
+            try:
+                event = self._event_from(obj)
+            except Exception:
+                log.exception("cannot rebuild a taken-over event")
+                claims.abandon(key)
+                continue
+            self._submit(event, key)
 
     def _open(self) -> None:
         """Start the transports (listeners bind here: errors propagate from start())."""
@@ -167,7 +246,14 @@ class BotBase:
                 raise BotStopped("a stopped bot cannot be started again; create a new one")
             self._state = "running"
         try:
+            if self._store is not None:
+                self._store.check()  # ConnectFailed naming the store's URL
             self._dispatcher.start(self._supervisor)
+            if self._claims is not None:
+                period = max(0.05, self._claims.claim_ttl / 3)
+                self._supervisor.spawn(
+                    "store-claims", Periodic(self._claims_tick, lambda: period, self._supervisor.stopping)
+                )
             self._open()
         except BaseException:
             # Undo: every thread started so far ends, and the bot is as if never started.
@@ -208,6 +294,10 @@ class BotBase:
             self._close(deadline)
             if was_running:
                 self._supervisor.join(max(0.0, deadline - time.monotonic()))
+            if self._claims is not None:
+                self._claims.release_all()  # what was not handled here: others take it at once
+            if self._store is not None:
+                self._store.close()
         finally:
             self._stopped.set()
 
@@ -348,6 +438,13 @@ class BotBase:
             "handler_errors": self._dispatcher.handler_errors,
             "calls": self._call_stats.snapshot(),
         }
+        if self._store is not None:
+            shared: Dict[str, Any] = dict(self._store.stats())
+            if self._claims is not None:
+                shared.update(self._claims.stats())
+            out["store"] = shared
+        if self._queue is not None:
+            out["queue"] = self._queue.stats()
         out.update(self._stats())
         return out
 

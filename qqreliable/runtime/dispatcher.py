@@ -111,32 +111,51 @@ class Dispatcher:
 
     # -- feeding ------------------------------------------------------------
 
-    def submit_event(self, event: Event) -> bool:
-        """Queue ``event`` for its handlers without blocking; False when dropped."""
+    def submit_event(self, event: Event, done: Optional[Callable[[bool], None]] = None) -> bool:
+        """Queue ``event`` for its handlers without blocking; False when dropped.
+
+        ``done(handled)``, when given, is called once: ``True`` after the
+        handlers ran (or at once when there are none), ``False`` when the event
+        is dropped or discarded at shutdown (a shared store then frees its claim).
+        """
         handlers = self.handlers_for(event.name)
         if not handlers:
+            if done is not None:
+                _call_done(done, True)
             return True
+        with self._cond:
+            if self._stopping or self._events_queued >= self.queue_size:
+                refused = True
+            else:
+                refused = False
+                self._events_queued += 1
+                self._queue.append((self._run_handlers, (event, handlers, done), True))
+                self._wake()
+        if refused:
+            if done is not None:
+                _call_done(done, False)
+            return self._refused(event)
+        return True
+
+    def _refused(self, event: Event) -> bool:
+        """Count and log a dropped event (not at shutdown); always False."""
         with self._cond:
             if self._stopping:
                 return False
-            if self._events_queued >= self.queue_size:
-                self.dropped += 1
-                now = time.monotonic()
-                if now - self._last_drop_log >= _DROP_LOG_EVERY:
-                    self._last_drop_log = now
-                    log.warning(
-                        "handler queue full (%d events): dropping %s; %d dropped so far. "
-                        "Handlers are slower than the event rate: raise workers= or queue_size=, "
-                        "or make handlers faster",
-                        self.queue_size,
-                        event.name,
-                        self.dropped,
-                    )
+            self.dropped += 1
+            now = time.monotonic()
+            if now - self._last_drop_log < _DROP_LOG_EVERY:
                 return False
-            self._events_queued += 1
-            self._queue.append((self._run_handlers, (event, handlers), True))
-            self._wake()
-        return True
+            self._last_drop_log = now
+        log.warning(
+            "handler queue full (%d events): dropping %s; %d dropped so far. "
+            "Handlers are slower than the event rate: raise workers= or queue_size=, "
+            "or make handlers faster",
+            self.queue_size,
+            event.name,
+            self.dropped,
+        )
+        return False
 
     def _wake(self) -> None:
         """Wake one waiting worker for a new item, unless enough are woken already (lock held)."""
@@ -178,10 +197,13 @@ class Dispatcher:
         with self._cond:
             self._stopping = True
             discarded = sum(1 for item in self._queue if item[2])
+            dones = [item[1][2] for item in self._queue if item[2] and item[1][2] is not None]
             self._queue.clear()
             self._events_queued = 0
             self._cond.notify_all()
             self._idle.notify_all()
+        for done in dones:
+            _call_done(done, False)
         if discarded:
             log.warning("shutdown discarded %d queued events", discarded)
         return discarded
@@ -228,10 +250,23 @@ class Dispatcher:
                 self._idle_waiters -= 1
         return True
 
-    def _run_handlers(self, event: Event, handlers: List[Handler]) -> None:
+    def _run_handlers(
+        self, event: Event, handlers: List[Handler], done: Optional[Callable[[bool], None]] = None
+    ) -> None:
         self.dispatched += 1
-        for handler in handlers:
-            self._guarded(handler, event, event)
+        try:
+            for handler in handlers:
+                self._guarded(handler, event, event)
+        finally:
+            if done is not None:
+                _call_done(done, True)
+
+    def run_now(self, event: Event) -> int:
+        """Run ``event``'s handlers in the calling thread (a queue worker); returns how many ran."""
+        handlers = self.handlers_for(event.name)
+        if handlers:
+            self._run_handlers(event, handlers)
+        return len(handlers)
 
     def _guarded(self, handler: Callable[..., Any], event: Optional[Event], *args: Any) -> None:
         try:
@@ -250,3 +285,10 @@ class Dispatcher:
                     hook(exc, event)
                 except Exception:
                     log.exception("on_error hook %r failed", hook)
+
+
+def _call_done(done: Callable[[bool], None], handled: bool) -> None:
+    try:
+        done(handled)
+    except Exception:  # a store failure must not kill a worker or the reader
+        log.exception("event completion callback failed")

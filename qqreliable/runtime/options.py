@@ -150,6 +150,25 @@ def _media_cache(name: str, value: Any) -> None:
         raise ValueError(f"{name} must not be an empty path (False turns the cache off)")
 
 
+def _store(name: str, value: Any) -> None:
+    # A URL (its scheme is checked when the store is opened) or an object with the Store methods.
+    if value is None:
+        return
+    if isinstance(value, str):
+        if "://" not in value:
+            raise ValueError(f"{name} must be a URL such as redis://host:6379/0, not {value!r}")
+        return
+    if not all(callable(getattr(value, m, None)) for m in ("claim", "renew", "release", "put", "get", "reserve")):
+        raise TypeError(f"{name} must be a redis:// URL, a Store or None, not {_shown(value)}")
+
+
+def _handlers(name: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be 'threads' or 'queue', not {_shown(value)}")
+    if value not in ("threads", "queue"):
+        raise ValueError(f"{name} must be 'threads' (this process) or 'queue' (RQ workers), not {value!r}")
+
+
 COMMON_OPTIONS: Dict[str, Checker] = {
     "access_token": text(),
     "api_timeout": seconds(),
@@ -170,6 +189,8 @@ COMMON_OPTIONS: Dict[str, Checker] = {
     "dedupe_size": count(what="a whole number of events"),
     "dedupe_ttl": seconds(),
     "outbound_media": one_of(OutboundMedia, none=True, what="an OutboundMedia or None"),
+    "store": _store,
+    "handlers": _handlers,
 }
 """Options every bot shares, by name."""
 

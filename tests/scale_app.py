@@ -1,0 +1,51 @@
+"""A bot application for the multi-process tests (run as a subprocess, or imported by a worker).
+
+Environment: QQR_ONEBOT (ws URL), QQR_STORE (store URL), QQR_NAME (this process),
+QQR_DELAY (seconds a handler takes), QQR_RATE (messages/s per target and account,
+burst 1; unset: default pacing), QQR_HANDLERS (threads | queue).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+from qqreliable import Bot
+from qqreliable.reliability.sendpolicy import Pacing
+
+NAME = os.environ.get("QQR_NAME", "p")
+DELAY = float(os.environ.get("QQR_DELAY", "0"))
+RATE = os.environ.get("QQR_RATE")
+
+pacing = Pacing()
+if RATE:
+    pacing = Pacing(target_rate=float(RATE), target_burst=1, global_rate=float(RATE), global_burst=1, max_wait=60)
+
+bot = Bot(
+    os.environ["QQR_ONEBOT"],
+    store=os.environ["QQR_STORE"],
+    handlers=os.environ.get("QQR_HANDLERS", "threads"),
+    pacing=pacing,
+    workers=4,
+    recover_chats=0,
+)
+
+
+@bot.on_message("group")
+def answer(event):  # type: ignore[no-untyped-def]
+    if os.environ.get("QQR_MARK"):
+        bot.call_action("get_status")  # tells the test a handler started
+    if DELAY:
+        threading.Event().wait(DELAY)  # a slow handler (an LLM call)
+    event.reply(f"{os.environ.get('QQR_NAME', NAME)}:{event.plain_text}")
+
+
+@bot.on_connect
+def ready(self_id):  # type: ignore[no-untyped-def]
+    sys.stdout.write("READY\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    bot.run(log_level="WARNING")
