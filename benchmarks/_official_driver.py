@@ -3,7 +3,8 @@
     python _official_driver.py PEER MODE PORT APP_ID SECRET COUNT
 
 PEER is ``qqreliable`` (the project's interpreter), ``botpy`` (qq-botpy) or
-``nonebot`` (nonebot2 + nonebot-adapter-qq), the peers in the interpreter of their venv. MODE ``events``: the C2C handler only counts;
+``nonebot`` (nonebot2 + nonebot-adapter-qq), the peers in the interpreter of their venv.
+MODE ``events``: the C2C handler only counts;
 ``replies``: it answers every message with one passive reply. The driver writes
 JSON lines to stdout: ``{"ready": t}`` once logged in, ``{"done": k, "t": t}``
 each time its handler has run another COUNT times, ``{"seen": text, "t": t}`` for

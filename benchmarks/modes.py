@@ -254,10 +254,10 @@ def main() -> None:
     )
     b_rate = med([r for r, _ in base_posts])
     q_rate = med([r for r, _ in bot_posts])
-    b50 = med([percentile(l, 0.5) or 0.0 for _, l in base_posts])
-    q50 = med([percentile(l, 0.5) or 0.0 for _, l in bot_posts])
-    b99 = med([percentile(l, 0.99) or 0.0 for _, l in base_posts])
-    q99 = med([percentile(l, 0.99) or 0.0 for _, l in bot_posts])
+    b50 = med([percentile(lat, 0.5) or 0.0 for _, lat in base_posts])
+    q50 = med([percentile(lat, 0.5) or 0.0 for _, lat in bot_posts])
+    b99 = med([percentile(lat, 0.99) or 0.0 for _, lat in base_posts])
+    q99 = med([percentile(lat, 0.99) or 0.0 for _, lat in bot_posts])
     _common.table(
         ["HTTP POST, signed, sequential", "qqreliable", "stdlib 204", "ratio"],
         [

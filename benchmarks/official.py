@@ -230,7 +230,8 @@ def main() -> None:
         print(f"{name:<22}" + "".join(f"{medians[p]:>14.0f} ({medians[p] / base:4.2f}x)" for p in peers))
     if resume:
         base = resume["qqreliable"]
-        print(f"{'resume after a drop':<22}" + "".join(f"{resume[p]:>13.3f}s ({resume[p] / base:4.0f}x)" for p in peers))
+        print(f"{'resume after a drop':<22}"
+              + "".join(f"{resume[p]:>13.3f}s ({resume[p] / base:4.0f}x)" for p in peers))
     if "stream" not in modes:
         return
     cost = stream_cost(args.chunks)

@@ -123,7 +123,7 @@ def main() -> None:
                         bot.wait_connected(10)
                         for case, send in cases:
                             send(bot)  # warm up
-                            ms = _timed(lambda: send(bot), args.per_round)
+                            ms = _timed(lambda send=send: send(bot), args.per_round)
                             results.setdefault((case, name), []).append(ms)
         rows = []
         for case, _ in cases:

@@ -211,7 +211,9 @@ class Driver:
                 continue
         self._lines.put(None)
 
-    def expect(self, key: str, timeout: float, where: Optional[Callable[[Dict[str, Any]], bool]] = None) -> Dict[str, Any]:
+    def expect(
+        self, key: str, timeout: float, where: Optional[Callable[[Dict[str, Any]], bool]] = None
+    ) -> Dict[str, Any]:
         """The next report holding ``key`` (and matching ``where``); others are skipped."""
         deadline = time.monotonic() + timeout
         while True:
@@ -705,7 +707,8 @@ def main() -> None:
                            "mode", "calls/s", "vs qqreliable", "client CPU us/call", "server CPU us/call",
                            "server CPU / wall"], rows)
             if bound:
-                sys.stdout.write(f"server-bound: the server used >= {FAKE_BOUND:.0%} of a CPU (it runs on one GIL), so\n"
+                sys.stdout.write(f"server-bound: the server used >= {FAKE_BOUND:.0%} of a CPU "
+                                 "(it runs on one GIL), so\n"
                                  "that row measures the server's ceiling more than the client.\n\n")
             notes.flush()
             q8, n8 = _rates(calls[(server, "ws", "qqreliable", 8)]), _rates(calls[(server, "ws", "nonebot", 8)])
@@ -733,11 +736,13 @@ def main() -> None:
     if "reconnect" in only:
         reconnect = reconnect_workload(pythons, args.cycles)
         rows = []
-        base_fresh = reconnect["qqreliable"][0] if not isinstance(reconnect["qqreliable"], Exception) else reconnect["qqreliable"]
+        qq_result = reconnect["qqreliable"]
+        base_fresh = qq_result[0] if not isinstance(qq_result, Exception) else qq_result
         for peer in ("qqreliable", "nonebot", "aiocqhttp"):
             result = reconnect[peer]
             if isinstance(result, Exception):
-                rows.append([LABELS[peer], "reverse WS" if peer == "aiocqhttp" else "forward WS", notes.cell(result), "--", "--"])
+                transport = "reverse WS" if peer == "aiocqhttp" else "forward WS"
+                rows.append([LABELS[peer], transport, notes.cell(result), "--", "--"])
                 continue
             fresh, series = result
             rows.append([LABELS[peer], "forward WS", f"{fresh:.2f}", _ratio(fresh, base_fresh),

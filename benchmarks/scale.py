@@ -171,7 +171,8 @@ def store_cost(redis: Redis, n: int) -> List[List[object]]:
     for e in batch:
         dedupe.seen(e)
     rows.append(["in-memory dedupe window (no store)", (time.perf_counter() - t) / n * 1e6])
-    for label, store in (("claim + mark, memory store", MemoryStore()), ("claim + mark, Redis store", open_store(redis.ns()))):
+    stores = (("claim + mark, memory store", MemoryStore()), ("claim + mark, Redis store", open_store(redis.ns())))
+    for label, store in stores:
         claims = EventClaims(store, event_key)
         batch = events(label[:3])
         t = time.perf_counter()

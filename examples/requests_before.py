@@ -15,7 +15,7 @@ TOKEN = "secret"
 
 
 def send_group(group_id: int, text: str) -> int:
-    for attempt in range(3):
+    for _attempt in range(3):
         try:
             r = requests.post(f"{ONEBOT}/send_group_msg",
                               json={"group_id": group_id, "message": text},

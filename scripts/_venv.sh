@@ -1,6 +1,8 @@
-# Sourced by scripts/demo and scripts/test: make (or reuse) a virtualenv for the
-# chosen interpreter and install the project into it. PYTHON picks the
-# interpreter (default: python3); each interpreter gets its own .venv-<version>.
+# Sourced by scripts/demo, docs, lint, soak and test: make (or reuse) a virtualenv for
+# the chosen interpreter and install the project into it with the given extra.
+# PYTHON picks the interpreter (default: python3); each interpreter gets its own
+# .venv-<version>, shared by all the scripts: each extra has its own stamp
+# (.installed[<extra>]) and installing one adds to what the others installed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"

@@ -28,7 +28,7 @@ def test_dict_and_attribute_access() -> None:
     assert e.group_id == e["group_id"] == 7
     assert isinstance(e, dict) and dict(e) == GROUP
     with pytest.raises(AttributeError):
-        e.nonexistent
+        _ = e.nonexistent
     assert e.get("nonexistent") is None
 
 
@@ -37,7 +37,10 @@ def test_dict_and_attribute_access() -> None:
     [
         (GROUP, "message.group.normal"),
         ({"post_type": "message", "message_type": "private", "sub_type": "friend"}, "message.private.friend"),
-        ({"post_type": "notice", "notice_type": "group_increase", "sub_type": "approve"}, "notice.group_increase.approve"),
+        (
+            {"post_type": "notice", "notice_type": "group_increase", "sub_type": "approve"},
+            "notice.group_increase.approve",
+        ),
         ({"post_type": "notice", "notice_type": "friend_add"}, "notice.friend_add"),
         ({"post_type": "request", "request_type": "friend"}, "request.friend"),
         ({"post_type": "meta_event", "meta_event_type": "heartbeat", "interval": 5000}, "meta_event.heartbeat"),

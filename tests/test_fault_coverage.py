@@ -15,7 +15,9 @@ CATALOG_FILE = TESTS.parents[1] / "shared" / "reference" / "faults.md"
 def test_every_fault_is_covered_or_explained() -> None:
     mapped = set(MATRIX) | set(NOT_APPLICABLE)
     assert not set(MATRIX) & set(NOT_APPLICABLE), "a fault is both covered and not applicable"
-    assert set(CATALOG) == mapped, f"unmapped: {sorted(set(CATALOG) - mapped)}, unknown: {sorted(mapped - set(CATALOG))}"
+    assert set(CATALOG) == mapped, (
+        f"unmapped: {sorted(set(CATALOG) - mapped)}, unknown: {sorted(mapped - set(CATALOG))}"
+    )
     for fault_id, scenarios in MATRIX.items():
         assert scenarios, f"{fault_id} has no scenario"
     for fault_id, reason in NOT_APPLICABLE.items():

@@ -233,7 +233,9 @@ def test_api_never_answers_url_healthy(onebot: FakeOneBot, media_bot: Callable[.
     assert media.source == "url" and elapsed < 1.0
 
 
-def test_a_late_loser_is_ignored_and_cleaned_up(onebot: FakeOneBot, media_bot: Callable[..., Bot], tmp_path: Any) -> None:
+def test_a_late_loser_is_ignored_and_cleaned_up(
+    onebot: FakeOneBot, media_bot: Callable[..., Bot], tmp_path: Any
+) -> None:
     bot = media_bot(cache_dir=str(tmp_path / "c2"))
     seg = onebot.media.add(mode="ok", delay=0.3)
     onebot.media.set_api_mode("path")  # fast: the API wins, the URL answer comes late
@@ -436,7 +438,9 @@ def test_a_follower_with_more_time_tries_again_after_the_leaders_deadline(
     leader = threading.Thread(target=lambda: _catch_into(outcomes, "leader", lambda: bot.fetch_image(seg, timeout=0.5)))
     leader.start()
     eventually(lambda: onebot.media.url_requests(seg["data"]["file"]) == 1, what="the leader's download")
-    follower = threading.Thread(target=lambda: _catch_into(outcomes, "follower", lambda: bot.fetch_image(seg, timeout=5)))
+    follower = threading.Thread(
+        target=lambda: _catch_into(outcomes, "follower", lambda: bot.fetch_image(seg, timeout=5))
+    )
     follower.start()
     leader.join(5)
     follower.join(5)
@@ -452,7 +456,9 @@ def _catch_into(out: Dict[str, Any], name: str, fn: Callable[[], Any]) -> None:
         out[name] = exc
 
 
-def test_fetch_from_a_handler_does_not_deadlock(onebot: FakeOneBot, make_bot: Callable[..., Bot], tmp_path: Any) -> None:
+def test_fetch_from_a_handler_does_not_deadlock(
+    onebot: FakeOneBot, make_bot: Callable[..., Bot], tmp_path: Any
+) -> None:
     bot = make_bot(onebot.ws_url, workers=1, media_cache=str(tmp_path))
     got: List[Media] = []
     done = threading.Event()

@@ -151,7 +151,9 @@ def test_certificates_are_still_verified(server: NtqqLikeServer) -> None:
     assert info.value.cause == "tls"
 
 
-def test_fetch_image_over_tls(server: NtqqLikeServer, ca_bundle: str, make_bot: Callable[..., Bot], onebot: Any) -> None:
+def test_fetch_image_over_tls(
+    server: NtqqLikeServer, ca_bundle: str, make_bot: Callable[..., Bot], onebot: Any
+) -> None:
     bot = make_bot(onebot.url, media_cache=MediaConfig(cache=False, verify=ca_bundle))
     onebot.media.set_api_mode("never")
     media = bot.fetch_image({"type": "image", "data": {"file": "abc.image", "url": server.url}}, timeout=5)

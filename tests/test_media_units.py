@@ -146,7 +146,8 @@ def test_parse_ref_forms() -> None:
     assert parse_ref("image", {"type": "image", "data": data}) == expect
     assert parse_ref("image", data) == expect
     assert parse_ref("image", MessageSegment("image", data)) == expect
-    assert parse_ref("image", {"message": [{"type": "text", "data": {"text": "x"}}, {"type": "image", "data": data}]}) == expect
+    event = {"message": [{"type": "text", "data": {"text": "x"}}, {"type": "image", "data": data}]}
+    assert parse_ref("image", event) == expect
     cq = "see [CQ:image,file=ABC.image,url=https://h/d?a=1&amp;b=2]"
     assert parse_ref("image", {"message": cq}) == expect
     assert parse_ref("image", "ABC.image") == MediaRef("image", file="ABC.image")
@@ -235,7 +236,9 @@ def _put(cache: MediaCache, key: str, data: bytes, ctype: str = "image/png") -> 
 def test_cache_names_never_come_from_the_server(tmp_path: Any) -> None:
     cache = MediaCache(str(tmp_path / "c"))
     root = os.path.realpath(cache.root)
-    for key in ("image:../../etc/passwd", "image:/abs/path.png", "image:C:\\x\\..\\y", "image:\x00nul", "image:" + "a" * 5000):
+    for key in (
+        "image:../../etc/passwd", "image:/abs/path.png", "image:C:\\x\\..\\y", "image:\x00nul", "image:" + "a" * 5000
+    ):
         entry = _put(cache, key, PNG + key.encode("utf-8", "surrogatepass")[:10])
         assert os.path.realpath(entry.path).startswith(root + os.sep)
         assert cache.get(key) is not None
@@ -310,7 +313,8 @@ def test_cache_is_thread_safe(tmp_path: Any) -> None:
     for t in threads:
         t.join(20)
     assert not errors
-    on_disk = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(os.path.join(cache.root, "blobs")) for f in fs)
+    blobs = os.path.join(cache.root, "blobs")
+    on_disk = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(blobs) for f in fs)
     assert on_disk == cache.total_bytes <= 20_000
     assert not os.listdir(cache.tmp_dir)  # every temp file was renamed or removed
 

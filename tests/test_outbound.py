@@ -85,7 +85,7 @@ def png(tmp_path: Path) -> Tuple[Path, bytes]:
     return path, data
 
 
-# --------------------------------------------------------------------------- MEDIA-04: files the implementation cannot see
+# ---------------------------------------------------------------- MEDIA-04: files the implementation cannot see
 
 
 @pytest.mark.parametrize("style", ["napcat", "gocq"])

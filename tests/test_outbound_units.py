@@ -86,7 +86,9 @@ def test_local_path_and_file_uri_are_inlined_and_url_dropped(png_file: Path) -> 
 def test_file_segment_gets_its_name(tmp_path: Path) -> None:
     doc = tmp_path / "report.pdf"
     doc.write_bytes(b"%PDF-1.4 hello")
-    out = preparer().prepare("send_private_msg", {"user_id": 2, "message": [{"type": "file", "data": {"file": str(doc)}}]})
+    out = preparer().prepare(
+        "send_private_msg", {"user_id": 2, "message": [{"type": "file", "data": {"file": str(doc)}}]}
+    )
     assert out["message"][0]["data"] == {"file": b64(b"%PDF-1.4 hello"), "name": "report.pdf"}
 
 
@@ -238,7 +240,8 @@ def gocq(msg: str, wording: str) -> Dict[str, Any]:
 
 MEDIA_FAILURES: List[Any] = [
     ("send_group_msg", nc(1200, "文件下载失败 未知文件类型"), "ws", "could not read or download"),
-    ("send_group_msg", nc(200, "文件下载失败识别URL失败, uri= /data/1128565.pdf"), "http", "could not read or download"),
+    ("send_group_msg", nc(200, "文件下载失败识别URL失败, uri= /data/1128565.pdf"), "http",
+     "could not read or download"),
     ("send_private_msg", nc(1200, "Error: 文件下载失败https://multimedia.nt.qq.com.cn/download?rkey=x下载失败,"
                                   "Error: 下载文件失败: Bad Request"), "ws", "could not read or download"),
     ("send_group_msg", gocq("EMPTY_MSG_ERROR", "消息为空"), "ws", "go-cqhttp dropped"),

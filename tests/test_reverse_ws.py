@@ -340,7 +340,9 @@ def test_quick_operation_over_websocket_uses_handle_quick_operation(
         assert call["params"]["context"]["message_id"] == sent["message_id"]
 
 
-def test_zombie_reverse_link_is_replaced(onebot_factory: Callable[..., FakeOneBot], listen_bot: Callable[..., Bot]) -> None:
+def test_zombie_reverse_link_is_replaced(
+    onebot_factory: Callable[..., FakeOneBot], listen_bot: Callable[..., Bot]
+) -> None:
     onebot = onebot_factory(heartbeat_interval=0.1)
     bot = listen_bot(ping_interval=0.05, pong_timeout=1.0)
     with bot:

@@ -87,7 +87,8 @@ def test_fingerprint_survives_re_rendering() -> None:
         {"type": "text", "data": {"text": "hi & bye "}},
         {"type": "face", "data": {"id": 14}},
         {"type": "at", "data": {"qq": "7", "name": "Alice"}},
-        {"type": "image", "data": {"file": "ABCDEF.image", "url": "https://multimedia.nt.qq.com/x", "summary": "[图片]"}},
+        {"type": "image",
+         "data": {"file": "ABCDEF.image", "url": "https://multimedia.nt.qq.com/x", "summary": "[图片]"}},
     ]
     assert fingerprint(cq) == fingerprint(array)
     assert fingerprint("  a\nb  ") == fingerprint("ab")

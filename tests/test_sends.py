@@ -423,7 +423,9 @@ def test_base64_payload_is_measured() -> None:
     data = base64.b64encode(b"x" * 3000).decode()
     p = payload_of({"message": [{"type": "image", "data": {"file": "base64://" + data}}]})
     assert p.media and 2990 <= p.bytes <= 3010 and p.urls == 0
-    p = payload_of({"message": [{"type": "image", "data": {"file": "https://x/y.png"}}, {"type": "text", "data": {"text": "a"}}]})
+    p = payload_of(
+        {"message": [{"type": "image", "data": {"file": "https://x/y.png"}}, {"type": "text", "data": {"text": "a"}}]}
+    )
     assert p.media and p.urls == 1 and p.bytes == 0
     assert not payload_of({"message": "plain"}).media
 

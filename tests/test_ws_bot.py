@@ -311,7 +311,7 @@ def test_no_thread_growth_over_20_reconnects(onebot: FakeOneBot, make_bot: Any) 
         for cycle in range(20):
             onebot.drop_connections()
             with cond:
-                assert cond.wait_for(lambda: len(connects) == cycle + 2, 5), f"cycle {cycle}"
+                assert cond.wait_for(lambda cycle=cycle: len(connects) == cycle + 2, 5), f"cycle {cycle}"
         assert qq_threads() == baseline
         assert bot.stats()["reconnects"] == 20
 

@@ -239,7 +239,12 @@ def test_websocket_key_and_plain_request() -> None:
         "GET",
         "/",
         "HTTP/1.1",
-        [("Upgrade", "WebSocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Version", "13"), ("Sec-WebSocket-Key", KEY)],
+        [
+            ("Upgrade", "WebSocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Key", KEY),
+        ],
     )
     assert websocket_key(ok) == KEY
     assert not RequestHead("GET", "/", "HTTP/1.0", []).keep_alive

@@ -54,7 +54,17 @@ from .codec import GatewayBackoff, GatewayCodec, GatewayLiveness
 from .codes import Answer, Kind, OfficialApiError, ReplyWindowClosed, classify, error_for
 from .events import Event, MESSAGE_SCENES, handler_key, intents_for
 from .gateway import BACKOFF_STEPS, GatewaySession
-from .message import DEFAULT_TEXT_LIMIT, FILE_EXTENSIONS, FILE_TYPES, Part, guild_body, media_body, split_outbound, split_text, text_body
+from .message import (
+    DEFAULT_TEXT_LIMIT,
+    FILE_EXTENSIONS,
+    FILE_TYPES,
+    Part,
+    guild_body,
+    media_body,
+    split_outbound,
+    split_text,
+    text_body,
+)
 from .replies import ReplyLedger, ReplySlot
 from .stream import StreamSender
 from .token import TokenManager
@@ -400,7 +410,11 @@ class OfficialBot(BotBase):
             stopping=self._supervisor.stopping,
             fail=self._supervisor.fail,
             connect_timeout=self.connect_timeout,
-            sslopt=None if self._verify is True else {"ca_certs": self._verify} if isinstance(self._verify, str) else None,
+            sslopt=(
+                None if self._verify is True
+                else {"ca_certs": self._verify} if isinstance(self._verify, str)
+                else None
+            ),
         )
         self._ws = client
         if self._supervisor.stopping.is_set():
@@ -738,7 +752,8 @@ class OfficialBot(BotBase):
         }, timeout=self.upload_timeout)
         if not prepare.ok:
             raise error_for(prepare, f"POST {base}/upload_prepare")
-        info = prepare.body.get("data") if isinstance(prepare.body.get("data"), dict) else prepare.body
+        nested = prepare.body.get("data")
+        info = nested if isinstance(nested, dict) else prepare.body
         upload_id = info.get("upload_id")
         block = info.get("block_size")
         parts = info.get("parts")

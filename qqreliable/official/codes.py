@@ -181,7 +181,8 @@ def classify(status: int, body: Any, headers: Optional[Mapping[str, str]] = None
     obj: Dict[str, Any] = dict(body) if isinstance(body, Mapping) else {}
     code = _int(obj.get("code"))
     err_code = _int(obj.get("err_code"))
-    message = obj.get("message") if isinstance(obj.get("message"), str) else ""
+    raw_message = obj.get("message")
+    message: str = raw_message if isinstance(raw_message, str) else ""
     if not message and isinstance(obj.get("msg"), str):
         message = obj["msg"]
     trace_id = None

@@ -227,7 +227,8 @@ class GatewaySession:
             self.seq = s
         op = frame.get("op")
         if op == OP_HELLO:
-            d = frame.get("d") if isinstance(frame.get("d"), dict) else {}
+            raw_d = frame.get("d")
+            d = raw_d if isinstance(raw_d, dict) else {}
             interval = d.get("heartbeat_interval")
             if isinstance(interval, (int, float)) and not isinstance(interval, bool) and interval > 0:
                 self.interval = float(interval) / 1000.0
@@ -354,7 +355,11 @@ class GatewaySession:
                 return f"no Hello within {self.hello_timeout:g}s"
             return None
         assert self.interval is not None
-        if self.awaiting_ack and self.last_heartbeat is not None and now - self.last_heartbeat > self.ack_factor * self.interval:
+        if (
+            self.awaiting_ack
+            and self.last_heartbeat is not None
+            and now - self.last_heartbeat > self.ack_factor * self.interval
+        ):
             return f"no heartbeat ACK within {self.ack_factor * self.interval:.1f}s"
         if self.last_frame is not None and now - self.last_frame > self.silence_factor * self.interval:
             return f"no frame for {now - self.last_frame:.1f}s"

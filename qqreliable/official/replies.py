@@ -151,7 +151,9 @@ class ReplyLedger:
 
     # ------------------------------------------------------------------ outbound
 
-    def plan(self, scene: str, msg_id: Optional[str], *, count: bool = True, event_id: Optional[str] = None) -> ReplySlot:
+    def plan(
+        self, scene: str, msg_id: Optional[str], *, count: bool = True, event_id: Optional[str] = None
+    ) -> ReplySlot:
         """A slot for one new logical message replying to ``msg_id`` (or proactive when None).
 
         Args:

@@ -156,7 +156,8 @@ def handle_callback(keys: WebhookKeys, headers: Mapping[str, str], body: bytes) 
         if not isinstance(d, dict) or not isinstance(d.get("plain_token"), str):
             return CallbackResult(400, {"code": 400, "message": "op 13 without plain_token"}, reason="op13")
         token = d["plain_token"]
-        return CallbackResult(200, {"plain_token": token, "signature": keys.sign_validation(str(d.get("event_ts", "")), token)})
+        signature = keys.sign_validation(str(d.get("event_ts", "")), token)
+        return CallbackResult(200, {"plain_token": token, "signature": signature})
     if op == 0:
         return CallbackResult(200, {"op": 12, "d": 0}, payload)
     if op == 1:

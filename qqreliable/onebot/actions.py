@@ -169,6 +169,16 @@ class Rule:
     __slots__ = ("category", "retcodes", "pattern", "via", "read_only", "status", "source", "actions",
                  "media_hint")
 
+    category: str
+    retcodes: Optional[FrozenSet[int]]
+    pattern: "Optional[re.Pattern[str]]"
+    via: Optional[str]
+    read_only: Optional[bool]
+    status: Optional[str]
+    source: str
+    actions: Optional[FrozenSet[str]]
+    media_hint: str
+
     def __init__(
         self,
         category: str,

@@ -358,10 +358,12 @@ class Bot(BotBase, ApiMixin):
             from ..reliability.outbound import MediaPreparer
 
             media = self._media
+            api = self._media_api
+            assert api is not None  # set together with the fetcher, by self._media above
             with self._media_lock:
                 if self._outbound_preparer is None:
                     self._outbound_preparer = MediaPreparer(
-                        self._outbound_media, api=self._media_api, submit=self._io_pool.submit,
+                        self._outbound_media, api=api, submit=self._io_pool.submit,
                         submit_api=self._api_pool.submit, media=media,
                     )
                 preparer = self._outbound_preparer

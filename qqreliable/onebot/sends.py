@@ -200,7 +200,8 @@ def payload_of(params: Mapping[str, Any]) -> Payload:
             if not isinstance(seg, abc.Mapping):
                 continue
             kind = seg.get("type")
-            data = seg.get("data") if isinstance(seg.get("data"), abc.Mapping) else {}
+            raw_data = seg.get("data")
+            data = raw_data if isinstance(raw_data, abc.Mapping) else {}
             if kind == "node":
                 stack.append(data.get("content"))
                 continue

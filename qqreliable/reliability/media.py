@@ -675,13 +675,13 @@ class MediaFetcher:
                     error.earlier, earlier = earlier, earlier + [error]
                     failures += 1
                     if not retryable(error.cause) or failures >= budget:
-                        raise error
+                        raise  # error is exc (_fail returns it): re-raise it
                     resuming = error.cause in ("cut", "timeout") and sink.size > 0
                     delay = 0.0 if resuming and error.retry_after is None else retry_delay(
                         failures, self.config.backoff, retry_after=error.retry_after,
                         retry_after_max=self.config.retry_after_max)
                     if self._clock() + delay >= deadline:
-                        raise error
+                        raise  # error is exc: re-raise it
                     if token.wait(delay):
                         raise MediaAttemptError(path, "cancelled", "the race was decided") from error
                     continue
@@ -748,7 +748,9 @@ class MediaFetcher:
                 raise MediaAttemptError("url", cause or f"http_{status}", f"HTTP {status} from the media host",
                                         retry_after=parse_retry_after(headers.get("Retry-After")))
             if expected is not None and expected > self.config.max_file_bytes:
-                raise MediaAttemptError("url", "too_large", f"{expected} bytes announced, cap {self.config.max_file_bytes}")
+                raise MediaAttemptError(
+                    "url", "too_large", f"{expected} bytes announced, cap {self.config.max_file_bytes}"
+                )
             etag = headers.get("ETag")
             state.validator = etag if etag and not etag.startswith("W/") else headers.get("Last-Modified")
             state.expected = expected
@@ -836,7 +838,9 @@ class MediaFetcher:
         for value in values:
             if _is_http(value):
                 return self._url_path(ref, value.strip(), deadline, token, "api", attempts=1)
-        raise MediaAttemptError("api", "api_no_file", f"{action} gave nothing usable ({'; '.join(problems) or 'no file'})")
+        raise MediaAttemptError(
+            "api", "api_no_file", f"{action} gave nothing usable ({'; '.join(problems) or 'no file'})"
+        )
 
     def _check(self, ref: MediaRef, sink: _Sink) -> str:
         mime, cause = judge(ref.kind, status=0, content_type=None, head=sink.head, tail=sink.tail,

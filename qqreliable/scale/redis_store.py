@@ -328,7 +328,9 @@ class RedisStore:
         )
 
     def get(self, key: str) -> Optional[str]:
-        return self._run("get", lambda: self._redis.get(self.key(key)), lambda: self._local.get(key))
+        # decode_responses=True: the client answers str (or None), never bytes.
+        value = self._run("get", lambda: self._redis.get(self.key(key)), lambda: self._local.get(key))
+        return value.decode("utf-8") if isinstance(value, bytes) else value
 
     def incr(self, key: str, ttl: float) -> int:
         return self._run(

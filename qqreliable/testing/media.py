@@ -264,15 +264,15 @@ class MediaHost:
         status, start = 200, 0
         if ranges:
             headers["Accept-Ranges"] = "bytes"
-            start = _range_start(head.header("Range"), len(data))
-            if start is not None and start >= len(data):
+            requested = _range_start(head.header("Range"), len(data))
+            if requested is not None and requested >= len(data):
                 send_http_response(conn.io, 416, b"", headers={"Content-Range": f"bytes */{len(data)}"},
                                    keep_alive=head.keep_alive)
                 return head.keep_alive
-            if start:
+            if requested:
                 status = 206
-                headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
-            start = start or 0
+                headers["Content-Range"] = f"bytes {requested}-{len(data) - 1}/{len(data)}"
+            start = requested or 0
         body = data[start:]
         if kind == "cut" and cut_now:
             limit = mode.cut_at if mode.cut_at is not None else len(body) // 2

@@ -559,7 +559,9 @@ class FakeOfficial:
                 self._current_token = None
             raise _Reject(401, 11244, "token not exist or expire")
 
-    def _route(self, route: str, target: str, obj: Dict[str, Any], head: RequestHead) -> Tuple[int, Any, Dict[str, str]]:
+    def _route(
+        self, route: str, target: str, obj: Dict[str, Any], head: RequestHead
+    ) -> Tuple[int, Any, Dict[str, str]]:
         with self._cond:
             if route == "token":
                 return 200, self._issue_token(obj), {}
@@ -703,7 +705,7 @@ class FakeOfficial:
             raise _Reject(400, 40034124, "流式消息md分片需要\\n结束")
         if "id" not in stream:
             sid = f"ROBOT1.0_{next(self._msg_ids):08d}{secrets.token_hex(4)}"
-            record = {
+            record: Dict[str, Any] = {
                 "id": sid, "scene": "c2c", "target": target, "text": "", "markdown": is_markdown, "media": None,
                 "msg_type": obj.get("msg_type"), "msg_id": obj.get("msg_id"), "event_id": obj.get("event_id"),
                 "msg_seq": seq, "passive": inbound is not None, "stream": "open", "chunks": [], "time": time.time(),
@@ -917,15 +919,19 @@ class FakeOfficial:
         if not self._token_ok(d):
             self._close(conn, 4004, "authentication failed")
             return None
+        # Only a string can name a session (an unhashable id would make the lookups raise).
+        session_id = d.get("session_id") if isinstance(d, dict) else None
+        if not isinstance(session_id, str):
+            session_id = None
         with self._cond:
             rejection = self._resume_rejections.pop(0) if self._resume_rejections else None
-            if rejection is not None and isinstance(d, dict):
-                self._sessions.pop(d.get("session_id"), None)  # "reset by resume": the session is gone
+            if rejection is not None and session_id is not None:
+                self._sessions.pop(session_id, None)  # "reset by resume": the session is gone
         if rejection is not None:
             self._close(conn, rejection, "reset by resume")
             return None
         with self._cond:
-            session = self._sessions.get(d.get("session_id")) if isinstance(d, dict) else None
+            session = self._sessions.get(session_id) if session_id is not None else None
             seq = d.get("seq") if isinstance(d, dict) else None
             if session is None or not isinstance(seq, int) or seq > session.seq:
                 conn.send_json({"op": 9, "d": False})
@@ -1358,7 +1364,8 @@ class FakeOfficial:
     def post_events(self, url: str, *, secret: Optional[str] = None) -> List[int]:
         """POST every dispatch from now on to ``url`` too (signed), in the emitting thread.
         Returns the list the answer statuses are appended to."""
-        hook = {"url": url, "secret": secret, "statuses": []}
+        statuses: List[int] = []
+        hook: Dict[str, Any] = {"url": url, "secret": secret, "statuses": statuses}
         with self._lock:
             self._webhooks.append(hook)
-        return hook["statuses"]  # type: ignore[return-value]
+        return statuses

@@ -1257,7 +1257,9 @@ class FakeOneBot:
             )
         return self.push_event(self._render(event))
 
-    def emit_private_message(self, user_id: int, message: MessageInput, *, message_id: Optional[int] = None) -> Dict[str, Any]:
+    def emit_private_message(
+        self, user_id: int, message: MessageInput, *, message_id: Optional[int] = None
+    ) -> Dict[str, Any]:
         """Deliver a private (friend) message from ``user_id``, and record it in that chat's history.
 
         Returns:
@@ -1425,7 +1427,9 @@ class FakeOneBot:
                 )
             record: Dict[str, Any] = {"message_id": event["message_id"], "message_type": message_type}
             record["group_id" if message_type == "group" else "user_id"] = target
-            record.update({"message": copy.deepcopy(segments), "raw_message": event["raw_message"], "time": time.time()})
+            record.update(
+                {"message": copy.deepcopy(segments), "raw_message": event["raw_message"], "time": time.time()}
+            )
             self._sent.append(record)
             rendered = self._render(event)
             self._cond.notify_all()  # wait_for_message
@@ -2114,7 +2118,7 @@ class FakeOneBot:
                 )
                 return 200, _failed(1200 if ws else 200, message)
             group = plan.params.get("group_id")
-            if group not in (None, "") and plan.params.get("message_type") != "private":
+            if group is not None and group != "" and plan.params.get("message_type") != "private":
                 keys: List[Tuple[str, Optional[int]]] = [("group", None)]
                 try:
                     keys.append(("group", int(group)))

@@ -63,7 +63,8 @@ class _ClientSocket:
         if self._closed.is_set():
             raise WebSocketClosed(1006, "closed")
         try:
-            self._ws.send(payload, opcode=websocket.ABNF.OPCODE_BINARY if opcode == OP_BINARY else websocket.ABNF.OPCODE_TEXT)
+            ws_opcode = websocket.ABNF.OPCODE_BINARY if opcode == OP_BINARY else websocket.ABNF.OPCODE_TEXT
+            self._ws.send(payload, opcode=ws_opcode)
         except Exception as exc:  # any send failure: the connection is gone
             raise WebSocketClosed(1006, str(exc)) from exc
 

@@ -305,7 +305,8 @@ class SentMedia:
                 if not self._visible_path(path, visible):
                     if style == "napcat":
                         return 200, _failed(1200 if ws else 200, f"文件下载失败识别URL失败, uri= {path}")
-                    log.warning("转换CQ码到MiraiGo Element时出现错误: stat %s: no such file or directory 将忽略本段CQ码.", path)
+                    log.warning("转换CQ码到MiraiGo Element时出现错误: "
+                                "stat %s: no such file or directory 将忽略本段CQ码.", path)
                     dropped.append(id(seg))
             elif form == "url" and fetch:
                 problem = self._download(str(value), str(seg.get("type")))

@@ -33,7 +33,9 @@ def dumps(obj: Any) -> str:
     return _LONE_SURROGATE.sub("\ufffd", text)
 
 
-_scan_once = json.JSONDecoder().scan_once  # the C scanner; it holds the GIL throughout
+# The C scanner; it holds the GIL throughout. ``scan_once`` is set in JSONDecoder.__init__
+# and missing from typeshed's stub, hence the ignore.
+_scan_once = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _trailing_space = re.compile(r"[ \t\n\r]*").match
 
 
@@ -54,7 +56,8 @@ def _loads_object(data: Union[bytes, str]) -> Any:
         obj, end = _scan_once(text, 0)
     except StopIteration:
         return json.loads(text)  # raises the usual JSONDecodeError (the scanner's has no message)
-    if end != len(text) and _trailing_space(text, end).end() != len(text):
+    # The pattern matches the empty string, so the match is never None.
+    if end != len(text) and _trailing_space(text, end).end() != len(text):  # type: ignore[union-attr]
         return json.loads(text)  # extra data: the usual error
     return obj
 

@@ -66,7 +66,10 @@ _BUSY_RETRY = 0.1  # seconds between ping attempts while a write holds the socke
 class BackoffPolicy(Protocol):
     """What the reconnect loop asks of a backoff (``reliability.Backoff`` fits)."""
 
-    healthy_after: float
+    @property
+    def healthy_after(self) -> float:
+        """Seconds a connection must stay up before the failure count resets (read-only)."""
+        ...
 
     def delay(self, failures: int) -> float: ...  # noqa: D102
 

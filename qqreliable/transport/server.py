@@ -113,6 +113,11 @@ class ListenAddress:
 
     __slots__ = ("kind", "host", "port", "path")
 
+    kind: str
+    host: str
+    port: int
+    path: str
+
     def __init__(self, kind: str, host: str, port: int, path: str) -> None:
         init = object.__setattr__
         init(self, "kind", kind)

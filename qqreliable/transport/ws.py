@@ -78,7 +78,9 @@ class _BoundedFrames(websocket._abnf.frame_buffer):  # type: ignore[misc, name-d
     """
 
     def __init__(self, recv: Callable[[int], bytes], limit: Optional[int]) -> None:
-        super().__init__(recv, True)
+        # websocket-client 1.9.0 and older annotate recv_fn as returning int: a false positive.
+        super().__init__(recv, True)  # type: ignore[arg-type]
+        self._read = recv  # self.recv, typed as what it is
         self.limit = limit
         self._message_total = 0
         self._buf = b""
@@ -94,7 +96,7 @@ class _BoundedFrames(websocket._abnf.frame_buffer):  # type: ignore[misc, name-d
         have = len(self._buf) - start if parts else 0
         try:
             while have < bufsize:
-                data = self.recv(max(_READ_AHEAD, min(bufsize - have, _MAX_READ)))
+                data = self._read(max(_READ_AHEAD, min(bufsize - have, _MAX_READ)))
                 parts.append(data)
                 have += len(data)
         except BaseException:

@@ -23,7 +23,7 @@ def test_from_payload() -> None:
     assert event.is_private and not event.is_group and event.plain_text == "hi"
     assert event.content == "hi" and event["content"] == "hi"
     with pytest.raises(AttributeError):
-        event.nope
+        _ = event.nope
     again = pickle.loads(pickle.dumps(event))
     assert again == event and again.type == event.type
 
@@ -37,7 +37,9 @@ def test_group_event() -> None:
 
 def test_guild_and_direct_targets() -> None:
     guild = Event({"id": "1", "channel_id": "C", "guild_id": "GU", "author": {"id": "A"}}, type="AT_MESSAGE_CREATE")
-    direct = Event({"id": "1", "channel_id": "C", "guild_id": "GU", "author": {"id": "A"}}, type="DIRECT_MESSAGE_CREATE")
+    direct = Event(
+        {"id": "1", "channel_id": "C", "guild_id": "GU", "author": {"id": "A"}}, type="DIRECT_MESSAGE_CREATE"
+    )
     assert guild.target == "C" and direct.target == "GU"
 
 

@@ -79,7 +79,7 @@ def test_conn09_never_gives_up_on_resumable_closes(official: FakeOfficial, make_
     bot.wait_connected(5)
     for n in range(1, 11):
         official.close_connections(4009)
-        official.wait_until(lambda: official.resumed_count == n, 5, f"resume {n}")
+        official.wait_until(lambda n=n: official.resumed_count == n, 5, f"resume {n}")
     assert official.ready_count == 1
 
 

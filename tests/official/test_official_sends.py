@@ -52,7 +52,9 @@ def test_502_retried_with_retry_after(official: FakeOfficial, bot: OfficialBot) 
     assert receipt.attempts == 2 and receipt.message_id == sent["id"] and isinstance(receipt.message_id, str)
 
 
-def test_500_after_delivery_retried_with_the_same_seq_is_delivered_once(official: FakeOfficial, bot: OfficialBot) -> None:
+def test_500_after_delivery_retried_with_the_same_seq_is_delivered_once(
+    official: FakeOfficial, bot: OfficialBot
+) -> None:
     event = inbound(official, bot)
     official.fail_next("c2c", 500, deliver=True)
     receipt = bot.reply(event, "exactly once")

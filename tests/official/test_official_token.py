@@ -8,7 +8,7 @@ from typing import Any, List, Tuple
 
 import pytest
 
-from qqreliable import AuthenticationError, NetworkError
+from qqreliable import AuthenticationError, NetworkError, ProtocolError
 from qqreliable.official.codes import Kind, OfficialApiError
 from qqreliable.official.token import TokenManager, parse_expires_in
 
@@ -62,7 +62,7 @@ def make(clock: Clock, endpoint: Endpoint, **kw: Any) -> TokenManager:
 def test_expires_in_is_a_string() -> None:
     assert parse_expires_in("7200") == 7200
     assert parse_expires_in(60) == 60
-    with pytest.raises(Exception):
+    with pytest.raises(ProtocolError):
         parse_expires_in("soon")
 
 
@@ -106,7 +106,9 @@ def test_single_flight() -> None:
 
     tm = TokenManager("1", "s", token_url="u", fetch=fetch, clock=clock)
     results: List[str] = []
-    threads = [threading.Thread(target=lambda: results.append(tm.token()), name=f"qqreliable:test{i}") for i in range(8)]
+    threads = [
+        threading.Thread(target=lambda: results.append(tm.token()), name=f"qqreliable:test{i}") for i in range(8)
+    ]
     for t in threads:
         t.start()
     while not calls:

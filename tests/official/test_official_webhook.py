@@ -61,7 +61,8 @@ def test_bad_signatures_refused() -> None:
 def test_signed_garbage_is_400() -> None:
     keys = WebhookKeys("secret")
     ts = "1"
-    assert handle_callback(keys, {"X-Signature-Timestamp": ts, "X-Signature-Ed25519": keys.sign_callback(ts, b"nope")}, b"nope").status == 400
+    bad_headers = {"X-Signature-Timestamp": ts, "X-Signature-Ed25519": keys.sign_callback(ts, b"nope")}
+    assert handle_callback(keys, bad_headers, b"nope").status == 400
 
 
 def test_core_install_does_not_need_cryptography() -> None:
