@@ -153,7 +153,7 @@ class PluginRegistry:
     """Registered plugin classes, in registration order, and their instances."""
 
     def __init__(self) -> None:
-        self.classes: List[type] = []
+        self.classes: List[Any] = []
         self.instances: List[Any] = []
         self.current_path = ""
         self._lock = threading.Lock()
