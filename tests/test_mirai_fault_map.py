@@ -1,17 +1,16 @@
-"""The MiraiBot fault matrix (tests/faults_mirai.py) accounts for every fault and names real tests."""
+"""The MiraiBot part of the fault matrix (tests/faults.py) accounts for every fault of the catalog.
+
+``tests/test_fault_coverage.py`` checks the whole matrix (and that every named
+test exists); this checks what it cannot: that each fault is covered by a
+MiraiBot test or explained as impossible for a mirai-api-http client.
+"""
 
 from __future__ import annotations
 
-import importlib
-from pathlib import Path
-
-from .faults import CATALOG
-from .faults_mirai import MIRAI_MATRIX, MIRAI_NOT_APPLICABLE, MIRAI_OPEN
-
-TESTS = Path(__file__).resolve().parent
+from .faults import CATALOG, MATRIX, MIRAI_MATRIX, MIRAI_NOT_APPLICABLE, MIRAI_OPEN
 
 
-def test_every_fault_is_covered_explained_or_open() -> None:
+def test_every_fault_is_covered_explained_or_open_for_mirai() -> None:
     groups = [set(MIRAI_MATRIX), set(MIRAI_NOT_APPLICABLE), set(MIRAI_OPEN)]
     for i, a in enumerate(groups):
         for b in groups[i + 1:]:
@@ -22,12 +21,9 @@ def test_every_fault_is_covered_explained_or_open() -> None:
     assert all(reason.strip() for reason in list(MIRAI_NOT_APPLICABLE.values()) + list(MIRAI_OPEN.values()))
 
 
-def test_every_named_test_exists() -> None:
+def test_mirai_scenarios_are_in_the_printed_matrix() -> None:
     for fault_id, scenarios in MIRAI_MATRIX.items():
         assert scenarios, fault_id
-        for node, what in scenarios:
-            assert what.strip(), f"{fault_id}: {node} says nothing"
-            filename, _, function = node.partition("::")
-            assert (TESTS / filename).is_file(), f"{fault_id}: no file {filename}"
-            module = importlib.import_module(f"tests.{filename[:-3]}")
-            assert callable(getattr(module, function, None)), f"{fault_id}: no test {node}"
+        for node, _ in scenarios:
+            assert node.startswith("test_mirai_"), node
+            assert node in [n for n, _ in MATRIX[fault_id]], f"{fault_id}: {node} not in MATRIX"

@@ -1,5 +1,5 @@
 """MiraiBot against the faults of the catalog that apply to a mirai-api-http client
-(tests/faults_mirai.py maps them), on real sockets against FakeMirai / FaultProxy."""
+(tests/faults.py maps them), on real sockets against FakeMirai / FaultProxy."""
 
 from __future__ import annotations
 
