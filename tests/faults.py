@@ -375,12 +375,7 @@ MIRAI_NOT_APPLICABLE: Dict[str, str] = {
 }
 
 #: id -> what MiraiBot does not do yet
-MIRAI_OPEN: Dict[str, str] = {
-    "CONN-10": "the HTTP adapter's pooled connections reset on reuse: handled by the shared HTTP transport "
-               "(connect-only retries) but not tested against MAH",
-    "RATE-02": "pacing is the shared send pipeline's (Pacing); not tested with MiraiBot",
-    "RECV-03": "the handler pool is the shared runtime's Dispatcher; not tested with MiraiBot",
-}
+MIRAI_OPEN: Dict[str, str] = {}
 
 _F = "test_mirai_faults.py::"
 _B = "test_mirai_bot.py::"
@@ -397,6 +392,10 @@ MIRAI_MATRIX: Dict[str, List[Scenario]] = {
         (_F + "test_conn01_a_clean_close_after_the_handshake_is_not_a_shutdown", "close 1000/1001/1011 -> reconnected"),
         (_B + "test_account_not_logged_in_is_retried_until_it_is", "code 2 -> retried until the account logs in"),
         (_B + "test_a_bot_started_before_mirai_finds_it", "MAH not up yet -> retried, found"),
+    ],
+    "CONN-10": [
+        (_F + "test_conn10_reset_keep_alive_connection_between_calls_over_http",
+         "HTTP adapter: pooled connections reset -> a read asked again, a send sent once, polling resumes"),
     ],
     "CONN-02": [
         (_F + "test_budget_and_backoff_bound_the_attempts", "refused connects follow the backoff"),
@@ -466,6 +465,10 @@ MIRAI_MATRIX: Dict[str, List[Scenario]] = {
     "RECV-02": [
         (_B + "test_repeated_message_ids_are_dropped", "(chat, messageId) repeats dropped"),
     ],
+    "RECV-03": [
+        (_F + "test_recv03_a_blocked_handler_does_not_stall_the_reader",
+         "reader, calls, sends and other workers unaffected"),
+    ],
     "RECV-05": [
         (_P + "test_every_received_element_converts_and_nothing_is_dropped", "unknown elements kept"),
         (_F + "test_recv05_unknown_event_types_reach_handlers_by_name", "unknown event types dispatched"),
@@ -508,6 +511,10 @@ MIRAI_MATRIX: Dict[str, List[Scenario]] = {
     ],
     "RATE-01": [
         (_F + "test_rate01_not_delivered_opens_the_chats_circuit", "messageId -1 -> that chat's circuit opens"),
+    ],
+    "RATE-02": [
+        (_F + "test_rate02_burst_to_one_chat_is_paced_then_rate_limited", "per-chat token buckets"),
+        (_F + "test_rate02_a_wait_beyond_max_wait_is_rate_limited_and_not_sent", "RateLimited, nothing sent"),
     ],
 }
 

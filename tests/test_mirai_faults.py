@@ -256,3 +256,71 @@ def test_send07_a_read_cut_off_by_a_drop_is_asked_again_a_send_is_not(mirai: Fak
     with pytest.raises(ResponseLost):
         bot.call("mute", target=100, memberId=2, time=60)
     assert len([c for c in mirai.calls if c["command"] == "mute"]) == 1
+
+
+def test_conn10_reset_keep_alive_connection_between_calls_over_http(mirai: FakeMirai, make_bot) -> None:
+    with FaultProxy(mirai.port) as proxy:
+        bot = _started(make_bot, proxy.url("http"), poll_interval=0.05)
+        assert bot.call("about")["version"]
+        proxy.reset_all()  # every pooled keep-alive socket (calls and polling) is now dead
+        assert bot.call("about")["version"]  # a read: asked again on a fresh connection
+        proxy.reset_all()
+        bot.send_group_message(100, "exactly once")
+        assert [m["messageChain"] for m in mirai.sent_messages] == [[{"type": "Plain", "text": "exactly once"}]]
+        mirai.emit_group_message(100, 2, "polling survived")
+        got = _collect_one(bot)
+        assert got.plain_text == "polling survived"
+
+
+def _collect_one(bot: MiraiBot) -> Any:
+    got: "queue.Queue[Any]" = queue.Queue()
+    bot.on_message("group")(got.put)
+    return got.get(timeout=5)
+
+
+def test_rate02_burst_to_one_chat_is_paced_then_rate_limited(mirai: FakeMirai, make_bot) -> None:
+    bot = _started(make_bot, mirai.ws_url,
+                   pacing=Pacing(target_rate=20, target_burst=2, global_rate=1000, global_burst=1000, max_wait=1.0))
+    for i in range(4):
+        bot.send_group_message(100, f"p{i}")
+    assert bot.stats()["sends"]["paced_seconds"] > 0.05  # two sends over the burst waited for tokens
+    waited = bot.stats()["sends"]["paced_seconds"]
+    bot.send_group_message(200, "elsewhere")
+    assert bot.stats()["sends"]["paced_seconds"] == waited  # another chat has its own bucket
+    assert [m["target"] for m in mirai.sent_messages] == [100] * 4 + [200]
+
+
+def test_rate02_a_wait_beyond_max_wait_is_rate_limited_and_not_sent(mirai: FakeMirai, make_bot) -> None:
+    bot = _started(make_bot, mirai.ws_url, pacing=Pacing(target_rate=0.01, target_burst=1, max_wait=1.0))
+    bot.send_group_message(100, "first")
+    with pytest.raises(RateLimited) as info:
+        bot.send_group_message(100, "second")
+    assert info.value.retry_after > 1.0 and info.value.target == "group:100"
+    assert [m["target"] for m in mirai.sent_messages] == [100]
+
+
+def test_recv03_a_blocked_handler_does_not_stall_the_reader(mirai: FakeMirai, make_bot) -> None:
+    release, entered, later = threading.Event(), threading.Event(), threading.Event()
+    bot = make_bot(mirai.ws_url, workers=2)
+
+    @bot.on_message("group")
+    def blocker(event: Any) -> None:
+        entered.set()
+        release.wait(10)
+
+    @bot.on_message("friend")
+    def other(event: Any) -> None:
+        later.set()
+
+    bot.start()
+    bot.wait_connected(5)
+    try:
+        mirai.emit_group_message(100, 2, "block")
+        assert entered.wait(5)
+        assert bot.call("about")["version"]  # answers are still read
+        mirai.emit_friend_message(3, "next")
+        assert later.wait(5)  # the other worker still handles events
+        bot.send_group_message(100, "sends still go out")
+        assert mirai.wait_for_message()["target"] == 100
+    finally:
+        release.set()
