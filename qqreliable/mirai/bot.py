@@ -51,6 +51,7 @@ from ..reliability.verify import SendPipeline
 from ..runtime.base import BotBase
 from ..runtime.options import COMMON_OPTIONS, check_options, count, flag, seconds, text
 from ..runtime.supervisor import IoPool, Periodic
+from ..scale import open_queue, open_store
 from ..transport.rest import RestClient
 from ..transport.ws import WsClient
 from .chain import message_to_chain
@@ -225,6 +226,17 @@ class MiraiBot(BotBase):
             (also the time span of one history page).
         recover_page: messages per history page.
         recover_pages: history pages per chat at most.
+        store: where state shared by several processes of this bot lives:
+            ``"redis://host:port/db"`` (the ``qqreliable[redis]`` extra), a
+            :class:`~qqreliable.reliability.store.Store`, or None (default: this
+            process's memory). With a store, processes connected to the same MAH
+            account act as one bot: each event is handled once across them (a
+            dead process's events are taken over), and pacing, circuits and
+            send-verification claims are shared. The URL is checked here;
+            ``start()`` raises :class:`ConnectFailed` when it is unreachable.
+        handlers: ``"threads"`` (default: this process's handler pool) or
+            ``"queue"`` (needs a Redis ``store``): events go to an RQ queue run by
+            ``python -m qqreliable worker app:bot`` processes.
     """
 
     MESSAGE_KINDS: FrozenSet[str] = frozenset(MESSAGE_KINDS)
@@ -261,10 +273,14 @@ class MiraiBot(BotBase):
         recover_window: float = 600.0,
         recover_page: int = 50,
         recover_pages: int = 10,
+        store: Union[str, Any, None] = None,
+        handlers: str = "threads",
     ) -> None:
         check_options(dict(locals()), MIRAI_OPTIONS)  # TypeError/ValueError naming the option
         self.qq = int(qq)
-        super().__init__(workers=workers, queue_size=queue_size, shutdown_grace=shutdown_grace)
+        shared = open_store(store)  # ValueError for a bad URL; nothing connects yet
+        queue = open_queue(shared, handlers)
+        super().__init__(workers=workers, queue_size=queue_size, shutdown_grace=shutdown_grace, store=shared)
         self.url = url
         self.verify_key = verify_key
         self.api_timeout = api_timeout
@@ -331,6 +347,9 @@ class MiraiBot(BotBase):
                 stats=self._call_stats,
             )
         self._dedupe = Deduper(size=dedupe_size, ttl=dedupe_ttl, key=event_key)
+        self._share_events(self._shared_key, dedupe_ttl, queue)
+        if self._store is not None and self._sends is not None:
+            self._sends.share(self._store)
         # Media: its own bounded pools (never the handler pool); threads start on first use.
         media_config = MediaConfig.from_option(media_cache)
         self._io_pool = IoPool("mirai-media-io", max_workers=media_config.workers)
@@ -384,7 +403,7 @@ class MiraiBot(BotBase):
     def _stats(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {
             "events_received": self.events_received,
-            "events_duplicate": self._dedupe.duplicates,
+            "events_duplicate": self._dedupe.duplicates + (self._claims.duplicates if self._claims else 0),
             "mah_version": ".".join(map(str, self._version)) if self._version else None,
             "events_recovered": self._gapfill.recovered,
             "gap_fills": self._gapfill.fills,
@@ -427,22 +446,32 @@ class MiraiBot(BotBase):
         self._media.observe(obj)
         if self._sends is not None:
             self._sends.observe(obj)
+        admitted, claim = self._admit(obj, self._dedupe)
         event = Event(obj, bot=self)
-        if self._dedupe.seen(event):
+        if not admitted:
             log.debug("dropped a repeated %s %s", event.name, event.message_id)
             return
         if event.is_message:
             self._gapfill.tracker.observe(obj)
-        self._dispatcher.submit_event(event)
+        self._submit(event, claim)
 
     def _deliver_recovered(self, obj: Dict[str, Any]) -> bool:
         """A message read back from roamingMessages: dispatched once, marked ``recovered``."""
-        event = Event(obj, bot=self)
-        if self._dedupe.seen(event):
+        admitted, claim = self._admit(obj, self._dedupe)
+        if not admitted:
             return False
+        event = Event(obj, bot=self)
         event.recovered = True
-        self._dispatcher.submit_event(event)
+        self._submit(event, claim)
         return True
+
+    def _shared_key(self, obj: Mapping[str, Any]) -> Optional[Tuple[Hashable, ...]]:
+        """The identity claimed in a shared store: :func:`event_key` under this account."""
+        key = event_key(obj)
+        return None if key is None else (self.qq,) + key
+
+    def _event_from(self, obj: Dict[str, Any]) -> Event:
+        return Event(obj, bot=self)
 
     def _on_open(self, client: Any) -> None:
         with self._version_lock:
