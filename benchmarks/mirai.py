@@ -12,9 +12,9 @@
 * reconnect after a 1006: how long from the server dropping the socket to the
   client being connected again.
 
-YiriMirai (``yiri-mirai-rc``) runs in a separate venv (``--peers-python``);
-without it its rows say so. graia-ariadne is not measured here (not installed
-on the machines this ran on). Rounds alternate so that machine noise falls on
+YiriMirai (``yiri-mirai-rc``) and graia-ariadne (events/s only) run in a
+separate venv (``--peers-python``); without them their rows say so (with the
+driver's error for ariadne). Rounds alternate so that machine noise falls on
 every side alike.
 """
 
@@ -83,14 +83,50 @@ except BaseException as exc:
     print("ERROR", repr(exc), flush=True)
 '''
 
+# graia-ariadne (0.11, launart) over its WebSocket client; events only.
+ARIADNE_DRIVER = r'''
+import os, sys, time
+port, mode, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+try:
+    from graia.ariadne.app import Ariadne
+    from graia.ariadne.connection.config import WebsocketClientConfig, config
+    from graia.ariadne.event.lifecycle import ApplicationLaunched
+    from graia.ariadne.event.message import GroupMessage
+except BaseException as exc:
+    print("ERROR", repr(exc), flush=True)
+    sys.exit(0)
+from loguru import logger
+logger.remove()  # Ariadne logs every message at INFO; nothing printed, as for the other clients
+
+app = Ariadne(config(10001, "k", WebsocketClientConfig(f"http://127.0.0.1:{port}")))
+seen = [0]
+
+@app.broadcast.receiver(ApplicationLaunched)
+async def launched():
+    print("READY", flush=True)
+
+@app.broadcast.receiver(GroupMessage)
+async def handler(event: GroupMessage):
+    seen[0] += 1
+    if seen[0] >= count:
+        print("DONE", time.time(), flush=True)
+        os._exit(0)
+
+try:
+    Ariadne.launch_blocking()
+except BaseException as exc:
+    print("ERROR", repr(exc), flush=True)
+'''
+
 
 class _Yiri:
-    """YiriMirai in the peers venv, driven line by line over stdout."""
+    """A peer SDK (YiriMirai; graia-ariadne with ``driver=ARIADNE_DRIVER``) in the peers
+    venv, driven line by line over stdout."""
 
-    def __init__(self, python: str, port: int, mode: str, count: int) -> None:
-        fd, self.path = tempfile.mkstemp(suffix="_yiri_driver.py")
+    def __init__(self, python: str, port: int, mode: str, count: int, driver: str = YIRI_DRIVER) -> None:
+        fd, self.path = tempfile.mkstemp(suffix="_peer_driver.py")
         with os.fdopen(fd, "w") as fh:
-            fh.write(YIRI_DRIVER)
+            fh.write(driver)
         self.proc = subprocess.Popen([python, self.path, str(port), mode, str(count)], stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, text=True)
         self.lines: "queue.Queue[str]" = queue.Queue()
@@ -202,10 +238,14 @@ def _onebot_events(server: BlastServer, frames: List[bytes]) -> float:
     return len(frames) / elapsed
 
 
-def _yiri_events(python: str, server: MiraiBlastServer, frames: List[bytes]) -> Optional[float]:
-    yiri = _Yiri(python, server.port, "events", len(frames))
+def _yiri_events(python: str, server: MiraiBlastServer, frames: List[bytes],
+                 driver: str = YIRI_DRIVER, why: Optional[List[str]] = None) -> Optional[float]:
+    yiri = _Yiri(python, server.port, "events", len(frames), driver)
     try:
-        if not yiri.expect("READY").startswith("READY"):
+        line = yiri.expect("READY")
+        if not line.startswith("READY"):
+            if why is not None:
+                why.append(line)
             return None
         server.wait_clients(1)
         started = time.time()
@@ -321,7 +361,8 @@ def main() -> None:
     onebot_frames = [json.dumps(_event(n)).encode() for n in range(args.events)]
     mah = MiraiBlastServer()
     onebot = BlastServer()
-    runs: Dict[str, List[float]] = {"raw": [], "mirai": [], "bot": [], "yiri": []}
+    runs: Dict[str, List[float]] = {"raw": [], "mirai": [], "bot": [], "yiri": [], "ariadne": []}
+    ariadne_why: List[str] = []
     drops = 0
     try:
         for _ in range(args.rounds):
@@ -334,6 +375,10 @@ def main() -> None:
                 rate = _yiri_events(peers, mah, mirai_frames)
                 if rate is not None:
                     runs["yiri"].append(rate)
+                if not ariadne_why:
+                    rate = _yiri_events(peers, mah, mirai_frames, ARIADNE_DRIVER, ariadne_why)
+                    if rate is not None:
+                        runs["ariadne"].append(rate)
         raw = _common.median(runs["raw"])
         mirai = _common.median(runs["mirai"])
         bot = _common.median(runs["bot"])
@@ -348,6 +393,13 @@ def main() -> None:
                          f"{yiri / raw:.2f}x", f"{yiri / bot:.2f}x"])
         else:
             rows.append(["YiriMirai (yiri-mirai-rc)", "n/a", "", ""])
+        if runs["ariadne"]:
+            ariadne = _common.median(runs["ariadne"])
+            rows.append(["graia-ariadne -> async receiver (logging off)", ariadne,
+                         f"{ariadne / raw:.2f}x", f"{ariadne / bot:.2f}x"])
+        else:
+            reason = ariadne_why[0] if ariadne_why else "no peers venv"
+            rows.append([f"graia-ariadne: n/a ({reason[:60]})", "n/a", "", ""])
         _common.table(["events/s to a handler (median)", "events/s", "vs raw", "vs Bot"], rows)
 
         calls_rows = [
