@@ -24,13 +24,15 @@ test fails (as an error in teardown) naming them.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, List, Sequence
+from typing import Any, Callable, Iterator, List, Sequence, TypeVar
 
 import pytest
 
 from .mirai import FakeMirai
 from .onebot import FakeOneBot
 from .official import FakeOfficial
+
+T = TypeVar("T")
 
 __all__ = ["onebot", "onebot_factory", "mirai", "mirai_factory", "official", "official_factory"]
 
@@ -47,14 +49,35 @@ def _stop_all(servers: Sequence[Any]) -> None:
         pytest.fail(f"{name} did not stop cleanly: " + "; ".join(problems), pytrace=False)
 
 
-@pytest.fixture
-def onebot() -> Iterator[FakeOneBot]:
-    """A started :class:`FakeOneBot` with default settings, stopped at teardown."""
-    server = FakeOneBot().start()
+def _one(cls: Callable[[], T]) -> Iterator[T]:
+    """A started server of ``cls`` with default settings, stopped at teardown."""
+    server = cls().start()  # type: ignore[attr-defined]
     try:
         yield server
     finally:
         _stop_all([server])
+
+
+def _factory(cls: Callable[..., T]) -> Iterator[Callable[..., T]]:
+    """``factory(**kwargs)`` starts a server of ``cls``; every one made is stopped at teardown."""
+    servers: List[T] = []
+
+    def factory(**kwargs: Any) -> T:
+        server = cls(**kwargs)
+        servers.append(server)
+        return server.start()  # type: ignore[attr-defined, no-any-return]
+
+    try:
+        yield factory
+    finally:
+        if servers:
+            _stop_all(servers)
+
+
+@pytest.fixture
+def onebot() -> Iterator[FakeOneBot]:
+    """A started :class:`FakeOneBot` with default settings, stopped at teardown."""
+    yield from _one(FakeOneBot)
 
 
 @pytest.fixture
@@ -63,70 +86,30 @@ def onebot_factory() -> Iterator[Callable[..., FakeOneBot]]:
 
     Every server it made is stopped at teardown.
     """
-    servers: List[FakeOneBot] = []
-
-    def factory(**kwargs: Any) -> FakeOneBot:
-        server = FakeOneBot(**kwargs)
-        servers.append(server)
-        return server.start()
-
-    try:
-        yield factory
-    finally:
-        _stop_all(servers)
+    yield from _factory(FakeOneBot)
 
 
 @pytest.fixture
 def mirai() -> Iterator[FakeMirai]:
     """A started :class:`FakeMirai` with default settings (verify_key ``"1234567890"``,
     qq 10001, version 2.10.0), stopped at teardown."""
-    server = FakeMirai().start()
-    try:
-        yield server
-    finally:
-        _stop_all([server])
+    yield from _one(FakeMirai)
 
 
 @pytest.fixture
 def mirai_factory() -> Iterator[Callable[..., FakeMirai]]:
     """A factory: ``mirai_factory(**kwargs)`` returns a started :class:`FakeMirai`;
     every server it made is stopped at teardown."""
-    servers: List[FakeMirai] = []
-
-    def factory(**kwargs: Any) -> FakeMirai:
-        server = FakeMirai(**kwargs)
-        servers.append(server)
-        return server.start()
-
-    try:
-        yield factory
-    finally:
-        if servers:
-            _stop_all(servers)
+    yield from _factory(FakeMirai)
 
 
 @pytest.fixture
 def official() -> Iterator[FakeOfficial]:
     """A started :class:`FakeOfficial` with default settings, stopped at teardown."""
-    server = FakeOfficial().start()
-    try:
-        yield server
-    finally:
-        _stop_all([server])
+    yield from _one(FakeOfficial)
 
 
 @pytest.fixture
 def official_factory() -> Iterator[Callable[..., FakeOfficial]]:
     """A factory: ``official_factory(**kwargs)`` returns a started :class:`FakeOfficial`."""
-    servers: List[FakeOfficial] = []
-
-    def factory(**kwargs: Any) -> FakeOfficial:
-        server = FakeOfficial(**kwargs)
-        servers.append(server)
-        return server.start()
-
-    try:
-        yield factory
-    finally:
-        if servers:
-            _stop_all(servers)
+    yield from _factory(FakeOfficial)
