@@ -17,7 +17,15 @@ from urllib.parse import unquote, urlsplit
 from ..exceptions import ActionFailed, ApiNotAvailable, ApiTimeout, BotStopped, Error, NetworkError
 from ..message import Message, MessageSegment
 from ..outcome import Category
-from ..reliability.interfaces import AccountSignal, MediaRef, OutboundElement, Replacement
+from ..reliability.interfaces import (
+    AccountSignal,
+    MediaRef,
+    OutboundElement,
+    Replacement,
+    clean_text,
+    first_media_data,
+    is_http_url,
+)
 from .chain import chain_to_message, element_to_segment
 from .sends import account_signal
 
@@ -30,31 +38,12 @@ _MEDIA_ELEMENTS = {
     "Voice": ("record", "voiceId"),
 }
 
-_SEGMENT_TYPES = {
-    "image": ("image",),
-    "record": ("record",),
-    "video": ("video",),
-    "file": ("file", "video", "record", "image"),
-}
-
-
-def _is_http(value: str) -> bool:
-    return value[:8].lower().startswith(("http://", "https://"))
-
-
-def _text(value: Any) -> Optional[str]:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
 
 def _first(kind: str, message: Message) -> Mapping[str, Any]:
-    for wanted in _SEGMENT_TYPES[kind]:
-        for segment in message:
-            if segment.type == wanted:
-                return segment.data
-    raise ValueError(f"no {kind} in the message")
+    data = first_media_data(kind, message)
+    if data is None:
+        raise ValueError(f"no {kind} in the message")
+    return data
 
 
 def parse_ref(kind: str, target: Any) -> MediaRef:
@@ -73,7 +62,7 @@ def parse_ref(kind: str, target: Any) -> MediaRef:
         text = target.strip()
         if not text:
             raise ValueError(f"an empty {kind} id")
-        return MediaRef(kind, url=text) if _is_http(text) else MediaRef(kind, file=text)
+        return MediaRef(kind, url=text) if is_http_url(text) else MediaRef(kind, file=text)
     elif isinstance(target, Mapping) and "messageChain" in target:
         data = _first(kind, chain_to_message(target.get("messageChain")))
     elif isinstance(target, Mapping) and isinstance(target.get("type"), str) and target["type"][:1].isupper():
@@ -93,11 +82,11 @@ def parse_ref(kind: str, target: Any) -> MediaRef:
         data = target
     else:
         raise TypeError(f"cannot fetch a {kind} from {type(target).__name__}")
-    file = _text(data.get("file"))
-    url = _text(data.get("url"))
-    if url and not _is_http(url):
+    file = clean_text(data.get("file"))
+    url = clean_text(data.get("url"))
+    if url and not is_http_url(url):
         url = None
-    if file and _is_http(file):
+    if file and is_http_url(file):
         url = url or file
         file = None
     if not file and not url:

@@ -15,7 +15,15 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from ..exceptions import ActionFailed, ApiNotAvailable, ApiTimeout, BotStopped, Error, NetworkError
 from ..message import Message, MessageSegment
-from ..reliability.interfaces import AccountSignal, MediaRef, OutboundElement, Replacement
+from ..reliability.interfaces import (
+    AccountSignal,
+    MediaRef,
+    OutboundElement,
+    Replacement,
+    clean_text,
+    first_media_data,
+    is_http_url,
+)
 from ..reliability.media import MediaAttemptError
 from .outbound import clean_url, rewrite_media
 from .sends import account_signal
@@ -25,31 +33,12 @@ __all__ = ["OneBotMedia", "parse_ref", "clean_url", "API_ACTIONS"]
 #: The action that hands out each kind of media.
 API_ACTIONS: Dict[str, str] = {"image": "get_image", "record": "get_record", "video": "get_file", "file": "get_file"}
 
-_SEGMENT_TYPES = {
-    "image": ("image",),
-    "record": ("record",),
-    "video": ("video",),
-    "file": ("file", "video", "record", "image"),
-}
-
-
-def _is_http(value: str) -> bool:
-    return value[:8].lower().startswith(("http://", "https://"))
-
-
-def _text(value: Any) -> Optional[str]:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
-
 
 def _find_segment(kind: str, message: Message) -> Mapping[str, Any]:
-    for wanted in _SEGMENT_TYPES[kind]:
-        for segment in message:
-            if segment.type == wanted:
-                return segment.data
-    raise ValueError(f"no {kind} segment in the message")
+    data = first_media_data(kind, message)
+    if data is None:
+        raise ValueError(f"no {kind} segment in the message")
+    return data
 
 
 def parse_ref(kind: str, target: Any) -> MediaRef:
@@ -70,8 +59,8 @@ def parse_ref(kind: str, target: Any) -> MediaRef:
     elif isinstance(target, str):
         if not target.strip():
             raise ValueError(f"an empty {kind} id")
-        text = clean_url(target) if _is_http(target.strip()) else target.strip()
-        return MediaRef(kind, url=text) if _is_http(text) else MediaRef(kind, file=text)
+        text = clean_url(target) if is_http_url(target.strip()) else target.strip()
+        return MediaRef(kind, url=text) if is_http_url(text) else MediaRef(kind, file=text)
     elif isinstance(target, Mapping) and "type" in target and isinstance(target.get("data"), Mapping):
         data = target["data"]
     elif isinstance(target, Mapping) and "message" in target:
@@ -82,11 +71,11 @@ def parse_ref(kind: str, target: Any) -> MediaRef:
         data = target
     else:
         raise TypeError(f"cannot fetch a {kind} from {type(target).__name__}")
-    file = _text(data.get("file")) or _text(data.get("file_id")) or _text(data.get("file_unique"))
-    url = _text(data.get("url"))
-    if url and not _is_http(url):
+    file = clean_text(data.get("file")) or clean_text(data.get("file_id")) or clean_text(data.get("file_unique"))
+    url = clean_text(data.get("url"))
+    if url and not is_http_url(url):
         url = None
-    if file and _is_http(file):
+    if file and is_http_url(file):
         url = url or file
     url = clean_url(url) if url else None
     if not file and not url:
@@ -147,7 +136,7 @@ class OneBotMedia:
         for key in ("file", "url"):
             value = data.get(key)
             if isinstance(value, str) and value:
-                out.append(clean_url(value) if _is_http(value) else value)
+                out.append(clean_url(value) if is_http_url(value) else value)
         return out
 
     def cause(self, error: BaseException) -> str:

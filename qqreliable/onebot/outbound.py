@@ -17,7 +17,7 @@ from collections import abc
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from ..message import Message
-from ..reliability.interfaces import OutboundElement, Replacement
+from ..reliability.interfaces import OutboundElement, Replacement, is_http_url
 
 __all__ = ["MEDIA_SEGMENTS", "clean_url", "rewrite_media"]
 
@@ -113,18 +113,14 @@ def _segment(seg: Mapping[str, Any], visit: Visit, text: CountText, depth: int) 
     if kind not in MEDIA_SEGMENTS:
         return seg
     file = data.get("file")
-    if isinstance(file, str) and _is_http(file.strip()):
+    if isinstance(file, str) and is_http_url(file.strip()):
         file = clean_url(file)  # a URL copied out of a CQ string keeps its escapes
     url = data.get("url")
-    url = clean_url(url) if isinstance(url, str) and _is_http(url.strip()) else url
+    url = clean_url(url) if isinstance(url, str) and is_http_url(url.strip()) else url
     replacement = visit(OutboundElement(str(kind), file, url if isinstance(url, str) else None))
     if replacement is None:
         return seg
     return {**seg, "data": _replaced(data, replacement)}
-
-
-def _is_http(value: str) -> bool:
-    return value[:8].lower().startswith(("http://", "https://"))
 
 
 def _replaced(data: Mapping[str, Any], replacement: Replacement) -> Dict[str, Any]:

@@ -49,7 +49,7 @@ event keys on reader threads, where they must be quick and never block).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Hashable, List, Mapping, Optional, Protocol, Sequence, Tuple
+from typing import Any, Callable, Dict, Hashable, Iterable, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 from ..exceptions import Error
 
@@ -374,6 +374,40 @@ class MediaRef:
     @property
     def key(self) -> str:
         return f"{self.kind}:{self.file or self.url}"
+
+
+#: The common model's segment types that may hold media of each kind, in the
+#: order a fetch looks for them (a "file" fetch takes any media segment).
+MEDIA_SEGMENT_TYPES: Dict[str, Tuple[str, ...]] = {
+    "image": ("image",),
+    "record": ("record",),
+    "video": ("video",),
+    "file": ("file", "video", "record", "image"),
+}
+
+
+def first_media_data(kind: str, segments: Iterable[Any]) -> Optional[Mapping[str, Any]]:
+    """The ``data`` of the first segment (``.type``/``.data``) holding media of ``kind``,
+    or None. Used by each protocol's :class:`MediaApi` to find what to fetch."""
+    segments = list(segments)
+    for wanted in MEDIA_SEGMENT_TYPES[kind]:
+        for segment in segments:
+            if segment.type == wanted:
+                return segment.data  # type: ignore[no-any-return]
+    return None
+
+
+def is_http_url(value: str) -> bool:
+    """True for an ``http://`` or ``https://`` URL (any case)."""
+    return value[:8].lower().startswith(("http://", "https://"))
+
+
+def clean_text(value: Any) -> Optional[str]:
+    """``value`` as stripped text, None when absent or blank."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from ..transport.download import CancelToken, DownloadError, MediaHttp
 from .backoff import Backoff
 from .mediaconfig import MediaConfig, OfflineWatch, default_cache_dir
 from .cache import MediaCache
-from .interfaces import MediaApi, MediaRef
+from .interfaces import MediaApi, MediaRef, is_http_url
 from .race import RaceLost, race
 from .sniff import judge
 
@@ -187,10 +187,6 @@ class MediaAttemptError(Error):
 
     def __str__(self) -> str:
         return f"{self.path}: {self.cause}: {self.detail}"
-
-
-def _is_http(value: str) -> bool:
-    return value[:8].lower().startswith(("http://", "https://"))
 
 
 # --------------------------------------------------------------------------- retry decisions (pure)
@@ -826,7 +822,7 @@ class MediaFetcher:
                 return self._from_base64(ref, value[len("base64://"):])
         for value in values:
             path = value[len("file://"):] if value.startswith("file://") else value
-            if _is_http(path) or value.startswith("base64://"):
+            if is_http_url(path) or value.startswith("base64://"):
                 continue
             if os.path.isfile(path):
                 try:
@@ -836,7 +832,7 @@ class MediaFetcher:
             else:
                 problems.append(f"{path}: not readable here")
         for value in values:
-            if _is_http(value):
+            if is_http_url(value):
                 return self._url_path(ref, value.strip(), deadline, token, "api", attempts=1)
         raise MediaAttemptError(
             "api", "api_no_file", f"{action} gave nothing usable ({'; '.join(problems) or 'no file'})"

@@ -42,7 +42,7 @@ from typing import Any, Callable, Dict, Optional
 from urllib.parse import unquote, urlsplit
 
 from ..exceptions import BotStopped, MediaTooLarge, MediaUnavailable
-from .interfaces import MediaApi, MediaRef, OutboundElement, Replacement
+from .interfaces import MediaApi, MediaRef, OutboundElement, Replacement, is_http_url
 from .media import MediaConfig, MediaFetcher
 from .mediaconfig import OutboundMedia
 
@@ -55,10 +55,6 @@ _DATA_URI = re.compile(r"^data:[^;,]*;base64,", re.IGNORECASE)
 
 def _b64_len(n: int) -> int:
     return (n + 2) // 3 * 4
-
-
-def _is_http(value: str) -> bool:
-    return value[:8].lower().startswith(("http://", "https://"))
 
 
 def _local_path(value: str) -> Optional[str]:
@@ -88,7 +84,7 @@ def classify_file(value: Any) -> str:
         return "base64"
     if _DATA_URI.match(value[:100]):
         return "data"
-    if _is_http(head):
+    if is_http_url(head):
         return "url"
     if head.startswith("file://"):
         return "file"
@@ -238,7 +234,7 @@ class MediaPreparer:
         # races the API); without, use the cache if it holds it, else leave the id
         # to the server that gave it out.
         file_id = str(file).strip() if file not in (None, "") else None
-        if isinstance(url, str) and _is_http(url) and self.options.fetch_urls:
+        if isinstance(url, str) and is_http_url(url) and self.options.fetch_urls:
             return self._fetched(kind, MediaRef(kind, file=file_id, url=url.strip()), str(file), budget)
         cached = self._cached(MediaRef(kind, file=file_id)) if file_id else None
         if cached is not None:
