@@ -152,3 +152,37 @@ def test_unrecoverable_exits_non_zero(mirai: FakeMirai, case: str) -> None:
         _reap(proc)
     assert code != 0
     _wait_for(err, expected, timeout=5)
+
+
+EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "mirai_echo_bot.py")
+
+
+def test_the_example_prints_its_usage() -> None:
+    done = subprocess.run([sys.executable, EXAMPLE, "--help"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert "usage:" in done.stdout and "verify_key" in done.stdout
+
+
+@pytest.mark.parametrize("backend", ["ws", "http"])
+def test_the_example_echoes_against_fake_mirai(mirai: FakeMirai, backend: str) -> None:
+    url = mirai.url if backend == "http" else mirai.ws_url
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, EXAMPLE, url, mirai.verify_key, str(mirai.qq)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    err: "queue.Queue[str]" = queue.Queue()
+    out: "queue.Queue[str]" = queue.Queue()
+    for stream, sink in ((proc.stdout, out), (proc.stderr, err)):
+        threading.Thread(target=_lines, args=(stream, sink), name="qqreliable-test:pipe", daemon=True).start()
+    try:
+        _wait_for(err, f"online as {mirai.qq}")
+        source = mirai.emit_group_message(100, 2, "ping")
+        sent = mirai.wait_for_message(timeout=15)
+        assert sent["messageChain"] == [{"type": "Plain", "text": "pong"}]
+        assert sent["quote"] == source["messageChain"][0]["id"]  # quote=event.is_group
+        mirai.emit_friend_message(3, "echo hello there")
+        sent = mirai.wait_for_message(timeout=15, count=2)
+        assert sent["messageChain"] == [{"type": "Plain", "text": "hello there"}]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        _reap(proc)
