@@ -7,11 +7,12 @@ Start it before mirai if you like: it waits for MAH and for the account to log i
 It reconnects after a dropped WebSocket (1006) with a fresh session, and exits
 non-zero instead of hanging on a wrong verifyKey. Ctrl-C stops it cleanly.
 
-To try it without a QQ account, run it against FakeMirai (qqreliable.testing):
+To try it without a QQ account, start FakeMirai (qqreliable.testing) in an interactive
+Python, run this script against it, then make messages arrive:
 
-    python -c "from qqreliable.testing import FakeMirai; m = FakeMirai(port=8080).start(); input('Enter stops'); m.stop()"
-
-then emit messages to it from another FakeMirai handle, or use it from a test (docs/mirai.md).
+    python -i -c "from qqreliable.testing import FakeMirai; m = FakeMirai(port=8080).start()"
+    >>> m.emit_group_message(100, 2, "ping")
+    >>> m.sent_messages[-1]["messageChain"]     # [{'type': 'Plain', 'text': 'pong'}]
 """
 
 import argparse
