@@ -490,7 +490,9 @@ def _peer_reconnect(python: str, server: MiraiBlastServer, driver: str) -> Any:
         came_back = server.connections > before
         if line.startswith("SYSTEMEXIT") or line == "EOF":
             how = "SystemExit raised in its task" if line.startswith("SYSTEMEXIT") else "its process ended"
-            return f"never: no event after the drop ({how}, {time.time() - started:.1f} s after it)"
+            after = time.time() - started
+            when = "within 1 s of the drop" if after < 1 else f"{after:.0f} s after the drop"
+            return f"never: {how} {when}, no event after it"
         what = "reconnected, but no event" if came_back else "still running, never reconnected"
         return f"never: no event within {RECONNECT_BOUND:.0f} s of the drop ({what})"
     finally:
@@ -613,7 +615,9 @@ def main() -> None:
             times = [v for v in values if isinstance(v, float)]
             notes = sorted({v for v in values if isinstance(v, str)})
             text = _ms(times) if times else ""
-            if notes:
+            if len(notes) == 1 and not times:
+                text = f"{notes[0]} (every round of {len(values)})"
+            elif notes:
                 text = (text + "; " if text else "") + f"{len(values) - len(times)}/{len(values)} rounds: " + \
                     "; ".join(notes)
             return [label, text or "n/a (no peers venv)"]
