@@ -6,7 +6,9 @@
 * events/s to a handler: every client reads the same pre-encoded stream from a
   local server writing frames back to back (``_mirai_blast.py`` for MAH,
   ``_blast.py`` for OneBot), so the client is the bottleneck. The baseline is
-  websocket-client ``recv()`` + ``json.loads`` on one thread.
+  websocket-client ``recv()`` + ``json.loads`` on one thread. CPU us/event is the
+  process's CPU time (every thread: the client and the in-process writer) over the
+  measurement per event: less disturbed by a busy machine than the rate.
 * calls/s from 8 threads (the peers: 8 concurrent coroutines) against the same
   server, which answers every command at once (it runs in this process, so it
   shares the GIL with the in-process clients; the peers run in processes of
@@ -204,26 +206,26 @@ class _Yiri:
 # --------------------------------------------------------------------------- events/s
 
 
-def _raw_events(server: MiraiBlastServer, frames: List[bytes]) -> float:
+def _raw_events(server: MiraiBlastServer, frames: List[bytes]) -> Dict[str, float]:
     ws = websocket.create_connection(server.url + "/all", header=["verifyKey: k", "qq: 10001"], timeout=60,
                                      skip_utf8_validation=True)  # as the transport reads
     try:
         json.loads(ws.recv())  # the handshake
         server.wait_clients(1)
         writer = threading.Thread(target=server.blast, args=(frames,), name="bench:blast")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         writer.start()
         seen = 0
         while seen < len(frames):
             obj = json.loads(ws.recv())
             if obj.get("syncId") == "-1":
                 seen += 1
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         writer.join(60)
     finally:
         ws.close()
     server.wait_clients(0)
-    return len(frames) / elapsed
+    return {"rate": len(frames) / elapsed, "cpu": cpu / len(frames)}
 
 
 class _Counter:
@@ -249,20 +251,20 @@ def _mirai_events(server: MiraiBlastServer, frames: List[bytes]) -> Dict[str, fl
         bot.wait_connected(10)
         server.wait_clients(1)
         writer = threading.Thread(target=server.blast, args=(frames,), name="bench:blast")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         writer.start()
         if not counter.done.wait(300):
             raise RuntimeError(f"MiraiBot handled {counter.seen} of {len(frames)}")
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         writer.join(60)
         dropped = bot.stats()["events_dropped"]
     finally:
         bot.stop()
     server.wait_clients(0)
-    return {"rate": len(frames) / elapsed, "dropped": dropped}
+    return {"rate": len(frames) / elapsed, "cpu": cpu / len(frames), "dropped": dropped}
 
 
-def _onebot_events(server: BlastServer, frames: List[bytes]) -> float:
+def _onebot_events(server: BlastServer, frames: List[bytes]) -> Dict[str, float]:
     counter = _Counter(len(frames))
     bot = Bot(server.url, workers=8, dedupe_size=0)
     bot.on_message("group")(counter)
@@ -271,16 +273,16 @@ def _onebot_events(server: BlastServer, frames: List[bytes]) -> float:
         bot.wait_connected(10)
         server.wait_clients(1)
         writer = threading.Thread(target=server.blast, args=(frames,), name="bench:blast")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         writer.start()
         if not counter.done.wait(300):
             raise RuntimeError(f"Bot handled {counter.seen} of {len(frames)}")
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         writer.join(60)
     finally:
         bot.stop()
     server.wait_clients(0)
-    return len(frames) / elapsed
+    return {"rate": len(frames) / elapsed, "cpu": cpu / len(frames)}
 
 
 def _yiri_events(python: str, server: MiraiBlastServer, frames: List[bytes],
@@ -535,14 +537,15 @@ def main() -> None:
     calls: Dict[str, List[float]] = {"raw1": [], "raw8": [], "mirai": [], "bot": [], "yiri": [], "ariadne": []}
     recon: Dict[str, List[Any]] = {"mirai": [], "yiri": [], "ariadne": []}
     why: Dict[str, List[str]] = {"ariadne": [], "yiri calls": [], "ariadne calls": []}
+    cpu: Dict[str, List[float]] = {"raw": [], "mirai": [], "bot": []}  # process CPU seconds per event
     drops = 0
     try:
         for _ in range(args.rounds):
-            runs["raw"].append(_raw_events(mah, mirai_frames))
-            result = _mirai_events(mah, mirai_frames)
-            runs["mirai"].append(result["rate"])
-            drops += int(result["dropped"])
-            runs["bot"].append(_onebot_events(onebot, onebot_frames))
+            for key, result in (("raw", _raw_events(mah, mirai_frames)), ("mirai", _mirai_events(mah, mirai_frames)),
+                                ("bot", _onebot_events(onebot, onebot_frames))):
+                runs[key].append(result["rate"])
+                cpu[key].append(result["cpu"])
+                drops += int(result.get("dropped", 0))
             if peers:
                 rate = _yiri_events(peers, mah, mirai_frames)
                 if rate is not None:
@@ -572,25 +575,26 @@ def main() -> None:
         raw = _common.median(runs["raw"])
         bot = _common.median(runs["bot"])
 
-        def row(label: str, values: List[float], vs_bot: bool = True) -> List[Any]:
+        def row(label: str, values: List[float], key: str = "") -> List[Any]:
             med = _common.median(values)
-            return [label, med, _spread(values), f"{med / raw:.2f}x", f"{med / bot:.2f}x" if vs_bot else ""]
+            us = f"{_common.median(cpu[key]) * 1e6:.1f}" if key else "(own process)"
+            return [label, med, _spread(values), f"{med / raw:.2f}x", f"{med / bot:.2f}x", us]
 
         rows = [
-            row("raw websocket-client recv + json.loads (no UTF-8 check)", runs["raw"]),
-            row("qqreliable MiraiBot -> handler (8 workers)", runs["mirai"]),
-            row("qqreliable Bot (OneBot) -> handler (8 workers)", runs["bot"]),
+            row("raw websocket-client recv + json.loads (no UTF-8 check)", runs["raw"], "raw"),
+            row("qqreliable MiraiBot -> handler (8 workers)", runs["mirai"], "mirai"),
+            row("qqreliable Bot (OneBot) -> handler (8 workers)", runs["bot"], "bot"),
         ]
         if runs["yiri"]:
             rows.append(row("YiriMirai (yiri-mirai-rc) -> async handler", runs["yiri"]))
         else:
-            rows.append(["YiriMirai (yiri-mirai-rc)", "n/a", "", "", ""])
+            rows.append(["YiriMirai (yiri-mirai-rc)", "n/a", "", "", "", ""])
         if runs["ariadne"]:
             rows.append(row("graia-ariadne -> async receiver (logging off)", runs["ariadne"]))
         else:
             reason = why["ariadne"][0] if why["ariadne"] else "no peers venv"
-            rows.append([f"graia-ariadne: n/a ({reason[:60]})", "n/a", "", "", ""])
-        _common.table(["events/s to a handler", "median", "spread", "vs raw", "vs Bot"], rows)
+            rows.append([f"graia-ariadne: n/a ({reason[:60]})", "n/a", "", "", "", ""])
+        _common.table(["events/s to a handler", "median", "spread", "vs raw", "vs Bot", "CPU us/event"], rows)
 
         raw1 = _common.median(calls["raw1"])
 
