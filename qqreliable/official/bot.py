@@ -244,6 +244,8 @@ class OfficialBot(BotBase):
         self._tokens = TokenManager(self.app_id, self._secret, token_url=token_url, fetch=self._fetch_token,
                                     wait=self._supervisor.stopping.wait, timeout=api_timeout,
                                     backoff=retry_backoff)
+        if shared is not None:
+            self._tokens.share(shared)  # one getAppAccessToken for the fleet
         self._session: Optional[GatewaySession] = None
         self._ws: Optional[WsClient] = None
         self._webhook: Optional[WebhookServer] = None
@@ -317,6 +319,8 @@ class OfficialBot(BotBase):
         if self._webhook is not None:
             out["webhook"] = self._webhook.stats()
         out["official"]["token_fetches"] = self._tokens.fetches
+        if self._store is not None:
+            out["official"]["token_adopted"] = self._tokens.adopted
         return out
 
     def _count(self, key: str, n: int = 1) -> None:
