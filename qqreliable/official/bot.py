@@ -288,7 +288,11 @@ class OfficialBot(BotBase):
     def _open(self) -> None:
         spawn = self._supervisor.spawn
         stopping = self._supervisor.stopping
-        if self._listen_address is not None:
+        if self._worker_mode:
+            # A queue worker only calls the REST API: no gateway session (the owner has it;
+            # sessions per bot are limited) and no webhook listener. Connected = has a token.
+            spawn("official-token-check", self._check_token_once)
+        elif self._listen_address is not None:
             policy = _WebhookPolicy(self._secret, self.webhook_max_age)
             self._webhook_policy = policy
             self._webhook = WebhookServer(self._listen_address, spawn=spawn, stopping=stopping, policy=policy,
@@ -435,7 +439,19 @@ class OfficialBot(BotBase):
     # ------------------------------------------------------------------ inbound
 
     def _event_from(self, obj: Dict[str, Any]) -> Event:
-        return Event.from_payload(obj, bot=self)
+        """A dispatch taken over from a dead process, or run by a queue worker: its
+        message is noted in the reply ledger here too (``event.reply()`` is passive)."""
+        event = Event.from_payload(obj, bot=self)
+        self._note_inbound(event)
+        return event
+
+    def _note_inbound(self, event: Event) -> None:
+        scene = MESSAGE_SCENES.get(event.type)
+        if scene is not None and event.message_id:
+            self._ledger.received(event.message_id, scene)
+        elif event.type in _REPLYABLE_EVENTS and event.event_id:
+            kind = _REPLYABLE_EVENTS[event.type] or ("group" if event.get("group_openid") else "c2c")
+            self._ledger.received(event.event_id, kind)
 
     def _raw_event(self, event: Any) -> Dict[str, Any]:
         return {"op": 0, "t": event.type, "id": event.event_id, "s": event.seq, "d": dict(event)}
@@ -451,12 +467,7 @@ class OfficialBot(BotBase):
             return
         event = Event.from_payload(frame, bot=self)
         self._count("events")
-        scene = MESSAGE_SCENES.get(event.type)
-        if scene is not None and event.message_id:
-            self._ledger.received(event.message_id, scene)
-        elif event.type in _REPLYABLE_EVENTS and event.event_id:
-            kind = _REPLYABLE_EVENTS[event.type] or ("group" if event.get("group_openid") else "c2c")
-            self._ledger.received(event.event_id, kind)
+        self._note_inbound(event)
         if event.type == "INTERACTION_CREATE" and event.get("id"):
             self._dispatcher.submit_job(self._ack_interaction, str(event["id"]))
         self._submit(event, claim)
