@@ -285,8 +285,8 @@ def test_official_token_refresher_killed_mid_fetch_is_taken_over(redis_url: str)
     with FakeOfficial() as official:
         official.delay("token", 120, deliver=False)  # the first fetch hangs: its process holds the lock
         # A long fetch timeout (the holder keeps waiting), a short refresh lock (a dead holder
-        # delays the others 6 s at most).
-        env = _official_env(official, redis_url, QQR_TOKEN_LOG="1", QQR_API_TIMEOUT="60", QQR_LOCK_TTL="6")
+        # delays the others 8 s at most).
+        env = _official_env(official, redis_url, QQR_TOKEN_LOG="1", QQR_API_TIMEOUT="60", QQR_LOCK_TTL="8")
         procs = [Proc(f"p{i}", env, ["tests/scale_app_official.py"]) for i in range(2)]
         try:
             official.wait_for_call("token", timeout=30)
