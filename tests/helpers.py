@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import queue
+import subprocess
+import sys
 import threading
 import time
-from typing import Any, Callable, Iterator, List
+from typing import IO, Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 from qqreliable import Backoff, SendPolicy
 
@@ -65,3 +69,47 @@ def bot_factory(cls: Callable[..., Any], **defaults: Any) -> Iterator[Callable[.
             bot.stop()
     leftover = qq_threads()
     assert not leftover, f"threads outlived stop(): {leftover}"
+
+
+class Lines:
+    """A child process's output, read line by line on a daemon thread, so a test
+    can wait for a line with a deadline instead of blocking on the pipe."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._lines: "queue.Queue[str]" = queue.Queue()
+        threading.Thread(target=self._read, args=(stream,), name="qqreliable-test:pipe", daemon=True).start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._lines.put(line.rstrip("\n"))
+
+    def wait_for(self, needle: str, timeout: float = 15.0) -> str:
+        """The first line (from here on) containing ``needle``; AssertionError after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"never saw {needle!r}")
+            try:
+                line = self._lines.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if needle in line:
+                return line
+
+
+def spawn_python(args: Sequence[str], *, cwd: Optional[str] = None) -> Tuple["subprocess.Popen[str]", Lines, Lines]:
+    """``python *args`` (this interpreter, unbuffered) with its stdout and stderr as :class:`Lines`."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    return proc, Lines(proc.stdout), Lines(proc.stderr)
+
+
+def reap(proc: "subprocess.Popen[str]") -> None:
+    """Kill ``proc`` if it still runs, and wait (bounded) for it."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait(5)
