@@ -511,3 +511,16 @@ def transport_cause(exc: BaseException) -> str:
     if isinstance(exc, NetworkError):
         return "api_network"
     return "api_error"
+
+
+def as_int(value: Any) -> Optional[int]:
+    """``value`` as an int when it is one or a numeric string (ids arrive as both),
+    else None; booleans are not ids. Cheap on the usual case (already an int)."""
+    if type(value) is int:
+        return value
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
