@@ -26,7 +26,7 @@ from qqreliable import OfficialBot
 from qqreliable.mirai.bot import MiraiBot
 from qqreliable.testing import FakeMirai, FakeOfficial
 
-from .helpers import FAST, eventually, qq_threads
+from .helpers import FAST, bot_factory, eventually
 from .scale_helpers import RedisServer
 from .test_scale_processes import Proc
 
@@ -90,19 +90,13 @@ def _stop(procs: List[Proc]) -> None:
 
 @pytest.fixture
 def make_official_bot() -> Any:
-    bots: List[OfficialBot] = []
-
     def make(official: FakeOfficial, **kwargs: Any) -> OfficialBot:
-        bot = OfficialBot(app_id=official.app_id, secret=official.secret, api_base=official.url,
-                          token_url=official.token_url, reconnect_steps=(0.05, 0.1, 0.2), storm_delay=0.2,
-                          retry_backoff=0.05, api_timeout=2.0, shutdown_grace=2.0, **kwargs)
-        bots.append(bot)
-        return bot
+        return factory(app_id=official.app_id, secret=official.secret, api_base=official.url,
+                       token_url=official.token_url, **kwargs)
 
-    yield make
-    for bot in bots:
-        bot.stop()
-    assert not qq_threads()
+    with bot_factory(OfficialBot, reconnect_steps=(0.05, 0.1, 0.2), storm_delay=0.2, retry_backoff=0.05,
+                     api_timeout=2.0, shutdown_grace=2.0) as factory:
+        yield make
 
 
 # --------------------------------------------------------------------------- mirai: queue
@@ -110,25 +104,20 @@ def make_official_bot() -> Any:
 
 @pytest.fixture
 def mirai_owner() -> Any:
-    bots: List[MiraiBot] = []
-
     def make(mirai: FakeMirai, store: str) -> MiraiBot:
-        bot = MiraiBot(mirai.ws_url, verify_key=KEY, qq=QQ, reconnect=FAST, api_timeout=5.0, shutdown_grace=2.0,
-                       pacing=None, store=store, handlers="queue")
+        bot = factory(mirai.ws_url, store=store, handlers="queue")
 
         @bot.on_message("group")
         def never_here(event: Any) -> None:
             raise AssertionError("a queued event ran in the connection owner")
 
-        bots.append(bot)
         bot.start()
         bot.wait_connected(10)
         return bot
 
-    yield make
-    for bot in bots:
-        bot.stop()
-    assert not qq_threads()
+    with bot_factory(MiraiBot, verify_key=KEY, qq=QQ, reconnect=FAST, api_timeout=5.0, shutdown_grace=2.0,
+                     pacing=None) as factory:
+        yield make
 
 
 def _mirai_workers(mirai: FakeMirai, store: str, n: int, **env: str) -> List[Proc]:
