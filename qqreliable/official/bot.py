@@ -161,6 +161,12 @@ class OfficialBot(BotBase):
         workers: handler threads (as on every bot).
         queue_size: events waiting for a handler at most; more are dropped and counted.
         shutdown_grace: seconds ``stop()`` waits for running handlers.
+        store: ``"redis://host:port/db"`` (or a Store): state shared by several
+            processes of this app: each dispatch handled once, the passive-reply
+            state, and the access token (one refresh for the fleet). None: this process.
+        handlers: ``"threads"``, or ``"queue"`` (needs a Redis ``store``): dispatches go
+            to an RQ queue run by ``python -m qqreliable worker app:bot`` (a worker
+            opens no gateway session: it calls the REST API with the shared token).
     """
 
     MESSAGE_KINDS: FrozenSet[str] = frozenset({"c2c", "group", "guild", "direct"})
