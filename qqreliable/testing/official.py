@@ -124,7 +124,7 @@ class _Reject(Exception):
 
 @dataclass
 class _Rule:
-    kind: str  # "fail", "delay", "drop"
+    kind: str  # "fail", "delay", "drop", "audit"
     remaining: int
     deliver: bool
     status: int = 500
@@ -250,6 +250,7 @@ class FakeOfficial:
         self._calls: List[Dict[str, Any]] = []
         self._frames: List[Dict[str, Any]] = []
         self._interactions: List[Dict[str, Any]] = []
+        self._audits: List[Dict[str, Any]] = []
         self._webhooks: List[Dict[str, Any]] = []
         self._ready_count = 0
         self._resumed_count = 0
@@ -523,6 +524,15 @@ class FakeOfficial:
             if conn.closed.wait(rule.seconds) or self._stop_event.is_set():
                 return None
             return result if result is not None else run()
+        if rule.kind == "audit":
+            # Accepted, held for human review: not delivered (qq-official.md §2, §8).
+            audit_id = f"audit-{uuid.uuid4().hex[:12]}"
+            with self._lock:
+                self._audits.append({"audit_id": audit_id, "route": route, "target": target,
+                                     "json": copy.deepcopy(obj)})
+            return rule.status, {"code": rule.code, "err_code": rule.code,
+                                 "message": rule.message or "message is being audited",
+                                 "data": {"message_audit": {"audit_id": audit_id}}}, {}
         # fail
         if rule.deliver:
             run()
@@ -1210,6 +1220,30 @@ class FakeOfficial:
         happens (a 502/503 *before*). ``retry_after`` adds a ``Retry-After`` header.
         """
         self._rule(route, _Rule("fail", times, deliver, status, code, message, retry_after=retry_after))
+
+    def audit_next(self, route: str, *, status: int = 202, code: int = 304024, times: int = 1) -> None:
+        """Hold the next ``times`` messages of ``route`` for human review: answered
+        ``status`` (201/202) with ``code`` (304023 proactive / 304024 reply) and
+        ``data.message_audit.audit_id``; nothing is delivered (see :attr:`audits`,
+        :meth:`end_audit`)."""
+        self._rule(route, _Rule("audit", times, False, status, code))
+
+    @property
+    def audits(self) -> List[Dict[str, Any]]:
+        """Every message held for review: ``{"audit_id", "route", "target", "json"}``."""
+        with self._lock:
+            return copy.deepcopy(self._audits)
+
+    def end_audit(self, audit_id: str, passed: bool = True) -> Dict[str, Any]:
+        """The review of ``audit_id`` ended: dispatch ``MESSAGE_AUDIT_PASS`` (or ``_REJECT``)."""
+        with self._lock:
+            held = [a for a in self._audits if a["audit_id"] == audit_id]
+        if not held:
+            raise KeyError(f"no message held for audit {audit_id!r}")
+        d: Dict[str, Any] = {"audit_id": audit_id, "audit_time": time.strftime("%Y-%m-%dT%H:%M:%S+08:00")}
+        if passed:
+            d["message_id"] = f"audited-{audit_id}"
+        return self.dispatch("MESSAGE_AUDIT_PASS" if passed else "MESSAGE_AUDIT_REJECT", d)
 
     def delay(self, route: str, seconds: float, *, deliver: bool = True, times: int = 1) -> None:
         """Answer the next ``times`` requests of ``route`` after ``seconds`` (a client
