@@ -4,7 +4,9 @@ Modules (the architecture is the file list):
 
 * :mod:`.codes` - every error code of the platform in one classification.
 * :mod:`.token` - the AccessToken manager (``getAppAccessToken``).
-* :mod:`.replies` - ``msg_seq`` allocation and the passive-reply window and budget.
+* :mod:`.replies` - ``msg_seq`` allocation and the passive-reply window and budget
+  (behind the shared Store interface).
+* :mod:`.sends` - the send pipeline's facts for this API (outcomes, ``resend_safe``).
 * :mod:`.message` - inbound payloads to :class:`qqreliable.Message` and back.
 * :mod:`.events` - :class:`Event`, the dotted names handlers register under.
 * :mod:`.stream` - the C2C streaming state machine behind ``reply_stream``.
@@ -22,12 +24,13 @@ from .codes import (
     ReplyBudgetSpent,
     ReplyWindowClosed,
 )
-from .bot import OfficialBot, OfficialReceipt
+from .bot import OFFICIAL_PACING, OfficialBot, OfficialReceipt
 from .events import Event
 
 __all__ = [
     "OfficialBot",
     "OfficialReceipt",
+    "OFFICIAL_PACING",
     "Event",
     "OfficialApiError",
     "ReplyWindowClosed",
