@@ -26,7 +26,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, Union
 from urllib.parse import unquote, urlsplit
 
 from ..exceptions import (
@@ -55,7 +55,7 @@ from ..transport.ws import WsClient
 from .codec import GatewayBackoff, GatewayCodec, GatewayLiveness
 from .codes import Answer, Kind, OfficialApiError, ReplyWindowClosed, audit_id_of, classify, error_for
 from .events import Event, MESSAGE_SCENES, event_key, handler_key, intents_for
-from .gateway import BACKOFF_STEPS, GatewaySession
+from .gateway import BACKOFF_STEPS, GatewayFatal, GatewaySession
 from .message import (
     DEFAULT_TEXT_LIMIT,
     FILE_EXTENSIONS,
@@ -160,7 +160,13 @@ class OfficialBot(BotBase):
         intents: gateway intents (default: computed from the handlers registered).
         api_base: the API host (FakeOfficial's ``url`` in tests).
         token_url: the ``getAppAccessToken`` URL.
-        shard: ``(shard_id, shard_count)``.
+        shard: ``(shard_id, shard_count)`` of the one connection (when ``shards`` is None).
+        shards: open N connections, shard ``[i, N]`` each (events of guilds are split
+            between them by the platform); ``"auto"``: N from ``/gateway/bot``'s
+            ``shards``. Refused (``GatewayFatal`` from ``run()``) beyond the sessions
+            left today. None (default): one connection, ``shard``.
+        shard_interval: seconds between two shards' starts (default
+            ``5 / max_concurrency`` of ``/gateway/bot``, at least 1).
         api_timeout: seconds per HTTP request (the platform advises >= 5).
         send_attempts: tries per message when the platform says it did not (or may not) run it.
         retry_backoff: first wait between two tries (doubled, capped at 30 s).
@@ -202,6 +208,8 @@ class OfficialBot(BotBase):
         api_base: Optional[str] = None,
         token_url: str = DEFAULT_TOKEN_URL,
         shard: Tuple[int, int] = (0, 1),
+        shards: Union[int, str, None] = None,
+        shard_interval: Optional[float] = None,
         api_timeout: float = 10.0,
         send_attempts: int = 3,
         retry_backoff: float = 1.0,
@@ -251,6 +259,11 @@ class OfficialBot(BotBase):
         self.token_url = token_url
         self._intents = intents
         self.shard = (int(shard[0]), int(shard[1]))
+        if shards is not None and shards != "auto" and (
+                not isinstance(shards, int) or isinstance(shards, bool) or shards < 1):
+            raise ValueError(f"shards must be a whole number of at least 1, 'auto' or None, not {shards!r}")
+        self.shards = shards
+        self.shard_interval = shard_interval
         self.api_timeout = api_timeout
         self.send_attempts = send_attempts
         self.retry_backoff = retry_backoff
@@ -273,8 +286,10 @@ class OfficialBot(BotBase):
         self._tokens = TokenManager(self.app_id, self._secret, token_url=token_url, fetch=self._fetch_token,
                                     wait=self._supervisor.stopping.wait, timeout=api_timeout,
                                     backoff=retry_backoff)
-        self._session: Optional[GatewaySession] = None
-        self._ws: Optional[WsClient] = None
+        self._session: Optional[GatewaySession] = None  # the first shard's
+        self._ws: Optional[WsClient] = None  # the first shard's
+        self._shard_clients: List[WsClient] = []
+        self._shards_lock = threading.Lock()
         self._webhook: Optional[WebhookServer] = None
         self._webhook_policy: Optional[_WebhookPolicy] = None
         # Repeated pushes (gateway and webhook alike) dropped by the dispatch's identity;
@@ -344,8 +359,9 @@ class OfficialBot(BotBase):
 
     def _close(self, deadline: float) -> None:
         self._sends.close()
-        ws = self._ws
-        if ws is not None:
+        with self._shards_lock:
+            clients = list(self._shard_clients)
+        for ws in clients:
             ws.close()
         if self._webhook is not None:
             self._webhook.close()
@@ -358,6 +374,10 @@ class OfficialBot(BotBase):
             out: Dict[str, Any] = {"official": dict(self.counters)}
         if self._ws is not None:
             out["gateway"] = self._ws.stats()
+        with self._shards_lock:
+            clients = list(self._shard_clients)
+        if len(clients) > 1:
+            out["gateway_shards"] = [c.stats() for c in clients]
         out["official"]["duplicates_dropped"] = self._dedupe.duplicates + (
             self._claims.duplicates if self._claims is not None else 0)
         out["sends"] = self._sends.stats()
@@ -409,14 +429,15 @@ class OfficialBot(BotBase):
 
     # ------------------------------------------------------------------ gateway
 
-    def _gateway_url(self) -> str:
-        """``/gateway/bot``'s url, retried until it answers (AuthenticationError is final)."""
+    def _gateway_info(self) -> Dict[str, Any]:
+        """``/gateway/bot``'s answer (``url``, ``shards``, ``session_start_limit``), retried
+        until it answers (AuthenticationError is final)."""
         failures = 0
         while True:
             try:
                 answer = self._api("GET", "/gateway/bot")
                 if answer.ok and isinstance(answer.body.get("url"), str):
-                    return answer.body["url"]
+                    return answer.body
                 raise error_for(answer, "GET /gateway/bot")
             except AuthenticationError:
                 raise
@@ -433,24 +454,87 @@ class OfficialBot(BotBase):
             if self._supervisor.stopping.wait(delay):
                 raise BotStopped("stopped while getting the gateway URL")
 
+    def _refetch_gateway_url(self, client: WsClient) -> None:
+        """Read ``/gateway/bot`` once more and point ``client`` at its ``url`` (the
+        connection's own thread, between two connections). Raises what the API raised."""
+        answer = self._api("GET", "/gateway/bot")
+        if not answer.ok or not isinstance(answer.body.get("url"), str):
+            raise error_for(answer, "GET /gateway/bot")
+        url = answer.body["url"]
+        self._count("gateway_refetches")
+        if client.url != url:
+            log.info("the gateway moved: %s -> %s", client.url, url)
+            client.url = url
+
+    def _shard_plan(self, info: Mapping[str, Any]) -> Tuple[List[Tuple[int, int]], float]:
+        """The shards to open and the pause between two starts (qq-official.md §3.1, §3.8).
+
+        Raises:
+            GatewayFatal: more shards than the sessions left for today.
+        """
+        if self.shards is None:
+            return [self.shard], 0.0
+        limit = info.get("session_start_limit")
+        limit = limit if isinstance(limit, Mapping) else {}
+        if self.shards == "auto":
+            recommended = info.get("shards")
+            count = recommended if isinstance(recommended, int) and not isinstance(recommended, bool) else 1
+            count = max(1, count)
+        else:
+            count = int(self.shards)
+        remaining = limit.get("remaining")
+        if isinstance(remaining, int) and not isinstance(remaining, bool) and remaining < count:
+            raise GatewayFatal(f"{count} shards need {count} gateway sessions, and only {remaining} are left "
+                               f"today (session_start_limit; it resets in {limit.get('reset_after')} ms)")
+        if self.shard_interval is not None:
+            interval = self.shard_interval
+        else:
+            concurrency = limit.get("max_concurrency")
+            per = concurrency if isinstance(concurrency, int) and concurrency > 0 else 1
+            interval = max(1.0, round(5.0 / per))  # max_concurrency starts per 5 s
+        return [(i, count) for i in range(count)], interval
+
     def _gateway_main(self) -> None:
         try:
-            url = self._gateway_url()
+            info = self._gateway_info()
+            shards, interval = self._shard_plan(info)
         except BotStopped:
             return
         except AuthenticationError as exc:
             self._supervisor.fail(exc)
             return
-        session = GatewaySession(intents=self.intents, shard=self.shard, backoff_steps=self.reconnect_steps,
+        url = str(info["url"])
+        if len(shards) > 1:
+            log.info("gateway: %d shards, one connection each, started %.1fs apart", len(shards), interval)
+        for n, shard in enumerate(shards):
+            if n and self._supervisor.stopping.wait(interval):
+                return
+            if self._supervisor.stopping.is_set():
+                return
+            client = self._shard_client(url, shard)
+            tag = "" if shard[1] == 1 and shard[0] == 0 else f"-{shard[0]}"
+            self._supervisor.spawn(
+                f"official-gateway-watchdog{tag}",
+                Periodic(client.watchdog, client.watchdog_period, self._supervisor.stopping),
+            )
+            if n == len(shards) - 1:
+                client.run()  # the last shard on this thread
+            else:
+                self._supervisor.spawn(f"official-gateway{tag}", client.run)
+
+    def _shard_client(self, url: str, shard: Tuple[int, int]) -> WsClient:
+        """One shard's session, codec and reconnecting WebSocket client."""
+        session = GatewaySession(intents=self.intents, shard=shard, backoff_steps=self.reconnect_steps,
                                  storm_delay=self.storm_delay)
-        self._session = session
         codec = GatewayCodec(session, token=self._tokens.token, on_ready=self._on_ready,
                              on_token_rejected=self._tokens.invalidate)
+        holder: List[WsClient] = []
         client = WsClient(
             url,
             codec=codec,
             liveness=GatewayLiveness(codec, grace=self.heartbeat_grace, event_grace=max(4.0, self.heartbeat_grace)),
-            backoff=GatewayBackoff(codec, steps=self.reconnect_steps),
+            backoff=GatewayBackoff(codec, steps=self.reconnect_steps,
+                                   refetch=lambda: self._refetch_gateway_url(holder[0])),
             on_event=self._on_dispatch,
             on_open=lambda c: None,
             on_close=lambda c, reason: self._mark_disconnected(reason),
@@ -463,13 +547,13 @@ class OfficialBot(BotBase):
                 else None
             ),
         )
-        self._ws = client
-        if self._supervisor.stopping.is_set():
-            return
-        self._supervisor.spawn(
-            "official-gateway-watchdog", Periodic(client.watchdog, client.watchdog_period, self._supervisor.stopping)
-        )
-        client.run()
+        holder.append(client)
+        with self._shards_lock:
+            self._shard_clients.append(client)
+            if self._ws is None:
+                self._ws = client
+                self._session = session
+        return client
 
     def _on_ready(self, user: Dict[str, Any], resumed: bool) -> None:
         log.info("gateway %s as %s", "resumed" if resumed else "ready", user.get("username") or user.get("id"))

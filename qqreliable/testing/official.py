@@ -53,6 +53,7 @@ import socket
 import threading
 import time
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 from urllib.parse import urlsplit
@@ -132,6 +133,19 @@ class _Rule:
     message: str = ""
     seconds: float = 0.0
     retry_after: Optional[float] = None
+
+
+def _shard_of(d: Dict[str, Any], count: int) -> int:
+    """The shard a dispatch goes to (qq-official.md §3.8): guild events by
+    ``(guild_id >> 22) % count`` (a non-numeric id by its CRC), everything else shard 0."""
+    if count <= 1:
+        return 0
+    guild = d.get("guild_id")
+    if guild in (None, ""):
+        return 0
+    text = str(guild)
+    number = int(text) if text.isdigit() else zlib.crc32(text.encode("utf-8"))
+    return (number >> 22) % count
 
 
 @dataclass
@@ -219,6 +233,9 @@ class FakeOfficial:
         self.allowed_intents = allowed_intents
         self.file_ttl = file_ttl
         self.shards = shards
+        #: What ``/gateway`` and ``/gateway/bot`` answer as ``url`` (None: this fake's own
+        #: WebSocket); set it to a dead URL to see a client find the gateway again.
+        self.gateway_url: Optional[str] = None
 
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
@@ -577,7 +594,7 @@ class FakeOfficial:
                 return 200, self._issue_token(obj), {}
             self._check_auth(head)
             if route == "gateway":
-                data: Dict[str, Any] = {"url": self.ws_url}
+                data: Dict[str, Any] = {"url": self.gateway_url or self.ws_url}
                 if head.path.endswith("/bot"):
                     data.update(shards=self.shards, session_start_limit={
                         "total": 1000, "remaining": 999, "reset_after": 86400000, "max_concurrency": 1})
@@ -981,7 +998,7 @@ class FakeOfficial:
         bit = _INTENT_OF.get(t, 0)
         with self._cond:
             for session in list(self._sessions.values()):
-                if bit == 0 or session.intents & bit:
+                if (bit == 0 or session.intents & bit) and _shard_of(d, session.shard[1]) == session.shard[0]:
                     self._push(session, t, copy.deepcopy(d), event_id=eid)
             hooks = list(self._webhooks)
         envelope = {"op": 0, "t": t, "id": eid, "d": d}

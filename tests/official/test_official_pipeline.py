@@ -307,3 +307,89 @@ def test_a_message_held_for_audit_is_a_receipt_not_an_error_and_never_resent(
     assert got.wait(5) and verdicts[0]["audit_id"] == held["audit_id"]
     plain = bot.reply(event, "no review")
     assert not plain.pending_audit and plain.audit_id is None and plain.message_id
+
+
+# ------------------------------------------------------------------ the gateway URL read again
+
+
+def test_4011_reads_gateway_bot_again_and_identifies(official: FakeOfficial, make_official_bot) -> None:
+    bot = started(make_official_bot, official)
+    gets = len([c for c in official.calls if c["route"] == "gateway"])
+    official.close_connections(4011)
+    official.wait_for_ready(2, timeout=10)
+    assert len([c for c in official.calls if c["route"] == "gateway"]) == gets + 1
+    assert official.resumed_count == 0  # 4011: a new Identify, not a Resume
+    assert bot.stats()["official"]["gateway_refetches"] == 1
+
+
+def test_a_gateway_url_gone_stale_is_read_again(official: FakeOfficial, make_official_bot) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"ws://127.0.0.1:{probe.getsockname()[1]}/websocket"
+    official.gateway_url = dead
+    bot = make_official_bot(official)
+    bot.start()
+    eventually(lambda: bot._ws is not None and bot._ws.connect_failures >= 1, timeout=10,
+               what="a failed connect to the stale URL")
+    official.gateway_url = None  # /gateway/bot now answers the live URL
+    assert bot.wait_connected(10)
+    assert bot._ws is not None and bot._ws.url == official.ws_url
+    assert bot.stats()["official"]["gateway_refetches"] >= 1
+
+
+# ------------------------------------------------------------------ shards
+
+
+def _guild_bot(make: Callable[..., OfficialBot], official: FakeOfficial, seen: List[str], done: threading.Event,
+               want: int, **kw: Any) -> OfficialBot:
+    bot = make(official, shard_interval=0.05, **kw)
+    lock = threading.Lock()
+
+    @bot.on_message("guild")
+    def on_guild(event: Event) -> None:
+        with lock:
+            seen.append(event.plain_text)
+            if len(seen) >= want:
+                done.set()
+
+    bot.start()
+    return bot
+
+
+def test_shards_one_connection_each_identified_with_i_of_n(official: FakeOfficial, make_official_bot) -> None:
+    seen: List[str] = []
+    done = threading.Event()
+    bot = _guild_bot(make_official_bot, official, seen, done, 2, shards=2)
+    official.wait_for_ready(2, timeout=10)
+    identifies = sorted(f["d"]["shard"] for f in official.frames if f["op"] == 2)
+    assert identifies == [[0, 2], [1, 2]] and official.connection_count == 2
+    official.emit_guild_at_message("C1", "1", "A1", "to shard 0")               # (1 >> 22) % 2 == 0
+    official.emit_guild_at_message("C2", str(1 << 22), "A1", "to shard 1")      # (2**22 >> 22) % 2 == 1
+    assert done.wait(5)
+    assert sorted(seen) == ["to shard 0", "to shard 1"]
+    assert len(bot.stats()["gateway_shards"]) == 2
+
+
+def test_shards_auto_from_gateway_bot(official_factory, make_official_bot) -> None:
+    official = official_factory(shards=3)
+    seen: List[str] = []
+    done = threading.Event()
+    _guild_bot(make_official_bot, official, seen, done, 1, shards="auto")
+    official.wait_for_ready(3, timeout=10)
+    assert sorted(f["d"]["shard"] for f in official.frames if f["op"] == 2) == [[0, 3], [1, 3], [2, 3]]
+
+
+def test_more_shards_than_sessions_left_is_fatal(official: FakeOfficial, make_official_bot) -> None:
+    from qqreliable.official.gateway import GatewayFatal
+
+    bot = make_official_bot(official, shards=1000)  # the fake has 999 sessions left today
+    with pytest.raises(GatewayFatal, match="only 999 are left"):
+        bot.run(log_handler=None)
+    assert not [f for f in official.frames if f["op"] == 2]
+
+
+def test_shards_option_is_checked() -> None:
+    with pytest.raises(ValueError, match="shards"):
+        OfficialBot(app_id="1", secret="s", shards=0)
