@@ -10,6 +10,7 @@ Modules (the architecture is the file list):
 * :mod:`.message` - inbound payloads to :class:`qqreliable.Message` and back.
 * :mod:`.events` - :class:`Event`, the dotted names handlers register under.
 * :mod:`.stream` - the C2C streaming state machine behind ``reply_stream``.
+* :mod:`.voice` - voice as SILK (passed through, converted from WAV, or refused).
 * :mod:`.webhook` - ed25519 keys, signatures and the op 13 answer.
 * :mod:`.gateway` - the gateway session state machine (Hello, Identify, Resume).
 
@@ -26,6 +27,7 @@ from .codes import (
 )
 from .bot import OFFICIAL_PACING, OfficialBot, OfficialReceipt
 from .events import Event
+from .voice import VoiceNotSilk
 
 __all__ = [
     "OfficialBot",
@@ -38,4 +40,5 @@ __all__ = [
     "ProactiveRefused",
     "MarkdownRefused",
     "MediaUploadFailed",
+    "VoiceNotSilk",
 ]

@@ -71,6 +71,7 @@ from .replies import ReplyLedger
 from .sends import SCENE_OF, OfficialSends, action_for
 from .stream import StreamSender
 from .token import TokenManager
+from .voice import to_silk
 
 __all__ = ["OfficialBot", "OfficialReceipt", "DEFAULT_API_BASE", "SANDBOX_API_BASE", "DEFAULT_TOKEN_URL",
            "OFFICIAL_PACING"]
@@ -784,12 +785,19 @@ class OfficialBot(BotBase):
         file_type = FILE_TYPES[segment.type]
         source = str(segment.data.get("url") or segment.data.get("file") or "")
         body: Dict[str, Any] = {"file_type": file_type, "srv_send_msg": False}
-        if source.startswith(("http://", "https://")):
+        voice = segment.type == "record"
+        if source.startswith(("http://", "https://")) and not (voice and not _silk_url(source)):
             body["url"] = source
             digest = hashlib.sha256(source.encode("utf-8")).hexdigest()
             timeout = self.large_upload_timeout  # the platform downloads it before it answers
         else:
-            data = _media_bytes(source)
+            if voice and source.startswith(("http://", "https://")):
+                # A voice URL that does not say SILK: fetched here, checked, converted or refused.
+                data = self._media.fetch("record", source, self.large_upload_timeout).data
+            else:
+                data = _media_bytes(source)
+            if voice:
+                data = to_silk(data)  # VoiceNotSilk: nothing uploaded
             digest = hashlib.sha256(data).hexdigest()
             timeout = self.large_upload_timeout if len(data) > 10 * 1024 * 1024 else self.upload_timeout
             if len(data) > self.chunked_upload_threshold:
@@ -1018,6 +1026,11 @@ class OfficialBot(BotBase):
             self.markdown = False
         return OfficialReceipt({"message_id": result.message_id, "message_ids": result.message_ids,
                                 "chunks": result.chunks}, attempts=attempts[0], verified=verified[0])
+
+
+def _silk_url(url: str) -> bool:
+    """A voice URL whose path names a SILK file (passed to the platform as is)."""
+    return unquote(urlsplit(url).path).lower().endswith((".silk", ".slk"))
 
 
 def _media_bytes(source: str) -> bytes:

@@ -803,6 +803,7 @@ class FakeOfficial:
         if file_type not in (1, 2, 3, 4):
             raise _Reject(400, 40034130, f"invalid file_type {file_type!r}")
         size = 0
+        head = b""
         if obj.get("upload_id"):
             upload = self._chunked.get(str(obj["upload_id"]))
             if upload is None or upload["scope"] != scene:
@@ -813,17 +814,22 @@ class FakeOfficial:
             if hashlib.md5(data).hexdigest() != upload["md5"] or len(data) != upload["size"]:
                 raise _Reject(400, 40034133, "file md5 or size mismatch")
             size = len(data)
+            head = data[:16]
         elif obj.get("file_data"):
             try:
-                size = len(base64.b64decode(str(obj["file_data"]), validate=True))
+                decoded = base64.b64decode(str(obj["file_data"]), validate=True)
             except (binascii.Error, ValueError):
                 raise _Reject(400, 304021, "file_data is not base64") from None
+            size = len(decoded)
+            head = decoded[:16]
         elif not isinstance(obj.get("url"), str) or not obj["url"].startswith(("http://", "https://")):
             raise _Reject(400, 304021, "url or file_data required")
         info = "fi-" + secrets.token_hex(12)
         expires = None if not self.file_ttl else self._now() + self.file_ttl
         record = {"file_info": info, "scope": scene, "target": target, "file_type": file_type,
-                  "url": obj.get("url"), "size": size, "expires": expires, "chunked": bool(obj.get("upload_id"))}
+                  "url": obj.get("url"), "size": size, "expires": expires, "chunked": bool(obj.get("upload_id")),
+                  # voice must be SILK (qq-official.md §6.8): what a test checks the client sent
+                  "silk": head.startswith((b"\x02#!SILK_V3", b"#!SILK_V3")) if head else None}
         self._files[info] = record
         self._uploads.append(dict(record, time=time.time()))
         answer: Dict[str, Any] = {"file_uuid": uuid.uuid4().hex, "file_info": info, "ttl": self.file_ttl}

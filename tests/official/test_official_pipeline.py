@@ -235,10 +235,22 @@ def test_repeated_pushes_dropped_fleet_wide_with_a_store(make_official_bot) -> N
 def test_two_bots_replying_to_one_message_share_msg_seq_and_budget(kind: str, make_official_bot, request) -> None:
     store: Any = MemoryStore() if kind == "memory" else request.getfixturevalue("redis_url")
     with FakeOfficial() as official:
-        a = started(make_official_bot, official, store=store, proactive=())
-        b = started(make_official_bot, official, store=store, proactive=())
-        event = inbound(official, a, scene="group")
-        twin = Event(dict(event), type=event.type, event_id=event.event_id, seq=event.seq, bot=b)
+        bots = [started(make_official_bot, official, store=store, proactive=()) for _ in range(2)]
+        got: List[Event] = []
+        ready = threading.Event()
+        for bot in bots:
+            @bot.on_message("group")
+            def grab(event: Event) -> None:
+                got.append(event)
+                ready.set()
+
+        official.emit_group_at_message("G1", "M1", "hi")
+        assert ready.wait(5)
+        first = got[0]  # handled by whichever bot claimed it: only that one noted it arrived
+        a = first._bot
+        b = bots[1] if a is bots[0] else bots[0]
+        event = first
+        twin = Event(dict(first), type=first.type, event_id=first.event_id, seq=first.seq, bot=b)
         receipts = []
         for i in range(5):
             receipts.append((a if i % 2 else b).reply(event if i % 2 else twin, f"r{i}"))
