@@ -6,14 +6,20 @@ The facade ties the pure protocol modules to the shared runtime and transports:
   at once on 401 / 11244 with the call replayed once;
 * the gateway over the transport's reconnecting WebSocket (:mod:`.codec`,
   :mod:`.gateway`): Identify, Resume after a drop, heartbeats with an ACK
-  watchdog, the close-code policy, fatal codes raised from :meth:`run`;
+  watchdog, the close-code policy, fatal codes raised from :meth:`run`,
+  ``/gateway/bot`` read again when the URL may be stale, one connection per shard;
 * or a webhook listener (``listen=``) that checks ed25519 signatures (:mod:`.webhook`);
-* sends (:meth:`OfficialBot.reply`, ``send_*``): one ``msg_seq`` per logical
-  message reused on every retry (:mod:`.replies`), 502/503/429 retried,
-  500/504 retried only with the same ``msg_seq`` (so a 40054005 on the retry means
-  delivered), the passive window and budget kept (proactive where allowed,
-  else a typed error), markdown refused -> plain text (remembered), media
-  uploaded once per ``ttl``;
+* repeated pushes (gateway or webhook) dropped by the shared
+  :class:`~qqreliable.reliability.dedupe.Deduper` (fleet-wide claims with ``store=``);
+* sends (:meth:`OfficialBot.reply`, ``send_*``) through the shared
+  :class:`~qqreliable.reliability.verify.SendPipeline` with this API's facts
+  (:mod:`.sends`): one ``msg_seq`` per logical message reused on every repeat
+  (:mod:`.replies`, kept in a store), 502/503/429 repeated after ``Retry-After``,
+  500/504 repeated only with the same ``msg_seq`` (so a 40054005 on the repeat
+  means delivered), paced; the passive window and budget kept (proactive where
+  allowed, else a typed error), markdown refused -> plain text (remembered),
+  audit holds returned as ``pending_audit`` receipts, media uploaded once per
+  ``ttl``, voice as SILK (:mod:`.voice`);
 * :meth:`OfficialBot.reply_stream`: :mod:`.stream`.
 """
 
@@ -46,7 +52,7 @@ from ..reliability.dedupe import Deduper
 from ..reliability.media import Media, MediaAttemptError, MediaConfig, MediaFetcher
 from ..reliability.sendpolicy import Pacing, SendPolicy
 from ..reliability.verify import SendPipeline
-from ..runtime.options import COMMON_OPTIONS, check_options
+from ..runtime.options import COMMON_OPTIONS, check_options, seconds
 from ..runtime.supervisor import IoPool, Periodic
 from ..scale import open_queue, open_store
 from ..transport.rest import RestClient
@@ -248,6 +254,7 @@ class OfficialBot(BotBase):
             raise ValueError("api_timeout must be positive")
         check_options({"store": store, "handlers": handlers, "send_policy": send_policy, "pacing": pacing,
                        "dedupe_size": dedupe_size, "dedupe_ttl": dedupe_ttl}, COMMON_OPTIONS)
+        seconds(none=True, zero=True)("shard_interval", shard_interval)
         shared = open_store(store)  # ValueError for a bad URL; nothing connects yet
         queue = open_queue(shared, handlers)
         super().__init__(workers=workers, queue_size=queue_size, shutdown_grace=shutdown_grace, store=shared)

@@ -405,3 +405,5 @@ def test_more_shards_than_sessions_left_is_fatal(official: FakeOfficial, make_of
 def test_shards_option_is_checked() -> None:
     with pytest.raises(ValueError, match="shards"):
         OfficialBot(app_id="1", secret="s", shards=0)
+    with pytest.raises(TypeError, match="shard_interval"):
+        OfficialBot(app_id="1", secret="s", shards=2, shard_interval="1")
