@@ -42,6 +42,7 @@ class VoiceNotSilk(MediaRejected):
     def __init__(self, message: str, *, reason: str, hint: str = "") -> None:
         super().__init__("upload voice", 0, message, message, category="bad_request", hint=hint)
         self.reason = reason
+        self.args = (f"{message}: {hint}" if hint else message,)
 
     def __reduce__(self) -> Any:
         return (_rebuild, (self.message, self.reason, self.hint))

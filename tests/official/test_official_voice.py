@@ -84,9 +84,13 @@ def test_mp3_is_refused_and_nothing_is_uploaded(official: FakeOfficial, bot: Off
 
 
 def test_a_wav_at_an_unsupported_rate_is_refused_by_name() -> None:
+    import pickle
+
     with pytest.raises(VoiceNotSilk, match="22050 Hz") as info:
         to_silk(wav(rate=22050))
     assert info.value.reason == "wav"
+    again = pickle.loads(pickle.dumps(info.value))  # crosses to queue workers intact
+    assert isinstance(again, VoiceNotSilk) and again.reason == "wav" and str(again) == str(info.value)
 
 
 def test_without_the_encoder_a_wav_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
