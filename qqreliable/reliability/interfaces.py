@@ -116,12 +116,24 @@ class Judgement:
         upload_failed: the server failed to upload the message's media (NapCat
             "rich media transfer failed"): at most
             :attr:`SendPolicy.upload_failed_attempts` verified attempts.
+        refused: with ``never_left``: the request reached the server, which answered
+            that it did not run it (HTTP 502/503/429): repeated like a connect failure,
+            but counted in :attr:`Receipt.attempts` (it went on the wire).
+        retry_after: with ``never_left``: seconds the server asked to wait before a
+            repeat (``Retry-After``); the pipeline waits at least that long, within the
+            send's deadline (beyond it the error is raised, nothing sent).
+        confirmed: with DELIVERED: the server's answer itself proves the delivery
+            (the official API's ``40054005`` on a repeat): the receipt says
+            ``verified=True``.
     """
 
     outcome: str
     never_left: bool = False
     message_id: Optional[Hashable] = None
     upload_failed: bool = False
+    refused: bool = False
+    retry_after: Optional[float] = None
+    confirmed: bool = False
 
 
 @dataclass(frozen=True)
