@@ -30,7 +30,7 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Collection, Dict, Optional
+from typing import Callable, Collection, Dict, Optional, Tuple
 
 from ..reliability.store import MemoryStore, Store
 from .codes import Kind, ReplyBudgetSpent, ReplyWindowClosed
@@ -141,22 +141,40 @@ class ReplyLedger:
 
     def received(self, msg_id: str, scene: str, *, age: float = 0.0) -> None:
         """Note an inbound message (call before its handlers run). ``age``: seconds it
-        already waited (a webhook or replay delay). Blocks on the store (one write)."""
+        already waited (a webhook or replay delay). When another process noted it
+        first (a queue worker, a takeover), its arrival time wins: the window counts
+        from when the message reached the fleet, not from when this process saw it.
+        Blocks on the store (one write, and a read when another process was first)."""
         if scene not in self.windows:
             raise ValueError(f"unknown scene {scene!r}; one of {SCENES}")
-        now = self._clock()
         with self._lock:
             if msg_id in self._entries:
                 return
-            self._entries[msg_id] = _Entry(scene, now - max(0.0, age))
+        now = self._clock()
+        received = now - max(0.0, age)
+        key = self._key(msg_id, "at")
+        if not self._store.claim(key, f"{scene} {self._wall() - max(0.0, age):.3f}", self._ttl(scene)):
+            scene, received = self._shared_arrival(key, scene, received)
+        with self._lock:
+            self._entries.setdefault(msg_id, _Entry(scene, received))
             horizon = now - max(self.windows.values()) - 60.0
             while self._entries and (
                 len(self._entries) > self.size or next(iter(self._entries.values())).received < horizon
             ):
                 self._entries.popitem(last=False)
-        # The first process to see it says when it arrived (for a process that did not).
-        self._store.claim(self._key(msg_id, "at"), f"{scene} {self._wall() - max(0.0, age):.3f}",
-                          self._ttl(scene))
+
+    def _shared_arrival(self, key: str, scene: str, received: float) -> Tuple[str, float]:
+        """(scene, arrival on this process's clock) as the store has them; the given
+        values when the store has none or cannot be read."""
+        seen = self._store.get(key)
+        if not seen:
+            return scene, received
+        try:
+            shared_scene, at = seen.split(" ", 1)
+            arrived = self._clock() - max(0.0, self._wall() - float(at))
+        except ValueError:
+            return scene, received  # unreadable: assume fresh
+        return (shared_scene if shared_scene in self.windows else scene), min(received, arrived)
 
     def _entry(self, msg_id: str, scene: str) -> _Entry:
         """The local entry; for a message another process received, its age from the store."""
@@ -164,18 +182,9 @@ class ReplyLedger:
             entry = self._entries.get(msg_id)
         if entry is not None:
             return entry
-        received = self._clock()
-        seen = self._store.get(self._key(msg_id, "at"))
-        if seen:
-            try:
-                shared_scene, at = seen.split(" ", 1)
-                if shared_scene in self.windows:
-                    scene = shared_scene
-                received -= max(0.0, self._wall() - float(at))
-            except ValueError:
-                pass  # unreadable: assume fresh
+        scene, received = self._shared_arrival(self._key(msg_id, "at"), scene, self._clock())
         with self._lock:
-            # Not seen anywhere (or forgotten): assume fresh.
+            # Seen elsewhere: aged as the store says; not seen anywhere (or forgotten): fresh.
             return self._entries.setdefault(msg_id, _Entry(scene, received))
 
     def remaining(self, msg_id: str) -> float:

@@ -291,6 +291,33 @@ def test_a_ledger_that_never_saw_the_message_knows_its_age(kind: str, request) -
         store.close()
 
 
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_a_worker_noting_a_queued_message_keeps_the_fleets_arrival_time(kind: str, request) -> None:
+    """A queue worker (or a process taking an event over) notes the message when it
+    rebuilds the event, later than the connection owner did: the window still counts
+    from the first arrival, and a worker's own clock never reopens it."""
+    from qqreliable.official.codes import ReplyWindowClosed
+    from qqreliable.official.replies import ReplyLedger
+    from qqreliable.scale import open_store
+
+    store: Any = MemoryStore() if kind == "memory" else open_store(request.getfixturevalue("redis_url"))
+    wall = [1_000_000.0]
+    owner = ReplyLedger(store=store, app_id="app", wall=lambda: wall[0], clock=lambda: wall[0] - 7.0, proactive=())
+    worker = ReplyLedger(store=store, app_id="app", wall=lambda: wall[0], clock=lambda: wall[0] - 99.0, proactive=())
+    owner.received("m-queued", "group")
+    owner.received("m-fresh", "group")
+    wall[0] += 200  # the job waited 200 s in the queue (window 300 s, margin 20 s)
+    worker.received("m-queued", "group")
+    assert worker.remaining("m-queued") == pytest.approx(80)
+    wall[0] += 90
+    with pytest.raises(ReplyWindowClosed):
+        worker.plan("group", "m-queued")
+    worker.received("m-late", "group")  # first seen here: fresh
+    assert worker.remaining("m-late") == pytest.approx(280)
+    if kind == "redis":
+        store.close()
+
+
 # ------------------------------------------------------------------ audit holds
 
 
