@@ -68,6 +68,7 @@ _ID_KEYS: Dict[str, str] = {"face": "id", "at": "qq"}
 _MEDIA_TYPES = frozenset({"image", "record", "video", "file"})
 _WHITESPACE = re.compile(r"\s+")
 _FORWARD = ({"type": "forward", "data": {}},)
+_NO_PAYLOAD = Payload(0, 0, False)
 
 
 def _as_int(value: Any) -> Optional[int]:
@@ -187,9 +188,12 @@ def _file_size(ref: str) -> int:
 
 def payload_of(params: Mapping[str, Any]) -> Payload:
     """Sizes of inline (base64) and local-file media, and media URLs, in a send."""
+    message, messages = params.get("message"), params.get("messages")
+    if messages is None and (message is None or isinstance(message, str)):
+        return _NO_PAYLOAD  # a text or CQ-string send: the usual case, nothing to walk
     size = urls = 0
     media = False
-    stack: List[Any] = [params.get("message"), params.get("messages")]
+    stack: List[Any] = [message, messages]
     depth = 0
     while stack and depth < 1000:
         depth += 1
