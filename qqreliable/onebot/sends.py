@@ -97,8 +97,12 @@ def _message_id(value: Any) -> Optional[Hashable]:
 
 def target_of(action: str, params: Mapping[str, Any]) -> Optional[Target]:
     """The chat a send goes to: ``("group", id)`` or ``("private", id)``; None if unclear."""
-    group_id = _as_int(params.get("group_id"))
-    user_id = _as_int(params.get("user_id"))
+    group_id = params.get("group_id")
+    if type(group_id) is not int:  # an int: the usual case, for every send
+        group_id = _as_int(group_id)
+    user_id = params.get("user_id")
+    if type(user_id) is not int:
+        user_id = _as_int(user_id)
     if action in ("send_group_msg", "send_group_forward_msg"):
         return ("group", group_id) if group_id is not None else None
     if action in ("send_private_msg", "send_private_forward_msg"):
@@ -342,11 +346,14 @@ class OneBotSends:
 
     def answered_id(self, action: str, data: Any) -> Optional[Hashable]:
         if type(data) is dict or isinstance(data, abc.Mapping):
-            return _as_int(data.get("message_id")) or None
+            value = data.get("message_id")
+            if type(value) is not int:  # an int: the usual answer, no conversion to try
+                value = _as_int(value)
+            return value or None
         return None
 
-    def target(self, action: str, params: Mapping[str, Any]) -> Optional[Target]:
-        return target_of(action, params)
+    # Pure functions as methods: one call per send instead of two.
+    target = staticmethod(target_of)
 
     def content(self, action: str, params: Mapping[str, Any]) -> Any:
         return send_content(action, params)
@@ -355,6 +362,11 @@ class OneBotSends:
         return fingerprint(content)
 
     def payload(self, action: str, params: Mapping[str, Any]) -> Payload:
+        messages = params.get("messages")
+        if messages is None:
+            message = params.get("message")
+            if message is None or isinstance(message, str):
+                return _NO_PAYLOAD  # payload_of's first step, inline: the usual send
         return payload_of(params)
 
     def slow(self, action: str) -> bool:
