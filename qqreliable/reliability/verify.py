@@ -87,8 +87,6 @@ _COUNTERS = (
     "verified_by_lookup",
 )
 _SEEN_MAX = 5_000
-#: Events queued unread on the reader thread before it reads them itself (bounds the queue).
-_NOTE_BATCH = 256
 
 
 # ---------------------------------------------------------------------------
@@ -161,14 +159,8 @@ class Ledger:
         facts: the protocol's :class:`SendFacts` (its ``lookup.own_message`` reads
             events, its ``fingerprint`` digests them).
 
-    Thread-safe. :meth:`note` (the pipeline's) and :meth:`observe` run on the reader
-    thread and never block for long; waiters are woken through a Condition.
-
-    Events are read lazily: :meth:`note` only queues the event with its arrival time
-    (no parsing on the reader thread), and the queue is read, in arrival order,
-    when a verifier looks (:meth:`take`, :meth:`reports`) or every
-    ``_NOTE_BATCH`` events. A send answered normally, the usual case, never
-    needs its own message read at all.
+    Thread-safe. :meth:`observe` runs on the reader thread and never blocks for
+    long; waiters are woken through a Condition.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, *, facts: SendFacts) -> None:
@@ -180,14 +172,11 @@ class Ledger:
         self._mutex = threading.Lock()
         self._cond = threading.Condition(self._mutex)
         self._seen: Deque[_Seen] = collections.deque(maxlen=_SEEN_MAX)
-        # (event, account, arrived) noted and not read yet: appended by the reader
-        # without the lock (deque appends are atomic), read under the lock.
-        self._noted: Deque[Tuple[Mapping[str, Any], Account, float]] = collections.deque()
         self._claimed: Dict[Hashable, Set[Account]] = {}
         self._claim_order: Deque[Tuple[Hashable, Account]] = collections.deque()
         self._unanswered: Dict[Target, List[_Content]] = {}
         self._waiting = 0  # verifiers in wait(): only then is a notify worth its cost
-        self._reports_seen = False  # any account's own messages were reported
+        self.reports_seen = False  # any account's own messages were reported
         self._reporters: Set[Account] = set()
         self.last_break = float("-inf")
         self.closed = False
@@ -196,43 +185,8 @@ class Ledger:
 
     # -- events (reader thread) --
 
-    def note(self, event: Mapping[str, Any], self_id: Account) -> None:
-        """Queue ``event`` (every event) to be read when a verifier needs it (reader thread).
-
-        The arrival time is taken now. Never raises for odd input (it is read later,
-        and an unreadable event is then skipped and logged)."""
-        if self._own is None:
-            return
-        noted = self._noted
-        noted.append((event, self_id, self._clock()))
-        if self._waiting or len(noted) >= _NOTE_BATCH:
-            with self._mutex:
-                self._read_noted()
-                if self._waiting:
-                    self._cond.notify_all()
-
-    def _read_noted(self) -> None:
-        """Read the queued events into own messages, in arrival order (lock held)."""
-        noted = self._noted
-        own_message = self._own
-        assert own_message is not None
-        while noted:
-            event, self_id, arrived = noted.popleft()
-            try:
-                own = own_message(event, self_id)
-            except Exception:  # bad input must not break verification
-                log.exception("send verification could not read an event")
-                continue
-            if own is not None:
-                self._add_locked(own, arrived)
-
-    def _add_locked(self, own: OwnMessage, arrived: float) -> None:
-        self._seen.append(_Seen(own, arrived, self._fingerprint))
-        self._reports_seen = True
-        self._reporters.add(own.account)
-
     def observe(self, event: Mapping[str, Any], self_id: Account) -> bool:
-        """Record ``event`` now when it is a message the bot sent; True when it was."""
+        """Record ``event`` when it is a message the bot sent; True when it was."""
         own = self._own(event, self_id) if self._own is not None else None
         if own is None:
             return False
@@ -240,31 +194,21 @@ class Ledger:
 
     def record(self, own: OwnMessage) -> bool:
         """Record an own message seen on the event stream (reader thread)."""
-        arrived = self._clock()
+        seen = _Seen(own, self._clock(), self._fingerprint)
         with self._mutex:
-            if self._noted:
-                self._read_noted()  # earlier events first: arrival order is kept
-            self._add_locked(own, arrived)
+            self._seen.append(seen)
+            self.reports_seen = True
+            self._reporters.add(own.account)
             if self._waiting:
                 self._cond.notify_all()
         return True
-
-    @property
-    def reports_seen(self) -> bool:
-        """Any account's own messages were reported."""
-        with self._mutex:
-            if self._noted:
-                self._read_noted()
-            return self._reports_seen
 
     def reports(self, account: Account) -> bool:
         """Whether ``account``'s own messages have been seen reported (its server
         reports them: their absence then means something)."""
         with self._mutex:
-            if self._noted:
-                self._read_noted()
             if account is None or None in self._reporters:
-                return self._reports_seen
+                return self.reports_seen
             return account in self._reporters
 
     def connection_lost(self) -> None:
@@ -349,8 +293,6 @@ class Ledger:
         """Claim and return an unclaimed own message of ``account`` matching, arrived at
         or after ``since``."""
         with self._mutex:
-            if self._noted:
-                self._read_noted()
             if self._contested_locked(target, fp, account):
                 return None
             for seen in reversed(self._seen):
@@ -369,7 +311,7 @@ class Ledger:
     def wait(self, timeout: float) -> None:
         """Sleep until an event arrives, a send settles, close(), or ``timeout``."""
         with self._cond:
-            if not self.closed and timeout > 0 and not self._noted:  # unread events: look first
+            if not self.closed and timeout > 0:
                 self._waiting += 1
                 try:
                     self._cond.wait(timeout)
@@ -453,6 +395,7 @@ class SendPipeline:
         self._history: Dict[Tuple[Account, str], bool] = {}
         self._known_self_id: Account = None
         self._lock = threading.Lock()
+        self._slow: Dict[str, bool] = {}  # action -> facts.slow(action), asked once per action
         # Every counter present from the start, so stats() has a stable shape.
         self.counters: Dict[str, int] = collections.Counter(
             {name: 0 for name in _COUNTERS}
@@ -478,7 +421,7 @@ class SendPipeline:
     def observe(self, event: Mapping[str, Any]) -> None:
         """Every incoming event (reader thread). Never raises, never blocks for long."""
         try:
-            self.ledger.note(event, self._self_id())  # read only if a verifier needs it
+            self.ledger.observe(event, self._self_id())
             self.account.observe(event)
         except Exception:  # bad input must not kill the reader
             log.exception("send pipeline could not read an event")
@@ -533,12 +476,18 @@ class SendPipeline:
             else:  # the usual send: nothing to upload, no allowance to compute
                 attempt_timeout = timeout
                 window = policy.media_settle_window if payload.media else policy.settle_window
-            if facts.slow(action):  # slow by nature, delivered late (OneBot forwards: faults SEND-10)
+            slow = self._slow.get(action)
+            if slow is None:
+                slow = bool(facts.slow(action))
+                if len(self._slow) < 64:  # a protocol's send actions are few; never grows unbounded
+                    self._slow[action] = slow
+            if slow:  # slow by nature, delivered late (OneBot forwards: faults SEND-10)
                 attempt_timeout = max(attempt_timeout, policy.forward_timeout)
                 window = max(window, policy.forward_settle_window)
             first_wall = self._wall()
             try:
-                self.account.check(action)
+                if not self.account.online:  # online: the usual case, nothing to check
+                    self.account.check(action)
                 probe = self.pacer.admit(target, action) if target is not None else False
             except AccountOffline as exc:
                 raise _Failed(exc, 0, "offline") from None
@@ -621,7 +570,8 @@ class SendPipeline:
                 if answered_id or target is None or not policy.verify_ok_without_id:
                     # Answered with an id: delivered (the usual send; _on_answer's first
                     # branch, inline).
-                    self.account.mark_online()
+                    if not self.account.online:
+                        self.account.mark_online()
                     if target is not None:
                         self.pacer.delivered(target)
                     return Receipt(
