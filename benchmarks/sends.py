@@ -26,10 +26,10 @@ sends alternate between them in chunks of 50, so both meet the same load on a
 shared machine; each side's CPU is the clocks of its own threads (reader,
 watchdog, handlers) and of the calling thread during its chunks. The ratio is the
 median of the per-round ratios (with / without), [min-max] beside it. On a busy
-machine these ratios still carry a few percent of noise, so Part 3 measures the pipeline's own work directly: per send, against a
-no-op transport, and relates it to the round trips of Part 2. The cost is the fingerprint,
-payload scan and bookkeeping of every send and the ledger work for every
-``message_sent`` event.
+machine these ratios still carry a few percent of noise, so Part 3 measures the
+pipeline's own work directly: per send, against a no-op transport, and relates it
+to the round trips of Part 2. The cost is the target, payload check and
+bookkeeping of every send and the ledger work for every ``message_sent`` event.
 """
 
 from __future__ import annotations
