@@ -242,11 +242,15 @@ def own_message(event: Mapping[str, Any], self_id: Account) -> Optional[OwnMessa
         user_id, own_id = event.get("user_id"), event.get("self_id")
         if type(user_id) is int and type(own_id) is int and user_id != own_id:
             return None  # someone else's message: the usual event, decided cheaply
-    account = _as_int(event.get("self_id"))
-    if account is None:
-        account = _as_int(self_id)
-    post_type = event.get("post_type")
-    user_id = _as_int(event.get("user_id"))
+    # (ints are the usual case: taken as they are, _as_int only for anything else)
+    account = event.get("self_id")
+    if type(account) is not int:
+        account = _as_int(account)
+        if account is None:
+            account = _as_int(self_id)
+    user_id = event.get("user_id")
+    if type(user_id) is not int:
+        user_id = _as_int(user_id)
     if post_type == "message_sent":
         pass
     elif post_type == "message" and account is not None and user_id == account:
@@ -255,14 +259,19 @@ def own_message(event: Mapping[str, Any], self_id: Account) -> Optional[OwnMessa
         return None
     kind = event.get("message_type")
     if kind == "group":
-        chat = _as_int(event.get("group_id"))
+        chat = event.get("group_id")
     else:
-        chat = _as_int(event.get("target_id"))
+        chat = event.get("target_id")
         if chat is None and user_id is not None and user_id != account:
             chat = user_id
+    if type(chat) is not int:
+        chat = _as_int(chat)
     if chat is None or kind not in ("group", "private"):
         return None
-    return OwnMessage((str(kind), chat), event.get("message"), _as_int(event.get("message_id")), account)
+    message_id = event.get("message_id")
+    if type(message_id) is not int:
+        message_id = _as_int(message_id)
+    return OwnMessage((str(kind), chat), event.get("message"), message_id, account)
 
 
 def account_signal(event: Mapping[str, Any]) -> Optional[AccountSignal]:
@@ -375,8 +384,7 @@ class OneBotSends:
     def resend_safe(self, action: str, params: Mapping[str, Any]) -> bool:
         return False  # OneBot has no idempotency key: a repeat may deliver twice
 
-    def account_signal(self, event: Mapping[str, Any]) -> Optional[AccountSignal]:
-        return account_signal(event)
+    account_signal = staticmethod(account_signal)  # on the reader thread for every event
 
     # -- lookups ------------------------------------------------------------------
 

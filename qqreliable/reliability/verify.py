@@ -421,7 +421,7 @@ class SendPipeline:
     def observe(self, event: Mapping[str, Any]) -> None:
         """Every incoming event (reader thread). Never raises, never blocks for long."""
         try:
-            self.ledger.observe(event, self._self_id())
+            self.ledger.observe(event, self._self_id_fn() or self._known_self_id)  # _self_id(), inline
             self.account.observe(event)
         except Exception:  # bad input must not kill the reader
             log.exception("send pipeline could not read an event")
