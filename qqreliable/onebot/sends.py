@@ -98,10 +98,10 @@ def _message_id(value: Any) -> Optional[Hashable]:
 def target_of(action: str, params: Mapping[str, Any]) -> Optional[Target]:
     """The chat a send goes to: ``("group", id)`` or ``("private", id)``; None if unclear."""
     group_id = params.get("group_id")
-    if type(group_id) is not int:  # an int: the usual case, for every send
+    if group_id is not None and type(group_id) is not int:  # an int or absent: the usual case
         group_id = _as_int(group_id)
     user_id = params.get("user_id")
-    if type(user_id) is not int:
+    if user_id is not None and type(user_id) is not int:
         user_id = _as_int(user_id)
     if action in ("send_group_msg", "send_group_forward_msg"):
         return ("group", group_id) if group_id is not None else None

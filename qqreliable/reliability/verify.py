@@ -241,7 +241,10 @@ class Ledger:
             return False  # claimed already (_claimed_locked, inline: this runs for every send)
         if self.shared_claim is not None and not self.shared_claim(message_id, account):
             return False  # another process's send owns this id
-        self._claimed.setdefault(message_id, set()).add(account)
+        if owners is None:
+            self._claimed[message_id] = {account}
+        else:
+            owners.add(account)
         self._claim_order.append((message_id, account))
         if len(self._claim_order) > _CLAIMED_MAX:
             old_id, old_account = self._claim_order.popleft()
