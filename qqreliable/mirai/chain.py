@@ -57,6 +57,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..exceptions import MediaUnavailable
 from ..message import Message, MessageSegment, _media_file
+from ..reliability.interfaces import as_int as _int_or_none
 
 __all__ = [
     "OutgoingChain",
@@ -234,15 +235,6 @@ def plain_text_of(chain: Any) -> str:
         for e in chain
         if isinstance(e, Mapping) and e.get("type") == "Plain" and isinstance(e.get("text"), str)
     )
-
-
-def _int_or_none(value: Any) -> Optional[int]:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 # --------------------------------------------------------------------------- sent
