@@ -138,6 +138,45 @@ def test_jobs_are_never_dropped() -> None:
         sup.join(2)
 
 
+def test_connect_and_disconnect_notices_run_in_the_order_they_happened() -> None:
+    """A slow on_connect for the first connection must not be overtaken by the
+    disconnect and the reconnect that followed it, however many workers are free."""
+    d, sup = make(workers=8)
+    seen: List[str] = []
+    first_running = threading.Event()
+    release = threading.Event()
+    done = threading.Event()
+
+    def on_connect(self_id: int) -> None:
+        if self_id == 1:
+            first_running.set()
+            release.wait(5)
+        seen.append(f"connect {self_id}")
+        if self_id == 3:
+            done.set()
+
+    def on_disconnect(reason: str) -> None:
+        seen.append(f"disconnect {reason}")
+
+    d.start(sup)
+    try:
+        d.fire([on_connect], 1)
+        assert first_running.wait(5)
+        d.fire([on_disconnect], "a")
+        d.fire([on_connect], 2)
+        d.fire([on_disconnect], "b")
+        d.fire([on_connect], 3)
+        release.set()
+        assert done.wait(5)
+        assert seen == ["connect 1", "disconnect a", "connect 2", "disconnect b", "connect 3"]
+        d.fire([on_connect], 4)  # the drain ended: a later notice starts a new one
+        assert d.wait_idle(5)
+    finally:
+        d.stop()
+        sup.join(2)
+    assert seen[-1] == "connect 4"
+
+
 def test_rejects_non_callables() -> None:
     d, _ = make()
     with pytest.raises(TypeError):

@@ -66,6 +66,10 @@ class Dispatcher:
         self.dropped = 0
         self.handler_errors = 0
         self._last_drop_log = -_DROP_LOG_EVERY
+        # on_connect / on_disconnect notices, run one after another in the order they
+        # happened (a connect, its disconnect and the next connect never overtake).
+        self._notices: Deque[Tuple[List[Callable[..., Any]], Tuple[Any, ...]]] = collections.deque()
+        self._notices_draining = False
 
     # -- registry -----------------------------------------------------------
 
@@ -172,9 +176,31 @@ class Dispatcher:
             self._wake()
 
     def fire(self, handlers: List[Callable[..., Any]], *args: Any) -> None:
-        """Queue a call of each of ``handlers`` with ``args`` (on_connect, ...)."""
-        for handler in handlers:
-            self.submit_job(self._guarded, handler, None, *args)
+        """Queue a call of each of ``handlers`` with ``args`` (on_connect, ...).
+
+        Notices run on the pool one at a time, in the order they were fired: an
+        on_connect never runs after the on_disconnect that followed it."""
+        if not handlers:
+            return
+        with self._cond:
+            if self._stopping:
+                return
+            self._notices.append((list(handlers), args))
+            if self._notices_draining:
+                return  # the job draining them takes this one too, in order
+            self._notices_draining = True
+            self._queue.append((self._drain_notices, (), False))
+            self._wake()
+
+    def _drain_notices(self) -> None:
+        while True:
+            with self._cond:
+                if not self._notices:
+                    self._notices_draining = False
+                    return
+                handlers, args = self._notices.popleft()
+            for handler in handlers:
+                self._guarded(handler, None, *args)
 
     @property
     def queued(self) -> int:
@@ -186,6 +212,8 @@ class Dispatcher:
     def start(self, supervisor: Supervisor) -> None:
         with self._cond:
             self._stopping = False
+            self._notices.clear()
+            self._notices_draining = False  # a drain job discarded by stop() is gone
         for i in range(self.workers):
             supervisor.spawn(f"handler-{i + 1}", self._work)
 
