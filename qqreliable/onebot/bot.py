@@ -75,6 +75,16 @@ REQUEST_KINDS = frozenset({"friend", "group"})
 META_KINDS = frozenset({"lifecycle", "heartbeat"})
 
 
+class _SendRoute(threading.local):
+    """The account (and its API) a send in this thread goes through (listen modes).
+
+    Class-level defaults: reading an unset route is a plain attribute read, not
+    a failed look-up (the send ledger asks for it on every inbound event)."""
+
+    api: Any = None
+    self_id: Optional[int] = None
+
+
 class Bot(BotBase, ApiMixin):
     """A OneBot v11 bot with a blocking, thread-safe API.
 
@@ -274,7 +284,7 @@ class Bot(BotBase, ApiMixin):
             self._ws_clients.append(client)
             self._events_client = client
         self._sends: Optional[SendPipeline] = None
-        self._send_route = threading.local()  # listen modes: the account a send goes through
+        self._send_route = _SendRoute()  # listen modes: the account a send goes through
         if send_policy is not None:
             events_client = self._events_client
             events_live: Optional[Callable[[], bool]] = None
@@ -287,7 +297,7 @@ class Bot(BotBase, ApiMixin):
                 pacing=pacing,
                 call=self._attempt,
                 facts=OneBotSends(read=self._read_for_sends),
-                self_id=lambda: getattr(self._send_route, "self_id", None) or self._self_id,
+                self_id=lambda: self._send_route.self_id or self._self_id,
                 events_live=events_live,
                 stopping=self._supervisor.stopping,
                 stats=self._call_stats,

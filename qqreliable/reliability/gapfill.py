@@ -90,22 +90,30 @@ class ChatTracker:
         self.window = window
         self._clock = clock
         self._lock = threading.Lock()
-        self._chats: Dict[Account, "collections.OrderedDict[Chat, Anchor]"] = {}
+        # account -> chat -> (message_id, time, seen_at), least recently active first
+        self._chats: Dict[Account, "collections.OrderedDict[Chat, Tuple[Any, float, float]]"] = {}
 
     def observe(self, event: Mapping[str, Any]) -> None:
         """Note a message event (cheap; called on reader threads)."""
         if self.max_chats <= 0:
             return
         sighting = self._locate(event)
-        if sighting is None or sighting.message_id is None:
+        if sighting is None:
             return
-        account, chat = sighting.account, sighting.chat
-        when = sighting.time if sighting.time is not None else time.time()
-        anchor = Anchor(sighting.message_id, when, self._clock())
+        account, chat, message_id, when = sighting
+        if message_id is None:
+            return
+        if when is None:
+            when = time.time()
+        # A plain tuple here; the Anchor is made when a snapshot asks for it.
+        mark = (message_id, when, self._clock())
         with self._lock:
-            chats = self._chats.setdefault(account, collections.OrderedDict())
-            chats[chat] = anchor
-            chats.move_to_end(chat)
+            chats = self._chats.get(account)
+            if chats is None:
+                chats = self._chats[account] = collections.OrderedDict()
+            elif chat in chats:
+                chats.move_to_end(chat)
+            chats[chat] = mark
             while len(chats) > self.max_chats:
                 chats.popitem(last=False)
 
@@ -116,7 +124,7 @@ class ChatTracker:
             chats = self._chats.get(self_id)
             if not chats:
                 return []
-            return [(chat, a) for chat, a in chats.items() if now - a.seen_at <= self.window]
+            return [(chat, Anchor(*mark)) for chat, mark in chats.items() if now - mark[2] <= self.window]
 
     def accounts(self) -> List[Account]:
         with self._lock:
@@ -267,8 +275,9 @@ class StallWatch:
         return self.quiet is not None and self.quiet > 0
 
     def saw_message(self, self_id: Account) -> None:
-        with self._lock:
-            self._last[self_id] = self._clock()
+        # One dict store, atomic under the GIL: no lock on the reader's path
+        # (due() reads a copy of the dict).
+        self._last[self_id] = self._clock()
 
     def due(self) -> List[Account]:
         """The accounts to reconcile now (each is then not due for ``quiet`` seconds)."""
@@ -278,7 +287,7 @@ class StallWatch:
         now = self._clock()
         ready = []
         with self._lock:
-            for self_id, last in self._last.items():
+            for self_id, last in list(self._last.items()):
                 checked = self._checked.get(self_id, last)
                 if now - last >= self.quiet and now - checked >= self.quiet:
                     self._checked[self_id] = now
