@@ -29,13 +29,14 @@ import collections
 import logging
 import threading
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Tuple
 
 from .interfaces import Account, ChatHistory, PastMessage, Sighting, Target, target_name
 
 __all__ = ["ChatTracker", "GapFiller", "Anchor", "StallWatch"]
 
 log = logging.getLogger(__name__)
+_APPLY_EVERY = 64  # sightings noted before the reader applies them to the chat table
 
 Chat = Target  # (kind, id), as the protocol names chats
 
@@ -92,6 +93,8 @@ class ChatTracker:
         self._lock = threading.Lock()
         # account -> chat -> (message_id, time, seen_at), least recently active first
         self._chats: Dict[Account, "collections.OrderedDict[Chat, Tuple[Any, float, float]]"] = {}
+        # sightings not yet in _chats: (account, chat, message_id, time, seen_at)
+        self._pending: Deque[Tuple[Account, Chat, Any, float, float]] = collections.deque()
 
     def observe(self, event: Mapping[str, Any]) -> None:
         """Note a message event (cheap; called on reader threads)."""
@@ -105,22 +108,40 @@ class ChatTracker:
             return
         if when is None:
             when = time.time()
-        # A plain tuple here; the Anchor is made when a snapshot asks for it.
-        mark = (message_id, when, self._clock())
-        with self._lock:
-            chats = self._chats.get(account)
+        # A plain tuple here, noted without the lock (deque.append is thread-safe);
+        # every _APPLY_EVERY sightings, or when someone reads, they are applied to
+        # the per-chat table under the lock in one go. The Anchor is made when a
+        # snapshot asks for it.
+        pending = self._pending
+        pending.append((account, chat, message_id, when, self._clock()))
+        if len(pending) >= _APPLY_EVERY:
+            with self._lock:
+                self._apply()
+
+    def _apply(self) -> None:
+        """Move the pending sightings into the per-chat table (lock held)."""
+        pending = self._pending
+        table = self._chats
+        limit = self.max_chats
+        while pending:
+            try:
+                account, chat, message_id, when, seen_at = pending.popleft()
+            except IndexError:  # another reader emptied it meanwhile
+                return
+            chats = table.get(account)
             if chats is None:
-                chats = self._chats[account] = collections.OrderedDict()
+                chats = table[account] = collections.OrderedDict()
             elif chat in chats:
                 chats.move_to_end(chat)
-            chats[chat] = mark
-            while len(chats) > self.max_chats:
+            chats[chat] = (message_id, when, seen_at)
+            while len(chats) > limit:
                 chats.popitem(last=False)
 
     def snapshot(self, self_id: Account) -> List[Tuple[Chat, Anchor]]:
         """The account's recent chats and their anchors, most recent last."""
         now = self._clock()
         with self._lock:
+            self._apply()
             chats = self._chats.get(self_id)
             if not chats:
                 return []
@@ -128,6 +149,7 @@ class ChatTracker:
 
     def accounts(self) -> List[Account]:
         with self._lock:
+            self._apply()
             return list(self._chats)
 
 

@@ -226,16 +226,23 @@ class Dispatcher:
     def _work(self) -> None:
         park = threading.Lock()
         park.acquire()  # held: acquiring it again parks this worker until released
+        lock = self._lock
+        queue = self._queue
         woken = False
+        finished = False  # a job ran since the lock was last held: count it done there
         while True:
             wake = None
-            with self._lock:
+            with lock:
+                if finished:
+                    finished = False
+                    self._running -= 1
+                    if self._idle_waiters and not self._running and not queue:
+                        self._idle.notify_all()
                 if woken:
                     self._woken -= 1
                     woken = False
                 if self._stopping:
                     return
-                queue = self._queue
                 if not queue:
                     self._parked.append(park)
                     item = None
@@ -257,11 +264,13 @@ class Dispatcher:
                 fn(*args)
             except Exception:  # _run_handlers guards each handler; this is a bug guard
                 log.exception("internal dispatcher job failed")
-            finally:
-                with self._lock:
+            except BaseException:
+                with lock:
                     self._running -= 1
-                    if self._idle_waiters and not self._running and not self._queue:
+                    if self._idle_waiters and not self._running and not queue:
                         self._idle.notify_all()
+                raise
+            finished = True
 
     def _park(self, park: threading.Lock) -> None:
         """Block until another thread releases ``park`` (new work, or stop)."""
@@ -296,7 +305,10 @@ class Dispatcher:
         self.dispatched += 1
         try:
             for handler in handlers:
-                self._guarded(handler, event, event)
+                try:
+                    handler(event)
+                except Exception as exc:
+                    self._failed(handler, event, exc)
         finally:
             if done is not None:
                 _call_done(done, True)
@@ -312,19 +324,23 @@ class Dispatcher:
         try:
             handler(*args)
         except Exception as exc:
-            with self._cond:
-                self.handler_errors += 1
-                hooks = list(self._error_handlers)
-            log.exception(
-                "handler %s failed%s",
-                getattr(handler, "__qualname__", repr(handler)),
-                f" on {event.name}" if event is not None else "",
-            )
-            for hook in hooks:
-                try:
-                    hook(exc, event)
-                except Exception:
-                    log.exception("on_error hook %r failed", hook)
+            self._failed(handler, event, exc)
+
+    def _failed(self, handler: Callable[..., Any], event: Optional[Event], exc: Exception) -> None:
+        """A handler raised ``exc`` (inside its ``except``): count, log, run the on_error hooks."""
+        with self._cond:
+            self.handler_errors += 1
+            hooks = list(self._error_handlers)
+        log.exception(
+            "handler %s failed%s",
+            getattr(handler, "__qualname__", repr(handler)),
+            f" on {event.name}" if event is not None else "",
+        )
+        for hook in hooks:
+            try:
+                hook(exc, event)
+            except Exception:
+                log.exception("on_error hook %r failed", hook)
 
 
 def _call_done(done: Callable[[bool], None], handled: bool) -> None:
