@@ -486,9 +486,10 @@ class Bot(BotBase, ApiMixin):
 
     def _on_event(self, obj: Dict[str, Any]) -> None:
         self.events_received += 1
-        self._offline_watch.observe(obj)
-        if self._sends is not None:
-            self._sends.observe(obj)  # own message_sent, bot_offline: cheap, never raises
+        if not _someone_elses_message(obj):
+            self._offline_watch.observe(obj)
+            if self._sends is not None:
+                self._sends.observe(obj)  # own message_sent, bot_offline: cheap, never raises
         self._inbound(obj)
 
     def _on_open(self, client: WsClient) -> None:
@@ -929,6 +930,17 @@ def _as_int(value: Any) -> Optional[int]:
         return int(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+
+
+def _someone_elses_message(obj: Mapping[str, Any]) -> bool:
+    """True for a message another user sent, the usual event: it says nothing about
+    the account's state (``account_signal`` reads notices and meta events) nor about
+    our sends (``own_message`` reads the bot's own messages), so the reader skips
+    both for it. Cheap: three look-ups."""
+    if obj.get("post_type") != "message":
+        return False
+    user_id, own_id = obj.get("user_id"), obj.get("self_id")
+    return type(user_id) is int and type(own_id) is int and user_id != own_id
 
 
 def _sslopt(verify: Union[bool, str]) -> Optional[Dict[str, Any]]:
