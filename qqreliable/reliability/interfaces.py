@@ -49,7 +49,9 @@ event keys on reader threads, where they must be quick and never block).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Hashable, Iterable, List, Mapping, NamedTuple, Optional, Protocol, Sequence, Tuple
+from typing import (
+    Any, Callable, Dict, Hashable, Iterable, List, Mapping, NamedTuple, Optional, Protocol, Sequence, Tuple,
+)
 
 from ..exceptions import Error
 
