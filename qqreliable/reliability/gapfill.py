@@ -91,8 +91,8 @@ class ChatTracker:
         self.window = window
         self._clock = clock
         self._lock = threading.Lock()
-        # account -> chat -> (message_id, time, seen_at), least recently active first
-        self._chats: Dict[Account, "collections.OrderedDict[Chat, Tuple[Any, float, float]]"] = {}
+        # account -> chat -> (account, chat, message_id, time, seen_at), least recently active first
+        self._chats: Dict[Account, "collections.OrderedDict[Chat, Tuple[Account, Chat, Any, float, float]]"] = {}
         # sightings not yet in _chats: (account, chat, message_id, time, seen_at)
         self._pending: Deque[Tuple[Account, Chat, Any, float, float]] = collections.deque()
 
@@ -125,15 +125,16 @@ class ChatTracker:
         limit = self.max_chats
         while pending:
             try:
-                account, chat, message_id, when, seen_at = pending.popleft()
+                sighting = pending.popleft()
             except IndexError:  # another reader emptied it meanwhile
                 return
+            account, chat = sighting[0], sighting[1]
             chats = table.get(account)
             if chats is None:
                 chats = table[account] = collections.OrderedDict()
             elif chat in chats:
                 chats.move_to_end(chat)
-            chats[chat] = (message_id, when, seen_at)
+            chats[chat] = sighting  # kept as it is: no second tuple per message
             while len(chats) > limit:
                 chats.popitem(last=False)
 
@@ -145,7 +146,7 @@ class ChatTracker:
             chats = self._chats.get(self_id)
             if not chats:
                 return []
-            return [(chat, Anchor(*mark)) for chat, mark in chats.items() if now - mark[2] <= self.window]
+            return [(chat, Anchor(s[2], s[3], s[4])) for chat, s in chats.items() if now - s[4] <= self.window]
 
     def accounts(self) -> List[Account]:
         with self._lock:

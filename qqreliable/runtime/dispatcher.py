@@ -32,6 +32,7 @@ ErrorHandler = Callable[[BaseException, Optional[Event]], Any]
 
 _DROP_LOG_EVERY = 5.0  # seconds between two "queue full" warnings
 _RESOLVED_MAX = 1024  # event names whose handler lists are kept
+_JOB = object()  # marks an internal job in the queue
 _PARK_CHECK = 5.0  # seconds between a parked worker's checks that it was not forgotten
 
 
@@ -50,7 +51,10 @@ class Dispatcher:
         # read without the lock on the reader thread; a new registration drops it.
         self._resolved: Dict[str, List[Handler]] = {}
         self._error_handlers: List[ErrorHandler] = []
-        self._queue: Deque[Tuple[Callable[..., Any], Tuple[Any, ...], bool]] = collections.deque()
+        # An event is queued as ``(event, handlers, done)``, an internal job as
+        # ``(_JOB, fn, args)``: one tuple per event (a queued backlog is what the
+        # garbage collector walks).
+        self._queue: Deque[Tuple[Any, Any, Any]] = collections.deque()
         self._events_queued = 0
         # One lock for the queue and the counters. A worker with nothing to do
         # parks on a lock of its own (``_parked``) and is woken by releasing it:
@@ -135,7 +139,7 @@ class Dispatcher:
             else:
                 refused = False
                 self._events_queued += 1
-                self._queue.append((self._run_handlers, (event, handlers, done), True))
+                self._queue.append((event, handlers, done))
                 park = self._unpark() if self._parked else None
         if refused:
             if done is not None:
@@ -178,7 +182,7 @@ class Dispatcher:
         with self._lock:
             if self._stopping:
                 return
-            self._queue.append((fn, args, False))
+            self._queue.append((_JOB, fn, args))
             park = self._unpark()
         if park is not None:
             park.release()
@@ -208,8 +212,8 @@ class Dispatcher:
         """
         with self._cond:
             self._stopping = True
-            discarded = sum(1 for item in self._queue if item[2])
-            dones = [item[1][2] for item in self._queue if item[2] and item[1][2] is not None]
+            discarded = sum(1 for item in self._queue if item[0] is not _JOB)
+            dones = [item[2] for item in self._queue if item[0] is not _JOB and item[2] is not None]
             self._queue.clear()
             self._events_queued = 0
             parked, self._parked = self._parked, []
@@ -248,7 +252,7 @@ class Dispatcher:
                     item = None
                 else:
                     item = queue.popleft()
-                    if item[2]:
+                    if item[0] is not _JOB:
                         self._events_queued -= 1
                     self._running += 1
                     if queue:
@@ -259,9 +263,11 @@ class Dispatcher:
                 continue
             if wake is not None:
                 wake.release()
-            fn, args, _ = item
             try:
-                fn(*args)
+                if item[0] is _JOB:
+                    item[1](*item[2])
+                else:
+                    self._run_handlers(*item)
             except Exception:  # _run_handlers guards each handler; this is a bug guard
                 log.exception("internal dispatcher job failed")
             except BaseException:
