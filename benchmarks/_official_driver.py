@@ -56,7 +56,7 @@ def run_qqreliable() -> None:
 
     base = f"http://127.0.0.1:{PORT}"
     bot = OfficialBot(app_id=APP_ID, secret=SECRET, api_base=base, token_url=f"{base}/app/getAppAccessToken",
-                      reconnect_steps=(1.0, 2.0, 5.0))
+                      reconnect_steps=(1.0, 2.0, 5.0), pacing=None)  # peers do not pace either
 
     @bot.on_message("c2c")
     def handler(event) -> None:

@@ -1,26 +1,36 @@
-"""MiraiBot throughput, calls and reconnects, against a raw loop, ``Bot`` and YiriMirai.
+"""MiraiBot throughput, calls and reconnects, against a raw loop, ``Bot``, YiriMirai and graia-ariadne.
 
-    python benchmarks/mirai.py [--events 20000] [--rounds 3] [--calls 4000]
+    python benchmarks/mirai.py [--events 20000] [--rounds 3] [--calls 4000] [--yiri-calls 400]
                                [--peers-python benchmarks/.peers-venv/bin/python]
 
 * events/s to a handler: every client reads the same pre-encoded stream from a
   local server writing frames back to back (``_mirai_blast.py`` for MAH,
   ``_blast.py`` for OneBot), so the client is the bottleneck. The baseline is
-  websocket-client ``recv()`` + ``json.loads`` on one thread.
-* calls/s from 8 threads (YiriMirai: 8 concurrent coroutines) against the same
-  server, which answers every command at once.
-* reconnect after a 1006: how long from the server dropping the socket to the
-  client being connected again.
+  websocket-client ``recv()`` + ``json.loads`` on one thread. CPU us/event is the
+  process's CPU time (every thread: the client and the in-process writer) over the
+  measurement per event: less disturbed by a busy machine than the rate.
+* calls/s from 8 threads (the peers: 8 concurrent coroutines) against the same
+  server, which answers every command at once (it runs in this process, so it
+  shares the GIL with the in-process clients; the peers run in processes of
+  their own). Baselines: a raw websocket-client RPC loop (send, receive until
+  the answer) on one connection, and 8 of them on 8 connections.
+* reconnect after a 1006: from the server aborting the socket to the client's
+  handler running for an event pushed after the drop (a probe every 20 ms), one
+  fresh client per round; a client that sees no event within 15 s never came back,
+  and its row says what happened instead.
 
-YiriMirai (``yiri-mirai-rc``) and graia-ariadne (events/s only) run in a
-separate venv (``--peers-python``); without them their rows say so (with the
-driver's error for ariadne). Rounds alternate so that machine noise falls on
-every side alike.
+YiriMirai (``yiri-mirai-rc``) and graia-ariadne run in a separate venv
+(``--peers-python``; ``pip install yiri-mirai-rc==0.2.7.3 graia-ariadne==0.11.7``
+installs both into one); without them their rows say so (with the driver's
+error). Each kind of measurement runs in rounds that alternate between the
+clients, so that machine noise falls on every side alike; tables give the
+median and the spread (min-max) of the rounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import queue
@@ -28,7 +38,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import _common
 import websocket
@@ -53,6 +63,9 @@ async def main():
 
     @bot.on(GroupMessage)
     async def handler(event):
+        if mode == "reconnect":
+            print("EVENT", time.time(), flush=True)
+            return
         seen[0] += 1
         if seen[0] >= count:
             done.set()
@@ -70,7 +83,7 @@ async def main():
                 await bot.about()
         await asyncio.gather(*(loop() for _ in range(8)))
         print("CALLS", per * 8 / (time.perf_counter() - started), flush=True)
-    else:
+    else:  # reconnect: stay up for ``count`` seconds, printing every event seen
         await asyncio.sleep(count)
         print("ALIVE", flush=True)
     await bot.shutdown()
@@ -83,9 +96,10 @@ except BaseException as exc:
     print("ERROR", repr(exc), flush=True)
 '''
 
-# graia-ariadne (0.11, launart) over its WebSocket client; events only.
+# graia-ariadne (0.11, launart) over its WebSocket client: events, calls (get_version = "about"),
+# reconnect (prints every event seen).
 ARIADNE_DRIVER = r'''
-import os, sys, time
+import asyncio, os, sys, time
 port, mode, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 try:
     from graia.ariadne.app import Ariadne
@@ -100,13 +114,36 @@ logger.remove()  # Ariadne logs every message at INFO; nothing printed, as for t
 
 app = Ariadne(config(10001, "k", WebsocketClientConfig(f"http://127.0.0.1:{port}")))
 seen = [0]
+tasks = []  # keeps the calls / stay-up task referenced
+
+async def calls():
+    per = max(1, count // 8)
+    started = time.perf_counter()
+    async def loop():
+        for _ in range(per):
+            await app.get_version()  # the "about" command, every time (cache=False)
+    await asyncio.gather(*(loop() for _ in range(8)))
+    print("CALLS", per * 8 / (time.perf_counter() - started), flush=True)
+    os._exit(0)
+
+async def stay_up():
+    await asyncio.sleep(count)
+    print("ALIVE", flush=True)
+    os._exit(0)
 
 @app.broadcast.receiver(ApplicationLaunched)
 async def launched():
     print("READY", flush=True)
+    if mode == "calls":
+        tasks.append(asyncio.ensure_future(calls()))
+    elif mode == "reconnect":
+        tasks.append(asyncio.ensure_future(stay_up()))
 
 @app.broadcast.receiver(GroupMessage)
 async def handler(event: GroupMessage):
+    if mode == "reconnect":
+        print("EVENT", time.time(), flush=True)
+        return
     seen[0] += 1
     if seen[0] >= count:
         print("DONE", time.time(), flush=True)
@@ -140,13 +177,23 @@ class _Yiri:
         self.lines.put("EOF")
 
     def expect(self, prefix: str, timeout: float = 600.0) -> str:
+        """The next line starting with ``prefix`` (or an end: EOF, ERROR, SYSTEMEXIT);
+        ``"TIMEOUT"`` when none came within ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         while True:
-            line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return "TIMEOUT"
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                return "TIMEOUT"
             if line.startswith(prefix) or line in ("EOF",) or line.startswith(("ERROR", "SYSTEMEXIT")):
                 return line
 
-    def close(self) -> None:
+    def close(self, kill: bool = False) -> None:
+        if kill and self.proc.poll() is None:
+            self.proc.kill()
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
@@ -159,26 +206,26 @@ class _Yiri:
 # --------------------------------------------------------------------------- events/s
 
 
-def _raw_events(server: MiraiBlastServer, frames: List[bytes]) -> float:
+def _raw_events(server: MiraiBlastServer, frames: List[bytes]) -> Dict[str, float]:
     ws = websocket.create_connection(server.url + "/all", header=["verifyKey: k", "qq: 10001"], timeout=60,
                                      skip_utf8_validation=True)  # as the transport reads
     try:
         json.loads(ws.recv())  # the handshake
         server.wait_clients(1)
         writer = threading.Thread(target=server.blast, args=(frames,), name="bench:blast")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         writer.start()
         seen = 0
         while seen < len(frames):
             obj = json.loads(ws.recv())
             if obj.get("syncId") == "-1":
                 seen += 1
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         writer.join(60)
     finally:
         ws.close()
     server.wait_clients(0)
-    return len(frames) / elapsed
+    return {"rate": len(frames) / elapsed, "cpu": cpu / len(frames)}
 
 
 class _Counter:
@@ -204,20 +251,20 @@ def _mirai_events(server: MiraiBlastServer, frames: List[bytes]) -> Dict[str, fl
         bot.wait_connected(10)
         server.wait_clients(1)
         writer = threading.Thread(target=server.blast, args=(frames,), name="bench:blast")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         writer.start()
         if not counter.done.wait(300):
             raise RuntimeError(f"MiraiBot handled {counter.seen} of {len(frames)}")
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         writer.join(60)
         dropped = bot.stats()["events_dropped"]
     finally:
         bot.stop()
     server.wait_clients(0)
-    return {"rate": len(frames) / elapsed, "dropped": dropped}
+    return {"rate": len(frames) / elapsed, "cpu": cpu / len(frames), "dropped": dropped}
 
 
-def _onebot_events(server: BlastServer, frames: List[bytes]) -> float:
+def _onebot_events(server: BlastServer, frames: List[bytes]) -> Dict[str, float]:
     counter = _Counter(len(frames))
     bot = Bot(server.url, workers=8, dedupe_size=0)
     bot.on_message("group")(counter)
@@ -226,16 +273,16 @@ def _onebot_events(server: BlastServer, frames: List[bytes]) -> float:
         bot.wait_connected(10)
         server.wait_clients(1)
         writer = threading.Thread(target=server.blast, args=(frames,), name="bench:blast")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         writer.start()
         if not counter.done.wait(300):
             raise RuntimeError(f"Bot handled {counter.seen} of {len(frames)}")
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
         writer.join(60)
     finally:
         bot.stop()
     server.wait_clients(0)
-    return len(frames) / elapsed
+    return {"rate": len(frames) / elapsed, "cpu": cpu / len(frames)}
 
 
 def _yiri_events(python: str, server: MiraiBlastServer, frames: List[bytes],
@@ -264,29 +311,71 @@ def _yiri_events(python: str, server: MiraiBlastServer, frames: List[bytes],
 # --------------------------------------------------------------------------- calls/s
 
 
-def _threads_calls(fn: Any, total: int) -> float:
-    per = max(1, total // 8)
-    barrier = threading.Barrier(9)
+def _threads_calls(make: Callable[[int], Callable[[], Any]], total: int, threads: int = 8) -> float:
+    """Calls per second made by ``threads`` threads, thread ``i`` calling ``make(i)``."""
+    per = max(1, total // threads)
+    barrier = threading.Barrier(threads + 1)
+    errors: List[BaseException] = []
 
-    def work() -> None:
+    def work(i: int) -> None:
         barrier.wait()
-        for _ in range(per):
-            fn()
+        try:
+            call = make(i)
+            for _ in range(per):
+                call()
+        except BaseException as exc:  # surfaced below: a benchmark must not hide failures
+            errors.append(exc)
 
-    threads = [threading.Thread(target=work, name=f"bench:call-{i}") for i in range(8)]
-    for t in threads:
+    pool = [threading.Thread(target=work, args=(i,), name=f"bench:call-{i}") for i in range(threads)]
+    for t in pool:
         t.start()
     barrier.wait()
     started = time.perf_counter()
-    for t in threads:
+    for t in pool:
         t.join(300)
-    return per * 8 / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return per * threads / elapsed
+
+
+class _RawRpc:
+    """A raw websocket-client RPC loop on a connection of its own: send a command
+    with a fresh syncId, receive until that syncId's answer comes back."""
+
+    def __init__(self, server: MiraiBlastServer) -> None:
+        self.ws = websocket.create_connection(server.url + "/all", header=["verifyKey: k", "qq: 10001"],
+                                              timeout=60, skip_utf8_validation=True)
+        json.loads(self.ws.recv())  # the handshake
+        self.n = 0
+
+    def __call__(self) -> Any:
+        self.n += 1
+        sync_id = str(self.n)
+        self.ws.send(json.dumps({"syncId": sync_id, "command": "about", "content": {}}))
+        while True:
+            obj = json.loads(self.ws.recv())
+            if obj.get("syncId") == sync_id:
+                return obj["data"]
+
+
+def _raw_calls(server: MiraiBlastServer, total: int, threads: int) -> float:
+    """``threads`` raw RPC loops, each on its own connection (one socket is one
+    request at a time for a loop this simple)."""
+    rpcs = [_RawRpc(server) for _ in range(threads)]
+    try:
+        server.wait_clients(threads)
+        return _threads_calls(lambda i: rpcs[i], total, threads)
+    finally:
+        for rpc in rpcs:
+            rpc.ws.close()
+        server.wait_clients(0)
 
 
 def _mirai_calls(server: MiraiBlastServer, total: int) -> float:
     with MiraiBot(server.url, verify_key="k", qq=10001, send_policy=None) as bot:
         bot.wait_connected(10)
-        rate = _threads_calls(lambda: bot.call("about"), total)
+        rate = _threads_calls(lambda i: lambda: bot.call("about"), total)
     server.wait_clients(0)
     return rate
 
@@ -294,56 +383,137 @@ def _mirai_calls(server: MiraiBlastServer, total: int) -> float:
 def _onebot_calls(server: BlastServer, total: int) -> float:
     with Bot(server.url) as bot:
         bot.wait_connected(10)
-        rate = _threads_calls(lambda: bot.call_action("get_login_info"), total)
+        rate = _threads_calls(lambda i: lambda: bot.call_action("get_login_info"), total)
     server.wait_clients(0)
     return rate
 
 
-def _yiri_calls(python: str, server: MiraiBlastServer, total: int) -> Optional[float]:
-    yiri = _Yiri(python, server.port, "calls", total)
+def _peer_calls(python: str, server: MiraiBlastServer, total: int, driver: str,
+                why: List[str]) -> Optional[float]:
+    peer = _Yiri(python, server.port, "calls", total, driver)
     try:
-        line = yiri.expect("CALLS")
-        return float(line.split()[1]) if line.startswith("CALLS") else None
+        line = peer.expect("CALLS")
+        if line.startswith("CALLS"):
+            return float(line.split()[1])
+        why.append(line)
+        return None
     finally:
-        yiri.close()
+        peer.close(kill=True)
         server.wait_clients(0)
 
 
 # --------------------------------------------------------------------------- reconnect
+#
+# Every client is timed the same way: from the server aborting the socket (no close
+# frame: the client sees 1006) to the client's handler running for an event pushed
+# after the drop. A prober pushes a fresh group message to every connected client
+# every PROBE_EVERY seconds, so the figure is reconnect + handshake + one event
+# (+ up to PROBE_EVERY). A client that sees no event within the bound never came back.
+
+PROBE_EVERY = 0.02
+RECONNECT_BOUND = 15.0
 
 
-def _mirai_reconnect(server: MiraiBlastServer, rounds: int) -> List[float]:
+class _Prober:
+    def __init__(self, server: MiraiBlastServer) -> None:
+        self.server = server
+        self.ids = itertools.count(1_000_000)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="bench:probe", daemon=True)
+
+    def push_one(self) -> None:
+        self.server.blast([json.dumps(group_message(next(self.ids))).encode()])
+
+    def _run(self) -> None:
+        while not self.stop.wait(PROBE_EVERY):
+            self.push_one()
+
+    def __enter__(self) -> "_Prober":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(5)
+
+
+def _mirai_reconnect(server: MiraiBlastServer) -> float:
     """A fresh bot per round: the first drop of a healthy link (later drops within
     ``Backoff.healthy_after`` wait longer, by design)."""
-    times: List[float] = []
-    for _ in range(rounds):
-        with MiraiBot(server.url, verify_key="k", qq=10001, send_policy=None, reconnect=Backoff()) as bot:
-            bot.wait_connected(10)
-            before = server.connections
-            started = time.perf_counter()
-            server.drop_all()
-            server.wait_connections(before + 1)
-            bot.wait_connected(10)
-            times.append(time.perf_counter() - started)
-        server.wait_clients(0)
-    return times
+    before = threading.Event()
+    armed = threading.Event()
+    seen = threading.Event()
 
+    def handler(event: Any) -> None:
+        (seen if armed.is_set() else before).set()
 
-def _yiri_reconnect(python: str, server: MiraiBlastServer) -> str:
-    yiri = _Yiri(python, server.port, "reconnect", 5)
-    try:
-        if not yiri.expect("READY").startswith("READY"):
-            return "did not start"
+    bot = MiraiBot(server.url, verify_key="k", qq=10001, send_policy=None, reconnect=Backoff())
+    bot.on_message("group")(handler)
+    with bot:
+        bot.wait_connected(10)
         server.wait_clients(1)
-        before = server.connections
+        prober = _Prober(server)
+        prober.push_one()
+        if not before.wait(10):
+            raise RuntimeError("MiraiBot saw no event before the drop")
+        armed.set()
+        started = time.perf_counter()
         server.drop_all()
-        line = yiri.expect("ALIVE", timeout=15)
-        again = server.connections > before
-        if line.startswith("SYSTEMEXIT"):
-            return "never: raises SystemExit inside its task (no reconnect code exists)"
-        return "reconnected" if again else f"never reconnected within 5 s ({line})"
+        with prober:
+            if not seen.wait(RECONNECT_BOUND):
+                raise RuntimeError(f"MiraiBot saw no event within {RECONNECT_BOUND} s of the drop")
+        elapsed = time.perf_counter() - started
+    server.wait_clients(0)
+    return elapsed
+
+
+
+def _peer_reconnect(python: str, server: MiraiBlastServer, driver: str) -> Any:
+    """Seconds from the drop to the peer's handler seeing an event, or a string
+    saying what happened instead (measured: no event within RECONNECT_BOUND)."""
+    peer = _Yiri(python, server.port, "reconnect", int(RECONNECT_BOUND) + 20, driver)
+    try:
+        line = peer.expect("READY", 60)
+        if not line.startswith("READY"):
+            return f"did not start ({line[:60]})"
+        server.wait_clients(1)
+        prober = _Prober(server)
+        prober.push_one()
+        line = peer.expect("EVENT", 10)
+        if not line.startswith("EVENT"):
+            return f"saw no event before the drop ({line[:40]})"
+        before = server.connections
+        started = time.time()
+        server.drop_all()
+        with prober:
+            line = peer.expect("EVENT", RECONNECT_BOUND)
+        if line.startswith("EVENT"):
+            return float(line.split()[1]) - started
+        came_back = server.connections > before
+        if line.startswith("SYSTEMEXIT") or line == "EOF":
+            how = "SystemExit raised in its task" if line.startswith("SYSTEMEXIT") else "its process ended"
+            after = time.time() - started
+            when = "within 1 s of the drop" if after < 1 else f"{after:.0f} s after the drop"
+            return f"never: {how} {when}, no event after it"
+        what = "reconnected, but no event" if came_back else "still running, never reconnected"
+        return f"never: no event within {RECONNECT_BOUND:.0f} s of the drop ({what})"
     finally:
-        yiri.close()
+        peer.close(kill=True)
+        server.wait_clients(0)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _spread(values: List[float]) -> str:
+    if not values:
+        return ""
+    return f"{min(values):,.0f}-{max(values):,.0f}" if max(values) >= 100 else f"{min(values):.2f}-{max(values):.2f}"
+
+
+def _ms(values: List[float]) -> str:
+    return (f"{_common.median(values) * 1000:,.0f} ms (median of {len(values)}, "
+            f"{min(values) * 1000:,.0f}-{max(values) * 1000:,.0f})")
 
 
 def main() -> None:
@@ -351,72 +521,116 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--calls", type=int, default=4_000)
+    parser.add_argument("--yiri-calls", type=int, default=400,
+                        help="calls per YiriMirai round (it polls 0.1 s per answer: ~80 calls/s)")
     parser.add_argument("--peers-python", default=DEFAULT_PEERS)
     args = parser.parse_args()
     _common.quiet()
     peers = args.peers_python if os.path.exists(args.peers_python) else None
-    _common.header(f"mirai.py: {args.events:,} group messages per round, {args.rounds} rounds; "
-                   f"YiriMirai: {'yes' if peers else 'no peers venv'}")
+    _common.header(f"mirai.py: {args.events:,} group messages per round, {args.calls:,} calls per round, "
+                   f"{args.rounds} rounds; peers: {peers or 'no peers venv'}")
     mirai_frames = [json.dumps(group_message(n)).encode() for n in range(args.events)]
     onebot_frames = [json.dumps(_event(n)).encode() for n in range(args.events)]
     mah = MiraiBlastServer()
     onebot = BlastServer()
     runs: Dict[str, List[float]] = {"raw": [], "mirai": [], "bot": [], "yiri": [], "ariadne": []}
-    ariadne_why: List[str] = []
+    calls: Dict[str, List[float]] = {"raw1": [], "raw8": [], "mirai": [], "bot": [], "yiri": [], "ariadne": []}
+    recon: Dict[str, List[Any]] = {"mirai": [], "yiri": [], "ariadne": []}
+    why: Dict[str, List[str]] = {"ariadne": [], "yiri calls": [], "ariadne calls": []}
+    cpu: Dict[str, List[float]] = {"raw": [], "mirai": [], "bot": []}  # process CPU seconds per event
     drops = 0
     try:
         for _ in range(args.rounds):
-            runs["raw"].append(_raw_events(mah, mirai_frames))
-            result = _mirai_events(mah, mirai_frames)
-            runs["mirai"].append(result["rate"])
-            drops += int(result["dropped"])
-            runs["bot"].append(_onebot_events(onebot, onebot_frames))
+            for key, result in (("raw", _raw_events(mah, mirai_frames)), ("mirai", _mirai_events(mah, mirai_frames)),
+                                ("bot", _onebot_events(onebot, onebot_frames))):
+                runs[key].append(result["rate"])
+                cpu[key].append(result["cpu"])
+                drops += int(result.get("dropped", 0))
             if peers:
                 rate = _yiri_events(peers, mah, mirai_frames)
                 if rate is not None:
                     runs["yiri"].append(rate)
-                if not ariadne_why:
-                    rate = _yiri_events(peers, mah, mirai_frames, ARIADNE_DRIVER, ariadne_why)
+                if not why["ariadne"]:
+                    rate = _yiri_events(peers, mah, mirai_frames, ARIADNE_DRIVER, why["ariadne"])
                     if rate is not None:
                         runs["ariadne"].append(rate)
+        for _ in range(args.rounds):
+            calls["raw1"].append(_raw_calls(mah, args.calls, 1))
+            calls["raw8"].append(_raw_calls(mah, args.calls, 8))
+            calls["mirai"].append(_mirai_calls(mah, args.calls))
+            calls["bot"].append(_onebot_calls(onebot, args.calls))
+            if peers:
+                for name, driver, total in (("yiri", YIRI_DRIVER, args.yiri_calls),
+                                            ("ariadne", ARIADNE_DRIVER, args.calls)):
+                    if not why[f"{name} calls"]:
+                        rate = _peer_calls(peers, mah, total, driver, why[f"{name} calls"])
+                        if rate is not None:
+                            calls[name].append(rate)
+        for _ in range(args.rounds):
+            recon["mirai"].append(_mirai_reconnect(mah))
+            if peers:
+                recon["yiri"].append(_peer_reconnect(peers, mah, YIRI_DRIVER))
+                recon["ariadne"].append(_peer_reconnect(peers, mah, ARIADNE_DRIVER))
+
         raw = _common.median(runs["raw"])
-        mirai = _common.median(runs["mirai"])
         bot = _common.median(runs["bot"])
+
+        def row(label: str, values: List[float], key: str = "") -> List[Any]:
+            med = _common.median(values)
+            us = f"{_common.median(cpu[key]) * 1e6:.1f}" if key else "(own process)"
+            return [label, med, _spread(values), f"{med / raw:.2f}x", f"{med / bot:.2f}x", us]
+
         rows = [
-            ["raw websocket-client recv + json.loads (no UTF-8 check)", raw, "1.00x", ""],
-            ["qqreliable MiraiBot -> handler (8 workers)", mirai, f"{mirai / raw:.2f}x", f"{mirai / bot:.2f}x"],
-            ["qqreliable Bot (OneBot) -> handler (8 workers)", bot, f"{bot / raw:.2f}x", "1.00x"],
+            row("raw websocket-client recv + json.loads (no UTF-8 check)", runs["raw"], "raw"),
+            row("qqreliable MiraiBot -> handler (8 workers)", runs["mirai"], "mirai"),
+            row("qqreliable Bot (OneBot) -> handler (8 workers)", runs["bot"], "bot"),
         ]
         if runs["yiri"]:
-            yiri = _common.median(runs["yiri"])
-            rows.append(["YiriMirai (yiri-mirai-rc) -> async handler", yiri,
-                         f"{yiri / raw:.2f}x", f"{yiri / bot:.2f}x"])
+            rows.append(row("YiriMirai (yiri-mirai-rc) -> async handler", runs["yiri"]))
         else:
-            rows.append(["YiriMirai (yiri-mirai-rc)", "n/a", "", ""])
+            rows.append(["YiriMirai (yiri-mirai-rc)", "n/a", "", "", "", ""])
         if runs["ariadne"]:
-            ariadne = _common.median(runs["ariadne"])
-            rows.append(["graia-ariadne -> async receiver (logging off)", ariadne,
-                         f"{ariadne / raw:.2f}x", f"{ariadne / bot:.2f}x"])
+            rows.append(row("graia-ariadne -> async receiver (logging off)", runs["ariadne"]))
         else:
-            reason = ariadne_why[0] if ariadne_why else "no peers venv"
-            rows.append([f"graia-ariadne: n/a ({reason[:60]})", "n/a", "", ""])
-        _common.table(["events/s to a handler (median)", "events/s", "vs raw", "vs Bot"], rows)
+            reason = why["ariadne"][0] if why["ariadne"] else "no peers venv"
+            rows.append([f"graia-ariadne: n/a ({reason[:60]})", "n/a", "", "", "", ""])
+        _common.table(["events/s to a handler", "median", "spread", "vs raw", "vs Bot", "CPU us/event"], rows)
 
-        calls_rows = [
-            ["qqreliable MiraiBot.call('about'), 8 threads", _mirai_calls(mah, args.calls)],
-            ["qqreliable Bot.call_action('get_login_info'), 8 threads", _onebot_calls(onebot, args.calls)],
-        ]
-        if peers:
-            yiri_calls = _yiri_calls(peers, mah, args.calls)
-            calls_rows.append(["YiriMirai bot.about(), 8 coroutines", yiri_calls if yiri_calls else "failed"])
-        _common.table(["calls/s over ws", "calls/s"], calls_rows)
+        raw1 = _common.median(calls["raw1"])
 
-        times = _mirai_reconnect(mah, 5)
-        reconnect_rows = [["qqreliable MiraiBot (default Backoff: first retry 0.5 s +-25%)",
-                           f"{_common.median(times) * 1000:.0f} ms median of {len(times)}"]]
-        if peers:
-            reconnect_rows.append(["YiriMirai", _yiri_reconnect(peers, mah)])
-        _common.table(["reconnect after a 1006", "time"], reconnect_rows)
+        def crow(label: str, key: str) -> List[Any]:
+            values = calls[key]
+            if not values:
+                reason = (why.get(f"{key} calls") or ["no peers venv"])[0]
+                return [f"{label}: n/a ({reason[:50]})", "n/a", "", ""]
+            med = _common.median(values)
+            return [label, med, _spread(values), f"{med / raw1:.2f}x"]
+
+        _common.table(["calls/s over ws (about / get_login_info)", "median", "spread", "vs raw"], [
+            crow("raw websocket-client RPC loop, 1 thread, 1 connection", "raw1"),
+            crow("raw websocket-client RPC loop, 8 threads x own connection", "raw8"),
+            crow("qqreliable MiraiBot.call('about'), 8 threads, 1 connection", "mirai"),
+            crow("qqreliable Bot.call_action('get_login_info'), 8 threads", "bot"),
+            crow("YiriMirai bot.about(), 8 coroutines", "yiri"),
+            crow("graia-ariadne app.get_version(), 8 coroutines", "ariadne"),
+        ])
+
+        def rrow(label: str, values: List[Any]) -> List[Any]:
+            times = [v for v in values if isinstance(v, float)]
+            notes = sorted({v for v in values if isinstance(v, str)})
+            text = _ms(times) if times else ""
+            if len(notes) == 1 and not times:
+                text = f"{notes[0]} (every round of {len(values)})"
+            elif notes:
+                text = (text + "; " if text else "") + f"{len(values) - len(times)}/{len(values)} rounds: " + \
+                    "; ".join(notes)
+            return [label, text or "n/a (no peers venv)"]
+
+        _common.table(["reconnect after a 1006 (drop -> first event handled)", "time"], [
+            rrow("qqreliable MiraiBot (default Backoff: first retry 0.5 s +-25%)", recon["mirai"]),
+            rrow("YiriMirai (yiri-mirai-rc)", recon["yiri"]),
+            rrow("graia-ariadne (fixed 5 s wait before reconnecting)", recon["ariadne"]),
+        ])
         _common.table(["check", "value"], [["events dropped by MiraiBot's queue (all rounds)", drops]])
     finally:
         mah.close()

@@ -157,7 +157,7 @@ def resume_time(python: str, peer: str, cycles: int) -> List[float]:
 def stream_cost(k: int) -> Dict[str, float]:
     with FakeOfficial() as official:
         bot = OfficialBot(app_id=official.app_id, secret=official.secret, api_base=official.url,
-                          token_url=official.token_url)
+                          token_url=official.token_url, pacing=None)  # the cost per chunk, not the pacing
         results: Dict[str, float] = {}
         done = threading.Event()
 

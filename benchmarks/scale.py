@@ -9,7 +9,9 @@ Needs ``redis-server`` on PATH (or QQRELIABLE_TEST_REDIS) and the redis extra. P
 2. the cost per event of the dedupe/claim path: in-memory window, the claim path on a
    memory store, the claim path on Redis (claim + mark: two round trips);
 3. failover: one of two bot processes is killed (SIGKILL) while it handles an event;
-   the time until the survivor has answered that event, for two claim TTLs.
+   the time until the survivor has answered that event, for two claim TTLs;
+4. the official access token: getAppAccessToken requests when several OfficialBot
+   processes start together against FakeOfficial, without a store and with one.
 """
 
 from __future__ import annotations
@@ -218,6 +220,28 @@ def failover(redis: Redis, claim_ttl: float, rounds: int) -> List[float]:
     return times
 
 
+def official_tokens(redis: Redis, n: int) -> List[List[object]]:
+    from qqreliable.testing import FakeOfficial
+
+    rows: List[List[object]] = []
+    for label, store in (("no store", ""), ("Redis store", redis.ns())):
+        with FakeOfficial() as official:
+            env = {"QQR_API": official.url, "QQR_TOKEN_URL": official.token_url, "QQR_APP_ID": official.app_id,
+                   "QQR_SECRET": official.secret, "QQR_STORE": store}
+            started = time.monotonic()
+            procs = [Proc(env, ["benchmarks/_scale_official_app.py"]) for _ in range(n)]
+            try:
+                for proc in procs:
+                    proc.wait_for(b"READY")
+                elapsed = time.monotonic() - started
+                fetches = sum(1 for c in official.calls if c["route"] == "token")
+            finally:
+                for proc in procs:
+                    proc.stop()
+        rows.append([label, n, fetches, elapsed])
+    return rows
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
     quiet()
@@ -240,6 +264,11 @@ def main() -> None:
             times = failover(redis, ttl, 1 if quick else 3)
             rows.append([f"claim_ttl={ttl:g}s", len(times), median(times), max(times)])
         table(["setting", "runs", "median s", "max s"], rows)
+        sys.stdout.write(
+            "4. Official access token: getAppAccessToken requests when OfficialBot processes start\n"
+            "   together (FakeOfficial); seconds until every one is connected\n\n"
+        )
+        table(["setting", "processes", "token requests", "seconds"], official_tokens(redis, 4))
     finally:
         redis.stop()
 

@@ -13,7 +13,7 @@ This module imports nothing else from the package.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Type
 
 __all__ = [
     "Error",
@@ -119,17 +119,23 @@ class ActionFailed(Error):
         self.category = category
         self.response = dict(response) if response is not None else {}
 
-    def __reduce__(self) -> Any:  # keep pickling working with keyword arguments
+    def __reduce__(self) -> Any:  # keep pickling working with keyword arguments (subclasses too)
         return (
             _rebuild_action_failed,
-            (self.action, self.retcode, self.message, self.wording, self.category, self.response),
+            (type(self), self.action, self.retcode, self.message, self.wording, self.category, self.response),
         )
 
 
 def _rebuild_action_failed(
-    action: str, retcode: int, message: str, wording: str, category: str, response: Mapping[str, Any]
+    cls: Type[ActionFailed],
+    action: str,
+    retcode: int,
+    message: str,
+    wording: str,
+    category: str,
+    response: Mapping[str, Any],
 ) -> ActionFailed:
-    return ActionFailed(action, retcode, message, wording, category=category, response=response)
+    return cls(action, retcode, message, wording, category=category, response=response)
 
 
 class NotDelivered(ActionFailed):
@@ -150,18 +156,6 @@ class NotDelivered(ActionFailed):
         response: Optional[Mapping[str, Any]] = None,
     ) -> None:
         super().__init__(action, retcode, message, wording, category=category, response=response)
-
-    def __reduce__(self) -> Any:
-        return (
-            _rebuild_not_delivered,
-            (self.action, self.retcode, self.message, self.wording, self.category, self.response),
-        )
-
-
-def _rebuild_not_delivered(
-    action: str, retcode: int, message: str, wording: str, category: str, response: Mapping[str, Any]
-) -> NotDelivered:
-    return NotDelivered(action, retcode, message, wording, category=category, response=response)
 
 
 class ProtocolError(Error):

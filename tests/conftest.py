@@ -1,33 +1,20 @@
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 
 from qqreliable import Bot
 
-from .helpers import FAST, qq_threads
+from .helpers import FAST, bot_factory
 from .scale_helpers import redis_base, redis_url  # noqa: F401  (the real-Redis fixtures, for every module)
 
 
 @pytest.fixture
 def make_bot() -> Iterator[Callable[..., Bot]]:
     """Bots with fast reconnects; every bot made is stopped at teardown."""
-    bots: List[Bot] = []
-
-    def make(url: Optional[str] = None, **kwargs: object) -> Bot:
-        kwargs.setdefault("reconnect", FAST)
-        kwargs.setdefault("api_timeout", 5.0)
-        kwargs.setdefault("shutdown_grace", 2.0)
-        bot = Bot(url, **kwargs)  # type: ignore[arg-type]
-        bots.append(bot)
-        return bot
-
-    yield make
-    for bot in bots:
-        bot.stop()
-    leftover = qq_threads()
-    assert not leftover, f"threads outlived stop(): {leftover}"
+    with bot_factory(Bot, reconnect=FAST, api_timeout=5.0, shutdown_grace=2.0) as make:
+        yield make
 
 
 # --------------------------------------------------------------------------- the fault matrix

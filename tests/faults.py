@@ -209,6 +209,10 @@ MATRIX: Dict[str, List[Scenario]] = {
         ("test_dedupe.py::test_same_event_after_reconnect", "after a reconnect -> once"),
         ("test_webhook.py::test_webhook_retry_is_handled_once", "webhook retry -> once"),
         ("test_dedupe.py::test_same_event_over_websocket_and_webhook", "two channels -> once"),
+        ("official/test_official_pipeline.py::test_a_message_pushed_twice_is_handled_once",
+         "official: one d.id pushed twice -> once"),
+        ("official/test_official_pipeline.py::test_repeated_pushes_dropped_fleet_wide_with_a_store",
+         "official: two bots on one store -> once"),
     ],
     "RECV-03": [
         ("test_ws_bot.py::test_blocked_handler_does_not_stall_the_reader", "reader and calls unaffected"),
@@ -295,6 +299,8 @@ MATRIX: Dict[str, List[Scenario]] = {
     "RATE-02": [
         ("test_sends.py::test_pacing_per_target_bucket", "token buckets"),
         ("test_sends.py::test_pacing_beyond_max_wait_is_rate_limited", "RateLimited, nothing sent"),
+        ("official/test_official_pipeline.py::test_two_bots_on_one_store_share_one_pacing",
+         "official: two bots, one store, one app's pacing"),
     ],
     # The official QQ Bot API (OfficialBot against FakeOfficial).
     "CONN-09": [
@@ -342,6 +348,8 @@ MATRIX: Dict[str, List[Scenario]] = {
          "answer lost -> retried with the same msg_seq -> 40054005 = delivered; next message new seq"),
         ("official/test_official_sends.py::test_proactive_unknown_outcome_is_not_resent",
          "proactive 500 -> SendUnconfirmed, not resent"),
+        ("official/test_official_pipeline.py::test_two_bots_replying_to_one_message_share_msg_seq_and_budget",
+         "two processes on one store never reuse a msg_seq"),
     ],
 }
 

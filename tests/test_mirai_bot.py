@@ -6,7 +6,7 @@ import base64
 import queue
 import threading
 import time
-from typing import Any, Callable, Iterator, List
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -18,43 +18,23 @@ from qqreliable import (
     MessageSegment,
     NotDelivered,
     ResponseLost,
-    SendPolicy,
     SendUnconfirmed,
 )
 from qqreliable.mirai.bot import MiraiBot
 from qqreliable.testing import FakeMirai
 
-from .helpers import FAST, eventually, qq_threads
+from .helpers import FAST_POLICY, MIRAI_DEFAULTS, MIRAI_KEY, MIRAI_QQ, bot_factory, eventually
 
-KEY = "1234567890"
-QQ = 10001
+KEY, QQ = MIRAI_KEY, MIRAI_QQ
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
 )
-FAST_POLICY = SendPolicy(settle_window=0.3, media_settle_window=0.4, poll_interval=0.05, clock_skew=5)
 
 
 @pytest.fixture
 def make_bot() -> Iterator[Callable[..., MiraiBot]]:
-    bots: List[MiraiBot] = []
-
-    def make(url: str, **kwargs: Any) -> MiraiBot:
-        kwargs.setdefault("verify_key", KEY)
-        kwargs.setdefault("qq", QQ)
-        kwargs.setdefault("reconnect", FAST)
-        kwargs.setdefault("api_timeout", 5.0)
-        kwargs.setdefault("shutdown_grace", 2.0)
-        kwargs.setdefault("send_policy", FAST_POLICY)
-        kwargs.setdefault("pacing", None)
-        bot = MiraiBot(url, **kwargs)
-        bots.append(bot)
-        return bot
-
-    yield make
-    for bot in bots:
-        bot.stop()
-    leftover = qq_threads()
-    assert not leftover, f"threads outlived stop(): {leftover}"
+    with bot_factory(MiraiBot, **MIRAI_DEFAULTS, send_policy=FAST_POLICY) as make:
+        yield make
 
 
 def _collect(bot: MiraiBot, *names: str) -> "queue.Queue[Any]":

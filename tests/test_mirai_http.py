@@ -3,43 +3,23 @@
 from __future__ import annotations
 
 import queue
-from typing import Any, Callable, Iterator, List
+from typing import Any, Callable, Iterator
 
 import pytest
 
-from qqreliable import AuthenticationError, Backoff, ConnectionLost, NotDelivered, SendPolicy
+from qqreliable import AuthenticationError, Backoff, ConnectionLost, NotDelivered
 from qqreliable.mirai.bot import MiraiBot
 from qqreliable.testing import FakeMirai
 
-from .helpers import FAST, eventually, qq_threads
+from .helpers import FAST_POLICY, MIRAI_DEFAULTS, MIRAI_KEY, MIRAI_QQ, bot_factory, eventually
 
-KEY = "1234567890"
-QQ = 10001
-FAST_POLICY = SendPolicy(settle_window=0.3, media_settle_window=0.4, poll_interval=0.05, clock_skew=5)
+KEY, QQ = MIRAI_KEY, MIRAI_QQ
 
 
 @pytest.fixture
 def make_bot() -> Iterator[Callable[..., MiraiBot]]:
-    bots: List[MiraiBot] = []
-
-    def make(url: str, **kwargs: Any) -> MiraiBot:
-        kwargs.setdefault("verify_key", KEY)
-        kwargs.setdefault("qq", QQ)
-        kwargs.setdefault("reconnect", FAST)
-        kwargs.setdefault("api_timeout", 5.0)
-        kwargs.setdefault("shutdown_grace", 2.0)
-        kwargs.setdefault("send_policy", FAST_POLICY)
-        kwargs.setdefault("pacing", None)
-        kwargs.setdefault("poll_interval", 0.02)
-        bot = MiraiBot(url, **kwargs)
-        bots.append(bot)
-        return bot
-
-    yield make
-    for bot in bots:
-        bot.stop()
-    leftover = qq_threads()
-    assert not leftover, f"threads outlived stop(): {leftover}"
+    with bot_factory(MiraiBot, **MIRAI_DEFAULTS, send_policy=FAST_POLICY, poll_interval=0.02) as make:
+        yield make
 
 
 def test_event_in_reply_out_over_http(mirai: FakeMirai, make_bot) -> None:

@@ -9,18 +9,18 @@ exit cleanly within 2 s, whether connected (ws or http) or waiting for MAH.
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
-from typing import IO, Any, Tuple
+from typing import Any, Tuple
 
 import pytest
 
 from qqreliable.testing import FakeMirai
+
+from .helpers import Lines, reap, spawn_python
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -50,39 +50,8 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def _lines(stream: IO[str], sink: "queue.Queue[str]") -> None:
-    for line in stream:
-        sink.put(line.rstrip("\n"))
-
-
-def _wait_for(sink: "queue.Queue[str]", needle: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError(f"never saw {needle!r}")
-        try:
-            if needle in sink.get(timeout=remaining):
-                return
-        except queue.Empty:
-            continue
-
-
-def _spawn(*args: str) -> Tuple[Any, "queue.Queue[str]", "queue.Queue[str]"]:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
-    out: "queue.Queue[str]" = queue.Queue()
-    err: "queue.Queue[str]" = queue.Queue()
-    for stream, sink in ((proc.stdout, out), (proc.stderr, err)):
-        threading.Thread(target=_lines, args=(stream, sink), name="qqreliable-test:pipe", daemon=True).start()
-    return proc, out, err
-
-
-def _reap(proc: Any) -> None:
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait(5)
+def _spawn(*args: str) -> Tuple[Any, Lines, Lines]:
+    return spawn_python(["-c", SCRIPT, *args])
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -94,46 +63,46 @@ def test_signal_stops_run_quickly(mirai: FakeMirai, sig: int, backend: str) -> N
     proc, out, err = _spawn(url, mirai.verify_key)
     try:
         if backend == "down":
-            _wait_for(err, "reconnecting in")
+            err.wait_for("reconnecting in")
         else:
-            _wait_for(out, "connected")
+            out.wait_for("connected")
         started = time.monotonic()
         proc.send_signal(sig)
         code = proc.wait(timeout=10)
         elapsed = time.monotonic() - started
     finally:
-        _reap(proc)
+        reap(proc)
     assert code == 0
     assert elapsed < 2.0, f"took {elapsed:.2f}s to exit"
-    _wait_for(out, "returned", timeout=2)
+    out.wait_for("returned", timeout=2)
 
 
 def test_a_1006_is_survived_and_the_bot_answers_again(mirai: FakeMirai) -> None:
     proc, out, err = _spawn(mirai.ws_url, mirai.verify_key)
     try:
-        _wait_for(out, "connected")
+        out.wait_for("connected")
         mirai.drop_connections()
-        _wait_for(out, "connected")  # reconnected, in the same process
+        out.wait_for("connected")  # reconnected, in the same process
         mirai.emit_group_message(100, 2, "ping")
         assert mirai.wait_for_message(timeout=15)["messageChain"] == [{"type": "Plain", "text": "pong"}]
         assert proc.poll() is None
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:
-        _reap(proc)
+        reap(proc)
 
 
 def test_mirai_not_up_at_start_is_waited_for(mirai: FakeMirai) -> None:
     mirai.down()
     proc, out, err = _spawn(mirai.ws_url, mirai.verify_key)
     try:
-        _wait_for(err, "reconnecting in")
+        err.wait_for("reconnecting in")
         mirai.up()
-        _wait_for(out, "connected")
+        out.wait_for("connected")
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
     finally:
-        _reap(proc)
+        reap(proc)
 
 
 @pytest.mark.parametrize("case", ["wrong key", "budget spent"])
@@ -149,6 +118,34 @@ def test_unrecoverable_exits_non_zero(mirai: FakeMirai, case: str) -> None:
     try:
         code = proc.wait(timeout=20)
     finally:
-        _reap(proc)
+        reap(proc)
     assert code != 0
-    _wait_for(err, expected, timeout=5)
+    err.wait_for(expected, timeout=5)
+
+
+EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "mirai_echo_bot.py")
+
+
+def test_the_example_prints_its_usage() -> None:
+    done = subprocess.run([sys.executable, EXAMPLE, "--help"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert "usage:" in done.stdout and "verify_key" in done.stdout
+
+
+@pytest.mark.parametrize("backend", ["ws", "http"])
+def test_the_example_echoes_against_fake_mirai(mirai: FakeMirai, backend: str) -> None:
+    url = mirai.url if backend == "http" else mirai.ws_url
+    proc, out, err = spawn_python([EXAMPLE, url, mirai.verify_key, str(mirai.qq)])
+    try:
+        err.wait_for(f"online as {mirai.qq}")
+        source = mirai.emit_group_message(100, 2, "ping")
+        sent = mirai.wait_for_message(timeout=15)
+        assert sent["messageChain"] == [{"type": "Plain", "text": "pong"}]
+        assert sent["quote"] == source["messageChain"][0]["id"]  # quote=event.is_group
+        mirai.emit_friend_message(3, "echo hello there")
+        sent = mirai.wait_for_message(timeout=15, count=2)
+        assert sent["messageChain"] == [{"type": "Plain", "text": "hello there"}]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        reap(proc)

@@ -10,32 +10,15 @@ import pytest
 from qqreliable.mirai.bot import MiraiBot
 from qqreliable.testing import FakeMirai
 
-from .helpers import FAST, qq_threads
+from .helpers import MIRAI_DEFAULTS, MIRAI_KEY, MIRAI_QQ, bot_factory
 
-KEY = "1234567890"
-QQ = 10001
+KEY, QQ = MIRAI_KEY, MIRAI_QQ
 
 
 @pytest.fixture
 def make_bot() -> Iterator[Callable[..., MiraiBot]]:
-    bots: List[MiraiBot] = []
-
-    def make(url: str, **kwargs: Any) -> MiraiBot:
-        kwargs.setdefault("verify_key", KEY)
-        kwargs.setdefault("qq", QQ)
-        kwargs.setdefault("reconnect", FAST)
-        kwargs.setdefault("api_timeout", 5.0)
-        kwargs.setdefault("shutdown_grace", 2.0)
-        kwargs.setdefault("pacing", None)
-        bot = MiraiBot(url, **kwargs)
-        bots.append(bot)
-        return bot
-
-    yield make
-    for bot in bots:
-        bot.stop()
-    leftover = qq_threads()
-    assert not leftover, f"threads outlived stop(): {leftover}"
+    with bot_factory(MiraiBot, **MIRAI_DEFAULTS) as make:
+        yield make
 
 
 def test_two_bots_on_one_redis_handle_each_message_once(mirai: FakeMirai, make_bot, redis_url: str) -> None:

@@ -62,6 +62,19 @@ def test_counters_count_and_expire(store) -> None:  # type: ignore[no-untyped-de
     assert store.get("seq") == "3"  # a counter reads as text in both
 
 
+def test_peek_reads_a_value_with_its_remaining_lifetime(store) -> None:  # type: ignore[no-untyped-def]
+    assert store.peek("tok") is None
+    store.put("tok", "abc", 30)
+    value, ttl = store.peek("tok")
+    assert value == "abc" and 29 < ttl <= 30
+    store.release("tok", "other")  # compare-and-delete: not that value, stays
+    assert store.peek("tok")[0] == "abc"
+    store.release("tok", "abc")
+    assert store.peek("tok") is None
+    store.incr("n", 30)
+    assert store.peek("n")[0] == "1"
+
+
 def test_memory_counter_expires() -> None:
     clock = Clock()
     s = MemoryStore(clock=clock)

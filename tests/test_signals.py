@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import queue
 import signal
-import subprocess
-import sys
 import textwrap
-import threading
 import time
-from typing import IO, Any
+from typing import Any, Tuple
 
 import pytest
 
 from qqreliable.testing import FakeOneBot
+
+from .helpers import Lines, spawn_python
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -38,38 +35,8 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def _lines(stream: IO[str], sink: "queue.Queue[str]") -> None:
-    for line in stream:
-        sink.put(line.rstrip("\n"))
-
-
-def _wait_for(sink: "queue.Queue[str]", needle: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError(f"never saw {needle!r}")
-        try:
-            if needle in sink.get(timeout=remaining):
-                return
-        except queue.Empty:
-            continue
-
-
-def _spawn(url: str) -> Any:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, url],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    out: "queue.Queue[str]" = queue.Queue()
-    err: "queue.Queue[str]" = queue.Queue()
-    for stream, sink in ((proc.stdout, out), (proc.stderr, err)):
-        threading.Thread(target=_lines, args=(stream, sink), daemon=True).start()
-    return proc, out, err
+def _spawn(url: str) -> Tuple[Any, Lines, Lines]:
+    return spawn_python(["-c", SCRIPT, url])
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -80,9 +47,9 @@ def test_signal_stops_run_quickly(onebot: FakeOneBot, sig: int, backend: str) ->
     proc, out, err = _spawn(onebot.ws_url)
     try:
         if backend == "connected":
-            _wait_for(out, "connected")
+            out.wait_for("connected")
         else:
-            _wait_for(err, "reconnecting in")
+            err.wait_for("reconnecting in")
         started = time.monotonic()
         proc.send_signal(sig)
         code = proc.wait(timeout=5)
@@ -93,4 +60,4 @@ def test_signal_stops_run_quickly(onebot: FakeOneBot, sig: int, backend: str) ->
             proc.wait(5)
     assert code == 0
     assert elapsed < 2.0, f"took {elapsed:.2f}s to exit"
-    _wait_for(out, "returned", timeout=2)
+    out.wait_for("returned", timeout=2)

@@ -477,7 +477,7 @@ class MiraiBot(BotBase):
         with self._version_lock:
             self._version = None  # read /about again: MAH may have been upgraded meanwhile
         self._mark_connected(self.qq)
-        if self._gapfill.has_gap(self.qq):
+        if self._gapfill.has_gap(self.qq) and not self._worker_mode:  # a queue worker takes no events
             self._dispatcher.submit_job(self._gapfill.fill, self.qq)  # handler pool, never the reader
 
     def _on_http_session(self) -> None:

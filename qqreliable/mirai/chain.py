@@ -50,6 +50,7 @@ import base64
 import os
 import random
 import time
+from collections import abc
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
@@ -57,6 +58,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..exceptions import MediaUnavailable
 from ..message import Message, MessageSegment, _media_file
+from ..reliability.interfaces import as_int as _int_or_none
 
 __all__ = [
     "OutgoingChain",
@@ -114,7 +116,7 @@ def element_to_segment(element: Any, *, keep_source: bool = False) -> Optional[M
     other fields; something that is not an element at all becomes an
     ``unknown`` segment holding it in ``raw``. Never raises.
     """
-    if not isinstance(element, Mapping) or not isinstance(element.get("type"), str) or not element.get("type"):
+    if not isinstance(element, abc.Mapping) or not isinstance(element.get("type"), str) or not element.get("type"):
         return MessageSegment("unknown", {"raw": element})
     kind = element["type"]
     if kind == "Source":
@@ -220,7 +222,7 @@ def source_of(chain: Any) -> Tuple[Optional[int], Optional[int]]:
     """``(id, time)`` of the chain's ``Source`` element; ``(None, None)`` without one."""
     if isinstance(chain, (list, tuple)):
         for element in chain:
-            if isinstance(element, Mapping) and element.get("type") == "Source":
+            if isinstance(element, abc.Mapping) and element.get("type") == "Source":
                 return _int_or_none(element.get("id")), _int_or_none(element.get("time"))
     return None, None
 
@@ -232,17 +234,8 @@ def plain_text_of(chain: Any) -> str:
     return "".join(
         e["text"]
         for e in chain
-        if isinstance(e, Mapping) and e.get("type") == "Plain" and isinstance(e.get("text"), str)
+        if isinstance(e, abc.Mapping) and e.get("type") == "Plain" and isinstance(e.get("text"), str)
     )
-
-
-def _int_or_none(value: Any) -> Optional[int]:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 # --------------------------------------------------------------------------- sent
@@ -475,13 +468,13 @@ def message_to_chain(message: Any, *, read_file: Optional[ReadFile] = None) -> O
             if item:
                 out.chain.append({"type": "Plain", "text": item})
             continue
-        if isinstance(item, Mapping) and "data" not in item and isinstance(item.get("type"), str) \
+        if isinstance(item, abc.Mapping) and "data" not in item and isinstance(item.get("type"), str) \
                 and item["type"][:1].isupper():
             flush_nodes()
             out.chain.append(dict(item))  # a MAH element, as given
             continue
         seg = item if isinstance(item, MessageSegment) else MessageSegment.from_dict(item) \
-            if isinstance(item, Mapping) else None
+            if isinstance(item, abc.Mapping) else None
         if seg is None:
             raise TypeError(f"message items must be segments, dicts or str, not {type(item).__name__}")
         if seg.type == "node":

@@ -28,6 +28,7 @@ Pure: no I/O, no threads.
 
 from __future__ import annotations
 
+from collections import abc
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Tuple
 
@@ -143,7 +144,7 @@ def classify(
     otherwise (use ``Verdict.code == -1`` to tell).
     """
     mutates = not is_retry_safe(command, sub_command)
-    if not isinstance(answer, Mapping):
+    if not isinstance(answer, abc.Mapping):
         return Verdict(UNKNOWN if mutates else RETRY, -1, f"answer is not an object: {type(answer).__name__}")
     code = _code_of(answer)
     msg = answer.get("msg")
@@ -186,7 +187,7 @@ def classify_handshake(answer: Any) -> Verdict:
       reconnect without it;
     * anything else → :data:`RETRY`.
     """
-    if not isinstance(answer, Mapping):
+    if not isinstance(answer, abc.Mapping):
         return Verdict(RETRY, -1, f"handshake answer is not an object: {type(answer).__name__}")
     code = _code_of(answer)
     msg = answer.get("msg")

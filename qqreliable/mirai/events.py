@@ -23,6 +23,7 @@ Pure: no I/O, no threads.
 
 from __future__ import annotations
 
+from collections import abc
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Union
 
 from ..exceptions import ApiNotAvailable
@@ -109,7 +110,7 @@ def message_key(kind: Optional[str] = None) -> str:
 
 def _id(obj: Any, *path: str) -> Optional[int]:
     for key in path:
-        if not isinstance(obj, Mapping):
+        if not isinstance(obj, abc.Mapping):
             return None
         obj = obj.get(key)
     if obj is None or isinstance(obj, bool):
@@ -309,7 +310,7 @@ def reply_route(event: Mapping[str, Any]) -> Optional[Tuple[str, Dict[str, int]]
         return ("sendTempMessage", {"qq": qq, "group": group}) if qq is not None and group is not None else None
     if t == "NudgeEvent":
         subject = event.get("subject")
-        if isinstance(subject, Mapping):
+        if isinstance(subject, abc.Mapping):
             sid = _id(subject, "id")
             if sid is not None and subject.get("kind") == "Group":
                 return ("sendGroupMessage", {"target": sid})

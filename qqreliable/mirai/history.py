@@ -22,19 +22,11 @@ from ..outcome import Category
 from ..reliability.interfaces import Account, PastMessage, Sighting, Target
 from .chain import source_of
 from .commands import Version
+from ..reliability.interfaces import as_int as _as_int
 
 __all__ = ["MiraiHistory", "chat_of"]
 
 ReadFn = Callable[[str, Dict[str, Any], float], Any]
-
-
-def _as_int(value: Any) -> Optional[int]:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def chat_of(event: Mapping[str, Any]) -> Optional[Target]:

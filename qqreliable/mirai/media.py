@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Mapping, Optional
 from urllib.parse import unquote, urlsplit
 
-from ..exceptions import ActionFailed, ApiNotAvailable, ApiTimeout, BotStopped, Error, NetworkError
+from ..exceptions import ActionFailed, Error
 from ..message import Message, MessageSegment
 from ..outcome import Category
 from ..reliability.interfaces import (
@@ -25,6 +25,7 @@ from ..reliability.interfaces import (
     clean_text,
     first_media_data,
     is_http_url,
+    transport_cause,
 )
 from .chain import chain_to_message, element_to_segment
 from .sends import account_signal
@@ -167,13 +168,7 @@ def _cause(exc: BaseException) -> str:
         if exc.category == Category.BAD_REQUEST:
             return "api_bad_request"
         return "api_failed"
-    if isinstance(exc, ApiTimeout):
-        return "api_timeout"
-    if isinstance(exc, (ApiNotAvailable, BotStopped)):
-        return "api_unavailable"
-    if isinstance(exc, NetworkError):
-        return "api_network"
-    return "api_error"
+    return transport_cause(exc)
 
 
 class MiraiMedia:

@@ -41,6 +41,7 @@ from ..reliability.interfaces import (
 )
 from .chain import source_of
 from .commands import Version
+from ..reliability.interfaces import as_int as _as_int
 
 __all__ = ["MiraiSends", "target_of", "fingerprint", "payload_of", "account_signal"]
 
@@ -53,15 +54,6 @@ _OFFLINE = ("BotOfflineEventActive", "BotOfflineEventForce", "BotOfflineEventDro
 _ONLINE = ("BotOnlineEvent", "BotReloginEvent")
 #: How far back ``roamingMessages`` looks when the pipeline gives no start time.
 ROAMING_LOOKBACK = 600.0
-
-
-def _as_int(value: Any) -> Optional[int]:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def target_of(action: str, params: Mapping[str, Any]) -> Optional[Target]:

@@ -6,14 +6,20 @@ The facade ties the pure protocol modules to the shared runtime and transports:
   at once on 401 / 11244 with the call replayed once;
 * the gateway over the transport's reconnecting WebSocket (:mod:`.codec`,
   :mod:`.gateway`): Identify, Resume after a drop, heartbeats with an ACK
-  watchdog, the close-code policy, fatal codes raised from :meth:`run`;
+  watchdog, the close-code policy, fatal codes raised from :meth:`run`,
+  ``/gateway/bot`` read again when the URL may be stale, one connection per shard;
 * or a webhook listener (``listen=``) that checks ed25519 signatures (:mod:`.webhook`);
-* sends (:meth:`OfficialBot.reply`, ``send_*``): one ``msg_seq`` per logical
-  message reused on every retry (:mod:`.replies`), 502/503/429 retried,
-  500/504 retried only with the same ``msg_seq`` (so a 40054005 on the retry means
-  delivered), the passive window and budget kept (proactive where allowed,
-  else a typed error), markdown refused -> plain text (remembered), media
-  uploaded once per ``ttl``;
+* repeated pushes (gateway or webhook) dropped by the shared
+  :class:`~qqreliable.reliability.dedupe.Deduper` (fleet-wide claims with ``store=``);
+* sends (:meth:`OfficialBot.reply`, ``send_*``) through the shared
+  :class:`~qqreliable.reliability.verify.SendPipeline` with this API's facts
+  (:mod:`.sends`): one ``msg_seq`` per logical message reused on every repeat
+  (:mod:`.replies`, kept in a store), 502/503/429 repeated after ``Retry-After``,
+  500/504 repeated only with the same ``msg_seq`` (so a 40054005 on the repeat
+  means delivered), paced; the passive window and budget kept (proactive where
+  allowed, else a typed error), markdown refused -> plain text (remembered),
+  audit holds returned as ``pending_audit`` receipts, media uploaded once per
+  ``ttl``, voice as SILK (:mod:`.voice`);
 * :meth:`OfficialBot.reply_stream`: :mod:`.stream`.
 """
 
@@ -26,7 +32,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, Union
 from urllib.parse import unquote, urlsplit
 
 from ..exceptions import (
@@ -37,23 +43,25 @@ from ..exceptions import (
     Error,
     NetworkError,
     ResponseLost,
-    SendUnconfirmed,
 )
 from ..message import Message, MessageSegment
 from ..receipt import Receipt
 from ..runtime.base import BotBase
 from ..reliability.interfaces import MediaRef
+from ..reliability.dedupe import Deduper
 from ..reliability.media import Media, MediaAttemptError, MediaConfig, MediaFetcher
-from ..runtime.options import COMMON_OPTIONS, check_options
+from ..reliability.sendpolicy import Pacing, SendPolicy
+from ..reliability.verify import SendPipeline
+from ..runtime.options import COMMON_OPTIONS, check_options, seconds
 from ..runtime.supervisor import IoPool, Periodic
 from ..scale import open_queue, open_store
 from ..transport.rest import RestClient
 from ..transport.server import WebhookServer, parse_listen
 from ..transport.ws import WsClient
 from .codec import GatewayBackoff, GatewayCodec, GatewayLiveness
-from .codes import Answer, Kind, OfficialApiError, ReplyWindowClosed, classify, error_for
-from .events import Event, MESSAGE_SCENES, handler_key, intents_for
-from .gateway import BACKOFF_STEPS, GatewaySession
+from .codes import Answer, Kind, OfficialApiError, ReplyWindowClosed, audit_id_of, classify, error_for
+from .events import Event, MESSAGE_SCENES, event_key, handler_key, intents_for
+from .gateway import BACKOFF_STEPS, GatewayFatal, GatewaySession
 from .message import (
     DEFAULT_TEXT_LIMIT,
     FILE_EXTENSIONS,
@@ -65,11 +73,14 @@ from .message import (
     split_text,
     text_body,
 )
-from .replies import ReplyLedger, ReplySlot
+from .replies import ReplyLedger
+from .sends import SCENE_OF, OfficialSends, action_for
 from .stream import StreamSender
 from .token import TokenManager
+from .voice import to_silk
 
-__all__ = ["OfficialBot", "OfficialReceipt", "DEFAULT_API_BASE", "SANDBOX_API_BASE", "DEFAULT_TOKEN_URL"]
+__all__ = ["OfficialBot", "OfficialReceipt", "DEFAULT_API_BASE", "SANDBOX_API_BASE", "DEFAULT_TOKEN_URL",
+           "OFFICIAL_PACING"]
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +88,38 @@ DEFAULT_API_BASE = "https://api.sgroup.qq.com"
 SANDBOX_API_BASE = "https://sandbox.api.sgroup.qq.com"
 DEFAULT_TOKEN_URL = "https://bots.qq.com/app/getAppAccessToken"
 
+#: The default pacing of OfficialBot: well under the platform's own limits (5 messages/s
+#: per guild channel, about 50 requests/s on the stream endpoint), so a burst of replies
+#: is smoothed rather than refused; with ``store=`` one budget for every process.
+OFFICIAL_PACING = Pacing(target_rate=5.0, target_burst=10, global_rate=20.0, global_burst=40, max_wait=30.0)
+
 _REPLYABLE_EVENTS = {"FRIEND_ADD": "c2c", "C2C_MSG_RECEIVE": "c2c", "GROUP_ADD_ROBOT": "group",
                      "GROUP_MSG_RECEIVE": "group", "INTERACTION_CREATE": ""}
 
 
 class OfficialReceipt(Receipt):
-    """A :class:`~qqreliable.Receipt` whose ``message_id`` is the platform's string id."""
+    """A :class:`~qqreliable.Receipt` whose ``message_id`` is the platform's string id.
+
+    A message the platform accepted but holds for human review (HTTP 201/202, codes
+    304023/304024) is not an error and is never resent: its receipt has
+    :attr:`pending_audit` True, :attr:`audit_id` set and no ``message_id``; the
+    verdict arrives later as a ``MESSAGE_AUDIT_PASS`` / ``MESSAGE_AUDIT_REJECT`` event.
+    """
 
     @property
     def message_id(self) -> Optional[str]:  # type: ignore[override]
         value = self.get("message_id")
+        return None if value in (None, "") else str(value)
+
+    @property
+    def pending_audit(self) -> bool:
+        """True when (a part of) the message is held for the platform's review."""
+        return bool(self.get("pending_audit"))
+
+    @property
+    def audit_id(self) -> Optional[str]:
+        """The review's id (``data.message_audit.audit_id``) when held, else None."""
+        value = self.get("audit_id")
         return None if value in (None, "") else str(value)
 
 
@@ -134,7 +167,13 @@ class OfficialBot(BotBase):
         intents: gateway intents (default: computed from the handlers registered).
         api_base: the API host (FakeOfficial's ``url`` in tests).
         token_url: the ``getAppAccessToken`` URL.
-        shard: ``(shard_id, shard_count)``.
+        shard: ``(shard_id, shard_count)`` of the one connection (when ``shards`` is None).
+        shards: open N connections, shard ``[i, N]`` each (events of guilds are split
+            between them by the platform); ``"auto"``: N from ``/gateway/bot``'s
+            ``shards``. Refused (``GatewayFatal`` from ``run()``) beyond the sessions
+            left today. None (default): one connection, ``shard``.
+        shard_interval: seconds between two shards' starts (default
+            ``5 / max_concurrency`` of ``/gateway/bot``, at least 1).
         api_timeout: seconds per HTTP request (the platform advises >= 5).
         send_attempts: tries per message when the platform says it did not (or may not) run it.
         retry_backoff: first wait between two tries (doubled, capped at 30 s).
@@ -161,6 +200,12 @@ class OfficialBot(BotBase):
         workers: handler threads (as on every bot).
         queue_size: events waiting for a handler at most; more are dropped and counted.
         shutdown_grace: seconds ``stop()`` waits for running handlers.
+        store: ``"redis://host:port/db"`` (or a Store): state shared by several
+            processes of this app: each dispatch handled once, the passive-reply
+            state, and the access token (one refresh for the fleet). None: this process.
+        handlers: ``"threads"``, or ``"queue"`` (needs a Redis ``store``): dispatches go
+            to an RQ queue run by ``python -m qqreliable worker app:bot`` (a worker
+            opens no gateway session: it calls the REST API with the shared token).
     """
 
     MESSAGE_KINDS: FrozenSet[str] = frozenset({"c2c", "group", "guild", "direct"})
@@ -176,6 +221,8 @@ class OfficialBot(BotBase):
         api_base: Optional[str] = None,
         token_url: str = DEFAULT_TOKEN_URL,
         shard: Tuple[int, int] = (0, 1),
+        shards: Union[int, str, None] = None,
+        shard_interval: Optional[float] = None,
         api_timeout: float = 10.0,
         send_attempts: int = 3,
         retry_backoff: float = 1.0,
@@ -195,6 +242,10 @@ class OfficialBot(BotBase):
         chunked_upload_threshold: int = 10 * 1024 * 1024,
         verify: Any = True,
         media_cache: Any = None,
+        send_policy: Optional[SendPolicy] = None,
+        pacing: Optional[Pacing] = OFFICIAL_PACING,
+        dedupe_size: int = 20_000,
+        dedupe_ttl: float = 3600.0,
         workers: int = 8,
         queue_size: int = 10_000,
         shutdown_grace: float = 5.0,
@@ -207,11 +258,13 @@ class OfficialBot(BotBase):
             raise ValueError("send_attempts must be at least 1")
         if api_timeout <= 0:
             raise ValueError("api_timeout must be positive")
-        check_options({"store": store, "handlers": handlers}, COMMON_OPTIONS)
+        check_options({"store": store, "handlers": handlers, "send_policy": send_policy, "pacing": pacing,
+                       "dedupe_size": dedupe_size, "dedupe_ttl": dedupe_ttl}, COMMON_OPTIONS)
+        seconds(none=True, zero=True)("shard_interval", shard_interval)
         shared = open_store(store)  # ValueError for a bad URL; nothing connects yet
         queue = open_queue(shared, handlers)
         super().__init__(workers=workers, queue_size=queue_size, shutdown_grace=shutdown_grace, store=shared)
-        self._share_events(_dispatch_key, 3600.0, queue)
+        self._share_events(event_key, dedupe_ttl, queue)
         self.app_id = str(app_id)
         self._secret = str(secret)
         self.listen = listen
@@ -220,6 +273,11 @@ class OfficialBot(BotBase):
         self.token_url = token_url
         self._intents = intents
         self.shard = (int(shard[0]), int(shard[1]))
+        if shards is not None and shards != "auto" and (
+                not isinstance(shards, int) or isinstance(shards, bool) or shards < 1):
+            raise ValueError(f"shards must be a whole number of at least 1, 'auto' or None, not {shards!r}")
+        self.shards = shards
+        self.shard_interval = shard_interval
         self.api_timeout = api_timeout
         self.send_attempts = send_attempts
         self.retry_backoff = retry_backoff
@@ -236,20 +294,38 @@ class OfficialBot(BotBase):
         self.webhook_max_age = webhook_max_age
         self.chunked_upload_threshold = chunked_upload_threshold
         self._verify = verify
-        self._ledger = ReplyLedger(margin=reply_margin, proactive=proactive)
-        if shared is not None:
-            self._ledger.share(shared, self.app_id)  # msg_seq and reply budgets fleet-wide
+        self._ledger = ReplyLedger(margin=reply_margin, proactive=proactive, store=shared, app_id=self.app_id)
         self._rest = RestClient(self.api_base, verify=verify, connect_timeout=min(connect_timeout, 10.0),
                                 pool_size=workers + 4)
         self._tokens = TokenManager(self.app_id, self._secret, token_url=token_url, fetch=self._fetch_token,
                                     wait=self._supervisor.stopping.wait, timeout=api_timeout,
                                     backoff=retry_backoff)
-        self._session: Optional[GatewaySession] = None
-        self._ws: Optional[WsClient] = None
+        if shared is not None:
+            self._tokens.share(shared)  # one getAppAccessToken for the fleet
+        self._session: Optional[GatewaySession] = None  # the first shard's
+        self._ws: Optional[WsClient] = None  # the first shard's
+        self._shard_clients: List[WsClient] = []
+        self._shards_lock = threading.Lock()
         self._webhook: Optional[WebhookServer] = None
         self._webhook_policy: Optional[_WebhookPolicy] = None
-        self._webhook_seen = GatewaySession(intents=0)  # only its duplicate window
-        self._webhook_lock = threading.Lock()
+        # Repeated pushes (gateway and webhook alike) dropped by the dispatch's identity;
+        # with a store the claims of _share_events do it fleet-wide instead.
+        self._dedupe = Deduper(size=dedupe_size, ttl=dedupe_ttl, key=event_key)
+        # Sends: the shared pipeline (outcome, the same msg_seq on repeats, pacing).
+        self._sends = SendPipeline(
+            # verify_ok_without_id off: the only answer without an id is an audit hold.
+            policy=send_policy if send_policy is not None else SendPolicy(max_attempts=send_attempts,
+                                                                           verify_ok_without_id=False),
+            pacing=pacing,
+            call=self._attempt,
+            facts=OfficialSends(on_duplicate=lambda: self._count("duplicates_as_delivered")),
+            self_id=lambda: self.app_id,
+            events_live=None,  # the platform reports no own messages
+            stopping=self._supervisor.stopping,
+            stats=self._call_stats,
+        )
+        if shared is not None:
+            self._sends.share(shared)  # one account's pacing across processes
         media_config = MediaConfig.from_option(media_cache)
         self._io_pool = IoPool("official-media-io", max_workers=media_config.workers)
         # The official API has no get_image: the attachment URL is the only path.
@@ -286,7 +362,11 @@ class OfficialBot(BotBase):
     def _open(self) -> None:
         spawn = self._supervisor.spawn
         stopping = self._supervisor.stopping
-        if self._listen_address is not None:
+        if self._worker_mode:
+            # A queue worker only calls the REST API: no gateway session (the owner has it;
+            # sessions per bot are limited) and no webhook listener. Connected = has a token.
+            spawn("official-token-check", self._check_token_once)
+        elif self._listen_address is not None:
             policy = _WebhookPolicy(self._secret, self.webhook_max_age)
             self._webhook_policy = policy
             self._webhook = WebhookServer(self._listen_address, spawn=spawn, stopping=stopping, policy=policy,
@@ -298,8 +378,10 @@ class OfficialBot(BotBase):
         spawn("official-token", Periodic(self._refresh_token, self._refresh_period, stopping))
 
     def _close(self, deadline: float) -> None:
-        ws = self._ws
-        if ws is not None:
+        self._sends.close()
+        with self._shards_lock:
+            clients = list(self._shard_clients)
+        for ws in clients:
             ws.close()
         if self._webhook is not None:
             self._webhook.close()
@@ -312,11 +394,18 @@ class OfficialBot(BotBase):
             out: Dict[str, Any] = {"official": dict(self.counters)}
         if self._ws is not None:
             out["gateway"] = self._ws.stats()
-        if self._session is not None:
-            out["official"]["duplicates_dropped"] = self._session.duplicates
+        with self._shards_lock:
+            clients = list(self._shard_clients)
+        if len(clients) > 1:
+            out["gateway_shards"] = [c.stats() for c in clients]
+        out["official"]["duplicates_dropped"] = self._dedupe.duplicates + (
+            self._claims.duplicates if self._claims is not None else 0)
+        out["sends"] = self._sends.stats()
         if self._webhook is not None:
             out["webhook"] = self._webhook.stats()
         out["official"]["token_fetches"] = self._tokens.fetches
+        if self._store is not None:
+            out["official"]["token_adopted"] = self._tokens.adopted
         return out
 
     def _count(self, key: str, n: int = 1) -> None:
@@ -362,14 +451,15 @@ class OfficialBot(BotBase):
 
     # ------------------------------------------------------------------ gateway
 
-    def _gateway_url(self) -> str:
-        """``/gateway/bot``'s url, retried until it answers (AuthenticationError is final)."""
+    def _gateway_info(self) -> Dict[str, Any]:
+        """``/gateway/bot``'s answer (``url``, ``shards``, ``session_start_limit``), retried
+        until it answers (AuthenticationError is final)."""
         failures = 0
         while True:
             try:
                 answer = self._api("GET", "/gateway/bot")
                 if answer.ok and isinstance(answer.body.get("url"), str):
-                    return answer.body["url"]
+                    return answer.body
                 raise error_for(answer, "GET /gateway/bot")
             except AuthenticationError:
                 raise
@@ -386,24 +476,87 @@ class OfficialBot(BotBase):
             if self._supervisor.stopping.wait(delay):
                 raise BotStopped("stopped while getting the gateway URL")
 
+    def _refetch_gateway_url(self, client: WsClient) -> None:
+        """Read ``/gateway/bot`` once more and point ``client`` at its ``url`` (the
+        connection's own thread, between two connections). Raises what the API raised."""
+        answer = self._api("GET", "/gateway/bot")
+        if not answer.ok or not isinstance(answer.body.get("url"), str):
+            raise error_for(answer, "GET /gateway/bot")
+        url = answer.body["url"]
+        self._count("gateway_refetches")
+        if client.url != url:
+            log.info("the gateway moved: %s -> %s", client.url, url)
+            client.url = url
+
+    def _shard_plan(self, info: Mapping[str, Any]) -> Tuple[List[Tuple[int, int]], float]:
+        """The shards to open and the pause between two starts (qq-official.md §3.1, §3.8).
+
+        Raises:
+            GatewayFatal: more shards than the sessions left for today.
+        """
+        if self.shards is None:
+            return [self.shard], 0.0
+        limit = info.get("session_start_limit")
+        limit = limit if isinstance(limit, Mapping) else {}
+        if self.shards == "auto":
+            recommended = info.get("shards")
+            count = recommended if isinstance(recommended, int) and not isinstance(recommended, bool) else 1
+            count = max(1, count)
+        else:
+            count = int(self.shards)
+        remaining = limit.get("remaining")
+        if isinstance(remaining, int) and not isinstance(remaining, bool) and remaining < count:
+            raise GatewayFatal(f"{count} shards need {count} gateway sessions, and only {remaining} are left "
+                               f"today (session_start_limit; it resets in {limit.get('reset_after')} ms)")
+        if self.shard_interval is not None:
+            interval = self.shard_interval
+        else:
+            concurrency = limit.get("max_concurrency")
+            per = concurrency if isinstance(concurrency, int) and concurrency > 0 else 1
+            interval = max(1.0, round(5.0 / per))  # max_concurrency starts per 5 s
+        return [(i, count) for i in range(count)], interval
+
     def _gateway_main(self) -> None:
         try:
-            url = self._gateway_url()
+            info = self._gateway_info()
+            shards, interval = self._shard_plan(info)
         except BotStopped:
             return
         except AuthenticationError as exc:
             self._supervisor.fail(exc)
             return
-        session = GatewaySession(intents=self.intents, shard=self.shard, backoff_steps=self.reconnect_steps,
+        url = str(info["url"])
+        if len(shards) > 1:
+            log.info("gateway: %d shards, one connection each, started %.1fs apart", len(shards), interval)
+        for n, shard in enumerate(shards):
+            if n and self._supervisor.stopping.wait(interval):
+                return
+            if self._supervisor.stopping.is_set():
+                return
+            client = self._shard_client(url, shard)
+            tag = "" if shard[1] == 1 and shard[0] == 0 else f"-{shard[0]}"
+            self._supervisor.spawn(
+                f"official-gateway-watchdog{tag}",
+                Periodic(client.watchdog, client.watchdog_period, self._supervisor.stopping),
+            )
+            if n == len(shards) - 1:
+                client.run()  # the last shard on this thread
+            else:
+                self._supervisor.spawn(f"official-gateway{tag}", client.run)
+
+    def _shard_client(self, url: str, shard: Tuple[int, int]) -> WsClient:
+        """One shard's session, codec and reconnecting WebSocket client."""
+        session = GatewaySession(intents=self.intents, shard=shard, backoff_steps=self.reconnect_steps,
                                  storm_delay=self.storm_delay)
-        self._session = session
         codec = GatewayCodec(session, token=self._tokens.token, on_ready=self._on_ready,
                              on_token_rejected=self._tokens.invalidate)
+        holder: List[WsClient] = []
         client = WsClient(
             url,
             codec=codec,
             liveness=GatewayLiveness(codec, grace=self.heartbeat_grace, event_grace=max(4.0, self.heartbeat_grace)),
-            backoff=GatewayBackoff(codec, steps=self.reconnect_steps),
+            backoff=GatewayBackoff(codec, steps=self.reconnect_steps,
+                                   refetch=lambda: self._refetch_gateway_url(holder[0])),
             on_event=self._on_dispatch,
             on_open=lambda c: None,
             on_close=lambda c, reason: self._mark_disconnected(reason),
@@ -416,13 +569,13 @@ class OfficialBot(BotBase):
                 else None
             ),
         )
-        self._ws = client
-        if self._supervisor.stopping.is_set():
-            return
-        self._supervisor.spawn(
-            "official-gateway-watchdog", Periodic(client.watchdog, client.watchdog_period, self._supervisor.stopping)
-        )
-        client.run()
+        holder.append(client)
+        with self._shards_lock:
+            self._shard_clients.append(client)
+            if self._ws is None:
+                self._ws = client
+                self._session = session
+        return client
 
     def _on_ready(self, user: Dict[str, Any], resumed: bool) -> None:
         log.info("gateway %s as %s", "resumed" if resumed else "ready", user.get("username") or user.get("id"))
@@ -431,7 +584,19 @@ class OfficialBot(BotBase):
     # ------------------------------------------------------------------ inbound
 
     def _event_from(self, obj: Dict[str, Any]) -> Event:
-        return Event.from_payload(obj, bot=self)
+        """A dispatch taken over from a dead process, or run by a queue worker: its
+        message is noted in the reply ledger here too (``event.reply()`` is passive)."""
+        event = Event.from_payload(obj, bot=self)
+        self._note_inbound(event)
+        return event
+
+    def _note_inbound(self, event: Event) -> None:
+        scene = MESSAGE_SCENES.get(event.type)
+        if scene is not None and event.message_id:
+            self._ledger.received(event.message_id, scene)
+        elif event.type in _REPLYABLE_EVENTS and event.event_id:
+            kind = _REPLYABLE_EVENTS[event.type] or ("group" if event.get("group_openid") else "c2c")
+            self._ledger.received(event.event_id, kind)
 
     def _raw_event(self, event: Any) -> Dict[str, Any]:
         return {"op": 0, "t": event.type, "id": event.event_id, "s": event.seq, "d": dict(event)}
@@ -442,17 +607,12 @@ class OfficialBot(BotBase):
         With a ``store``, the dispatch is claimed across processes first: the
         process that claims it handles it (see docs/deployment.md).
         """
-        admitted, claim = self._admit(frame, _NOT_SEEN)
+        admitted, claim = self._admit(frame, self._dedupe)
         if not admitted:
             return
         event = Event.from_payload(frame, bot=self)
         self._count("events")
-        scene = MESSAGE_SCENES.get(event.type)
-        if scene is not None and event.message_id:
-            self._ledger.received(event.message_id, scene)
-        elif event.type in _REPLYABLE_EVENTS and event.event_id:
-            kind = _REPLYABLE_EVENTS[event.type] or ("group" if event.get("group_openid") else "c2c")
-            self._ledger.received(event.event_id, kind)
+        self._note_inbound(event)
         if event.type == "INTERACTION_CREATE" and event.get("id"):
             self._dispatcher.submit_job(self._ack_interaction, str(event["id"]))
         self._submit(event, claim)
@@ -474,17 +634,9 @@ class OfficialBot(BotBase):
         if op != 0:
             return {"op": 12, "d": 0}
         self._count("webhook_events")
-        key = None
-        if isinstance(d, dict) and d.get("id") not in (None, ""):
-            key = f"{obj.get('t')}:{d['id']}"
-        elif isinstance(obj.get("id"), str):
-            key = obj["id"]
-        with self._webhook_lock:  # one listener thread per connection
-            duplicate = key is not None and self._webhook_seen.seen(key)
-        if not duplicate:
-            if not self._connected:
-                self._mark_connected(None)
-            self._on_dispatch(obj)
+        if not self._connected:
+            self._mark_connected(None)
+        self._on_dispatch(obj)  # repeats dropped there, as on the gateway
         return {"op": 12, "d": 0}
 
     def _ack_interaction(self, interaction_id: str) -> None:
@@ -523,60 +675,30 @@ class OfficialBot(BotBase):
         if self._supervisor.stopping.wait(max(0.0, seconds)):
             raise BotStopped(f"{what}: the bot is stopping")
 
-    def _post(self, path: str, body: Dict[str, Any], *, passive: bool) -> Tuple[Answer, int, bool]:
-        """POST one logical message, retrying it as is (same ``msg_seq``) where safe.
+    def _attempt(self, action: str, params: Dict[str, Any], timeout: float) -> Dict[str, Any]:
+        """One POST of one message (the pipeline's ``call``): the answer's body, or the
+        typed error of a refusal; the transport's errors as raised."""
+        path = self._path(SCENE_OF[action], params["target"])
+        answer = self._api("POST", path, params["body"], timeout=timeout)
+        if answer.ok:
+            return answer.body
+        if answer.kind is Kind.AUDIT:
+            # 201/202, 304023/304024: accepted and held for review; it is delivered (or
+            # not) when the review ends (MESSAGE_AUDIT_PASS / _REJECT). Never resent.
+            audit = audit_id_of(answer.body)
+            log.info("POST %s: held for audit (%s %s, audit id %s)", path, answer.code, answer.message, audit)
+            self._count("pending_audit")
+            return {"pending_audit": True, "audit_id": audit, "code": answer.code, "message": answer.message}
+        raise error_for(answer, f"POST {path}")
 
-        Returns (answer, attempts, delivered_by_duplicate). Raises the typed error
-        of a refusal, or what the transport raised when retrying is not safe.
+    def _post(self, scene: str, target: str, body: Dict[str, Any]) -> Receipt:
+        """POST one logical message through the send pipeline: repeated as is (the same
+        ``msg_seq``) where that is safe, paced, a 40054005 on a repeat = delivered.
+
+        Raises the typed error of a refusal, :class:`~qqreliable.SendUnconfirmed` when an
+        unknown outcome could not be settled, RateLimited beyond the pacing's wait.
         """
-        name = f"POST {path}"
-        attempts = 0
-        delay = self.retry_backoff
-        while True:
-            attempts += 1
-            try:
-                answer = self._api("POST", path, body)
-            except ConnectFailed as exc:
-                if attempts >= self.send_attempts:
-                    raise
-                log.warning("%s: not sent (%s); retrying", name, exc)
-            except (ApiTimeout, ResponseLost) as exc:
-                # May have run. Passive: the same msg_seq makes a retry safe (40054005 = delivered).
-                if not passive:
-                    raise SendUnconfirmed(
-                        f"{name}: no answer ({exc}); a proactive message has no msg_seq protection, so it "
-                        "was not resent", action=name, params=body, attempts=attempts, cause=exc) from exc
-                if attempts >= self.send_attempts:
-                    raise SendUnconfirmed(f"{name}: no answer after {attempts} tries ({exc})", action=name,
-                                          params=body, attempts=attempts, cause=exc) from exc
-                log.warning("%s: outcome unknown (%s); retrying with the same msg_seq", name, exc)
-            else:
-                if answer.kind is Kind.OK:
-                    return answer, attempts, False
-                if answer.kind is Kind.DUPLICATE and attempts > 1:
-                    self._count("duplicates_as_delivered")
-                    return answer, attempts, True  # an earlier try of this very message got through
-                if answer.kind is Kind.RETRY and attempts < self.send_attempts:
-                    wait = answer.retry_after if answer.retry_after is not None else delay
-                    log.warning("%s: %s %s, not run; retrying in %.1fs", name, answer.status, answer.message, wait)
-                    self._count("retries")
-                    self._wait(min(wait, 30.0), name)
-                    delay = min(30.0, delay * 2)
-                    continue
-                if answer.kind is Kind.UNKNOWN:
-                    if not passive:
-                        raise SendUnconfirmed(f"{name}: HTTP {answer.status}, the message may or may not be "
-                                              "delivered; not resent (proactive)", action=name, params=body,
-                                              attempts=attempts, cause=error_for(answer, name))
-                    if attempts >= self.send_attempts:
-                        raise SendUnconfirmed(f"{name}: HTTP {answer.status} after {attempts} tries", action=name,
-                                              params=body, attempts=attempts, cause=error_for(answer, name))
-                    log.warning("%s: HTTP %s, outcome unknown; retrying with the same msg_seq", name, answer.status)
-                else:
-                    raise error_for(answer, name)
-            self._count("retries")
-            self._wait(delay, name)
-            delay = min(30.0, delay * 2)
+        return self._sends.send(action_for(scene), {"target": target, "body": body}, self.api_timeout)
 
     # ------------------------------------------------------------------ sends
 
@@ -593,7 +715,7 @@ class OfficialBot(BotBase):
         raise ValueError(f"unknown scene {scene!r}")
 
     def _send_body(self, scene: str, target: str, body: Dict[str, Any], anchor: Tuple[Optional[str], Optional[str]],
-                   ) -> Tuple[Answer, int, bool, ReplySlot]:
+                   ) -> Receipt:
         """Send one message body with a slot of its own; past the window or budget go
         proactive once (where allowed) or raise the typed error."""
         msg_id, event_id = anchor
@@ -601,19 +723,18 @@ class OfficialBot(BotBase):
         if (msg_id or event_id) and not slot.passive:
             self._count("went_proactive")
         try:
-            answer, attempts, dup = self._post(self._path(scene, target), dict(body, **slot.fields()),
-                                               passive=slot.passive)
+            receipt = self._post(scene, target, dict(body, **slot.fields()))
         except OfficialApiError as exc:
             if slot.passive and exc.kind in (Kind.WINDOW, Kind.BUDGET):
                 self._ledger.mark(msg_id or event_id or "", "budget" if exc.kind is Kind.BUDGET else "window")
                 retry = self._ledger.proactive_slot(scene, "budget" if exc.kind is Kind.BUDGET else "window",
                                                     msg_id or event_id)
                 self._count("went_proactive")
-                answer, attempts, dup = self._post(self._path(scene, target), dict(body, **retry.fields()),
-                                                   passive=False)
-                return answer, attempts + 1, dup, retry
+                again = self._post(scene, target, dict(body, **retry.fields()))
+                return Receipt(again, attempts=again.attempts + 1, verified=again.verified,
+                               message_id=again.message_id)
             raise
-        return answer, attempts, dup, slot
+        return receipt
 
     def _send_message(self, scene: str, target: str, message: Any, *, msg_id: Optional[str] = None,
                       event_id: Optional[str] = None) -> OfficialReceipt:
@@ -626,17 +747,25 @@ class OfficialBot(BotBase):
         ids: List[str] = []
         total = 0
         verified = False
+        audits: List[str] = []
+        held = False
         for part in parts:
-            for answer, attempts, dup in self._send_part(scene, target, part, (msg_id, event_id)):
-                total += attempts
-                verified = verified or dup
-                if answer.message_id:
-                    ids.append(answer.message_id)
+            for receipt in self._send_part(scene, target, part, (msg_id, event_id)):
+                total += receipt.attempts
+                verified = verified or receipt.verified
+                if receipt.message_id:
+                    ids.append(str(receipt.message_id))
+                if receipt.get("pending_audit"):
+                    held = True
+                    if receipt.get("audit_id"):
+                        audits.append(str(receipt["audit_id"]))
         data: Dict[str, Any] = {"message_id": ids[0] if ids else None, "message_ids": ids}
+        if held:
+            data.update(pending_audit=True, audit_id=audits[0] if audits else None, audit_ids=audits)
         return OfficialReceipt(data, attempts=total, verified=verified)
 
     def _send_part(self, scene: str, target: str, part: Part,
-                   anchor: Tuple[Optional[str], Optional[str]]) -> List[Tuple[Answer, int, bool]]:
+                   anchor: Tuple[Optional[str], Optional[str]]) -> List[Receipt]:
         if part.kind == "media":
             assert part.segment is not None
             return [self._send_media(scene, target, part.segment, anchor)]
@@ -648,9 +777,9 @@ class OfficialBot(BotBase):
             else:
                 body = text_body(text, markdown=markdown)
             try:
-                answer, attempts, dup, _ = self._send_body(scene, target, body, anchor)
+                receipt = self._send_body(scene, target, body, anchor)
                 self._count("sent")
-                return [(answer, attempts, dup)]
+                return [receipt]
             except OfficialApiError as exc:
                 if exc.kind is Kind.MARKDOWN_REFUSED and markdown:
                     log.info("markdown refused (%s); sending plain text from now on", exc)
@@ -660,37 +789,43 @@ class OfficialBot(BotBase):
                     continue
                 if exc.kind is Kind.TOO_LONG and len(text.encode("utf-8")) > 200:
                     half = max(100, len(text.encode("utf-8")) // 2)
-                    out: List[Tuple[Answer, int, bool]] = []
+                    out: List[Receipt] = []
                     for piece in split_text(text, half):
                         out.extend(self._send_part(scene, target, Part("text", piece), anchor))
                     return out
                 raise
 
     def _send_media(self, scene: str, target: str, segment: MessageSegment,
-                    anchor: Tuple[Optional[str], Optional[str]]) -> Tuple[Answer, int, bool]:
+                    anchor: Tuple[Optional[str], Optional[str]]) -> Receipt:
         if scene in ("guild", "direct"):
             url = str(segment.data.get("url") or segment.data.get("file") or "")
             if segment.type != "image" or not url.startswith(("http://", "https://")):
                 raise ValueError("guild channels and DMs take images by http(s) URL only")
-            answer, attempts, dup, _ = self._send_body(scene, target, guild_body(image=url), anchor)
-            return answer, attempts, dup
+            return self._send_body(scene, target, guild_body(image=url), anchor)
         file_info = self._upload(scene, target, segment)
         caption = str(segment.data.get("caption") or "")
-        answer, attempts, dup, _ = self._send_body(scene, target, media_body(file_info, caption), anchor)
+        receipt = self._send_body(scene, target, media_body(file_info, caption), anchor)
         self._count("sent")
-        return answer, attempts, dup
+        return receipt
 
     def _upload(self, scene: str, target: str, segment: MessageSegment) -> str:
         """``file_info`` for a media segment, uploaded once per (content, scope, type) until its ttl."""
         file_type = FILE_TYPES[segment.type]
         source = str(segment.data.get("url") or segment.data.get("file") or "")
         body: Dict[str, Any] = {"file_type": file_type, "srv_send_msg": False}
-        if source.startswith(("http://", "https://")):
+        voice = segment.type == "record"
+        if source.startswith(("http://", "https://")) and not (voice and not _silk_url(source)):
             body["url"] = source
             digest = hashlib.sha256(source.encode("utf-8")).hexdigest()
             timeout = self.large_upload_timeout  # the platform downloads it before it answers
         else:
-            data = _media_bytes(source)
+            if voice and source.startswith(("http://", "https://")):
+                # A voice URL that does not say SILK: fetched here, checked, converted or refused.
+                data = self._media.fetch("record", source, self.large_upload_timeout).data
+            else:
+                data = _media_bytes(source)
+            if voice:
+                data = to_silk(data)  # VoiceNotSilk: nothing uploaded
             digest = hashlib.sha256(data).hexdigest()
             timeout = self.large_upload_timeout if len(data) > 10 * 1024 * 1024 else self.upload_timeout
             if len(data) > self.chunked_upload_threshold:
@@ -892,10 +1027,13 @@ class OfficialBot(BotBase):
             if not slot.passive:
                 raise ReplyWindowClosed(f"stream reply to {msg_id}", message="the reply window closed mid-stream",
                                         kind=Kind.WINDOW, sent=False)
-            answer, n, dup = self._post(self._path(scene, target), dict(body, **slot.fields()), passive=True)
-            attempts[0] += n
-            verified[0] = verified[0] or dup
-            return answer.body
+            receipt = self._post(scene, target, dict(body, **slot.fields()))
+            attempts[0] += receipt.attempts
+            verified[0] = verified[0] or receipt.verified
+            answer = dict(receipt)
+            if receipt.message_id is not None:
+                answer.setdefault("id", receipt.message_id)
+            return answer
 
         def post_once(message: Message) -> Any:
             receipt = self._send_message(scene, target, message, msg_id=msg_id)
@@ -916,6 +1054,11 @@ class OfficialBot(BotBase):
             self.markdown = False
         return OfficialReceipt({"message_id": result.message_id, "message_ids": result.message_ids,
                                 "chunks": result.chunks}, attempts=attempts[0], verified=verified[0])
+
+
+def _silk_url(url: str) -> bool:
+    """A voice URL whose path names a SILK file (passed to the platform as is)."""
+    return unquote(urlsplit(url).path).lower().endswith((".silk", ".slk"))
 
 
 def _media_bytes(source: str) -> bytes:
@@ -973,23 +1116,3 @@ class _AttachmentsOnly:
 
     def rewrite_media(self, action: str, params: Dict[str, Any], visit: Any, text: Any) -> Dict[str, Any]:
         return params
-
-
-class _NotSeen:
-    """Without a store the gateway and the webhook already dropped repeats."""
-
-    @staticmethod
-    def seen(obj: Any) -> bool:
-        return False
-
-
-_NOT_SEEN = _NotSeen()
-
-
-def _dispatch_key(frame: Mapping[str, Any]) -> Optional[Tuple[Any, ...]]:
-    """A dispatch's identity across processes: its type and id (None: handled by each)."""
-    d = frame.get("d")
-    ident = frame.get("id") or (d.get("id") if isinstance(d, Mapping) else None)
-    if not ident:
-        return None
-    return ("official", str(frame.get("t") or ""), str(ident))

@@ -58,6 +58,8 @@ class GatewayCodec(FrameCodec):
         self._lock = threading.Lock()
         self._decided: Optional[CloseAction] = None
         self.next_delay: Optional[float] = None
+        #: The close policy asked for ``/gateway/bot`` to be read again (4011).
+        self.refetch_due = False
 
     def opened(self) -> None:
         with self._lock:
@@ -119,6 +121,8 @@ class GatewayCodec(FrameCodec):
             action, delay = self.session.closed(code, decided)  # raises GatewayFatal
         if action.refresh_token or code == 4004:
             self._on_token_rejected()
+        if action.refetch_gateway:
+            self.refetch_due = True
         log.info("gateway connection ended (%s): %s next, in %.1fs", action.reason, action.action, delay)
         self.next_delay = delay
 
@@ -142,17 +146,32 @@ class GatewayBackoff:
     """The reconnect wait: what the close policy decided, else the step schedule.
 
     ``healthy_after``: a connection that lived this long resets the failure count.
+    ``refetch``: reads ``/gateway/bot`` again and points the transport at its ``url``
+    (blocking, on the connection's own thread between two connections); called when the
+    close policy asks for it (4011), and before every reconnect once two attempts in a
+    row failed (a connect, an Identify or a Resume): the URL or the session may be stale,
+    so each further attempt starts from a current URL, as Tencent's own SDK does (§10).
     """
 
     def __init__(self, codec: GatewayCodec, *, steps: Any = BACKOFF_STEPS, healthy_after: float = 30.0,
-                 max_attempts: Optional[int] = None, rand: Callable[[], float] = random.random) -> None:
+                 max_attempts: Optional[int] = None, rand: Callable[[], float] = random.random,
+                 refetch: Optional[Callable[[], None]] = None) -> None:
         self._codec = codec
         self.steps = tuple(steps) or BACKOFF_STEPS
         self.healthy_after = healthy_after
         self.max_attempts = max_attempts
         self._rand = rand
+        self._refetch = refetch
+        self.refetches = 0
 
     def delay(self, failures: int) -> float:
+        if self._refetch is not None and (self._codec.refetch_due or failures >= 2):
+            self._codec.refetch_due = False
+            self.refetches += 1
+            try:
+                self._refetch()
+            except Exception:  # a failed refetch keeps the old URL; the next attempt tries again
+                log.warning("could not read /gateway/bot again; keeping the current URL", exc_info=True)
         decided = self._codec.next_delay
         if decided is not None:
             self._codec.next_delay = None

@@ -51,6 +51,7 @@ __all__ = [
     "MarkdownRefused",
     "MediaUploadFailed",
     "error_for",
+    "audit_id_of",
     "STREAM_NEWLINE_TEXT",
     "MSG_ID_EXPIRED_TEXT",
 ]
@@ -340,3 +341,16 @@ def error_for(answer: Answer, action: str) -> OfficialApiError:
         retry_after=answer.retry_after,
         response=answer.body,
     )
+
+
+def audit_id_of(body: Any) -> Optional[str]:
+    """The audit id of a message held for review (``data.message_audit.audit_id``, or
+    ``message_audit.audit_id`` at the top), else None. Never raises."""
+    if not isinstance(body, Mapping):
+        return None
+    for holder in (body.get("data"), body):
+        if isinstance(holder, Mapping):
+            audit = holder.get("message_audit")
+            if isinstance(audit, Mapping) and audit.get("audit_id") not in (None, ""):
+                return str(audit["audit_id"])
+    return None

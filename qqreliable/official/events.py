@@ -26,7 +26,7 @@ gateway intents from the keys registered. Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Tuple
 
 from ..exceptions import ApiNotAvailable
 from ..message import Message
@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "Event",
+    "event_key",
     "event_name",
     "handler_key",
     "intents_for",
@@ -136,6 +137,21 @@ def event_name(t: str) -> str:
     if t in ("READY", "RESUMED"):
         return f"meta.{t}"
     return f"event.{t}"
+
+
+def event_key(frame: Mapping[str, Any]) -> Optional[Tuple[str, str, str]]:
+    """A dispatch's identity, the same for a repeated push and across processes:
+    ``("official", t, d.id)`` (the message id; the platform may push a message twice,
+    §5.1), else ``("official", t, envelope id)`` (lifecycle events, webhook
+    re-deliveries); None for frames without either (handled every time). Never raises."""
+    t = frame.get("t")
+    d = frame.get("d")
+    ident = d.get("id") if isinstance(d, Mapping) else None
+    if ident in (None, ""):
+        ident = frame.get("id")
+    if ident in (None, "") or isinstance(ident, (dict, list)):
+        return None
+    return ("official", str(t or ""), str(ident))
 
 
 def handler_key(name: str) -> str:

@@ -14,7 +14,7 @@ with the token refreshed on 4004, 60 s on 4008, Identify after a resume was
 refused or failed three times, and fatal codes raised from ``run()``.
 
 :class:`GatewaySession` holds what lives across connections (``session_id``,
-``s``, the duplicate window, the backoff); the caller owns the socket and calls
+``s``, the backoff); the caller owns the socket and calls
 :meth:`~GatewaySession.opened`, :meth:`~GatewaySession.receive`,
 :meth:`~GatewaySession.heartbeat`, :meth:`~GatewaySession.stale` and
 :meth:`~GatewaySession.closed`. Pure: an injected clock and random source.
@@ -22,7 +22,6 @@ refused or failed three times, and fatal codes raised from ``run()``.
 
 from __future__ import annotations
 
-import collections
 import logging
 import random
 import time
@@ -133,8 +132,6 @@ class GatewaySession:
         ack_factor: a heartbeat unanswered for this many intervals kills the link.
         silence_factor: no frame at all for this many intervals kills the link.
         hello_timeout: seconds to wait for Hello after the socket opened.
-        dedupe_ttl: seconds a dispatch id is remembered (duplicate pushes dropped).
-        dedupe_size: dispatch ids remembered at most.
         properties: Identify's ``properties``.
         backoff_steps: seconds between failed reconnects (the last repeats), jittered ±25 %.
         storm_delay: the wait after three connections closed within 5 s of opening.
@@ -150,8 +147,6 @@ class GatewaySession:
         ack_factor: float = 1.5,
         silence_factor: float = 2.0,
         hello_timeout: float = 10.0,
-        dedupe_ttl: float = 3600.0,
-        dedupe_size: int = 20_000,
         properties: Optional[Dict[str, str]] = None,
         backoff_steps: Tuple[float, ...] = BACKOFF_STEPS,
         storm_delay: float = 60.0,
@@ -163,20 +158,16 @@ class GatewaySession:
         self.ack_factor = ack_factor
         self.silence_factor = silence_factor
         self.hello_timeout = hello_timeout
-        self.dedupe_ttl = dedupe_ttl
-        self.dedupe_size = dedupe_size
         self.properties = properties or {"$os": "linux", "$browser": "qqreliable", "$device": "qqreliable"}
         self.backoff_steps = tuple(backoff_steps) or BACKOFF_STEPS
         self.storm_delay = storm_delay
         self.session_id: Optional[str] = None
         self.seq: Optional[int] = None
         self.bot_user: Dict[str, Any] = {}
-        self._seen: "collections.OrderedDict[str, float]" = collections.OrderedDict()
         self.failures = 0  # consecutive connections that did not reach READY/RESUMED
         self._resume_failures = 0
         self._auth_failures = 0
         self._quick_closes: List[float] = []
-        self.duplicates = 0
         self._reset_connection()
 
     def _reset_connection(self) -> None:
@@ -269,28 +260,9 @@ class GatewaySession:
         if t == "RESUMED":
             self._healthy()
             return [("resumed", d)]
-        key = None
-        if isinstance(d, dict) and d.get("id") not in (None, ""):
-            key = f"{t}:{d['id']}"
-        elif isinstance(frame.get("id"), str) and frame["id"]:
-            key = frame["id"]
-        if key is not None and self._duplicate(key, now):
-            self.duplicates += 1
-            log.debug("duplicate dispatch %s dropped", key)
-            return []
+        # Repeated pushes are dropped by the bot's shared Deduper (or, with a store,
+        # the fleet's event claims): one window for the gateway and the webhook.
         return [("dispatch", frame)]
-
-    def _duplicate(self, key: str, now: float) -> bool:
-        seen = self._seen
-        while seen:
-            oldest_key, at = next(iter(seen.items()))
-            if now - at <= self.dedupe_ttl and len(seen) <= self.dedupe_size:
-                break
-            seen.popitem(last=False)
-        if key in seen:
-            return True
-        seen[key] = now
-        return False
 
     def _healthy(self) -> None:
         self.ready = True
@@ -332,13 +304,6 @@ class GatewaySession:
         if waited > self.ack_factor * self.interval:
             return f"no heartbeat ACK within {self.ack_factor * self.interval:.1f}s"
         return None
-
-    def seen(self, key: str) -> bool:
-        """True when the dispatch ``key`` was seen within the window (drop it); records it."""
-        if self._duplicate(key, self._clock()):
-            self.duplicates += 1
-            return True
-        return False
 
     def heartbeat(self) -> Optional[Dict[str, Any]]:
         """The heartbeat frame when one is due now, else None."""

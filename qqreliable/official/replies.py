@@ -12,7 +12,15 @@ end) and fewer than 5 replies used it (§6.3). Past either, :meth:`ReplyLedger.p
 turns the reply proactive where the scene allows it, or raises a typed error
 with nothing sent: never a loop on 22009 / 40034024.
 
-Pure: an injected clock; a lock for thread safety, no threads.
+The counters live behind the :class:`~qqreliable.reliability.store.Store`
+interface, namespaced per app (``reply:<app_id>:<msg_id>:seq`` / ``:used`` /
+``:dead`` / ``:at``) and expiring a minute after the message's window: a
+:class:`~qqreliable.reliability.store.MemoryStore` of its own by default, the
+bot's shared store with ``store="redis://..."`` -- then two processes replying to
+one message never reuse a ``msg_seq`` nor spend more than its 5 replies, and a
+process that did not receive the message still knows its age.
+
+Pure: injected clocks; the store's and one lock's thread safety, no threads.
 """
 
 from __future__ import annotations
@@ -22,8 +30,9 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Collection, Dict, Optional
+from typing import Callable, Collection, Dict, Optional, Tuple
 
+from ..reliability.store import MemoryStore, Store
 from .codes import Kind, ReplyBudgetSpent, ReplyWindowClosed
 
 __all__ = ["ReplyLedger", "ReplySlot", "WINDOWS", "SCENES", "MAX_SEQ"]
@@ -63,13 +72,11 @@ class ReplySlot:
 
 
 class _Entry:
-    __slots__ = ("scene", "received", "next_seq", "used", "dead")
+    __slots__ = ("scene", "received", "dead")
 
     def __init__(self, scene: str, received: float) -> None:
         self.scene = scene
-        self.received = received
-        self.next_seq = 1
-        self.used = 0
+        self.received = received  # on this process's monotonic clock
         self.dead = ""  # "window" / "budget" once the platform said so
 
 
@@ -78,25 +85,33 @@ class ReplyLedger:
 
     Args:
         clock: a monotonic clock.
+        wall: the wall clock (ages shared between processes are in epoch seconds).
         windows: passive windows per scene (seconds).
         margin: stop replying passively this many seconds before the window ends.
         budget: replies per inbound message.
         proactive: scenes where a reply may turn proactive when it can no longer
             be passive.
-        size: inbound messages remembered at most (oldest forgotten first).
+        size: inbound messages remembered locally at most (oldest forgotten first).
+        store: where ``msg_seq`` counters, budgets and refusals live (default: a
+            :class:`~qqreliable.reliability.store.MemoryStore` of its own).
+        app_id: the namespace of the keys (one bot app).
     """
 
     def __init__(
         self,
         *,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
         windows: Optional[Dict[str, float]] = None,
         margin: float = 20.0,
         budget: int = 5,
         proactive: Collection[str] = ("c2c", "group"),
         size: int = 50_000,
+        store: Optional[Store] = None,
+        app_id: str = "",
     ) -> None:
         self._clock = clock
+        self._wall = wall
         self.windows = dict(WINDOWS)
         self.windows.update(windows or {})
         self.margin = margin
@@ -106,40 +121,71 @@ class ReplyLedger:
         self._lock = threading.Lock()
         self._entries: "collections.OrderedDict[str, _Entry]" = collections.OrderedDict()
         self._proactive_seq = itertools.count(1)
-        self._store: Any = None
-        self._prefix = ""
+        self._store: Store = store if store is not None else MemoryStore(clock=clock)
+        self._prefix = f"reply:{app_id}"
 
-    def share(self, store: Any, app_id: str) -> None:
-        """Several processes reply for ``app_id``: allocate ``msg_seq`` and count the reply
-        budget in ``store`` (a :class:`~qqreliable.reliability.store.Store`), so two
+    def share(self, store: Store, app_id: str) -> None:
+        """Several processes reply for ``app_id``: keep ``msg_seq``, the reply budget and
+        the refusals in ``store`` (a :class:`~qqreliable.reliability.store.Store`), so two
         processes replying to one message never reuse a ``msg_seq`` nor overspend."""
         self._store = store
         self._prefix = f"reply:{app_id}"
+
+    def _key(self, anchor: str, what: str) -> str:
+        return f"{self._prefix}:{anchor}:{what}"
+
+    def _ttl(self, scene: str) -> float:
+        return self.windows.get(scene, max(self.windows.values())) + 60.0
 
     # ------------------------------------------------------------------ inbound
 
     def received(self, msg_id: str, scene: str, *, age: float = 0.0) -> None:
         """Note an inbound message (call before its handlers run). ``age``: seconds it
-        already waited (a webhook or replay delay)."""
+        already waited (a webhook or replay delay). When another process noted it
+        first (a queue worker, a takeover), its arrival time wins: the window counts
+        from when the message reached the fleet, not from when this process saw it.
+        Blocks on the store (one write, and a read when another process was first)."""
         if scene not in self.windows:
             raise ValueError(f"unknown scene {scene!r}; one of {SCENES}")
-        now = self._clock()
         with self._lock:
             if msg_id in self._entries:
                 return
-            self._entries[msg_id] = _Entry(scene, now - max(0.0, age))
+        now = self._clock()
+        received = now - max(0.0, age)
+        key = self._key(msg_id, "at")
+        if not self._store.claim(key, f"{scene} {self._wall() - max(0.0, age):.3f}", self._ttl(scene)):
+            scene, received = self._shared_arrival(key, scene, received)
+        with self._lock:
+            self._entries.setdefault(msg_id, _Entry(scene, received))
             horizon = now - max(self.windows.values()) - 60.0
             while self._entries and (
                 len(self._entries) > self.size or next(iter(self._entries.values())).received < horizon
             ):
                 self._entries.popitem(last=False)
 
+    def _shared_arrival(self, key: str, scene: str, received: float) -> Tuple[str, float]:
+        """(scene, arrival on this process's clock) as the store has them; the given
+        values when the store has none or cannot be read."""
+        seen = self._store.get(key)
+        if not seen:
+            return scene, received
+        try:
+            shared_scene, at = seen.split(" ", 1)
+            arrived = self._clock() - max(0.0, self._wall() - float(at))
+        except ValueError:
+            return scene, received  # unreadable: assume fresh
+        return (shared_scene if shared_scene in self.windows else scene), min(received, arrived)
+
     def _entry(self, msg_id: str, scene: str) -> _Entry:
-        entry = self._entries.get(msg_id)
-        if entry is None:
-            # Not seen (another process received it, or it was forgotten): assume fresh.
-            entry = self._entries[msg_id] = _Entry(scene, self._clock())
-        return entry
+        """The local entry; for a message another process received, its age from the store."""
+        with self._lock:
+            entry = self._entries.get(msg_id)
+        if entry is not None:
+            return entry
+        scene, received = self._shared_arrival(self._key(msg_id, "at"), scene, self._clock())
+        with self._lock:
+            # Seen elsewhere: aged as the store says; not seen anywhere (or forgotten): fresh.
+            return self._entries.setdefault(msg_id, _Entry(scene, received))
 
     def remaining(self, msg_id: str) -> float:
         """Seconds of passive window left (0 when closed or unknown)."""
@@ -156,6 +202,8 @@ class ReplyLedger:
     ) -> ReplySlot:
         """A slot for one new logical message replying to ``msg_id`` (or proactive when None).
 
+        Blocks on the store (up to three round trips). Thread-safe.
+
         Args:
             scene: "c2c", "group", "guild" or "direct".
             msg_id: the inbound message replied to; None sends proactively.
@@ -170,37 +218,17 @@ class ReplyLedger:
         anchor = msg_id or event_id
         if anchor is None:
             return ReplySlot(None, self._next_proactive(), False)
-        now = self._clock()
-        with self._lock:
-            entry = self._entry(anchor, scene)
-            reason = entry.dead
-            if not reason and now > entry.received + self.windows[entry.scene] - self.margin:
-                reason = "window"
-            if self._store is None:
-                if not reason and count and entry.used >= self.budget:
-                    reason = "budget"
-                if not reason:
-                    seq = entry.next_seq
-                    entry.next_seq = seq + 1 if seq < MAX_SEQ else 1
-                    if count:
-                        entry.used += 1
-                    return ReplySlot(msg_id, seq, True, event_id=event_id)
-            ttl = self.windows[entry.scene] + 60.0
-        if self._store is not None and not reason:
-            reason = self._shared_plan(anchor, count, ttl)
-            if not reason:
-                seq = (self._store.incr(f"{self._prefix}:{anchor}:seq", ttl) - 1) % MAX_SEQ + 1
-                return ReplySlot(msg_id, seq, True, event_id=event_id)
+        entry = self._entry(anchor, scene)
+        ttl = self._ttl(entry.scene)
+        reason = entry.dead or (self._store.get(self._key(anchor, "dead")) or "")
+        if not reason and self._clock() > entry.received + self.windows[entry.scene] - self.margin:
+            reason = "window"
+        if not reason and count and self._store.incr(self._key(anchor, "used"), ttl) > self.budget:
+            reason = "budget"
+        if not reason:
+            seq = (self._store.incr(self._key(anchor, "seq"), ttl) - 1) % MAX_SEQ + 1
+            return ReplySlot(msg_id, seq, True, event_id=event_id)
         return self.proactive_slot(scene, reason, anchor)
-
-    def _shared_plan(self, anchor: str, count: bool, ttl: float) -> str:
-        """With a store: the reason a passive reply is impossible ("" when it is possible)."""
-        dead = self._store.get(f"{self._prefix}:{anchor}:dead")
-        if dead:
-            return str(dead)
-        if count and self._store.incr(f"{self._prefix}:{anchor}:used", ttl) > self.budget:
-            return "budget"
-        return ""
 
     def proactive_slot(self, scene: str, reason: str, anchor: Optional[str] = None) -> ReplySlot:
         """The proactive fallback of a reply, or the typed error when ``scene`` allows none."""
@@ -221,25 +249,20 @@ class ReplyLedger:
 
     def mark(self, msg_id: str, reason: str) -> None:
         """The platform refused ``msg_id`` ("window": 40034024 / expired, "budget": 22009):
-        later replies skip the doomed passive attempt."""
+        later replies (in every process sharing the store) skip the doomed passive attempt."""
         with self._lock:
             entry = self._entries.get(msg_id)
             if entry is not None:
                 entry.dead = reason
-                ttl = self.windows[entry.scene] + 60.0
+                ttl = self._ttl(entry.scene)
             else:
                 ttl = max(self.windows.values()) + 60.0
-        if self._store is not None:
-            self._store.put(f"{self._prefix}:{msg_id}:dead", reason, ttl)
+        self._store.put(self._key(msg_id, "dead"), reason, ttl)
 
     def used(self, msg_id: str) -> int:
-        """Replies counted against ``msg_id`` so far."""
-        if self._store is not None:
-            value = self._store.get(f"{self._prefix}:{msg_id}:used")
-            return min(int(value), self.budget) if value else 0
-        with self._lock:
-            entry = self._entries.get(msg_id)
-            return entry.used if entry else 0
+        """Replies counted against ``msg_id`` so far (in every process sharing the store)."""
+        value = self._store.get(self._key(msg_id, "used"))
+        return min(int(value), self.budget) if value else 0
 
     def __len__(self) -> int:
         with self._lock:

@@ -18,6 +18,20 @@
 
 The dead fixed ``Bot {appid}.{token}`` credential is never built here.
 
+**One refresh for the fleet** (:meth:`TokenManager.share`, with a bot's ``store=``):
+the token is kept in the store under ``token:<app_id>`` with its remaining
+lifetime as the key's TTL. A process whose own copy is due looks there first and
+adopts a token another process fetched. When the shared one is due too, the
+process that takes the refresh lock (``SET NX PX`` with its identity, released by
+compare-and-delete) fetches and publishes; the others poll the store until the new
+token appears. A lock whose holder died expires after ``lock_ttl`` and the next
+process takes it; one still held after ``lock_ttl`` plus a fetch's ``timeout``
+is ignored and the waiter fetches by itself. A token the API refused (401 /
+11244) is deleted from the store only while it is still the shared one, so a
+fleet of refusals of one old token costs one refresh. While the store is
+unreachable it serves this process's own state (the store's degraded mode):
+each process fetches for itself, as without a store.
+
 The clock, the HTTP call and the wait are injected, so this is pure logic.
 Thread-safe.
 """
@@ -30,6 +44,7 @@ import time
 from typing import Any, Callable, Optional, Tuple, TypeVar
 
 from ..exceptions import AuthenticationError, BotStopped, NetworkError, ProtocolError
+from ..reliability.shared import process_owner
 from .codes import Kind, OfficialApiError, classify
 
 __all__ = ["TokenManager", "Fetch", "parse_expires_in"]
@@ -113,6 +128,32 @@ class TokenManager:
         self._failed_attempt = -1
         self.fetches = 0
         self.refreshes_forced = 0
+        self.adopted = 0  # tokens taken from the store (fetched by another process)
+        self.waits = 0  # times this process waited for another one's refresh
+        self._store: Any = None
+        self._key = ""
+        self._owner = ""
+        self._rejected: Optional[str] = None  # the last token the API refused
+        self.lock_ttl = max(5.0, timeout + 2.0)
+        self.poll = 0.1
+
+    def share(self, store: Any, *, owner: Optional[str] = None, lock_ttl: Optional[float] = None) -> None:
+        """Share the token with every process of this ``app_id`` using ``store`` (a
+        :class:`~qqreliable.reliability.store.Store`): one of them refreshes it for all.
+
+        Args:
+            store: the shared store (call before the first :meth:`token`).
+            owner: this process's identity in the refresh lock (default: host, pid, random).
+            lock_ttl: seconds the refresh lock lives: how long a dead refresher
+                delays the others (default: the fetch timeout + 2 s, at least 5 s).
+        """
+        self._store = store
+        self._key = f"token:{self.app_id}"
+        self._owner = owner or process_owner()
+        if lock_ttl is not None:
+            if lock_ttl <= 0:
+                raise ValueError("lock_ttl must be positive")
+            self.lock_ttl = float(lock_ttl)
 
     def __repr__(self) -> str:  # never the secret nor the token
         return f"TokenManager(app_id={self.app_id!r}, valid_for={self.valid_for():.0f}s)"
@@ -179,7 +220,7 @@ class TokenManager:
                         return self._token  # type: ignore[return-value]
                     raise self._error
         try:
-            token = self._refresh()
+            token = self._obtain()
         except BaseException as exc:
             with self._cond:
                 self._fetching = False
@@ -212,6 +253,9 @@ class TokenManager:
                 return
             if self._token is not None:
                 self.refreshes_forced += 1
+                # The shared copy is deleted by the next token() (a reader thread may
+                # call this: no store round trip here).
+                self._rejected = self._token
             self._token = None
             self._expires_at = 0.0
 
@@ -241,6 +285,77 @@ class TokenManager:
             ) from exc
 
     # ------------------------------------------------------------------ fetching
+
+    def _obtain(self) -> str:
+        """A new token: fetched here, or (shared) adopted from the store / another process."""
+        if self._store is None:
+            return self._refresh()
+        store = self._store
+        rejected = self._rejected
+        if rejected is not None:
+            store.release(self._key, rejected)  # only while it is still the shared one
+            store.release(self._key + ":fresh", rejected)
+            with self._cond:
+                if self._rejected == rejected:
+                    self._rejected = None
+        deadline: Optional[float] = None
+        while True:
+            adopted = self._adopt(rejected)
+            if adopted is not None:
+                return adopted
+            lock = self._key + ":lock"
+            if store.claim(lock, self._owner, self.lock_ttl):
+                try:
+                    adopted = self._adopt(rejected)  # published while we took the lock
+                    if adopted is not None:
+                        return adopted
+                    token = self._refresh()
+                    self._publish(token)
+                    return token
+                finally:
+                    store.release(lock, self._owner)
+            now = self._clock()
+            if deadline is None:
+                self.waits += 1
+                deadline = now + self.lock_ttl + self.timeout
+                log.info("access token: another process is refreshing it; waiting for its result")
+            elif now >= deadline:
+                log.warning(
+                    "access token: the process refreshing it published nothing in %.0fs; fetching it here",
+                    self.lock_ttl + self.timeout,
+                )
+                token = self._refresh()
+                self._publish(token)
+                return token
+            if self._wait(self.poll):
+                raise BotStopped("stopped while waiting for another process's access token")
+
+    def _adopt(self, rejected: Optional[str]) -> Optional[str]:
+        """The shared token when it is usable and not due (or fetched just now): cached here."""
+        found = self._store.peek(self._key)
+        if found is None:
+            return None
+        token, ttl = found
+        if not token or token == rejected or ttl <= 0:
+            return None
+        if ttl <= self.margin and self._store.get(self._key + ":fresh") != token:
+            return None  # due: refresh it (one process, under the lock)
+        now = self._clock()
+        with self._cond:
+            self._token = token
+            self._expires_at = now + min(ttl, 10 * 365 * 86400.0)
+            self._fetched_at = now  # in its last minute: not asked again before min_interval
+        self.adopted += 1
+        log.debug("access token for app %s taken from the store, valid for %.0fs", self.app_id, ttl)
+        return token
+
+    def _publish(self, token: str) -> None:
+        with self._cond:
+            ttl = self._expires_at - self._clock() if self._token == token else 0.0
+        if ttl > 0:
+            self._store.put(self._key, token, ttl)
+            # Fetched just now: in its last minute it is still the newest (no refetch loop).
+            self._store.put(self._key + ":fresh", token, min(self.min_interval, ttl))
 
     def _refresh(self) -> str:
         delay = self.backoff

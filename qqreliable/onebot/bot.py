@@ -47,6 +47,7 @@ from .http import HttpApi
 from ..transport.download import make_cancellable
 from ..transport.server import AccountRoute, Listener, ReverseWsServer, WebhookServer, parse_listen
 from ..transport.ws import WsClient
+from ..reliability.interfaces import as_int as _as_int
 
 if TYPE_CHECKING:
     from urllib3.util.retry import Retry
@@ -923,13 +924,6 @@ def _wire_params(params: Dict[str, Any]) -> Dict[str, Any]:
             continue
         wire[key] = to_wire(value) if key in _MESSAGE_PARAMS else value
     return wire
-
-
-def _as_int(value: Any) -> Optional[int]:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
 
 
 def _someone_elses_message(obj: Mapping[str, Any]) -> bool:

@@ -17,19 +17,11 @@ from typing import Any, Callable, Dict, Hashable, List, Mapping, Optional, Tuple
 
 from ..reliability.dedupe import digest
 from ..reliability.interfaces import Account, PastMessage, Sighting, Target
+from ..reliability.interfaces import as_int as _as_int
 
 __all__ = ["OneBotHistory", "chat_of", "event_key"]
 
 HistoryCall = Callable[[str, Optional[int], Dict[str, Any]], Any]
-
-
-def _as_int(value: Any) -> Optional[int]:
-    if type(value) is int:  # the usual case, on the reader thread for every message
-        return value
-    try:
-        return int(value) if value is not None and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        return None
 
 
 def chat_of(event: Mapping[str, Any]) -> Optional[Target]:

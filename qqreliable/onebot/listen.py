@@ -27,6 +27,7 @@ from ..transport.codec import FrameCodec
 from ..transport.server import ROLES
 from ..transport.wsserver import HandshakeError, RequestHead
 from .codec import OneBotCodec
+from ..reliability.interfaces import as_int as _as_int
 
 __all__ = ["check_token", "check_signature", "ReversePolicy", "WebhookPolicy"]
 
@@ -61,13 +62,6 @@ def check_signature(secret: Optional[str], body: bytes, header: Optional[str]) -
     expected = "sha1=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha1).hexdigest()
     given = header.strip().lower().encode("utf-8", "replace")
     return 0 if hmac.compare_digest(expected.encode("ascii"), given) else 403
-
-
-def _as_int(value: Any) -> Optional[int]:
-    try:
-        return int(value) if value not in (None, "") and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        return None
 
 
 class ReversePolicy:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
-from ..exceptions import ActionFailed, ApiNotAvailable, ApiTimeout, BotStopped, Error, NetworkError
+from ..exceptions import ActionFailed, Error
 from ..message import Message, MessageSegment
 from ..reliability.interfaces import (
     AccountSignal,
@@ -23,6 +23,7 @@ from ..reliability.interfaces import (
     clean_text,
     first_media_data,
     is_http_url,
+    transport_cause,
 )
 from ..reliability.media import MediaAttemptError
 from .outbound import clean_url, rewrite_media
@@ -95,13 +96,7 @@ def _cause(exc: BaseException) -> str:
         if exc.retcode in (1200, 200):  # NapCat/LLOneBot's catch-all: 1200 over WS, 200 over HTTP
             return "api_1200"
         return "api_failed"
-    if isinstance(exc, ApiTimeout):
-        return "api_timeout"
-    if isinstance(exc, (ApiNotAvailable, BotStopped)):
-        return "api_unavailable"
-    if isinstance(exc, NetworkError):
-        return "api_network"
-    return "api_error"
+    return transport_cause(exc)
 
 
 class OneBotMedia:

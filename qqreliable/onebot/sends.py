@@ -49,6 +49,7 @@ from ..reliability.interfaces import (
     Target,
 )
 from .actions import send_outcome
+from ..reliability.interfaces import as_int as _as_int
 
 __all__ = [
     "OneBotSends",
@@ -68,17 +69,6 @@ _ID_KEYS: Dict[str, str] = {"face": "id", "at": "qq"}
 _MEDIA_TYPES = frozenset({"image", "record", "video", "file"})
 _WHITESPACE = re.compile(r"\s+")
 _FORWARD = ({"type": "forward", "data": {}},)
-
-
-def _as_int(value: Any) -> Optional[int]:
-    if type(value) is int:  # the usual case, on the reader thread for every event
-        return value
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _message_id(value: Any) -> Optional[Hashable]:

@@ -53,7 +53,7 @@ from typing import (
     Any, Callable, Dict, Hashable, Iterable, List, Mapping, NamedTuple, Optional, Protocol, Sequence, Tuple,
 )
 
-from ..exceptions import Error
+from ..exceptions import ApiNotAvailable, ApiTimeout, BotStopped, Error, NetworkError
 
 __all__ = [
     "Target",
@@ -118,12 +118,24 @@ class Judgement:
         upload_failed: the server failed to upload the message's media (NapCat
             "rich media transfer failed"): at most
             :attr:`SendPolicy.upload_failed_attempts` verified attempts.
+        refused: with ``never_left``: the request reached the server, which answered
+            that it did not run it (HTTP 502/503/429): repeated like a connect failure,
+            but counted in :attr:`Receipt.attempts` (it went on the wire).
+        retry_after: with ``never_left``: seconds the server asked to wait before a
+            repeat (``Retry-After``); the pipeline waits at least that long, within the
+            send's deadline (beyond it the error is raised, nothing sent).
+        confirmed: with DELIVERED: the server's answer itself proves the delivery
+            (the official API's ``40054005`` on a repeat): the receipt says
+            ``verified=True``.
     """
 
     outcome: str
     never_left: bool = False
     message_id: Optional[Hashable] = None
     upload_failed: bool = False
+    refused: bool = False
+    retry_after: Optional[float] = None
+    confirmed: bool = False
 
 
 @dataclass(frozen=True)
@@ -503,3 +515,29 @@ class MediaApi(Protocol):
         else a new dict; never modifies the caller's objects. Exceptions of ``visit``
         propagate. Blocks only inside ``visit``."""
         ...
+
+
+def transport_cause(exc: BaseException) -> str:
+    """The :meth:`MediaApi.cause` code of a failure that is not the API's own
+    answer (a timeout, no connection, the bot stopping, the network): the part of
+    ``cause`` every protocol shares. Anything else is ``api_error``."""
+    if isinstance(exc, ApiTimeout):
+        return "api_timeout"
+    if isinstance(exc, (ApiNotAvailable, BotStopped)):
+        return "api_unavailable"
+    if isinstance(exc, NetworkError):
+        return "api_network"
+    return "api_error"
+
+
+def as_int(value: Any) -> Optional[int]:
+    """``value`` as an int when it is one or a numeric string (ids arrive as both),
+    else None; booleans are not ids. Cheap on the usual case (already an int)."""
+    if type(value) is int:
+        return value
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None

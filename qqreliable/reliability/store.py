@@ -12,7 +12,8 @@ A store offers a handful of atomic operations on string keys. Every key expires
 - :meth:`Store.claim` — take ``key`` for ``owner`` unless someone holds it
   (``SET NX PX``); :meth:`Store.renew` extends the holder's claim;
   :meth:`Store.release` gives it up; :meth:`Store.put` / :meth:`Store.get` write
-  and read a value (a verdict: ``done``).
+  and read a value (a verdict: ``done``); :meth:`Store.peek` reads a value with the
+  seconds it still lives (a shared access token: its remaining lifetime is the TTL).
 - :meth:`Store.incr` — a counter with a TTL (the official API's ``msg_seq``).
 - :meth:`Store.reserve` — take one token from each of several token buckets at
   once, or none when the wait would exceed ``max_wait``.
@@ -81,6 +82,12 @@ class Store(Protocol):
 
     def get(self, key: str) -> Optional[str]:
         """The value of ``key``, or None (absent or expired)."""
+
+    def peek(self, key: str) -> Optional[Tuple[str, float]]:
+        """The value of ``key`` and the seconds it still lives, or None (absent or expired).
+
+        Read atomically (one round trip); the lifetime is on the store's clock, so
+        processes on machines with skewed clocks agree on it."""
 
     def incr(self, key: str, ttl: float) -> int:
         """Add 1 to the counter ``key`` (absent: 0) and return it; the counter expires
@@ -182,6 +189,16 @@ class MemoryStore:
             if isinstance(value, int):
                 return str(value)  # a counter reads as text, as in Redis
             return value if isinstance(value, str) else None
+
+    def peek(self, key: str) -> Optional[Tuple[str, float]]:
+        with self._lock:
+            now = self._clock()
+            value = self._live(key, now)
+            if isinstance(value, int):
+                value = str(value)
+            if not isinstance(value, str):
+                return None
+            return value, self._data[key][1] - now
 
     def incr(self, key: str, ttl: float) -> int:
         with self._lock:

@@ -568,12 +568,13 @@ class SendPipeline:
             if (
                 judgement.never_left
                 and not getattr(error, "exhausted", False)  # the transport already retried
-                and self._may_reconnect(started, attempt_timeout, unsent)
+                and self._may_reconnect(started, attempt_timeout, unsent, judgement.retry_after)
             ):
                 # Nothing left this host (e.g. the socket died just before the write):
                 # safe to repeat, and not an attempt on the wire (DESIGN rule 2).
                 unsent += 1
-                attempts -= 1
+                if not judgement.refused:
+                    attempts -= 1
                 self._count("connect_retried")
                 continue
             if outcome == Outcome.NOT_SENT:
@@ -582,7 +583,7 @@ class SendPipeline:
                 # The protocol reads this failure as proof of delivery (the official
                 # API's 40054005 on a repeat with the same msg_seq).
                 log.info("%s to %s: %s means an earlier attempt was delivered", action, target_name(target), error)
-                return self._delivered_by_answer(target, judgement.message_id, fp, attempts)
+                return self._delivered_by_answer(target, judgement.message_id, fp, attempts, judgement.confirmed)
             # UNKNOWN: verify before anything else
             self._count("ambiguous")
             log.info("%s to %s: outcome unknown (%s); verifying", action, target_name(target), error)
@@ -637,9 +638,10 @@ class SendPipeline:
                 action, target_name(target), attempts + 1, policy.max_attempts,
             )
 
-    def _may_reconnect(self, started: float, budget: float, retried: int) -> bool:
-        """Wait a little before repeating a send that never left; False when out of time."""
-        pause = min(1.0, 0.05 * (2 ** min(retried, 10)))
+    def _may_reconnect(self, started: float, budget: float, retried: int, retry_after: Optional[float] = None) -> bool:
+        """Wait a little (at least ``retry_after`` when the server asked for it) before
+        repeating a send that never left; False when out of time."""
+        pause = max(min(1.0, 0.05 * (2 ** min(retried, 10))), retry_after or 0.0)
         if self._clock() + pause - started > budget:
             return False
         if self._stopping.wait(pause):
@@ -683,14 +685,16 @@ class SendPipeline:
         return receipt  # undecidable (or out of attempts): as answered, unverified
 
     def _delivered_by_answer(
-        self, target: Optional[Target], message_id: Optional[Hashable], fp: _Content, attempts: int
+        self, target: Optional[Target], message_id: Optional[Hashable], fp: _Content, attempts: int,
+        confirmed: bool = False,
     ) -> Receipt:
         if message_id is not None:
             self.ledger.claim(message_id, fp.account)
         self.account.mark_online()
         if target is not None:
             self.pacer.delivered(target)
-        return Receipt({"message_id": message_id} if message_id is not None else {}, attempts=attempts)
+        return Receipt({"message_id": message_id} if message_id is not None else {}, attempts=attempts,
+                       verified=confirmed)
 
     def _delivered(self, target: Optional[Target], verdict: _Verdict, attempts: int) -> Receipt:
         self._count(f"verified_by_{verdict.how}")

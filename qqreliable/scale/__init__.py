@@ -17,7 +17,9 @@ from ..reliability.store import MemoryStore, Store
 
 __all__ = ["open_store", "open_queue"]
 
-_STORE_METHODS = ("check", "claim", "renew", "release", "take", "put", "get", "incr", "reserve", "stats", "close")
+_STORE_METHODS = (
+    "check", "claim", "renew", "release", "take", "put", "get", "peek", "incr", "reserve", "stats", "close",
+)
 
 
 def open_store(store: Union[str, Store, None]) -> Optional[Store]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Dict, Optional, Sequence, TypeVar
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 try:
@@ -97,6 +97,14 @@ if v == 1 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
 end
 return v
+"""
+
+_PEEK = """
+local v = redis.call('GET', KEYS[1])
+if not v then
+  return false
+end
+return {v, redis.call('PTTL', KEYS[1])}
 """
 
 _RELEASE = """
@@ -207,6 +215,7 @@ class RedisStore:
         self._release = self._redis.register_script(_RELEASE)
         self._take = self._redis.register_script(_TAKE)
         self._incr = self._redis.register_script(_INCR)
+        self._peek = self._redis.register_script(_PEEK)
 
     def binary_client(self, *, blocking: bool = False) -> "redis.Redis":
         """A new redis-py client on the same server answering bytes (what RQ needs);
@@ -331,6 +340,21 @@ class RedisStore:
         # decode_responses=True: the client answers str (or None), never bytes.
         value = self._run("get", lambda: self._redis.get(self.key(key)), lambda: self._local.get(key))
         return value.decode("utf-8") if isinstance(value, bytes) else value
+
+    def peek(self, key: str) -> Optional[Tuple[str, float]]:
+        def shared() -> Optional[Tuple[str, float]]:
+            answer = self._peek(keys=[self.key(key)])
+            if not answer:
+                return None
+            value, pttl = answer
+            if isinstance(value, bytes):
+                value = value.decode("utf-8")
+            pttl = int(pttl)
+            if pttl == -2:  # gone between the two reads (impossible in one script; kept safe)
+                return None
+            return str(value), (float("inf") if pttl < 0 else pttl / 1000.0)
+
+        return self._run("peek", shared, lambda: self._local.peek(key))
 
     def incr(self, key: str, ttl: float) -> int:
         return self._run(

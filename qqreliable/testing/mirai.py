@@ -54,38 +54,30 @@ import itertools
 import json
 import logging
 import random
-import selectors
 import socket
-import threading
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple, Union
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple, Union
 
 from ..transport.wsserver import (
     OP_BINARY,
     OP_TEXT,
     HandshakeError,
     RequestHead,
-    ServerWebSocket,
     WebSocketClosed,
     accept_websocket,
-    read_request_head,
     send_http_response,
 )
-from .onebot import _Acceptor, _GatedSocket
+from ._server import _CLOSE_TIMEOUT, FakeServer, _BaseConn, _Rule
 
 __all__ = ["FakeMirai", "MahError"]
 
 log = logging.getLogger(__name__)
 
-_HEAD_TIMEOUT = 10.0
-_IDLE_TIMEOUT = 300.0
 _BODY_TIMEOUT = 10.0
 _MAX_BODY = 64 * 1024 * 1024
-_READY_TIMEOUT = 5.0
-_CLOSE_TIMEOUT = 2.0
 _INT32_MAX = 2**31 - 1
 _KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
@@ -168,48 +160,12 @@ def _int(content: Dict[str, Any], *names: str, default: Optional[int] = None) ->
 # --------------------------------------------------------------------------- connections
 
 
-class _Conn:
+class _Conn(_BaseConn):
     """One accepted TCP connection (HTTP requests, or one WebSocket)."""
 
     def __init__(self, conn_id: int, sock: socket.socket) -> None:
-        self.id = conn_id
-        self.sock = sock
-        self.closed = threading.Event()
-        self.frozen = threading.Event()
-        self.io = _GatedSocket(sock, self.closed, self.frozen)
-        self.ws: Optional[ServerWebSocket] = None
-        self.path = ""
+        super().__init__(conn_id, sock)
         self.session: Optional[str] = None
-
-    def abort(self) -> None:
-        self.closed.set()
-        ws = self.ws
-        if ws is not None:
-            ws.abort()
-        else:
-            try:
-                self.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def finish(self) -> None:
-        self.closed.set()
-        if self.ws is not None:
-            self.ws.abort()
-        for step in (lambda: self.sock.shutdown(socket.SHUT_RDWR), self.sock.close):
-            try:
-                step()
-            except OSError:
-                pass
-
-    def send_json(self, obj: Any) -> None:
-        ws = self.ws
-        if ws is None:
-            return
-        try:
-            ws.send_text(json.dumps(obj, ensure_ascii=False))
-        except WebSocketClosed:
-            pass
 
     def wants(self, is_message: bool) -> bool:
         if self.path == "/message":
@@ -227,13 +183,6 @@ class _Session:
     conn: Optional[_Conn] = None  # the socket that created it (ws sessions die with it)
     unread: Deque[Dict[str, Any]] = field(default_factory=collections.deque)
     created: float = field(default_factory=time.time)
-
-
-@dataclass
-class _Rule:
-    seconds: float
-    remaining: Optional[int]
-    deliver: bool
 
 
 @dataclass
@@ -261,7 +210,7 @@ class _Plan:
 # --------------------------------------------------------------------------- the server
 
 
-class FakeMirai:
+class FakeMirai(FakeServer):
     """A real mirai-api-http v2 server on localhost for tests, with faults on demand.
 
     The WebSocket and HTTP adapters share one port::
@@ -289,6 +238,9 @@ class FakeMirai:
         nickname: the bot's nickname.
     """
 
+    NAME = "FakeMirai"
+    THREAD_PREFIX = "fakemirai"
+
     def __init__(
         self,
         *,
@@ -304,8 +256,7 @@ class FakeMirai:
         cache_size: int = 1024,
         nickname: str = "FakeMirai",
     ) -> None:
-        self.host = host
-        self.port = port
+        self._init_server(host, port)
         self.verify_key = verify_key
         self.qq = int(qq)
         self.enable_verify = enable_verify
@@ -316,19 +267,6 @@ class FakeMirai:
         self.cache_size = int(cache_size)
         self.nickname = nickname
 
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._admin = threading.RLock()
-        self._stop_event = threading.Event()
-        self._started = False
-        self._stopping = False
-        self._acceptor: Optional[_Acceptor] = None
-        self._placeholder: Optional[socket.socket] = None
-        self._threads: Set[threading.Thread] = set()
-        self._conns: Set[_Conn] = set()
-        self._ws_conns: List[_Conn] = []
-        self._conn_ids = itertools.count(1)
-        self._total_connections = 0
         self._sessions_created = 0
         self._handshakes: List[Dict[str, Any]] = []
 
@@ -394,11 +332,6 @@ class FakeMirai:
     # ------------------------------------------------------------------ URLs
 
     @property
-    def url(self) -> str:
-        """Base URL of the HTTP adapter, ``http://127.0.0.1:<port>``."""
-        return f"http://{self._url_host}:{self.port}"
-
-    @property
     def ws_url(self) -> str:
         """The WebSocket adapter's base, ``ws://127.0.0.1:<port>`` (connect to ``/all``)."""
         return f"ws://{self._url_host}:{self.port}"
@@ -408,180 +341,19 @@ class FakeMirai:
         """``ws://127.0.0.1:<port>/all``."""
         return self.ws_url + "/all"
 
-    @property
-    def _url_host(self) -> str:
-        return f"[{self.host}]" if ":" in self.host else self.host
-
     # ------------------------------------------------------------------ lifecycle
-
-    def start(self) -> "FakeMirai":
-        """Bind, start the accept thread, return once connections are accepted.
-
-        Raises:
-            OSError: the port could not be bound.
-            RuntimeError: the server was already stopped.
-        """
-        with self._admin:
-            if self._stopping:
-                raise RuntimeError("a stopped FakeMirai cannot be started again")
-            if self._started:
-                return self
-            listener = self._listen(self.port)
-            self.port = listener.getsockname()[1]
-            self._started = True
-            self._start_acceptor(listener)
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Close every socket and join every thread. Idempotent.
-
-        Raises:
-            RuntimeError: threads still alive after ``timeout`` (named).
-        """
-        with self._admin:
-            with self._cond:
-                if self._stopping:
-                    return
-                self._stopping = True
-                acceptor, self._acceptor = self._acceptor, None
-                conns = list(self._conns)
-                self._ws_conns.clear()
-                self._cond.notify_all()
-            self._stop_event.set()
-            if acceptor is not None:
-                acceptor.wake()
-            self._close_placeholder()
-            for conn in conns:
-                conn.abort()
-            deadline = time.monotonic() + timeout
-            me = threading.current_thread()
-            with self._lock:
-                threads = [t for t in self._threads if t is not me]
-            for thread in threads:
-                thread.join(max(0.0, deadline - time.monotonic()))
-            if acceptor is not None:
-                acceptor.close()
-            stragglers = sorted(t.name for t in threads if t.is_alive())
-        if stragglers:
-            raise RuntimeError(f"FakeMirai threads still running {timeout}s after stop(): {', '.join(stragglers)}")
-
-    def __enter__(self) -> "FakeMirai":
-        return self.start()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = "stopped" if self._stopping else ("running" if self._started else "new")
         return f"<FakeMirai {state} {self.url} qq={self.qq} version={self.version}>"
 
-    def _listen(self, port: int) -> socket.socket:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, port))
-            sock.listen(128)
-            sock.setblocking(False)
-        except OSError:
-            sock.close()
-            raise
-        return sock
+    def _new_conn(self, conn_id: int, sock: socket.socket, peer: Any) -> _Conn:
+        return _Conn(conn_id, sock)
 
-    def _start_acceptor(self, listener: socket.socket) -> None:
-        acceptor = _Acceptor(listener)
-        with self._lock:
-            self._acceptor = acceptor
-        acceptor.thread = self._spawn(f"fakemirai:accept:{self.port}", self._accept_loop, acceptor)
-        if acceptor.thread is None or not acceptor.ready.wait(_READY_TIMEOUT):
-            raise RuntimeError("FakeMirai accept thread did not start")
-
-    def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> Optional[threading.Thread]:
-        with self._lock:
-            if self._stopping:
-                return None
-            thread = threading.Thread(target=self._thread_main, args=(target, args), name=name, daemon=True)
-            self._threads.add(thread)
-            thread.start()
-        return thread
-
-    def _thread_main(self, target: Callable[..., None], args: Tuple[Any, ...]) -> None:
-        try:
-            target(*args)
-        except Exception:
-            log.exception("FakeMirai thread %s crashed", threading.current_thread().name)
-        finally:
-            with self._lock:
-                self._threads.discard(threading.current_thread())
-
-    def _accept_loop(self, acceptor: _Acceptor) -> None:
-        with selectors.DefaultSelector() as selector:
-            selector.register(acceptor.listener, selectors.EVENT_READ, "listen")
-            selector.register(acceptor.wake_r, selectors.EVENT_READ, "wake")
-            acceptor.ready.set()
-            while True:
-                for key, _ in selector.select():
-                    if key.data == "wake":
-                        return
-                    try:
-                        sock, _peer = acceptor.listener.accept()
-                    except (BlockingIOError, InterruptedError):
-                        continue
-                    except OSError:
-                        return
-                    self._on_accept(acceptor, sock)
-
-    def _on_accept(self, acceptor: _Acceptor, sock: socket.socket) -> None:
-        sock.setblocking(True)
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
-        conn = _Conn(next(self._conn_ids), sock)
-        with self._lock:
-            if self._stopping or self._acceptor is not acceptor:
-                sock.close()
-                return
-            self._conns.add(conn)
-            thread = threading.Thread(
-                target=self._thread_main, args=(self._serve, (conn,)), name=f"fakemirai:conn:{conn.id}", daemon=True
-            )
-            self._threads.add(thread)
-            thread.start()
-
-    # ------------------------------------------------------------------ connection handling
-
-    def _serve(self, conn: _Conn) -> None:
-        buffer = bytearray()
-        first = True
-        try:
-            while not conn.closed.is_set():
-                try:
-                    head = read_request_head(conn.io, buffer, timeout=_HEAD_TIMEOUT if first else _IDLE_TIMEOUT)
-                except HandshakeError as exc:
-                    if first or exc.status != 408:
-                        send_http_response(conn.io, exc.status, exc.message)
-                    return
-                if head is None:
-                    return
-                first = False
-                if head.is_websocket_upgrade:
-                    self._serve_websocket(conn, head, buffer)
-                    return
-                if not self._serve_http(conn, head, buffer):
-                    return
-        except (OSError, WebSocketClosed) as exc:
-            log.debug("connection %s ended: %r", conn.id, exc)
-        finally:
-            with self._cond:
-                self._conns.discard(conn)
-                if conn in self._ws_conns:
-                    self._ws_conns.remove(conn)
-                session = self._sessions.get(conn.session or "")
-                if session is not None and session.conn is conn:
-                    del self._sessions[session.key]  # a ws-created session dies with its socket
-                self._cond.notify_all()
-            conn.finish()
+    def _on_conn_end(self, conn: _Conn) -> None:
+        session = self._sessions.get(conn.session or "")
+        if session is not None and session.conn is conn:
+            del self._sessions[session.key]  # a ws-created session dies with its socket
 
     # ---- sessions
 
@@ -936,17 +708,6 @@ class FakeMirai:
                 if plan.fail is None and plan.delay is None and drops:
                     plan.drop = drops.pop(0)
         return plan
-
-    @staticmethod
-    def _take_rule(rules: Dict[str, _Rule], command: str) -> Optional[_Rule]:
-        rule = rules.get(command)
-        if rule is None:
-            return None
-        if rule.remaining is not None:
-            rule.remaining -= 1
-            if rule.remaining <= 0:
-                del rules[command]
-        return rule
 
     def _run(self, plan: _Plan, wait: Callable[[Optional[float]], bool]) -> Optional[Dict[str, Any]]:
         """Carry out an admitted call; None when no answer is to be sent."""
@@ -1507,18 +1268,6 @@ class FakeMirai:
         with self._lock:
             return copy.deepcopy(self._handshakes)
 
-    @property
-    def connection_count(self) -> int:
-        """Authenticated WebSocket connections open right now."""
-        with self._lock:
-            return len(self._ws_conns)
-
-    @property
-    def total_connections(self) -> int:
-        """WebSocket upgrades accepted since start (refused handshakes included)."""
-        with self._lock:
-            return self._total_connections
-
     def wait_for_connections(self, n: int, timeout: float = 5.0) -> None:
         """Block until ``n`` authenticated WebSocket sessions were opened in total.
 
@@ -1545,38 +1294,6 @@ class FakeMirai:
 
     # ------------------------------------------------------------------ faults
 
-    def drop_connections(self) -> None:
-        """Drop every WebSocket without a close frame (the client sees 1006); their sessions die."""
-        with self._cond:
-            conns, self._ws_conns = self._ws_conns, []
-            self._cond.notify_all()
-        for conn in conns:
-            conn.abort()
-
-    def close_connections(self, code: int = 1000, reason: str = "") -> None:
-        """Close every WebSocket with a close frame (waits up to 2 s for the handshake)."""
-        with self._cond:
-            conns, self._ws_conns = self._ws_conns, []
-            self._cond.notify_all()
-        closing: List[ServerWebSocket] = []
-        for conn in conns:
-            if conn.frozen.is_set() or conn.ws is None:
-                conn.abort()
-                continue
-            conn.ws.send_close(code, reason)
-            closing.append(conn.ws)
-        deadline = time.monotonic() + _CLOSE_TIMEOUT
-        for ws in closing:
-            if not ws.wait_closed(max(0.0, deadline - time.monotonic())):
-                ws.abort()
-
-    def half_open(self) -> None:
-        """Silence every open WebSocket: nothing more read or written (no replies, no
-        events, no pongs) while the TCP connection stays open. New connections are normal."""
-        with self._lock:
-            for conn in self._ws_conns:
-                conn.frozen.set()
-
     def restart(self) -> None:
         """A MAH restart: every connection dropped (1006), every session and unread
         queue forgotten (old keys now get code 3), the message cache emptied."""
@@ -1597,48 +1314,12 @@ class FakeMirai:
 
     def down(self) -> None:
         """Stop listening and drop every connection; connects are refused until :meth:`up`.
-        Sessions survive (use :meth:`restart` as well for a MAH restart)."""
-        with self._admin:
-            with self._cond:
-                if self._stopping or not self._started:
-                    raise RuntimeError("FakeMirai is not running")
-                acceptor, self._acceptor = self._acceptor, None
-                if acceptor is None:
-                    return
-                conns = list(self._conns)
-                self._ws_conns.clear()
-                self._cond.notify_all()
-            acceptor.wake()
-            if acceptor.thread is not None:
-                acceptor.thread.join(_READY_TIMEOUT)
-            acceptor.close()
-            for conn in conns:
-                conn.abort()
-            placeholder = socket.socket(acceptor.listener.family, socket.SOCK_STREAM)
-            try:
-                placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                placeholder.bind((self.host, self.port))
-            except OSError:
-                log.warning("could not reserve port %s while down", self.port)
-                placeholder.close()
-            else:
-                self._placeholder = placeholder
+        Sessions survive (use :meth:`restart` as well for a MAH restart).
 
-    def up(self) -> None:
-        """Listen again on the same port after :meth:`down`. No-op when up."""
-        with self._admin:
-            with self._lock:
-                if self._stopping or not self._started:
-                    raise RuntimeError("FakeMirai is not running")
-                if self._acceptor is not None:
-                    return
-            self._close_placeholder()
-            self._start_acceptor(self._listen(self.port))
-
-    def _close_placeholder(self) -> None:
-        placeholder, self._placeholder = self._placeholder, None
-        if placeholder is not None:
-            placeholder.close()
+        Raises:
+            RuntimeError: the server is not running.
+        """
+        super().down()
 
     def fail_next(self, command: str, code: int = 500, msg: Optional[str] = None, *, deliver: bool = False,
                   times: int = 1) -> None:

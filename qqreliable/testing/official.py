@@ -53,6 +53,7 @@ import socket
 import threading
 import time
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 from urllib.parse import urlsplit
@@ -124,7 +125,7 @@ class _Reject(Exception):
 
 @dataclass
 class _Rule:
-    kind: str  # "fail", "delay", "drop"
+    kind: str  # "fail", "delay", "drop", "audit"
     remaining: int
     deliver: bool
     status: int = 500
@@ -132,6 +133,19 @@ class _Rule:
     message: str = ""
     seconds: float = 0.0
     retry_after: Optional[float] = None
+
+
+def _shard_of(d: Dict[str, Any], count: int) -> int:
+    """The shard a dispatch goes to (qq-official.md §3.8): guild events by
+    ``(guild_id >> 22) % count`` (a non-numeric id by its CRC), everything else shard 0."""
+    if count <= 1:
+        return 0
+    guild = d.get("guild_id")
+    if guild in (None, ""):
+        return 0
+    text = str(guild)
+    number = int(text) if text.isdigit() else zlib.crc32(text.encode("utf-8"))
+    return (number >> 22) % count
 
 
 @dataclass
@@ -219,6 +233,9 @@ class FakeOfficial:
         self.allowed_intents = allowed_intents
         self.file_ttl = file_ttl
         self.shards = shards
+        #: What ``/gateway`` and ``/gateway/bot`` answer as ``url`` (None: this fake's own
+        #: WebSocket); set it to a dead URL to see a client find the gateway again.
+        self.gateway_url: Optional[str] = None
 
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
@@ -250,6 +267,7 @@ class FakeOfficial:
         self._calls: List[Dict[str, Any]] = []
         self._frames: List[Dict[str, Any]] = []
         self._interactions: List[Dict[str, Any]] = []
+        self._audits: List[Dict[str, Any]] = []
         self._webhooks: List[Dict[str, Any]] = []
         self._ready_count = 0
         self._resumed_count = 0
@@ -523,6 +541,15 @@ class FakeOfficial:
             if conn.closed.wait(rule.seconds) or self._stop_event.is_set():
                 return None
             return result if result is not None else run()
+        if rule.kind == "audit":
+            # Accepted, held for human review: not delivered (qq-official.md §2, §8).
+            audit_id = f"audit-{uuid.uuid4().hex[:12]}"
+            with self._lock:
+                self._audits.append({"audit_id": audit_id, "route": route, "target": target,
+                                     "json": copy.deepcopy(obj)})
+            return rule.status, {"code": rule.code, "err_code": rule.code,
+                                 "message": rule.message or "message is being audited",
+                                 "data": {"message_audit": {"audit_id": audit_id}}}, {}
         # fail
         if rule.deliver:
             run()
@@ -567,7 +594,7 @@ class FakeOfficial:
                 return 200, self._issue_token(obj), {}
             self._check_auth(head)
             if route == "gateway":
-                data: Dict[str, Any] = {"url": self.ws_url}
+                data: Dict[str, Any] = {"url": self.gateway_url or self.ws_url}
                 if head.path.endswith("/bot"):
                     data.update(shards=self.shards, session_start_limit={
                         "total": 1000, "remaining": 999, "reset_after": 86400000, "max_concurrency": 1})
@@ -776,6 +803,7 @@ class FakeOfficial:
         if file_type not in (1, 2, 3, 4):
             raise _Reject(400, 40034130, f"invalid file_type {file_type!r}")
         size = 0
+        head = b""
         if obj.get("upload_id"):
             upload = self._chunked.get(str(obj["upload_id"]))
             if upload is None or upload["scope"] != scene:
@@ -786,17 +814,22 @@ class FakeOfficial:
             if hashlib.md5(data).hexdigest() != upload["md5"] or len(data) != upload["size"]:
                 raise _Reject(400, 40034133, "file md5 or size mismatch")
             size = len(data)
+            head = data[:16]
         elif obj.get("file_data"):
             try:
-                size = len(base64.b64decode(str(obj["file_data"]), validate=True))
+                decoded = base64.b64decode(str(obj["file_data"]), validate=True)
             except (binascii.Error, ValueError):
                 raise _Reject(400, 304021, "file_data is not base64") from None
+            size = len(decoded)
+            head = decoded[:16]
         elif not isinstance(obj.get("url"), str) or not obj["url"].startswith(("http://", "https://")):
             raise _Reject(400, 304021, "url or file_data required")
         info = "fi-" + secrets.token_hex(12)
         expires = None if not self.file_ttl else self._now() + self.file_ttl
         record = {"file_info": info, "scope": scene, "target": target, "file_type": file_type,
-                  "url": obj.get("url"), "size": size, "expires": expires, "chunked": bool(obj.get("upload_id"))}
+                  "url": obj.get("url"), "size": size, "expires": expires, "chunked": bool(obj.get("upload_id")),
+                  # voice must be SILK (qq-official.md §6.8): what a test checks the client sent
+                  "silk": head.startswith((b"\x02#!SILK_V3", b"#!SILK_V3")) if head else None}
         self._files[info] = record
         self._uploads.append(dict(record, time=time.time()))
         answer: Dict[str, Any] = {"file_uuid": uuid.uuid4().hex, "file_info": info, "ttl": self.file_ttl}
@@ -971,7 +1004,7 @@ class FakeOfficial:
         bit = _INTENT_OF.get(t, 0)
         with self._cond:
             for session in list(self._sessions.values()):
-                if bit == 0 or session.intents & bit:
+                if (bit == 0 or session.intents & bit) and _shard_of(d, session.shard[1]) == session.shard[0]:
                     self._push(session, t, copy.deepcopy(d), event_id=eid)
             hooks = list(self._webhooks)
         envelope = {"op": 0, "t": t, "id": eid, "d": d}
@@ -1210,6 +1243,30 @@ class FakeOfficial:
         happens (a 502/503 *before*). ``retry_after`` adds a ``Retry-After`` header.
         """
         self._rule(route, _Rule("fail", times, deliver, status, code, message, retry_after=retry_after))
+
+    def audit_next(self, route: str, *, status: int = 202, code: int = 304024, times: int = 1) -> None:
+        """Hold the next ``times`` messages of ``route`` for human review: answered
+        ``status`` (201/202) with ``code`` (304023 proactive / 304024 reply) and
+        ``data.message_audit.audit_id``; nothing is delivered (see :attr:`audits`,
+        :meth:`end_audit`)."""
+        self._rule(route, _Rule("audit", times, False, status, code))
+
+    @property
+    def audits(self) -> List[Dict[str, Any]]:
+        """Every message held for review: ``{"audit_id", "route", "target", "json"}``."""
+        with self._lock:
+            return copy.deepcopy(self._audits)
+
+    def end_audit(self, audit_id: str, passed: bool = True) -> Dict[str, Any]:
+        """The review of ``audit_id`` ended: dispatch ``MESSAGE_AUDIT_PASS`` (or ``_REJECT``)."""
+        with self._lock:
+            held = [a for a in self._audits if a["audit_id"] == audit_id]
+        if not held:
+            raise KeyError(f"no message held for audit {audit_id!r}")
+        d: Dict[str, Any] = {"audit_id": audit_id, "audit_time": time.strftime("%Y-%m-%dT%H:%M:%S+08:00")}
+        if passed:
+            d["message_id"] = f"audited-{audit_id}"
+        return self.dispatch("MESSAGE_AUDIT_PASS" if passed else "MESSAGE_AUDIT_REJECT", d)
 
     def delay(self, route: str, seconds: float, *, deliver: bool = True, times: int = 1) -> None:
         """Answer the next ``times`` requests of ``route`` after ``seconds`` (a client

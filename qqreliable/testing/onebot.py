@@ -34,7 +34,6 @@ import random
 import re
 import selectors
 import socket
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -49,12 +48,12 @@ from ..transport.wsserver import (
     OP_TEXT,
     HandshakeError,
     RequestHead,
-    ServerWebSocket,
     WebSocketClosed,
     accept_websocket,
-    read_request_head,
     send_http_response,
 )
+from ._server import _CLOSE_TIMEOUT, FakeServer, _BaseConn, _Rule
+from ._server import _Acceptor, _GatedSocket  # noqa: F401  (imported from here by official.py)
 from .media import MediaHost
 from .outbound import SentMedia
 
@@ -70,12 +69,8 @@ DEFAULT_FAIL_MESSAGE = (
 """The ``message`` NapCat answers when the QQ kernel did not confirm a send in time."""
 
 _INT32_MAX = 2**31 - 1
-_HEAD_TIMEOUT = 10.0  # first request head of a connection
-_IDLE_TIMEOUT = 300.0  # between keep-alive requests; stop() interrupts it anyway
 _BODY_TIMEOUT = 10.0
 _MAX_BODY = 64 * 1024 * 1024
-_READY_TIMEOUT = 5.0
-_CLOSE_TIMEOUT = 2.0
 _AUTH_FAILED_FRAME = {
     "status": "failed",
     "retcode": 1403,
@@ -264,140 +259,15 @@ def _failed(retcode: int, message: str, wording: Optional[str] = None, data: Any
 # --------------------------------------------------------------------------- connections
 
 
-class _GatedSocket:
-    """A socket that a half-open fault can silence without closing it.
-
-    Once ``frozen`` is set, nothing more is read (a read parks until the
-    connection is aborted, then reports EOF) and everything written is
-    silently dropped: the peer sees an open TCP connection that never answers.
-    """
-
-    def __init__(self, sock: socket.socket, closed: threading.Event, frozen: threading.Event) -> None:
-        self._sock = sock
-        self._closed = closed
-        self._frozen = frozen
-
-    def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        if self._frozen.is_set():
-            self._closed.wait()
-            return b""
-        data = self._sock.recv(bufsize, flags)
-        if self._frozen.is_set():
-            self._closed.wait()
-            return b""
-        return data
-
-    def recv_into(self, buffer: memoryview, nbytes: int = 0, flags: int = 0) -> int:
-        if self._frozen.is_set():
-            self._closed.wait()
-            return 0
-        got = self._sock.recv_into(buffer, nbytes, flags)
-        if self._frozen.is_set():
-            self._closed.wait()
-            return 0
-        return got
-
-    def sendall(self, data: bytes, flags: int = 0) -> None:
-        if not self._frozen.is_set():
-            self._sock.sendall(data, flags)
-
-    def shutdown(self, how: int) -> None:
-        self._sock.shutdown(how)
-
-    def close(self) -> None:
-        self._sock.close()
-
-    def settimeout(self, value: Optional[float]) -> None:
-        self._sock.settimeout(value)
-
-    def gettimeout(self) -> Optional[float]:
-        return self._sock.gettimeout()
-
-    def fileno(self) -> int:
-        return self._sock.fileno()
-
-
-class _Conn:
+class _Conn(_BaseConn):
     """One accepted TCP connection (HTTP, then possibly a WebSocket)."""
 
     def __init__(self, conn_id: int, sock: socket.socket, peer: Any) -> None:
-        self.id = conn_id
-        self.sock = sock
+        super().__init__(conn_id, sock)
         self.peer = peer
-        self.closed = threading.Event()
-        self.frozen = threading.Event()
-        self.io = _GatedSocket(sock, self.closed, self.frozen)
-        self.ws: Optional[ServerWebSocket] = None
-        self.path = ""
         self.events = False
         self.api = False
         self.muted = False  # zombie: no more events on this connection, API still answered
-
-    def abort(self) -> None:
-        """Drop the connection without a close frame; wakes every thread waiting on it."""
-        self.closed.set()
-        ws = self.ws
-        if ws is not None:
-            ws.abort()
-        else:
-            try:
-                self.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def finish(self) -> None:
-        """Called once by the connection's own thread on its way out: release the socket."""
-        self.closed.set()
-        ws = self.ws
-        if ws is not None:
-            ws.abort()
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def send_json(self, obj: Any) -> None:
-        ws = self.ws
-        if ws is None:
-            return
-        try:
-            ws.send_text(json.dumps(obj, ensure_ascii=False))
-        except WebSocketClosed:
-            pass
-
-
-class _Acceptor:
-    """The listening socket and the thread accepting on it (one per up() period)."""
-
-    def __init__(self, listener: socket.socket) -> None:
-        self.listener = listener
-        self.wake_r, self.wake_w = socket.socketpair()
-        self.ready = threading.Event()
-        self.thread: Optional[threading.Thread] = None
-
-    def wake(self) -> None:
-        try:
-            self.wake_w.send(b"x")
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        for sock in (self.listener, self.wake_r, self.wake_w):
-            try:
-                sock.close()
-            except OSError:
-                pass
-
-
-@dataclass
-class _Rule:
-    seconds: float
-    remaining: Optional[int]
-    deliver: bool
 
 
 @dataclass
@@ -426,7 +296,7 @@ class _Plan:
 # --------------------------------------------------------------------------- the server
 
 
-class FakeOneBot:
+class FakeOneBot(FakeServer):
     """A real OneBot v11 implementation on localhost for tests, with faults on demand.
 
     The HTTP API and the forward-WebSocket paths share one port. Use it as a
@@ -470,6 +340,9 @@ class FakeOneBot:
     #: to test a bot that must not depend on it (faults.md LIVE-01).
     send_lifecycle: bool = True
 
+    NAME = "FakeOneBot"
+    THREAD_PREFIX = "fakeonebot"
+
     def __init__(
         self,
         *,
@@ -491,8 +364,7 @@ class FakeOneBot:
             raise ValueError(f"message_format must be 'array' or 'string', not {message_format!r}")
         if heartbeat_interval is not None and heartbeat_interval <= 0:
             raise ValueError("heartbeat_interval must be positive (or None for no heartbeats)")
-        self.host = host
-        self.port = port
+        self._init_server(host, port)
         self.access_token = access_token or None
         self.auth_style = auth_style
         self.self_id = int(self_id)
@@ -502,20 +374,6 @@ class FakeOneBot:
         self.message_format = message_format
         self.app_name = app_name
         self.app_version = app_version
-
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._admin = threading.RLock()  # orders start/stop/down/up
-        self._stop_event = threading.Event()
-        self._started = False
-        self._stopping = False
-        self._acceptor: Optional[_Acceptor] = None
-        self._placeholder: Optional[socket.socket] = None
-        self._threads: Set[threading.Thread] = set()
-        self._conns: Set[_Conn] = set()
-        self._ws_conns: List[_Conn] = []
-        self._total_connections = 0
-        self._conn_ids = itertools.count(1)
 
         self._calls: List[Dict[str, Any]] = []
         self._call_counts: Counter[str] = Counter()  # calls received
@@ -583,11 +441,6 @@ class FakeOneBot:
     # ------------------------------------------------------------------ URLs
 
     @property
-    def url(self) -> str:
-        """Base URL of the HTTP API, ``http://127.0.0.1:<port>``."""
-        return f"http://{self._url_host}:{self.port}"
-
-    @property
     def ws_url(self) -> str:
         """The universal WebSocket (events and API), ``ws://127.0.0.1:<port>/``."""
         return f"ws://{self._url_host}:{self.port}/"
@@ -602,196 +455,28 @@ class FakeOneBot:
         """The events-only WebSocket, ``ws://127.0.0.1:<port>/event``."""
         return f"ws://{self._url_host}:{self.port}/event"
 
-    @property
-    def _url_host(self) -> str:
-        return f"[{self.host}]" if ":" in self.host else self.host
-
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> "FakeOneBot":
-        """Bind, start the threads, and return once connections are accepted.
+    def _on_started(self) -> None:
+        if self.heartbeat_interval is not None:
+            self._spawn(f"fakeonebot:heartbeat:{self.port}", self._heartbeat_loop)
 
-        Returns:
-            self, so that ``server = FakeOneBot().start()`` works.
+    def _on_stopped(self) -> None:
+        self.media.close()
 
-        Raises:
-            OSError: the port could not be bound.
-            RuntimeError: the server was already stopped (it cannot be restarted).
-        """
-        with self._admin:
-            if self._stopping:
-                raise RuntimeError("a stopped FakeOneBot cannot be started again")
-            if self._started:
-                return self
-            listener = self._listen(self.port)
-            self.port = listener.getsockname()[1]
-            self._started = True
-            self._start_acceptor(listener)
-            if self.heartbeat_interval is not None:
-                self._spawn(f"fakeonebot:heartbeat:{self.port}", self._heartbeat_loop)
-            log.debug("FakeOneBot listening on %s", self.url)
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Close every socket and join every thread. Idempotent.
-
-        Blocks for at most about ``timeout`` seconds. Pending delayed or
-        stalled calls are abandoned without an answer.
-
-        Raises:
-            RuntimeError: some threads were still alive after ``timeout``;
-                the message names them.
-        """
-        with self._admin:
-            with self._cond:
-                if self._stopping:
-                    return
-                self._stopping = True
-                acceptor, self._acceptor = self._acceptor, None
-                conns = list(self._conns)
-                self._ws_conns.clear()
-                self._cond.notify_all()
-            self._stop_event.set()
-            if acceptor is not None:
-                acceptor.wake()
-            self._close_placeholder()
-            for conn in conns:
-                conn.abort()
-            deadline = time.monotonic() + timeout
-            me = threading.current_thread()
-            with self._lock:
-                threads = [t for t in self._threads if t is not me]
-            for thread in threads:
-                thread.join(max(0.0, deadline - time.monotonic()))
-            if acceptor is not None:
-                acceptor.close()
-            stragglers = sorted(t.name for t in threads if t.is_alive())
-            self.media.close()
-        if stragglers:
-            raise RuntimeError(f"FakeOneBot threads still running {timeout}s after stop(): {', '.join(stragglers)}")
-        log.debug("FakeOneBot on port %s stopped", self.port)
-
-    def __enter__(self) -> "FakeOneBot":
-        return self.start()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.stop()
+    def _new_conn(self, conn_id: int, sock: socket.socket, peer: Any) -> _Conn:
+        return _Conn(conn_id, sock, peer)
 
     def __repr__(self) -> str:
         state = "stopped" if self._stopping else ("running" if self._started else "new")
         return f"<FakeOneBot {state} {self.url} self_id={self.self_id}>"
-
-    def _listen(self, port: int) -> socket.socket:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            # Rebinding the same port after down() must work despite TIME_WAIT connections.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, port))
-            sock.listen(128)
-            sock.setblocking(False)
-        except OSError:
-            sock.close()
-            raise
-        return sock
-
-    def _start_acceptor(self, listener: socket.socket) -> None:
-        acceptor = _Acceptor(listener)
-        with self._lock:
-            self._acceptor = acceptor
-        acceptor.thread = self._spawn(f"fakeonebot:accept:{self.port}", self._accept_loop, acceptor)
-        if acceptor.thread is None or not acceptor.ready.wait(_READY_TIMEOUT):
-            raise RuntimeError("FakeOneBot accept thread did not start")
-
-    def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> Optional[threading.Thread]:
-        """Start a tracked daemon thread; None once stop() has begun."""
-        with self._lock:
-            if self._stopping:
-                return None
-            thread = threading.Thread(target=self._thread_main, args=(target, args), name=name, daemon=True)
-            self._threads.add(thread)
-            thread.start()  # under the lock: stop() never sees an unstarted thread
-        return thread
-
-    def _thread_main(self, target: Callable[..., None], args: Tuple[Any, ...]) -> None:
-        try:
-            target(*args)
-        except Exception:
-            log.exception("FakeOneBot thread %s crashed", threading.current_thread().name)
-        finally:
-            with self._lock:
-                self._threads.discard(threading.current_thread())
 
     def _heartbeat_loop(self) -> None:
         assert self.heartbeat_interval is not None
         while not self._stop_event.wait(self.heartbeat_interval):
             self.emit_heartbeat()
 
-    def _accept_loop(self, acceptor: _Acceptor) -> None:
-        with selectors.DefaultSelector() as selector:
-            selector.register(acceptor.listener, selectors.EVENT_READ, "listen")
-            selector.register(acceptor.wake_r, selectors.EVENT_READ, "wake")
-            acceptor.ready.set()
-            while True:
-                for key, _ in selector.select():
-                    if key.data == "wake":
-                        return
-                    try:
-                        sock, peer = acceptor.listener.accept()
-                    except (BlockingIOError, InterruptedError):
-                        continue
-                    except OSError:
-                        return
-                    self._on_accept(acceptor, sock, peer)
-
-    def _on_accept(self, acceptor: _Acceptor, sock: socket.socket, peer: Any) -> None:
-        sock.setblocking(True)
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
-        conn = _Conn(next(self._conn_ids), sock, peer)
-        with self._lock:
-            if self._stopping or self._acceptor is not acceptor:
-                sock.close()
-                return
-            self._conns.add(conn)
-            thread = threading.Thread(
-                target=self._thread_main, args=(self._serve, (conn,)), name=f"fakeonebot:conn:{conn.id}", daemon=True
-            )
-            self._threads.add(thread)
-            thread.start()
-
     # ------------------------------------------------------------------ connection handling
-
-    def _serve(self, conn: _Conn) -> None:
-        buffer = bytearray()
-        first = True
-        try:
-            while not conn.closed.is_set():
-                try:
-                    head = read_request_head(conn.io, buffer, timeout=_HEAD_TIMEOUT if first else _IDLE_TIMEOUT)
-                except HandshakeError as exc:
-                    if first or exc.status != 408:
-                        send_http_response(conn.io, exc.status, exc.message)
-                    return
-                if head is None:
-                    return
-                first = False
-                if head.is_websocket_upgrade:
-                    self._serve_websocket(conn, head, buffer)
-                    return
-                if not self._serve_http(conn, head, buffer):
-                    return
-        except (OSError, WebSocketClosed) as exc:
-            log.debug("connection %s ended: %r", conn.id, exc)
-        finally:
-            with self._cond:
-                self._conns.discard(conn)
-                if conn in self._ws_conns:
-                    self._ws_conns.remove(conn)
-                    self._cond.notify_all()
-            conn.finish()
 
     def _auth_status(self, head: RequestHead) -> int:
         """0 when authorised, 401 when no token was given, 403 when a wrong one was.
@@ -1061,17 +746,6 @@ class FakeOneBot:
             if plan.record is not None:
                 self._last_call[plan.action] = plan.record
             self._cond.notify_all()
-
-    @staticmethod
-    def _take_rule(rules: Dict[str, _Rule], action: str) -> Optional[_Rule]:
-        rule = rules.get(action)
-        if rule is None:
-            return None
-        if rule.remaining is not None:
-            rule.remaining -= 1
-            if rule.remaining <= 0:
-                del rules[action]
-        return rule
 
     def _run(self, plan: _Plan, wait: Callable[[Optional[float]], bool]) -> Optional[Tuple[int, Dict[str, Any]]]:
         """Carry out an admitted call; None when no answer is to be sent.
@@ -1788,18 +1462,6 @@ class FakeOneBot:
         with self._lock:
             return [self._render(event) for event in self._history.get(key, [])]
 
-    @property
-    def connection_count(self) -> int:
-        """WebSocket connections open right now (half-open ones included)."""
-        with self._lock:
-            return len(self._ws_conns)
-
-    @property
-    def total_connections(self) -> int:
-        """WebSocket upgrades accepted since start (a NapCat-style token refusal included)."""
-        with self._lock:
-            return self._total_connections
-
     def wait_for_connections(self, n: int, timeout: float = 5.0) -> None:
         """Block until :attr:`total_connections` is at least ``n``.
 
@@ -1812,49 +1474,6 @@ class FakeOneBot:
 
     # ------------------------------------------------------------------ faults
 
-    def drop_connections(self) -> None:
-        """Close every WebSocket's TCP connection abruptly, without a close frame.
-
-        The client sees EOF / close code 1006. New connections are accepted as usual.
-        """
-        with self._cond:
-            conns, self._ws_conns = self._ws_conns, []
-            self._cond.notify_all()
-        for conn in conns:
-            conn.abort()
-
-    def close_connections(self, code: int = 1000, reason: str = "") -> None:
-        """Close every WebSocket with a close frame and wait (up to 2 s) for the handshake.
-
-        Half-open connections cannot send a frame; they are dropped instead.
-        """
-        with self._cond:
-            conns, self._ws_conns = self._ws_conns, []
-            self._cond.notify_all()
-        closing: List[ServerWebSocket] = []
-        for conn in conns:
-            ws = conn.ws
-            if conn.frozen.is_set() or ws is None:
-                conn.abort()
-                continue
-            ws.send_close(code, reason)
-            closing.append(ws)
-        deadline = time.monotonic() + _CLOSE_TIMEOUT
-        for ws in closing:
-            if not ws.wait_closed(max(0.0, deadline - time.monotonic())):
-                ws.abort()
-
-    def half_open(self) -> None:
-        """Silence every open WebSocket: nothing more is read or written on it.
-
-        No heartbeats, events, replies or pongs; the TCP connection stays open
-        (until :meth:`drop_connections`, :meth:`down` or :meth:`stop`). New
-        connections behave normally.
-        """
-        with self._cond:
-            for conn in self._ws_conns:
-                conn.frozen.set()
-
     def mute_events(self) -> None:
         """Turn every open WebSocket into a zombie: no more heartbeats or events on
         it, while API calls and pings are still answered (NapCat after a WebUI
@@ -1863,54 +1482,6 @@ class FakeOneBot:
         with self._cond:
             for conn in self._ws_conns:
                 conn.muted = True
-
-    def down(self) -> None:
-        """Stop listening and drop every connection (HTTP too); the port stays reserved.
-
-        Connection attempts are refused until :meth:`up`.
-        """
-        with self._admin:
-            with self._cond:
-                if self._stopping or not self._started:
-                    raise RuntimeError("FakeOneBot is not running")
-                acceptor, self._acceptor = self._acceptor, None
-                if acceptor is None:
-                    return
-                conns = list(self._conns)
-                self._ws_conns.clear()
-                self._cond.notify_all()
-            acceptor.wake()
-            if acceptor.thread is not None:
-                acceptor.thread.join(_READY_TIMEOUT)
-            acceptor.close()
-            for conn in conns:
-                conn.abort()
-            # Bound but not listening: connects are refused and nobody else gets the port.
-            placeholder = socket.socket(acceptor.listener.family, socket.SOCK_STREAM)
-            try:
-                placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                placeholder.bind((self.host, self.port))
-            except OSError:
-                log.warning("could not reserve port %s while down", self.port)
-                placeholder.close()
-            else:
-                self._placeholder = placeholder
-
-    def up(self) -> None:
-        """Listen again on the same port after :meth:`down`. No-op when already up."""
-        with self._admin:
-            with self._lock:
-                if self._stopping or not self._started:
-                    raise RuntimeError("FakeOneBot is not running")
-                if self._acceptor is not None:
-                    return
-            self._close_placeholder()
-            self._start_acceptor(self._listen(self.port))
-
-    def _close_placeholder(self) -> None:
-        placeholder, self._placeholder = self._placeholder, None
-        if placeholder is not None:
-            placeholder.close()
 
     def delay(self, action: str, seconds: float, *, times: Optional[int] = None, deliver: bool = False) -> None:
         """Answer ``action`` only after ``seconds``.

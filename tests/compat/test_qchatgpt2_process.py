@@ -3,19 +3,18 @@ not up is waited for, a wrong verifyKey exits non-zero at once, SIGINT/SIGTERM e
 
 from __future__ import annotations
 
-import os
-import queue
 import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
-from typing import IO, Any, Tuple
+from typing import Any, Tuple
 
 import pytest
 
 from qqreliable.testing import FakeMirai
+
+from ..helpers import Lines, reap, spawn_python
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -37,26 +36,7 @@ PLUGIN = textwrap.dedent('''
 ''')
 
 
-def _lines(stream: IO[str], sink: "queue.Queue[str]") -> None:
-    for line in stream:
-        sink.put(line.rstrip("\n"))
-
-
-def _wait_for(sink: "queue.Queue[str]", needle: str, timeout: float = 15.0) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise AssertionError(f"never saw {needle!r}")
-        try:
-            line = sink.get(timeout=remaining)
-        except queue.Empty:
-            continue
-        if needle in line:
-            return line
-
-
-def _spawn(tmp_path, mirai: FakeMirai, key: str) -> Tuple[Any, "queue.Queue[str]", str]:
+def _spawn(tmp_path, mirai: FakeMirai, key: str) -> Tuple[Any, Lines, str]:
     config = tmp_path / "config.py"
     config.write_text(textwrap.dedent(f'''
         mirai_http_api_config = {{"adapter": "WebSocketAdapter", "host": "ws://127.0.0.1", "port": {mirai.port},
@@ -68,29 +48,21 @@ def _spawn(tmp_path, mirai: FakeMirai, key: str) -> Tuple[Any, "queue.Queue[str]
     plugins.mkdir(parents=True, exist_ok=True)
     (plugins / "__init__.py").write_text("", encoding="utf-8")
     (plugins / "main.py").write_text(PLUGIN, encoding="utf-8")
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "qqreliable.compat.qchatgpt2", "--config", str(config),
-                             "--plugins", str(tmp_path / "plugins")], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, env=env, cwd=str(tmp_path))
-    err: "queue.Queue[str]" = queue.Queue()
-    threading.Thread(target=_lines, args=(proc.stderr, err), name="qqreliable-test:pipe", daemon=True).start()
+    proc, _, err = spawn_python(
+        ["-m", "qqreliable.compat.qchatgpt2", "--config", str(config), "--plugins", str(tmp_path / "plugins")],
+        cwd=str(tmp_path),
+    )
     return proc, err, str(config)
-
-
-def _reap(proc: Any) -> None:
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait(5)
 
 
 def test_answered_after_a_1006_then_sigterm_exits_cleanly(tmp_path, mirai: FakeMirai) -> None:
     proc, err, _ = _spawn(tmp_path, mirai, mirai.verify_key)
     try:
-        _wait_for(err, "no LLM here")
-        _wait_for(err, "online as 10001")
+        err.wait_for("no LLM here")
+        err.wait_for("online as 10001")
         mirai.drop_connections()                      # 1006: no close frame
-        _wait_for(err, "disconnected")
-        line = _wait_for(err, "online as 10001")   # the same process, a new session
+        err.wait_for("disconnected")
+        line = err.wait_for("online as 10001")   # the same process, a new session
         assert "reconnects=1" in line
         mirai.emit_group_message(100, 2, "/ai ping")
         sent = mirai.wait_for_message(timeout=15)
@@ -100,24 +72,24 @@ def test_answered_after_a_1006_then_sigterm_exits_cleanly(tmp_path, mirai: FakeM
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
         assert time.monotonic() - started < 3.0
-        _wait_for(err, "stopped; health:", timeout=2)
+        err.wait_for("stopped; health:", timeout=2)
     finally:
-        _reap(proc)
+        reap(proc)
 
 
 def test_started_before_mirai_then_sigint(tmp_path, mirai: FakeMirai) -> None:
     mirai.down()
     proc, err, _ = _spawn(tmp_path, mirai, mirai.verify_key)
     try:
-        _wait_for(err, "reconnecting in")
+        err.wait_for("reconnecting in")
         mirai.up()
-        _wait_for(err, "online as 10001")
+        err.wait_for("online as 10001")
         mirai.emit_group_message(100, 2, [{"type": "At", "target": mirai.qq}, " ping"])
         assert mirai.wait_for_message(timeout=15)["messageChain"] == [{"type": "Plain", "text": "pong"}]
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
     finally:
-        _reap(proc)
+        reap(proc)
 
 
 def test_wrong_verify_key_exits_non_zero_fast_naming_key_and_file(tmp_path, mirai: FakeMirai) -> None:
@@ -126,10 +98,10 @@ def test_wrong_verify_key_exits_non_zero_fast_naming_key_and_file(tmp_path, mira
     try:
         code = proc.wait(timeout=20)
     finally:
-        _reap(proc)
+        reap(proc)
     assert code == 2
     assert time.monotonic() - started < 10.0
-    line = _wait_for(err, "mirai_http_api_config['verifyKey']", timeout=5)
+    line = err.wait_for("mirai_http_api_config['verifyKey']", timeout=5)
     assert config in line and "wrong verifyKey" in line
 
 

@@ -47,12 +47,22 @@ def test_identify_then_resume() -> None:
 
 
 def test_duplicates_dropped_by_d_id() -> None:
+    """The session passes every dispatch on (tracking ``s``); the bot's shared Deduper,
+    keyed by :func:`event_key`, drops a repeated push by ``d.id`` (whatever its envelope id)."""
+    from qqreliable.official.events import event_key
+    from qqreliable.reliability.dedupe import Deduper
+
     gw, _ = session()
     ready(gw)
+    dedupe = Deduper(key=event_key)
     frame = {"op": 0, "s": 2, "t": "GROUP_AT_MESSAGE_CREATE", "id": "e1", "d": {"id": "m"}}
-    assert gw.receive(frame) == [("dispatch", frame)]
-    assert gw.receive(dict(frame, s=3, id="e2")) == []
-    assert gw.duplicates == 1 and gw.seq == 3
+    repeat = dict(frame, s=3, id="e2")
+    assert gw.receive(frame) == [("dispatch", frame)] and not dedupe.seen(frame)
+    assert gw.receive(repeat) == [("dispatch", repeat)] and dedupe.seen(repeat)
+    assert dedupe.duplicates == 1 and gw.seq == 3
+    lifecycle = {"op": 0, "s": 4, "t": "FRIEND_ADD", "id": "FRIEND_ADD:x", "d": {"openid": "U"}}
+    assert event_key(lifecycle) == ("official", "FRIEND_ADD", "FRIEND_ADD:x")
+    assert event_key({"op": 0, "t": "X", "d": {}}) is None
 
 
 def test_heartbeat_and_ack_watchdog() -> None:
