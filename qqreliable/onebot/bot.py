@@ -609,7 +609,7 @@ class Bot(BotBase, ApiMixin):
             self._stalls.saw_message(_as_int(obj.get("self_id")))
         event = Event._received(obj, self)  # named once; dispatcher and quick read the name
         self._submit(event, claim)
-        if not webhook:
+        if not webhook and self._quick.registered:
             self._quick.schedule(event)
         return event
 

@@ -59,7 +59,7 @@ _TEXT = websocket.ABNF.OPCODE_TEXT
 _BINARY = websocket.ABNF.OPCODE_BINARY
 _CLOSE = websocket.ABNF.OPCODE_CLOSE
 
-_READ_AHEAD = 65536
+_READ_AHEAD = 256 * 1024
 _IDLE_CHECK = 0.1  # watchdog period while not connected
 _MAX_READ = 1 << 20
 
@@ -69,7 +69,7 @@ class _BoundedFrames(websocket._abnf.frame_buffer):  # type: ignore[misc, name-d
 
     websocket-client asks the socket for exactly the bytes it needs next (2
     for a header, then the length, then the payload): three system calls per
-    frame. This reader asks for up to 64 KiB at a time and serves the fields
+    frame. This reader asks for up to 256 KiB at a time and serves the fields
     from that buffer, which roughly doubles the frames a reader thread can
     take in.
 
