@@ -183,3 +183,80 @@ def test_rejects_non_callables() -> None:
         d.add("x", 5)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         Dispatcher(workers=0)
+
+
+def test_a_blocked_handler_does_not_hold_back_the_events_behind_it() -> None:
+    """Each new event wakes an idle worker unless one is already on its way, and a
+    worker that takes an event with more queued wakes the next: a handler stuck on
+    one worker never delays the others' events until it returns."""
+    d, sup = make(workers=4, queue_size=100)
+    release = threading.Event()
+    blocked = threading.Event()
+    handled: List[int] = []
+    all_done = threading.Event()
+
+    def handler(event: Event) -> None:
+        if event["n"] == 0:
+            blocked.set()
+            release.wait(10)
+            return
+        handled.append(event["n"])
+        if len(handled) == 30:
+            all_done.set()
+
+    d.add("x", handler)
+    d.start(sup)
+    try:
+        d.submit_event(Event({"post_type": "x", "n": 0}))
+        assert blocked.wait(5)
+        for n in range(1, 31):  # one at a time, then in a burst with nothing woken yet
+            d.submit_event(Event({"post_type": "x", "n": n}))
+        assert all_done.wait(5), f"{len(handled)} of 30 handled while one handler is blocked"
+        assert sorted(handled) == list(range(1, 31))
+    finally:
+        release.set()
+        d.stop()
+        assert sup.join(5) == []
+
+
+def test_a_burst_of_slow_handlers_runs_on_every_worker_at_once() -> None:
+    d, sup = make(workers=4, queue_size=100)
+    inside = threading.Semaphore(0)
+    release = threading.Event()
+    d.add("x", lambda e: (inside.release(), release.wait(10)))
+    d.start(sup)
+    try:
+        for _ in range(8):
+            d.submit_event(Event({"post_type": "x"}))
+        for n in range(4):  # all four workers are inside a handler at the same time
+            assert inside.acquire(timeout=5), f"only {n} workers running"
+        release.set()
+        assert d.wait_idle(5)
+        assert d.dispatched == 8
+    finally:
+        release.set()
+        d.stop()
+        assert sup.join(5) == []
+
+
+def test_many_fast_events_are_all_handled_and_idle_workers_stop_at_once() -> None:
+    d, sup = make(workers=8, queue_size=100_000)
+    count = [0]
+    lock = threading.Lock()
+
+    def handler(event: Event) -> None:
+        with lock:
+            count[0] += 1
+
+    d.add("x", handler)
+    d.start(sup)
+    try:
+        for rounds in range(3):
+            for _ in range(5000):
+                assert d.submit_event(Event({"post_type": "x"}))
+            assert d.wait_idle(10)
+            assert count[0] == 5000 * (rounds + 1)
+        assert d.dropped == 0
+    finally:
+        d.stop()
+        assert sup.join(2) == []  # parked workers are released by stop(), not by a poll

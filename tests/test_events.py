@@ -124,3 +124,35 @@ def test_parse_frame_decodes_as_json_loads_does(frame: object) -> None:
 def test_parse_frame_deep_nesting_is_typed() -> None:
     with pytest.raises(ProtocolError):
         parse_frame(b"[" * 100_000 + b"]" * 100_000)
+
+
+def test_the_readers_shortcut_skips_only_events_without_account_or_send_facts() -> None:
+    """The reader skips the account-state and send-ledger look at someone else's
+    message: for every event it skips, both look-ups find nothing."""
+    from qqreliable.onebot.bot import _someone_elses_message
+    from qqreliable.onebot.sends import account_signal, own_message
+
+    base = {"post_type": "message", "message_type": "group", "group_id": 5, "message_id": 1, "self_id": 100}
+    events = [
+        dict(base, user_id=7),
+        dict(base, user_id=100),  # our own (Lagrange reports it as a message)
+        dict(base, user_id="7"),
+        dict(base, user_id=7, self_id="100"),
+        dict(base, user_id=None),
+        dict(base, post_type="message_sent", user_id=100),
+        dict(base, post_type="message_sent", user_id=7),
+        dict(base, message_type="private", user_id=7, target_id=8),
+        {"post_type": "notice", "notice_type": "bot_offline", "self_id": 100, "user_id": 7},
+        {"post_type": "meta_event", "meta_event_type": "heartbeat", "status": {"online": False}, "self_id": 100},
+        {"post_type": "meta_event", "meta_event_type": "lifecycle", "sub_type": "connect", "self_id": 100},
+        {"post_type": "request", "request_type": "friend", "user_id": 7, "self_id": 100},
+    ]
+    skipped = [e for e in events if _someone_elses_message(e)]
+    assert len(skipped) == 2  # the group and the private message from user 7
+    for event in skipped:
+        assert account_signal(event) is None
+        for self_id in (None, 100, 7):
+            assert own_message(event, self_id) is None
+    kept = [e for e in events if not _someone_elses_message(e)]
+    assert any(own_message(e, 100) is not None for e in kept)
+    assert any(account_signal(e) is not None for e in kept)

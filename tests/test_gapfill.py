@@ -226,3 +226,42 @@ def test_first_loss_wins_until_filled() -> None:
     filler.connection_lost(9)
     filler.fill(9)
     assert [m["message_seq"] for m in delivered] == [3, 4, 5]  # deliver() dedupes message 4
+
+
+def test_tracker_keeps_the_last_message_of_the_most_recent_chats_from_several_readers() -> None:
+    """Sightings are noted without the lock and applied in batches: a snapshot still
+    sees every one of them (the latest per chat, at most ``max_chats`` chats, the
+    most recently active), whatever the batch boundaries and however many readers."""
+    clock = [100.0]
+    history = OneBotHistory(lambda *a: None)
+    tracker = ChatTracker(max_chats=20, window=600.0, clock=lambda: clock[0], locate=history.locate)
+
+    def message(group: int, n: int) -> Dict[str, Any]:
+        return {"post_type": "message", "message_type": "group", "self_id": 1, "group_id": group,
+                "user_id": 2, "message_id": n, "time": 1000 + n}
+
+    tracker.observe(message(1, 1))
+    assert [(chat, a.message_id) for chat, a in tracker.snapshot(1)] == [(("group", 1), 1)]  # before any batch
+
+    def reader(offset: int) -> None:
+        for n in range(1000):
+            tracker.observe(message(100 + (n % 30), offset + n))
+
+    readers = [threading.Thread(target=reader, args=(k * 10_000,), name=f"test-reader-{k}") for k in range(3)]
+    for thread in readers:
+        thread.start()
+    for thread in readers:
+        thread.join(10)
+    for n in range(5):  # a few more than any batch holds, then read
+        tracker.observe(message(200, 50_000 + n))
+    snap = tracker.snapshot(1)
+    assert len(snap) == 20
+    assert snap[-1][0] == ("group", 200) and snap[-1][1].message_id == 50_004
+    assert snap[-1][1].time == 1000 + 50_004
+    ids = {chat: a.message_id for chat, a in snap}
+    for group in range(100, 130):  # the last message of each tracked group is the last one any reader saw
+        if ("group", group) in ids:
+            assert ids[("group", group)] % 10_000 >= 970
+    assert tracker.accounts() == [1]
+    clock[0] += 601  # out of the window: nothing is recent any more
+    assert tracker.snapshot(1) == []

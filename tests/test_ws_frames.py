@@ -112,3 +112,48 @@ def test_concurrent_writers_each_frame_arrives_whole_once(client: Tuple[_ClientS
     seen = sorted((m["thread"], m["n"]) for m in (json.loads(p) for _, p in got))
     assert seen == [(t, n) for t in range(threads) for n in range(each)]
     peer.abort()
+
+
+def test_many_small_frames_mixed_with_the_general_path_keep_their_order(
+    client: Tuple[_ClientSocket, socket.socket]
+) -> None:
+    """Hundreds of frames per read are parsed in one go; pings, fragments, 64-bit
+    lengths and a masked server frame among them still go through websocket-client,
+    in their place."""
+    wire, server = client
+    expected = []
+    burst = b""
+    for n in range(400):
+        payload = json.dumps({"post_type": "message", "message_id": n}).encode()
+        burst += server_frame(0x1, payload)
+        expected.append(payload)
+        if n % 97 == 5:
+            burst += server_frame(0x9, b"p") + server_frame(0x1, b"fr", fin=False)
+            burst += server_frame(0xA, b"") + server_frame(0x0, b"ag")
+            expected += [None, None, b"frag"]  # ping, pong (proof of life), the message
+        if n % 150 == 9:
+            big = bytes([n % 256]) * 70_000
+            burst += server_frame(0x2, big)
+            expected.append(big)
+    masked = bytearray(server_frame(0x1, b"masked"))
+    masked[1] |= 0x80
+    masked[2:2] = b"\x00\x00\x00\x00"  # a zero key: the payload reads as is
+    burst += bytes(masked) + server_frame(0x1, b"last")
+    expected += [b"masked", b"last"]
+    writer = threading.Thread(target=server.sendall, args=(burst,), name="test-burst")
+    writer.start()
+    try:
+        assert [wire.recv() for _ in expected] == expected
+    finally:
+        writer.join(5)
+
+
+def test_frames_parsed_ahead_are_not_handed_out_after_abort(client: Tuple[_ClientSocket, socket.socket]) -> None:
+    wire, server = client
+    server.sendall(b"".join(server_frame(0x1, b"m%d" % n) for n in range(10)))
+    assert wire.recv() == b"m0"  # read by websocket-client, with the nine others behind it
+    assert wire.recv() == b"m1"  # the nine parsed at once; eight ready
+    assert len(wire._ready) == 8
+    wire.abort()  # a kill or stop: the reader must end now, not drain what it parsed
+    with pytest.raises(LinkEnded):
+        wire.recv()

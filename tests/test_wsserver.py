@@ -685,3 +685,117 @@ def test_websocket_client_handshake_headers() -> None:
         response = read_response_head(b)
         assert f"Sec-WebSocket-Accept: {compute_accept_key(key)}" in response
         assert "Upgrade: websocket" in response and "Connection: Upgrade" in response
+
+
+# --------------------------------------------------------------------------- batch parsing (take_buffered)
+
+
+def test_take_buffered_takes_whole_simple_frames_and_leaves_the_rest() -> None:
+    """Every whole, final, masked data frame at the head of the buffer, unmasked, in
+    order; it stops at the first frame that needs the general path and never reads."""
+    server_sock, client = socket.socketpair()
+    ws = ServerWebSocket(server_sock, close_timeout=0.5, max_message_size=1000)
+    try:
+        payloads = [b"", b"a", b"abcd", b"abcde", "héllo".encode(), os.urandom(125), os.urandom(126), os.urandom(1000)]
+        frames = b"".join(client_frame(OP_TEXT if i % 2 else OP_BINARY, p) for i, p in enumerate(payloads))
+        stop_at = [
+            client_frame(OP_PING, b"p"),  # control
+            client_frame(OP_TEXT, b"frag", fin=False),  # fragment
+            client_frame(OP_TEXT, b"plain", masked=False),  # unmasked while masks are required
+            client_frame(OP_TEXT, b"x" * 1001),  # over max_message_size
+            client_frame(OP_TEXT, b"y" * 70_000),  # 64-bit length
+            client_frame(OP_TEXT, b"rsv", rsv=0x40),  # reserved bit
+            b"\x8f\x80" + os.urandom(4),  # unknown opcode
+            client_frame(OP_TEXT, b"whole")[:-1],  # not whole yet
+            b"\x81",  # one byte of a header
+        ]
+        for tail in stop_at:
+            ws._rbuf[:] = frames + tail
+            assert ws.take_buffered() == payloads
+            assert bytes(ws._rbuf) == tail, tail[:8]
+            assert ws.take_buffered() == []
+            assert bytes(ws._rbuf) == tail
+    finally:
+        ws.abort()
+        client.close()
+
+
+def test_take_buffered_accepts_unmasked_frames_only_when_allowed() -> None:
+    server_sock, client = socket.socketpair()
+    ws = ServerWebSocket(server_sock, require_masked=False)
+    try:
+        ws._rbuf[:] = client_frame(OP_TEXT, b"plain", masked=False) + client_frame(OP_TEXT, b"masked")
+        assert ws.take_buffered() == [b"plain", b"masked"]
+        assert not ws._rbuf
+    finally:
+        ws.abort()
+        client.close()
+
+
+def _link_reader(ws: ServerWebSocket) -> "object":
+    from qqreliable.transport.server import _ServerSocket
+
+    return _ServerSocket(ws, None)  # type: ignore[arg-type]  # raw: only recv_before uses it
+
+
+def test_reverse_reader_mixes_batches_and_the_general_path_in_order() -> None:
+    """The reverse server's reader (batches from take_buffered, recv() for the rest)
+    gives the same messages in the same order as recv() alone, answers pings met on
+    the way and fails an oversize message with 1009 as before."""
+    from qqreliable.transport.link import LinkEnded
+
+    server_sock, client = socket.socketpair()
+    client.settimeout(5)
+    ws = ServerWebSocket(server_sock, close_timeout=1.0, max_message_size=100_000)
+    reader = _link_reader(ws)
+    expected: List[bytes] = []
+    burst = b""
+    for n in range(300):
+        payload = f"event {n}".encode() * (1 + n % 7)
+        burst += client_frame(OP_TEXT, payload)
+        expected.append(payload)
+        if n % 50 == 7:
+            burst += client_frame(OP_TEXT, b"frag-", fin=False) + client_frame(OP_PING, b"p%d" % n)
+            burst += client_frame(OP_CONTINUATION, b"ment", fin=False) + client_frame(OP_CONTINUATION, b"ed")
+            expected.append(b"frag-mented")
+        if n % 60 == 11:
+            big = bytes([n % 256]) * 70_000  # a 64-bit length: the general path
+            burst += client_frame(OP_BINARY, big)
+            expected.append(big)
+    burst += client_frame(OP_TEXT, b"z" * 100_001)  # too big
+    writer = threading.Thread(target=client.sendall, args=(burst,), name="test-burst")
+    writer.start()
+    try:
+        got = [reader.recv() for _ in expected]  # type: ignore[attr-defined]
+        assert got == expected
+        pongs = [server_frame(client) for n in range(300) if n % 50 == 7]
+        assert pongs == [(True, OP_PONG, b"p%d" % n) for n in range(300) if n % 50 == 7]
+        with pytest.raises(LinkEnded):
+            reader.recv()  # type: ignore[attr-defined]
+        assert ws.close_code == 1009
+    finally:
+        ws.abort()
+        writer.join(5)
+        client.close()
+
+
+def test_reverse_reader_stops_handing_out_parsed_frames_once_closed() -> None:
+    """Frames parsed ahead are not delivered after the connection was aborted (a kill
+    or stop wakes the reader at once, it does not drain hundreds of frames first)."""
+    from qqreliable.transport.link import LinkEnded
+
+    server_sock, client = socket.socketpair()
+    client.settimeout(5)
+    ws = ServerWebSocket(server_sock, close_timeout=0.5)
+    reader = _link_reader(ws)
+    try:
+        client.sendall(b"".join(client_frame(OP_TEXT, b"m%d" % n) for n in range(10)))
+        assert reader.recv() == b"m0"  # type: ignore[attr-defined]  # read by recv(); 9 left in the buffer
+        assert reader.recv() == b"m1"  # type: ignore[attr-defined]  # the 9 parsed at once; 8 ready
+        assert len(reader._ready) == 8  # type: ignore[attr-defined]
+        ws.abort()
+        with pytest.raises(LinkEnded):
+            reader.recv()  # type: ignore[attr-defined]
+    finally:
+        ws.abort()
+        client.close()

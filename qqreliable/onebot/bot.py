@@ -76,6 +76,16 @@ REQUEST_KINDS = frozenset({"friend", "group"})
 META_KINDS = frozenset({"lifecycle", "heartbeat"})
 
 
+class _SendRoute(threading.local):
+    """The account (and its API) a send in this thread goes through (listen modes).
+
+    Class-level defaults: reading an unset route is a plain attribute read, not
+    a failed look-up (the send ledger asks for it on every inbound event)."""
+
+    api: Any = None
+    self_id: Optional[int] = None
+
+
 class Bot(BotBase, ApiMixin):
     """A OneBot v11 bot with a blocking, thread-safe API.
 
@@ -275,7 +285,7 @@ class Bot(BotBase, ApiMixin):
             self._ws_clients.append(client)
             self._events_client = client
         self._sends: Optional[SendPipeline] = None
-        self._send_route = threading.local()  # listen modes: the account a send goes through
+        self._send_route = _SendRoute()  # listen modes: the account a send goes through
         if send_policy is not None:
             events_client = self._events_client
             events_live: Optional[Callable[[], bool]] = None
@@ -288,7 +298,7 @@ class Bot(BotBase, ApiMixin):
                 pacing=pacing,
                 call=self._attempt,
                 facts=OneBotSends(read=self._read_for_sends),
-                self_id=lambda: getattr(self._send_route, "self_id", None) or self._self_id,
+                self_id=lambda: self._send_route.self_id or self._self_id,
                 events_live=events_live,
                 stopping=self._supervisor.stopping,
                 stats=self._call_stats,
@@ -477,9 +487,10 @@ class Bot(BotBase, ApiMixin):
 
     def _on_event(self, obj: Dict[str, Any]) -> None:
         self.events_received += 1
-        self._offline_watch.observe(obj)
-        if self._sends is not None:
-            self._sends.observe(obj)  # own message_sent, bot_offline: cheap, never raises
+        if not _someone_elses_message(obj):
+            self._offline_watch.observe(obj)
+            if self._sends is not None:
+                self._sends.observe(obj)  # own message_sent, bot_offline: cheap, never raises
         self._inbound(obj)
 
     def _on_open(self, client: WsClient) -> None:
@@ -598,7 +609,7 @@ class Bot(BotBase, ApiMixin):
             self._stalls.saw_message(_as_int(obj.get("self_id")))
         event = Event._received(obj, self)  # named once; dispatcher and quick read the name
         self._submit(event, claim)
-        if not webhook:
+        if not webhook and self._quick.registered:
             self._quick.schedule(event)
         return event
 
@@ -913,6 +924,17 @@ def _wire_params(params: Dict[str, Any]) -> Dict[str, Any]:
             continue
         wire[key] = to_wire(value) if key in _MESSAGE_PARAMS else value
     return wire
+
+
+def _someone_elses_message(obj: Mapping[str, Any]) -> bool:
+    """True for a message another user sent, the usual event: it says nothing about
+    the account's state (``account_signal`` reads notices and meta events) nor about
+    our sends (``own_message`` reads the bot's own messages), so the reader skips
+    both for it. Cheap: three look-ups."""
+    if obj.get("post_type") != "message":
+        return False
+    user_id, own_id = obj.get("user_id"), obj.get("self_id")
+    return type(user_id) is int and type(own_id) is int and user_id != own_id
 
 
 def _sslopt(verify: Union[bool, str]) -> Optional[Dict[str, Any]]:

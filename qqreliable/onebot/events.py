@@ -44,8 +44,15 @@ def event_name(data: Mapping[str, Any]) -> str:
     head = post_type
     if post_type == "message":
         user_id = get("user_id")
-        if user_id is not None and str(user_id) == str(get("self_id")):
-            head = "message_sent"
+        if user_id is not None:
+            self_id = get("self_id")
+            if type(user_id) is int and type(self_id) is int:  # the usual case: no str() needed
+                if user_id == self_id:
+                    head = "message_sent"
+            elif str(user_id) == str(self_id):
+                head = "message_sent"
+    if head and type(detail) is str and detail and type(sub_type) is str and sub_type:
+        return f"{head}.{detail}.{sub_type}"  # the usual case, in one step
     parts = [head] if head else []
     if isinstance(detail, str) and detail:
         parts.append(detail)
@@ -87,8 +94,13 @@ class Event(dict):  # type: ignore[type-arg]
         The name is what the event was routed by; a handler that later edits the
         dict does not rename it (an ``Event`` made by hand computes it each time).
         """
-        event = cls(data, bot=bot)
+        # What __init__ does, without its call: one of these is made per event.
+        event = dict.__new__(cls)
+        dict.update(event, data)
+        event._bot = bot
+        event._message = None
         event._name = event_name(data)
+        event.recovered = False
         return event
 
     def __getattr__(self, name: str) -> Any:

@@ -52,6 +52,8 @@ class QuickOperations:
         self.timeout = timeout
         self._lock = threading.Lock()
         self._handlers: Dict[str, List[Callable[[Event], Any]]] = {}
+        #: Any handler registered: the reader skips quick operations altogether while False.
+        self.registered = False
         self.timeouts = 0
         self.dropped = 0
 
@@ -60,6 +62,7 @@ class QuickOperations:
             raise TypeError("a quick-operation handler must be callable")
         with self._lock:
             self._handlers.setdefault(name.strip("."), []).append(handler)
+            self.registered = True
 
     def handlers_for(self, name: str) -> List[Callable[[Event], Any]]:
         """Most specific first, as for ordinary handlers."""

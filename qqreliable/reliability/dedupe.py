@@ -93,15 +93,16 @@ class Deduper:
             seen = self._seen
             if now >= self._next_expiry:
                 self._expire(now)
-            if key in seen:
+            expires = now + self.ttl
+            if seen.setdefault(key, expires) is not expires:  # one look-up: known already
                 self.duplicates += 1
                 return True
-            seen[key] = now + self.ttl
             if len(seen) == 1:
                 self._next_expiry = now + self.ttl
             elif len(seen) > self.size:
+                # _next_expiry stays: it is the forgotten identity's expiry, no later
+                # than the new oldest one's, so the next _expire() sets it right.
                 seen.popitem(last=False)
-                self._next_expiry = next(iter(seen.values()))
         return False
 
     def knows(self, event: Mapping[str, Any]) -> bool:

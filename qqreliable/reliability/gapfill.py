@@ -29,13 +29,14 @@ import collections
 import logging
 import threading
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Tuple
 
 from .interfaces import Account, ChatHistory, PastMessage, Sighting, Target, target_name
 
 __all__ = ["ChatTracker", "GapFiller", "Anchor", "StallWatch"]
 
 log = logging.getLogger(__name__)
+_APPLY_EVERY = 64  # sightings noted before the reader applies them to the chat table
 
 Chat = Target  # (kind, id), as the protocol names chats
 
@@ -90,36 +91,66 @@ class ChatTracker:
         self.window = window
         self._clock = clock
         self._lock = threading.Lock()
-        self._chats: Dict[Account, "collections.OrderedDict[Chat, Anchor]"] = {}
+        # account -> chat -> (account, chat, message_id, time, seen_at), least recently active first
+        self._chats: Dict[Account, "collections.OrderedDict[Chat, Tuple[Account, Chat, Any, float, float]]"] = {}
+        # sightings not yet in _chats: (account, chat, message_id, time, seen_at)
+        self._pending: Deque[Tuple[Account, Chat, Any, float, float]] = collections.deque()
 
     def observe(self, event: Mapping[str, Any]) -> None:
         """Note a message event (cheap; called on reader threads)."""
         if self.max_chats <= 0:
             return
         sighting = self._locate(event)
-        if sighting is None or sighting.message_id is None:
+        if sighting is None:
             return
-        account, chat = sighting.account, sighting.chat
-        when = sighting.time if sighting.time is not None else time.time()
-        anchor = Anchor(sighting.message_id, when, self._clock())
-        with self._lock:
-            chats = self._chats.setdefault(account, collections.OrderedDict())
-            chats[chat] = anchor
-            chats.move_to_end(chat)
-            while len(chats) > self.max_chats:
+        account, chat, message_id, when = sighting
+        if message_id is None:
+            return
+        if when is None:
+            when = time.time()
+        # A plain tuple here, noted without the lock (deque.append is thread-safe);
+        # every _APPLY_EVERY sightings, or when someone reads, they are applied to
+        # the per-chat table under the lock in one go. The Anchor is made when a
+        # snapshot asks for it.
+        pending = self._pending
+        pending.append((account, chat, message_id, when, self._clock()))
+        if len(pending) >= _APPLY_EVERY:
+            with self._lock:
+                self._apply()
+
+    def _apply(self) -> None:
+        """Move the pending sightings into the per-chat table (lock held)."""
+        pending = self._pending
+        table = self._chats
+        limit = self.max_chats
+        while pending:
+            try:
+                sighting = pending.popleft()
+            except IndexError:  # another reader emptied it meanwhile
+                return
+            account, chat = sighting[0], sighting[1]
+            chats = table.get(account)
+            if chats is None:
+                chats = table[account] = collections.OrderedDict()
+            elif chat in chats:
+                chats.move_to_end(chat)
+            chats[chat] = sighting  # kept as it is: no second tuple per message
+            while len(chats) > limit:
                 chats.popitem(last=False)
 
     def snapshot(self, self_id: Account) -> List[Tuple[Chat, Anchor]]:
         """The account's recent chats and their anchors, most recent last."""
         now = self._clock()
         with self._lock:
+            self._apply()
             chats = self._chats.get(self_id)
             if not chats:
                 return []
-            return [(chat, a) for chat, a in chats.items() if now - a.seen_at <= self.window]
+            return [(chat, Anchor(s[2], s[3], s[4])) for chat, s in chats.items() if now - s[4] <= self.window]
 
     def accounts(self) -> List[Account]:
         with self._lock:
+            self._apply()
             return list(self._chats)
 
 
@@ -267,8 +298,9 @@ class StallWatch:
         return self.quiet is not None and self.quiet > 0
 
     def saw_message(self, self_id: Account) -> None:
-        with self._lock:
-            self._last[self_id] = self._clock()
+        # One dict store, atomic under the GIL: no lock on the reader's path
+        # (due() reads a copy of the dict).
+        self._last[self_id] = self._clock()
 
     def due(self) -> List[Account]:
         """The accounts to reconcile now (each is then not due for ``quiet`` seconds)."""
@@ -278,7 +310,7 @@ class StallWatch:
         now = self._clock()
         ready = []
         with self._lock:
-            for self_id, last in self._last.items():
+            for self_id, last in list(self._last.items()):
                 checked = self._checked.get(self_id, last)
                 if now - last >= self.quiet and now - checked >= self.quiet:
                     self._checked[self_id] = now

@@ -32,6 +32,8 @@ ErrorHandler = Callable[[BaseException, Optional[Event]], Any]
 
 _DROP_LOG_EVERY = 5.0  # seconds between two "queue full" warnings
 _RESOLVED_MAX = 1024  # event names whose handler lists are kept
+_JOB = object()  # marks an internal job in the queue
+_PARK_CHECK = 5.0  # seconds between a parked worker's checks that it was not forgotten
 
 
 class Dispatcher:
@@ -49,16 +51,24 @@ class Dispatcher:
         # read without the lock on the reader thread; a new registration drops it.
         self._resolved: Dict[str, List[Handler]] = {}
         self._error_handlers: List[ErrorHandler] = []
-        self._queue: Deque[Tuple[Callable[..., Any], Tuple[Any, ...], bool]] = collections.deque()
+        # An event is queued as ``(event, handlers, done)``, an internal job as
+        # ``(_JOB, fn, args)``: one tuple per event (a queued backlog is what the
+        # garbage collector walks).
+        self._queue: Deque[Tuple[Any, Any, Any]] = collections.deque()
         self._events_queued = 0
-        # One lock, two conditions: workers wait for work on ``_cond``, wait_idle()
-        # waits on ``_idle``. A finished job wakes no idle worker, and queued work
-        # wakes a worker only when one is waiting and not already woken.
-        lock = threading.Lock()
+        # One lock for the queue and the counters. A worker with nothing to do
+        # parks on a lock of its own (``_parked``) and is woken by releasing it:
+        # one C call, no Condition bookkeeping. A new item wakes a parked worker
+        # only when no worker is already woken and on its way; a woken worker
+        # that takes an item and sees more queued wakes the next one (a chain),
+        # so a burst reaches every idle worker while a steady stream of fast
+        # events costs a wake-up per worker run, not per event. ``_idle`` (same
+        # lock) is for wait_idle().
+        self._lock = lock = threading.Lock()
         self._cond = threading.Condition(lock)
         self._idle = threading.Condition(lock)
-        self._waiting = 0  # workers blocked in _cond.wait()
-        self._woken = 0  # of those, notified and not yet running
+        self._parked: List[threading.Lock] = []  # most recently parked last
+        self._woken = 0  # workers unparked and not yet back in the queue
         self._idle_waiters = 0
         self._stopping = False
         self._running = 0
@@ -127,18 +137,20 @@ class Dispatcher:
             if done is not None:
                 _call_done(done, True)
             return True
-        with self._cond:
+        with self._lock:
             if self._stopping or self._events_queued >= self.queue_size:
                 refused = True
             else:
                 refused = False
                 self._events_queued += 1
-                self._queue.append((self._run_handlers, (event, handlers, done), True))
-                self._wake()
+                self._queue.append((event, handlers, done))
+                park = self._unpark() if self._parked else None
         if refused:
             if done is not None:
                 _call_done(done, False)
             return self._refused(event)
+        if park is not None:
+            park.release()
         return True
 
     def _refused(self, event: Event) -> bool:
@@ -161,19 +173,23 @@ class Dispatcher:
         )
         return False
 
-    def _wake(self) -> None:
-        """Wake one waiting worker for a new item, unless enough are woken already (lock held)."""
-        if self._waiting > self._woken:
+    def _unpark(self) -> Optional[threading.Lock]:
+        """The parked worker to wake for queued work, unless one is woken already
+        (lock held; the caller releases the returned lock after letting go of ours)."""
+        if self._parked and not self._woken:
             self._woken += 1
-            self._cond.notify()
+            return self._parked.pop()
+        return None
 
     def submit_job(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue an internal job; never dropped while running."""
-        with self._cond:
+        with self._lock:
             if self._stopping:
                 return
-            self._queue.append((fn, args, False))
-            self._wake()
+            self._queue.append((_JOB, fn, args))
+            park = self._unpark()
+        if park is not None:
+            park.release()
 
     def fire(self, handlers: List[Callable[..., Any]], *args: Any) -> None:
         """Queue a call of each of ``handlers`` with ``args`` (on_connect, ...).
@@ -224,12 +240,15 @@ class Dispatcher:
         """
         with self._cond:
             self._stopping = True
-            discarded = sum(1 for item in self._queue if item[2])
-            dones = [item[1][2] for item in self._queue if item[2] and item[1][2] is not None]
+            discarded = sum(1 for item in self._queue if item[0] is not _JOB)
+            dones = [item[2] for item in self._queue if item[0] is not _JOB and item[2] is not None]
             self._queue.clear()
             self._events_queued = 0
-            self._cond.notify_all()
+            parked, self._parked = self._parked, []
+            self._woken += len(parked)
             self._idle.notify_all()
+        for park in parked:
+            park.release()
         for done in dones:
             _call_done(done, False)
         if discarded:
@@ -237,31 +256,67 @@ class Dispatcher:
         return discarded
 
     def _work(self) -> None:
+        park = threading.Lock()
+        park.acquire()  # held: acquiring it again parks this worker until released
+        lock = self._lock
+        queue = self._queue
+        woken = False
+        finished = False  # a job ran since the lock was last held: count it done there
         while True:
-            with self._cond:
-                while not self._queue and not self._stopping:
-                    self._waiting += 1
-                    try:
-                        self._cond.wait()
-                    finally:
-                        self._waiting -= 1
-                        if self._woken:
-                            self._woken -= 1
+            wake = None
+            with lock:
+                if finished:
+                    finished = False
+                    self._running -= 1
+                    if self._idle_waiters and not self._running and not queue:
+                        self._idle.notify_all()
+                if woken:
+                    self._woken -= 1
+                    woken = False
                 if self._stopping:
                     return
-                fn, args, is_event = self._queue.popleft()
-                if is_event:
-                    self._events_queued -= 1
-                self._running += 1
+                if not queue:
+                    self._parked.append(park)
+                    item = None
+                else:
+                    item = queue.popleft()
+                    if item[0] is not _JOB:
+                        self._events_queued -= 1
+                    self._running += 1
+                    if queue:
+                        wake = self._unpark()  # more work: the next idle worker takes it
+            if item is None:
+                self._park(park)
+                woken = True
+                continue
+            if wake is not None:
+                wake.release()
             try:
-                fn(*args)
+                if item[0] is _JOB:
+                    item[1](*item[2])
+                else:
+                    self._run_handlers(*item)
             except Exception:  # _run_handlers guards each handler; this is a bug guard
                 log.exception("internal dispatcher job failed")
-            finally:
-                with self._cond:
+            except BaseException:
+                with lock:
                     self._running -= 1
-                    if self._idle_waiters and not self._running and not self._queue:
+                    if self._idle_waiters and not self._running and not queue:
                         self._idle.notify_all()
+                raise
+            finished = True
+
+    def _park(self, park: threading.Lock) -> None:
+        """Block until another thread releases ``park`` (new work, or stop)."""
+        while not park.acquire(timeout=_PARK_CHECK):
+            with self._cond:
+                if park in self._parked:
+                    if not self._stopping:
+                        continue  # nothing for us yet: keep waiting
+                    self._parked.remove(park)
+                    self._woken += 1  # counted back when this worker looks at the queue
+                    return
+            # Unparked meanwhile: the release is on its way.
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until the queue is empty and no handler runs (tests, demo)."""
@@ -284,7 +339,10 @@ class Dispatcher:
         self.dispatched += 1
         try:
             for handler in handlers:
-                self._guarded(handler, event, event)
+                try:
+                    handler(event)
+                except Exception as exc:
+                    self._failed(handler, event, exc)
         finally:
             if done is not None:
                 _call_done(done, True)
@@ -300,19 +358,23 @@ class Dispatcher:
         try:
             handler(*args)
         except Exception as exc:
-            with self._cond:
-                self.handler_errors += 1
-                hooks = list(self._error_handlers)
-            log.exception(
-                "handler %s failed%s",
-                getattr(handler, "__qualname__", repr(handler)),
-                f" on {event.name}" if event is not None else "",
-            )
-            for hook in hooks:
-                try:
-                    hook(exc, event)
-                except Exception:
-                    log.exception("on_error hook %r failed", hook)
+            self._failed(handler, event, exc)
+
+    def _failed(self, handler: Callable[..., Any], event: Optional[Event], exc: Exception) -> None:
+        """A handler raised ``exc`` (inside its ``except``): count, log, run the on_error hooks."""
+        with self._cond:
+            self.handler_errors += 1
+            hooks = list(self._error_handlers)
+        log.exception(
+            "handler %s failed%s",
+            getattr(handler, "__qualname__", repr(handler)),
+            f" on {event.name}" if event is not None else "",
+        )
+        for hook in hooks:
+            try:
+                hook(exc, event)
+            except Exception:
+                log.exception("on_error hook %r failed", hook)
 
 
 def _call_done(done: Callable[[bool], None], handled: bool) -> None:

@@ -88,7 +88,8 @@ class LivenessPolicy(Protocol):
 
     def saw_frame(self) -> None: ...  # noqa: D102
 
-    def saw_event(self) -> None: ...  # noqa: D102
+    def saw_event(self) -> None:  # noqa: D102
+        """An event arrived; it is also proof of life (what :meth:`saw_frame` records)."""
 
     def saw_heartbeat(self, interval_ms: object) -> None: ...  # noqa: D102
 
@@ -373,37 +374,43 @@ class Link:
                         "dropped a bad frame from %s (%d so far): %s", self.name, self.counters.bad_frames, end.reason
                     )
                 return self.kill_reason or end.reason
-            liveness.saw_frame()
-            if data is not None:
-                self.on_data(data)
+            if data is None:
+                liveness.saw_frame()
+            else:
+                self.on_data(data)  # notes the frame (an event as saw_event, which counts as one)
 
     def on_data(self, data: bytes) -> None:
         """One data message: parse, classify, then deliver, settle or drop it."""
         try:
             obj = parse_frame(data)
         except ProtocolError as exc:
+            self.liveness.saw_frame()
             self.counters.bad_frames += 1
             log.warning("dropped a bad frame from %s (%d so far): %s", self.name, self.counters.bad_frames, exc)
             return
         try:
             inbound = self.codec.classify(obj)
         except (AuthenticationError, ConnectionLost) as exc:
+            self.liveness.saw_frame()
             if self._on_fatal(self, exc) is not False:
                 self.kill("credentials rejected" if isinstance(exc, AuthenticationError) else str(exc))
             return
         except Reconnect as exc:
+            self.liveness.saw_frame()
             log.warning("%s asks for a reconnect: %s", self.name, exc)
             self.kill(str(exc))
             return
         kind = inbound.kind
         if kind == KIND_EVENT:
             self.counters.events += 1
-            self.liveness.saw_event()
+            self.liveness.saw_event()  # proof of life too: no saw_frame() for it
             if inbound is not _PLAIN_EVENT:
                 self._note(inbound)
             payload = inbound.payload
             self._deliver(self, obj if payload is None else payload)
-        elif kind == KIND_REPLY:
+            return
+        self.liveness.saw_frame()
+        if kind == KIND_REPLY:
             request_id = inbound.request_id
             payload = inbound.payload
             if request_id is not None and self.pending.settle(request_id, obj if payload is None else payload):

@@ -37,6 +37,7 @@ unless the owner produced an answer for the event (a quick operation).
 
 from __future__ import annotations
 
+import collections
 import itertools
 import json
 import logging
@@ -44,7 +45,7 @@ import selectors
 import socket
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from ..exceptions import (
@@ -427,14 +428,27 @@ class _ServerSocket:
     def __init__(self, ws: ServerWebSocket, raw: "_WriteDeadlineSocket") -> None:
         self.ws = ws
         self._raw = raw
+        # Whole frames parsed in one go from the read-ahead buffer, handed out one by one.
+        self._ready: Deque[bytes] = collections.deque()
 
     def recv(self) -> Optional[bytes]:
+        ready = self._ready
+        if ready:
+            if not self.ws.closed:
+                return ready.popleft()
+            ready.clear()  # closed meanwhile (kill, stop): recv() below says how
+        else:
+            ready.extend(self.ws.take_buffered())
+            if ready:
+                return ready.popleft()
         try:
             return self.ws.recv()[1]
         except WebSocketClosed as exc:
             raise LinkEnded(str(exc), exc.code if exc.by_peer else None) from None
 
     def recv_before(self, deadline: float) -> Optional[bytes]:
+        if self._ready and not self.ws.closed:
+            return self._ready.popleft()
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise TimeoutError

@@ -20,11 +20,12 @@ errors become qqreliable errors.
 
 from __future__ import annotations
 
+import collections
 import logging
 import socket
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional
 
 import websocket
 
@@ -58,7 +59,7 @@ _TEXT = websocket.ABNF.OPCODE_TEXT
 _BINARY = websocket.ABNF.OPCODE_BINARY
 _CLOSE = websocket.ABNF.OPCODE_CLOSE
 
-_READ_AHEAD = 65536
+_READ_AHEAD = 256 * 1024
 _IDLE_CHECK = 0.1  # watchdog period while not connected
 _MAX_READ = 1 << 20
 
@@ -68,7 +69,7 @@ class _BoundedFrames(websocket._abnf.frame_buffer):  # type: ignore[misc, name-d
 
     websocket-client asks the socket for exactly the bytes it needs next (2
     for a header, then the length, then the payload): three system calls per
-    frame. This reader asks for up to 64 KiB at a time and serves the fields
+    frame. This reader asks for up to 256 KiB at a time and serves the fields
     from that buffer, which roughly doubles the frames a reader thread can
     take in.
 
@@ -107,36 +108,42 @@ class _BoundedFrames(websocket._abnf.frame_buffer):  # type: ignore[misc, name-d
         self._pos = bufsize
         return self._buf[:bufsize]
 
-    def take_whole(self) -> Optional[Tuple[int, bytes]]:
-        """The next frame when it is a whole, final, unmasked text or binary frame
-        already in the read-ahead buffer: ``(opcode, payload)`` parsed straight
-        from the buffer, skipping websocket-client's per-frame machinery (the
-        usual case under load). None leaves the frame to websocket-client.
+    def take_all(self) -> List[bytes]:
+        """The payloads of the whole, final, unmasked text or binary frames at the head
+        of the read-ahead buffer, parsed straight from it in one loop, skipping
+        websocket-client's per-frame machinery (the usual case under load); ``[]``
+        when the next frame is not such a frame (a control frame, a fragment, a
+        64-bit length, one over the limit, or not whole yet): websocket-client
+        reads it.
 
         Only between frames (no header half read); the caller checks that no
-        fragmented message is in progress."""
+        fragmented message is in progress. Whether text or binary is not kept."""
+        out: List[bytes] = []
         if self.header is not None:
-            return None
+            return out
         buf = self._buf
+        have = len(buf)
         pos = self._pos
-        if len(buf) - pos < 2:
-            return None
-        b0 = buf[pos]
-        if b0 != 0x81 and b0 != 0x82:  # FIN + text/binary, no RSV bits
-            return None
-        n = buf[pos + 1]
-        if n > 125:  # masked (the general path refuses or unmasks it), or an extended length
-            if n != 126 or len(buf) - pos < 4:
-                return None
-            n = (buf[pos + 2] << 8) | buf[pos + 3]
-            start = pos + 4
-        else:
-            start = pos + 2
-        end = start + n
-        if end > len(buf) or (self.limit is not None and n > self.limit):
-            return None
-        self._pos = end
-        return b0 & 0x0F, buf[start:end]
+        limit = self.limit
+        while have - pos >= 2:
+            b0 = buf[pos]
+            if b0 != 0x81 and b0 != 0x82:  # FIN + text/binary, no RSV bits
+                break
+            n = buf[pos + 1]
+            if n > 125:  # masked (the general path refuses or unmasks it), or an extended length
+                if n != 126 or have - pos < 4:
+                    break
+                n = (buf[pos + 2] << 8) | buf[pos + 3]
+                start = pos + 4
+            else:
+                start = pos + 2
+            end = start + n
+            if end > have or (limit is not None and n > limit):
+                break
+            out.append(buf[start:end])
+            pos = end
+        self._pos = pos
+        return out
 
     def recv_length(self) -> None:
         super().recv_length()
@@ -248,12 +255,20 @@ class _ClientSocket:
         self._stopping = stopping
         self._io_timeout = io_timeout
         frames = getattr(ws, "frame_buffer", None)
-        self._take_whole = frames.take_whole if isinstance(frames, _BoundedFrames) else None
+        self._take_all = frames.take_all if isinstance(frames, _BoundedFrames) else None
         self._cont = getattr(ws, "cont_frame", None)
+        # Whole frames parsed in one go from the read-ahead buffer, handed out one by one.
+        self._ready: Deque[bytes] = collections.deque()
+        self._ended = False  # close() or abort() called: hand out nothing more
         # websocket-client internals used by the outbox; without them, its own send()
         self._outbox = _Outbox(ws) if hasattr(ws, "_send") and hasattr(ws, "lock") else None
 
     def recv(self) -> Optional[bytes]:
+        ready = self._ready
+        if ready:
+            if not self._ended:
+                return ready.popleft()
+            ready.clear()  # killed or stopped meanwhile: recv_once() below says how
         while True:
             try:
                 return self.recv_once()
@@ -276,11 +291,15 @@ class _ClientSocket:
 
     def recv_once(self) -> Optional[bytes]:
         """One frame: a data message, None for ping/pong; TimeoutError after the socket timeout."""
-        take_whole = self._take_whole
-        if take_whole is not None and self._cont is not None and self._cont.recving_frames is None:
-            whole = take_whole()
-            if whole is not None:
-                return whole[1]
+        if self._ready and not self._ended:
+            return self._ready.popleft()
+        take_all = self._take_all
+        if take_all is not None and self._cont is not None and self._cont.recving_frames is None:
+            ready = take_all()
+            if ready:
+                if len(ready) > 1:
+                    self._ready.extend(ready[1:])
+                return ready[0]
         try:
             opcode, data = self.ws.recv_data(control_frame=True)
         except websocket.WebSocketTimeoutException:
@@ -320,6 +339,7 @@ class _ClientSocket:
         return True
 
     def close(self) -> None:
+        self._ended = True
         try:
             sock = self.ws.sock
             if sock is not None:
@@ -330,6 +350,7 @@ class _ClientSocket:
         _shutdown(self.ws)
 
     def abort(self) -> None:
+        self._ended = True
         _shutdown(self.ws)
 
     def release(self) -> None:
