@@ -198,19 +198,21 @@ class Dispatcher:
         on_connect never runs after the on_disconnect that followed it."""
         if not handlers:
             return
-        with self._cond:
+        with self._lock:
             if self._stopping:
                 return
             self._notices.append((list(handlers), args))
             if self._notices_draining:
                 return  # the job draining them takes this one too, in order
             self._notices_draining = True
-            self._queue.append((self._drain_notices, (), False))
-            self._wake()
+            self._queue.append((_JOB, self._drain_notices, ()))
+            park = self._unpark()
+        if park is not None:
+            park.release()
 
     def _drain_notices(self) -> None:
         while True:
-            with self._cond:
+            with self._lock:
                 if not self._notices:
                     self._notices_draining = False
                     return
