@@ -4,6 +4,7 @@ token buckets, circuits, account state, policies. No sockets; injected clocks.""
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import FrozenInstanceError
 from typing import Any, List
 
@@ -27,6 +28,8 @@ from qqreliable.onebot.sends import OneBotSends, account_signal, fingerprint, se
 from qqreliable.reliability.account import AccountState
 from qqreliable.reliability.ratelimit import Circuits, Pacer, TokenBucket
 from qqreliable.reliability.verify import Ledger
+
+from .helpers import eventually
 
 FACTS = OneBotSends()
 
@@ -181,6 +184,116 @@ def test_ledger_wait_wakes_on_event_and_close() -> None:
     ledger.close()
     assert woke.wait(2)
     t.join(2)
+
+
+def _counting(ledger: Ledger) -> List[Any]:
+    """Count the ledger's calls of the protocol's own_message."""
+    calls: List[Any] = []
+    own = ledger._own
+    assert own is not None
+
+    def counted(event: Any, account: Any) -> Any:
+        calls.append(event)
+        return own(event, account)
+
+    ledger._own = counted
+    return calls
+
+
+def test_ledger_keeps_events_unread_until_a_verification_looks() -> None:
+    clock = Clock()
+    ledger = Ledger(clock, facts=FACTS)
+    calls = _counting(ledger)
+    events = [dict(_sent_event(mid, "hi" if mid == 3 else "other"), self_id=9) for mid in (1, 2, 3)]
+    for event in events:
+        clock.now += 1
+        ledger.saw(event, 9)
+    assert calls == [events[0]]  # read once: the first own message of account 9
+    assert ledger.reports(9) and ledger.reports_seen and not ledger.reports(8)
+    seen = ledger.take(("group", 1), fingerprint("hi"), 100.0)
+    assert seen is not None and seen.message_id == 3 and seen.arrived == 103.0
+    assert len(calls) == 4  # every kept event read once, when the verification looked
+    assert ledger.take(("group", 1), fingerprint("hi"), 100.0) is None  # claimed
+    assert ledger.take(("group", 1), fingerprint("other"), 102.5) is None  # arrived too early
+    assert len(calls) == 4
+
+
+def test_ledger_an_unreadable_own_event_proves_no_reports() -> None:
+    ledger = Ledger(Clock(), facts=FACTS)
+    ledger.saw({"post_type": "message_sent", "message_type": "group", "self_id": 9}, 9)  # no group_id
+    assert not ledger.reports(9) and not ledger.reports_seen
+    assert ledger.take(("group", 1), fingerprint("hi"), 0.0) is None
+
+
+def test_ledger_lets_go_of_unread_events_no_send_can_match() -> None:
+    from qqreliable.reliability.verify import _RAW_TRIM, _Content
+
+    clock = Clock()
+    ledger = Ledger(clock, facts=FACTS)
+    target = ("group", 1)
+
+    def feed(count: int, text: str) -> None:
+        for _ in range(count):
+            clock.now += 0.001
+            ledger.saw(dict(_sent_event(int(clock.now * 1000), text), self_id=9), 9)
+
+    feed(_RAW_TRIM + 1, "before")  # no send going: let go at the next look
+    assert len(ledger._raw) <= 1
+    send = _Content(FACTS, "send_group_msg", {"group_id": 1, "message": "hi"}, 9, clock.now)
+    ledger.begin(target, send)
+    feed(1, "hi")
+    feed(_RAW_TRIM * 2, "chatter")  # the send is in flight: what came after it started stays
+    ledger.end(target, send)  # no id: it may be verified next, so it counts as still going
+    feed(_RAW_TRIM * 2, "chatter")
+    assert ledger.take(target, fingerprint("hi"), send.started) is not None
+    feed(_RAW_TRIM + 1, "after")
+    assert len(ledger._raw) > _RAW_TRIM  # kept: the send has not ended
+    ledger.done(send)
+    feed(_RAW_TRIM + 1, "after")
+    assert len(ledger._raw) <= 1  # nothing going: let go
+    answered = _Content(FACTS, "send_group_msg", {"group_id": 1, "message": "x"}, 9, clock.now)
+    ledger.begin(target, answered)
+    feed(_RAW_TRIM + 1, "during")
+    ledger.end(target, answered, 12345)  # answered with its id: over at once
+    assert not ledger._verifying
+    feed(_RAW_TRIM + 1, "after")
+    assert len(ledger._raw) <= 1
+
+
+def test_ledger_keeps_at_most_raw_max_unread_events() -> None:
+    from qqreliable.reliability.verify import _RAW_MAX, _RAW_TRIM, _Content
+
+    clock = Clock()
+    ledger = Ledger(clock, facts=FACTS)
+    ledger.begin(("group", 1), _Content(FACTS, "send_group_msg", {"group_id": 1, "message": "x"}, 9, 0.0))
+    for mid in range(_RAW_MAX + 2 * _RAW_TRIM):
+        clock.now += 0.001
+        ledger.saw(_sent_event(mid, "x"), 9)
+    assert _RAW_MAX <= len(ledger._raw) <= _RAW_MAX + _RAW_TRIM
+
+
+def test_ledger_wait_wakes_on_an_unread_event() -> None:
+    ledger = Ledger(facts=FACTS)
+    woke = threading.Event()
+
+    def waiter() -> None:
+        ledger.wait(30)
+        woke.set()
+
+    t = threading.Thread(target=waiter, name="qqreliable:test-ledger")
+    t.start()
+    try:
+        eventually(lambda: ledger._waiting == 1, what="the verifier waiting")
+        ledger.saw(_sent_event(1, "hi"), 9)
+        assert woke.wait(5)
+    finally:
+        ledger.close()
+        t.join(5)
+    ledger.closed = False
+    ledger.saw(_sent_event(2, "hi"), 9)
+    started = time.monotonic()
+    ledger.wait(30)  # an event kept and not yet read: no sleep at all
+    assert time.monotonic() - started < 5
 
 
 # -- token buckets and circuits ------------------------------------------------------------

@@ -417,6 +417,33 @@ def test_message_sent_events_still_reach_handlers(onebot_factory: Any, make_bot:
     assert got.wait(5) and seen[0]["raw_message"] == "mine"
 
 
+def test_own_messages_are_read_only_when_a_send_is_verified(onebot_factory: Any, make_bot: Any) -> None:
+    onebot = onebot_factory(report_self_messages=True)
+    bot = make_bot(onebot.ws_url, send_policy=FAST_POLICY, pacing=None)
+    ledger = bot._sends.ledger
+    reads: List[Any] = []
+    own = ledger._own
+
+    def counted(event: Any, account: Any) -> Any:
+        if event.get("post_type") == "message_sent":
+            reads.append(event)
+        return own(event, account)
+
+    ledger._own = counted
+    bot.start()
+    bot.wait_connected(5)
+    for i in range(20):
+        receipt = bot.send_group_msg(group_id=GROUP, message=f"happy {i}")
+        assert receipt.message_id and not receipt.verified
+    eventually(lambda: bot.events_received >= 20, what="the own messages reported")
+    assert len(reads) == 1  # the account's first own message: it shows the server reports them
+    onebot.script("send_group_msg", "deliver_fail")
+    receipt = bot.send_group_msg(group_id=GROUP, message="ambiguous")
+    assert receipt.verified and receipt.message_id
+    assert bot.stats()["sends"]["verified_by_event"] == 1
+    assert _sent_texts(onebot).count("ambiguous") == 1
+
+
 def test_base64_payload_is_measured() -> None:
     from qqreliable.onebot.sends import payload_of
 

@@ -487,11 +487,34 @@ class Bot(BotBase, ApiMixin):
 
     def _on_event(self, obj: Dict[str, Any]) -> None:
         self.events_received += 1
-        if not _someone_elses_message(obj):
-            self._offline_watch.observe(obj)
-            if self._sends is not None:
-                self._sends.observe(obj)  # own message_sent, bot_offline: cheap, never raises
+        if obj.get("post_type") == "message_sent":
+            # The bot's own message (reportSelfMessage; NapCat reports every send): no
+            # account state in it, and the send pipeline keeps it unread until a
+            # verification looks (a send answered with its id never does).
+            sends = self._sends
+            if sends is not None:
+                account = obj.get("self_id")
+                if type(account) is int:
+                    sends.saw_own(obj, account)
+                else:
+                    sends.observe(obj)
+        elif not _someone_elses_message(obj):
+            self._observe_state(obj)
         self._inbound(obj)
+
+    def _observe_state(self, obj: Dict[str, Any]) -> None:
+        """An event that may tell the account's state or be the bot's own message:
+        its account signal read once, for the media offline watch and the send
+        pipeline (reader threads; cheap, never raises)."""
+        try:
+            signal = account_signal(obj)
+        except Exception:  # bad input must not kill the reader
+            log.exception("could not read the account state from an event")
+            signal = None
+        if signal is not None:
+            self._offline_watch.feed(signal)
+        if self._sends is not None:
+            self._sends.observe(obj, signal)  # bot_offline, Lagrange's own messages
 
     def _on_open(self, client: WsClient) -> None:
         if client is self._events_client:
@@ -616,9 +639,7 @@ class Bot(BotBase, ApiMixin):
     def _on_webhook(self, obj: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         """An HTTP POST event (connection thread): returns the quick operation, if any."""
         self.events_received += 1
-        self._offline_watch.observe(obj)
-        if self._sends is not None:
-            self._sends.observe(obj)  # message_sent over HTTP POST verifies sends too
+        self._observe_state(obj)  # message_sent over HTTP POST verifies sends too
         event = self._inbound(obj, webhook=True)
         if event is None:
             return None

@@ -20,7 +20,7 @@ import time
 from typing import Any, Callable, Mapping, Optional
 
 from ..exceptions import AccountOffline
-from .interfaces import SIGNAL_NOTICE, SIGNAL_STATUS, AccountSignalFn
+from .interfaces import SIGNAL_NOTICE, SIGNAL_STATUS, AccountSignal, AccountSignalFn
 
 __all__ = ["AccountState"]
 
@@ -69,7 +69,10 @@ class AccountState:
         """Feed every event; only account-state ones matter. Never blocks, never raises."""
         if self._signal is None:
             return
-        signal = self._signal(event)
+        self.feed(self._signal(event))
+
+    def feed(self, signal: Optional[AccountSignal]) -> None:
+        """Like :meth:`observe`, with the event's signal already read (None: none)."""
         if signal is None or signal.source not in (_NOTICE, _STATUS):
             return
         if not signal.online:

@@ -163,4 +163,8 @@ class OfflineWatch:
             log.exception("could not read the account state from an event")
             return
         if signal is not None:
-            self.offline = None if signal.online else (signal.reason or "the account is offline")
+            self.feed(signal)
+
+    def feed(self, signal: Any) -> None:
+        """Learn the account's state from a signal already read from an event."""
+        self.offline = None if signal.online else (signal.reason or "the account is offline")

@@ -87,6 +87,12 @@ _COUNTERS = (
     "verified_by_lookup",
 )
 _SEEN_MAX = 5_000
+#: Own-message events kept unread (Ledger.saw) at most; and how many more arrive
+#: before the reader looks for ones no send can match any longer.
+_RAW_MAX = 5_000
+_RAW_TRIM = 256
+_NOBODY: Any = object()  # no claim on an id (None is an account: "unknown")
+_UNREAD: Any = object()  # SendPipeline.observe: the event's account signal not read yet
 
 
 # ---------------------------------------------------------------------------
@@ -101,17 +107,23 @@ def _same_account(a: Account, b: Account) -> bool:
 
 
 class _Content:
-    """The fingerprint of one send, computed on first use: a send answered normally
-    never needs it, and this runs for every send. Carries the sending account."""
+    """One send as the ledger knows it: its fingerprint, computed on first use (a send
+    answered normally never needs it, and this runs for every send), the sending
+    account, and when the send started (own messages that arrived before the oldest
+    send still going can be let go)."""
 
-    __slots__ = ("_facts", "_action", "_params", "_value", "account")
+    __slots__ = ("_facts", "_action", "_params", "_value", "account", "started", "verifying")
 
-    def __init__(self, facts: SendFacts, action: str, params: Mapping[str, Any], account: Account = None) -> None:
+    def __init__(
+        self, facts: SendFacts, action: str, params: Mapping[str, Any], account: Account = None, started: float = 0.0
+    ) -> None:
         self._facts = facts
         self._action = action
         self._params = params
         self._value: Optional[str] = None
         self.account = account
+        self.started = started
+        self.verifying = False  # an attempt ended without an id: kept in Ledger._verifying
 
     @property
     def value(self) -> str:
@@ -154,13 +166,22 @@ class Ledger:
     of another, and ids are claimed per account (ids are per account on some
     servers). An unknown account (None) matches any.
 
+    Own messages come in two ways: :meth:`observe` / :meth:`record` read one at once;
+    :meth:`saw` (the reader's fast path for an event the protocol's ``own_message``
+    will read) keeps the event as it is, with its arrival time, and it is read only
+    when a verification looks (:meth:`take`). A send answered with its id (nearly
+    all of them) never looks, so the reader does almost nothing per own message.
+    Unread events that arrived before the oldest send still going (in flight, or
+    between attempts and verifying) can never match (a match must arrive after its
+    send started), so they are let go; at most :data:`_RAW_MAX` are kept in any case.
+
     Args:
         clock: monotonic clock.
         facts: the protocol's :class:`SendFacts` (its ``lookup.own_message`` reads
             events, its ``fingerprint`` digests them).
 
-    Thread-safe. :meth:`observe` runs on the reader thread and never blocks for
-    long; waiters are woken through a Condition.
+    Thread-safe. :meth:`observe` and :meth:`saw` run on reader threads and never
+    block for long; waiters are woken through a Condition.
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, *, facts: SendFacts) -> None:
@@ -172,9 +193,16 @@ class Ledger:
         self._mutex = threading.Lock()
         self._cond = threading.Condition(self._mutex)
         self._seen: Deque[_Seen] = collections.deque(maxlen=_SEEN_MAX)
-        self._claimed: Dict[Hashable, Set[Account]] = {}
+        # (event, account, arrived) kept unread by saw(); appended without the lock
+        # (one deque.append), taken from under it.
+        self._raw: Deque[Tuple[Mapping[str, Any], Account, float]] = collections.deque()
+        self._trim_at = _RAW_TRIM
+        # message id -> the account that claimed it, or a set of accounts when several
+        # did (ids are per account on some servers): one dict entry per send.
+        self._claimed: Dict[Hashable, Any] = {}
         self._claim_order: Deque[Tuple[Hashable, Account]] = collections.deque()
         self._unanswered: Dict[Target, List[_Content]] = {}
+        self._verifying: Set[_Content] = set()  # sends between an id-less answer and their end
         self._waiting = 0  # verifiers in wait(): only then is a notify worth its cost
         self.reports_seen = False  # any account's own messages were reported
         self._reporters: Set[Account] = set()
@@ -196,12 +224,69 @@ class Ledger:
         """Record an own message seen on the event stream (reader thread)."""
         seen = _Seen(own, self._clock(), self._fingerprint)
         with self._mutex:
+            self._drain_locked()  # keep arrival order with what saw() kept
             self._seen.append(seen)
             self.reports_seen = True
             self._reporters.add(own.account)
             if self._waiting:
                 self._cond.notify_all()
         return True
+
+    def saw(self, event: Mapping[str, Any], account: Account) -> None:
+        """An event the protocol's ``own_message`` reads as an own message of
+        ``account`` (an id the caller read from the event itself), or rejects:
+        kept unread, with its arrival time, until a verification looks (reader
+        thread; never blocks for long, never raises)."""
+        raw = self._raw
+        raw.append((event, account, self._clock()))
+        if account not in self._reporters:
+            self._new_reporter(event, account)  # once per account: read it now
+        if len(raw) > self._trim_at:
+            self._trim()
+        if self._waiting:
+            with self._mutex:
+                self._cond.notify_all()
+
+    def _new_reporter(self, event: Mapping[str, Any], account: Account) -> None:
+        try:
+            own = self._own(event, account) if self._own is not None else None
+        except Exception:  # bad input must not kill the reader
+            log.exception("send ledger could not read an event")
+            return
+        if own is not None:
+            with self._mutex:
+                self.reports_seen = True
+                self._reporters.add(own.account)
+
+    def _trim(self) -> None:
+        """Let go of unread events no send can match (arrived before the oldest send
+        still going began), and of any beyond :data:`_RAW_MAX` (reader thread)."""
+        with self._mutex:
+            raw = self._raw
+            oldest = min(
+                (c.started for waiting in self._unanswered.values() for c in waiting),
+                default=float("inf"),
+            )
+            if self._verifying:
+                oldest = min(oldest, min(c.started for c in self._verifying))
+            while raw and (raw[0][2] < oldest or len(raw) > _RAW_MAX):
+                raw.popleft()
+            self._trim_at = len(raw) + _RAW_TRIM
+
+    def _drain_locked(self) -> None:
+        """Read the events saw() kept into ``_seen``, in arrival order (mutex held)."""
+        raw = self._raw
+        own_message = self._own
+        while raw:
+            event, account, arrived = raw.popleft()
+            try:
+                own = own_message(event, account) if own_message is not None else None
+            except Exception:  # a verifier must not fail on someone's odd event
+                log.exception("send ledger could not read an event")
+                continue
+            if own is not None:
+                self._seen.append(_Seen(own, arrived, self._fingerprint))
+        self._trim_at = _RAW_TRIM
 
     def reports(self, account: Account) -> bool:
         """Whether ``account``'s own messages have been seen reported (its server
@@ -230,29 +315,38 @@ class Ledger:
             return self._claim_locked(message_id, account)
 
     def _claimed_locked(self, message_id: Hashable, account: Account) -> bool:
-        owners = self._claimed.get(message_id)
-        if not owners:
+        owners = self._claimed.get(message_id, _NOBODY)
+        if owners is _NOBODY:
             return False
-        return account is None or None in owners or account in owners
+        if type(owners) is set:
+            return account is None or None in owners or account in owners
+        return account is None or owners is None or owners == account
 
     def _claim_locked(self, message_id: Hashable, account: Account) -> bool:
-        owners = self._claimed.get(message_id)
-        if owners and (account is None or None in owners or account in owners):
-            return False  # claimed already (_claimed_locked, inline: this runs for every send)
+        claimed = self._claimed
+        owners = claimed.get(message_id, _NOBODY)
+        if owners is not _NOBODY:
+            if self._claimed_locked(message_id, account):
+                return False
         if self.shared_claim is not None and not self.shared_claim(message_id, account):
             return False  # another process's send owns this id
-        if owners is None:
-            self._claimed[message_id] = {account}
-        else:
+        if owners is _NOBODY:
+            claimed[message_id] = account  # one owner: the usual case, no set made
+        elif type(owners) is set:
             owners.add(account)
-        self._claim_order.append((message_id, account))
-        if len(self._claim_order) > _CLAIMED_MAX:
-            old_id, old_account = self._claim_order.popleft()
-            owners = self._claimed.get(old_id)
-            if owners is not None:
+        else:
+            claimed[message_id] = {owners, account}
+        order = self._claim_order
+        order.append((message_id, account))
+        if len(order) > _CLAIMED_MAX:
+            old_id, old_account = order.popleft()
+            owners = claimed.get(old_id, _NOBODY)
+            if type(owners) is set:
                 owners.discard(old_account)
                 if not owners:
-                    del self._claimed[old_id]
+                    del claimed[old_id]
+            elif owners is not _NOBODY and owners == old_account:
+                del claimed[old_id]
         return True
 
     def claimed(self, message_id: Hashable, account: Account = None) -> bool:
@@ -264,13 +358,24 @@ class Ledger:
     def begin(self, target: Target, content: _Content) -> None:
         """A send to ``target`` is on the wire, awaiting its answer."""
         with self._mutex:
-            self._unanswered.setdefault(target, []).append(content)
+            waiting = self._unanswered.get(target)
+            if waiting is None:
+                self._unanswered[target] = [content]
+            else:
+                waiting.append(content)
 
     def end(self, target: Target, content: _Content, answered_id: Optional[Hashable] = None) -> None:
-        """That send has its answer (or its error); ``answered_id`` is claimed for it."""
+        """That send has its answer (or its error); ``answered_id`` is claimed for it.
+
+        Without an id the send may be verified next: it counts as still going (its
+        own message, if it comes, is kept) until :meth:`done`.
+        """
         with self._mutex:
             if answered_id is not None:
                 self._claim_locked(answered_id, content.account)
+            else:
+                self._verifying.add(content)
+                content.verifying = True
             waiting = self._unanswered.get(target)
             if waiting is not None:
                 waiting.remove(content)
@@ -278,6 +383,12 @@ class Ledger:
                     del self._unanswered[target]
             if self._waiting:
                 self._cond.notify_all()
+
+    def done(self, content: _Content) -> None:
+        """A send that :meth:`end` kept as still going has ended."""
+        with self._mutex:
+            self._verifying.discard(content)
+            content.verifying = False
 
     def contested(self, target: Target, fp: str, account: Account = None) -> bool:
         """Another send of the same account with the same content to the same chat still
@@ -296,6 +407,8 @@ class Ledger:
         """Claim and return an unclaimed own message of ``account`` matching, arrived at
         or after ``since``."""
         with self._mutex:
+            if self._raw:
+                self._drain_locked()
             if self._contested_locked(target, fp, account):
                 return None
             for seen in reversed(self._seen):
@@ -315,11 +428,15 @@ class Ledger:
         """Sleep until an event arrives, a send settles, close(), or ``timeout``."""
         with self._cond:
             if not self.closed and timeout > 0:
+                # Counted before looking at the kept events: saw() appends, then reads
+                # the count, so an event either is seen here or finds a waiter to wake.
                 self._waiting += 1
                 try:
-                    self._cond.wait(timeout)
+                    if not self._raw:
+                        self._cond.wait(timeout)
                 finally:
                     self._waiting -= 1
+
 
 
 # ---------------------------------------------------------------------------
@@ -421,11 +538,22 @@ class SendPipeline:
 
         self.ledger.shared_claim = shared_claim
 
-    def observe(self, event: Mapping[str, Any]) -> None:
-        """Every incoming event (reader thread). Never raises, never blocks for long."""
+    def saw_own(self, event: Mapping[str, Any], account: Account) -> None:
+        """An event the protocol's ``own_message`` reads as the bot's own message of
+        ``account`` (read from the event by the caller), or rejects; instead of
+        :meth:`observe` for such an event (reader thread). Kept unread until a
+        verification looks: see :class:`Ledger`. Never raises, never blocks for long."""
+        self.ledger.saw(event, account)
+
+    def observe(self, event: Mapping[str, Any], signal: Any = _UNREAD) -> None:
+        """Every incoming event (reader thread); ``signal``: its account signal when the
+        caller read it already (None: it has none). Never raises, never blocks for long."""
         try:
             self.ledger.observe(event, self._self_id_fn() or self._known_self_id)  # _self_id(), inline
-            self.account.observe(event)
+            if signal is _UNREAD:
+                self.account.observe(event)
+            else:
+                self.account.feed(signal)
         except Exception:  # bad input must not kill the reader
             log.exception("send pipeline could not read an event")
 
@@ -467,42 +595,39 @@ class SendPipeline:
             ConnectFailed, AuthenticationError: nothing reached the implementation.
         """
         started = self._clock()
-        policy = self.policy
         facts = self.facts
         try:
             target = facts.target(action, params)
-            fp = _Content(facts, action, params, self._self_id_fn() or self._known_self_id)
+            fp = _Content(facts, action, params, self._self_id_fn() or self._known_self_id, started)
             payload = facts.payload(action, params)
-            if payload.bytes or payload.urls:
-                attempt_timeout = timeout + policy.allowance(payload.bytes, payload.urls)
-                window = policy.window(payload.media, payload.bytes, payload.urls)
-            else:  # the usual send: nothing to upload, no allowance to compute
-                attempt_timeout = timeout
-                window = policy.media_settle_window if payload.media else policy.settle_window
             slow = self._slow.get(action)
             if slow is None:
                 slow = bool(facts.slow(action))
                 if len(self._slow) < 64:  # a protocol's send actions are few; never grows unbounded
                     self._slow[action] = slow
-            if slow:  # slow by nature, delivered late (OneBot forwards: faults SEND-10)
-                attempt_timeout = max(attempt_timeout, policy.forward_timeout)
-                window = max(window, policy.forward_settle_window)
             first_wall = self._wall()
-            try:
-                if not self.account.online:  # online: the usual case, nothing to check
-                    self.account.check(action)
-                probe = self.pacer.admit(target, action) if target is not None else False
-            except AccountOffline as exc:
-                raise _Failed(exc, 0, "offline") from None
-            except RateLimited as exc:
-                raise _Failed(exc, 0, "rate_limited") from None
-            try:
-                receipt = self._attempts(
-                    action, params, target, fp, payload, attempt_timeout, window, started, first_wall
-                )
-            finally:
-                if probe:
-                    self.pacer.released(target)
+            pacer = self.pacer
+            if (
+                target is not None
+                and not slow
+                and not (payload.bytes or payload.urls)
+                and self.account.online
+                and not self._paced
+                and pacer._store is None
+                and not pacer._circuits._circuits
+                and pacer.pacing.large_media_bytes > 0
+            ):
+                # The usual send (text to a known chat, nothing to upload, the account
+                # online, no pacing, no circuit, one process): one attempt made here,
+                # with what _attempts would do for it inline; anything but an answer
+                # with an id goes on in _attempts from this first attempt.
+                try:
+                    receipt = self._first_attempt(action, params, target, fp, payload, timeout, started, first_wall)
+                finally:
+                    if fp.verifying:  # an attempt ended without an id: no longer going
+                        self.ledger.done(fp)
+            else:
+                receipt = self._prepared(action, params, target, fp, payload, slow, timeout, started, first_wall)
         except _Failed as failed:
             self._stats.record(
                 action,
@@ -520,6 +645,95 @@ class SendPipeline:
         )
         return receipt
 
+    def _first_attempt(
+        self,
+        action: str,
+        params: Dict[str, Any],
+        target: Target,
+        fp: _Content,
+        payload: Payload,
+        timeout: float,
+        started: float,
+        first_wall: float,
+    ) -> Receipt:
+        """The fast path's attempt (see :meth:`send`); raises :class:`_Failed`."""
+        ledger = self.ledger
+        with ledger._mutex:  # ledger.begin(target, fp), inline
+            waiting = ledger._unanswered.get(target)
+            if waiting is None:
+                ledger._unanswered[target] = [fp]
+            else:
+                waiting.append(fp)
+        error: Optional[Error] = None
+        data: Any = None
+        answered_id: Optional[Hashable] = None
+        attempt_started = self._clock()
+        try:
+            data = self._call(action, params, timeout)
+            answered_id = self.facts.answered_id(action, data)
+        except Error as exc:
+            error = exc
+        finally:
+            # The answered id is claimed in the same step that ends "unanswered": a
+            # concurrent verifier must never take this message for its own.
+            ledger.end(target, fp, answered_id)
+        if answered_id and error is None:
+            if not self.account.online:
+                self.account.mark_online()
+            if self.pacer._circuits._circuits:
+                self.pacer.delivered(target)
+            return Receipt(
+                data if type(data) is dict or isinstance(data, abc.Mapping) else {},
+                message_id=answered_id,
+            )
+        window = self.policy.media_settle_window if payload.media else self.policy.settle_window
+        return self._attempts(
+            action, params, target, fp, payload, timeout, window, started, first_wall,
+            first=(error, data, answered_id, attempt_started),
+        )
+
+    def _prepared(
+        self,
+        action: str,
+        params: Dict[str, Any],
+        target: Optional[Target],
+        fp: _Content,
+        payload: Payload,
+        slow: bool,
+        timeout: float,
+        started: float,
+        first_wall: float,
+    ) -> Receipt:
+        """Any send: deadlines for its payload, the account and circuit checks, then
+        :meth:`_attempts`; raises :class:`_Failed`."""
+        policy = self.policy
+        if payload.bytes or payload.urls:
+            attempt_timeout = timeout + policy.allowance(payload.bytes, payload.urls)
+            window = policy.window(payload.media, payload.bytes, payload.urls)
+        else:  # nothing to upload, no allowance to compute
+            attempt_timeout = timeout
+            window = policy.media_settle_window if payload.media else policy.settle_window
+        if slow:  # slow by nature, delivered late (OneBot forwards: faults SEND-10)
+            attempt_timeout = max(attempt_timeout, policy.forward_timeout)
+            window = max(window, policy.forward_settle_window)
+        try:
+            if not self.account.online:  # online: the usual case, nothing to check
+                self.account.check(action)
+            probe = self.pacer.admit(target, action) if target is not None else False
+        except AccountOffline as exc:
+            raise _Failed(exc, 0, "offline") from None
+        except RateLimited as exc:
+            raise _Failed(exc, 0, "rate_limited") from None
+        try:
+            return self._attempts(
+                action, params, target, fp, payload, attempt_timeout, window, started, first_wall
+            )
+        finally:
+            if probe:
+                self.pacer.released(target)
+            if fp.verifying:  # an attempt ended without an id: no longer going
+                self.ledger.done(fp)
+
     def _attempts(
         self,
         action: str,
@@ -531,44 +745,26 @@ class SendPipeline:
         window: float,
         started: float,
         first_wall: float,
+        first: Optional[Tuple[Optional[Error], Any, Optional[Hashable], float]] = None,
     ) -> Receipt:
+        """Attempts until delivered, verified, or given up; raises :class:`_Failed`.
+        ``first``: the first attempt, made already by :meth:`_first_attempt`
+        (its error, data, answered id and start)."""
         policy = self.policy
         large = payload.bytes >= self.pacer.pacing.large_media_bytes
         evidence: List[str] = []
         attempts = 0
         unsent = 0  # connect failures retried
         while True:
-            if target is not None and self._paced:
-                try:
-                    self.pacer.acquire(target, action)
-                except RateLimited as exc:
-                    raise _Failed(exc, attempts, "rate_limited") from None
-                except BotStopped as exc:
-                    raise _Failed(exc, attempts, "not_sent") from None
-            attempts += 1
-            if target is not None:
-                self.ledger.begin(target, fp)
-            error: Optional[Error] = None
-            data: Any = None
-            answered_id: Optional[Hashable] = None
-            attempt_started = self._clock()
-            try:
-                if large:
-                    with self.pacer.media_slot(large, action):
-                        data = self._call(action, params, attempt_timeout)
-                else:
-                    data = self._call(action, params, attempt_timeout)
-                answered_id = self.facts.answered_id(action, data)
-            except Error as exc:
-                error = exc
-            finally:
-                # The answered id is claimed in the same step that ends "unanswered": a
-                # concurrent verifier must never take this message for its own.
-                if target is not None:
-                    self.ledger.end(target, fp, answered_id)
-                elif answered_id is not None:
-                    self.ledger.claim(answered_id, fp.account)
-
+            if first is not None:
+                error, data, answered_id, attempt_started = first
+                first = None
+                attempts += 1
+            else:
+                error, data, answered_id, attempt_started = self._attempt(
+                    action, params, target, fp, attempt_timeout, large, attempts
+                )
+                attempts += 1
             if error is None:
                 if answered_id or target is None or not policy.verify_ok_without_id:
                     # Answered with an id: delivered (the usual send; _on_answer's first
@@ -664,6 +860,50 @@ class SendPipeline:
                 "%s to %s: verified not delivered; sending again (attempt %d of %d)",
                 action, target_name(target), attempts + 1, policy.max_attempts,
             )
+
+    def _attempt(
+        self,
+        action: str,
+        params: Dict[str, Any],
+        target: Optional[Target],
+        fp: _Content,
+        attempt_timeout: float,
+        large: bool,
+        attempts: int,
+    ) -> Tuple[Optional[Error], Any, Optional[Hashable], float]:
+        """One attempt on the wire after the pacing allows it: (error, data, answered
+        id, its start). ``attempts``: how many went before. Raises :class:`_Failed`
+        when pacing refuses or the bot stops while waiting."""
+        if target is not None and self._paced:
+            try:
+                self.pacer.acquire(target, action)
+            except RateLimited as exc:
+                raise _Failed(exc, attempts, "rate_limited") from None
+            except BotStopped as exc:
+                raise _Failed(exc, attempts, "not_sent") from None
+        if target is not None:
+            self.ledger.begin(target, fp)
+        error: Optional[Error] = None
+        data: Any = None
+        answered_id: Optional[Hashable] = None
+        attempt_started = self._clock()
+        try:
+            if large:
+                with self.pacer.media_slot(large, action):
+                    data = self._call(action, params, attempt_timeout)
+            else:
+                data = self._call(action, params, attempt_timeout)
+            answered_id = self.facts.answered_id(action, data)
+        except Error as exc:
+            error = exc
+        finally:
+            # The answered id is claimed in the same step that ends "unanswered": a
+            # concurrent verifier must never take this message for its own.
+            if target is not None:
+                self.ledger.end(target, fp, answered_id)
+            elif answered_id is not None:
+                self.ledger.claim(answered_id, fp.account)
+        return error, data, answered_id, attempt_started
 
     def _may_reconnect(self, started: float, budget: float, retried: int, retry_after: Optional[float] = None) -> bool:
         """Wait a little (at least ``retry_after`` when the server asked for it) before
