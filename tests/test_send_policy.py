@@ -200,10 +200,20 @@ def _counting(ledger: Ledger) -> List[Any]:
     return calls
 
 
+def _going(ledger: Ledger, started: float = 0.0, target: Any = ("group", 1)) -> Any:
+    """A send in flight on ``ledger`` (own messages are kept only while one is going)."""
+    from qqreliable.reliability.verify import _Content
+
+    send = _Content(FACTS, "send_group_msg", {"group_id": target[1], "message": "in flight"}, 9, started)
+    ledger.begin(target, send)
+    return send
+
+
 def test_ledger_keeps_events_unread_until_a_verification_looks() -> None:
     clock = Clock()
     ledger = Ledger(clock, facts=FACTS)
     calls = _counting(ledger)
+    _going(ledger, clock.now)
     events = [dict(_sent_event(mid, "hi" if mid == 3 else "other"), self_id=9) for mid in (1, 2, 3)]
     for event in events:
         clock.now += 1
@@ -237,8 +247,8 @@ def test_ledger_lets_go_of_unread_events_no_send_can_match() -> None:
             clock.now += 0.001
             ledger.saw(dict(_sent_event(int(clock.now * 1000), text), self_id=9), 9)
 
-    feed(_RAW_TRIM + 1, "before")  # no send going: let go at the next look
-    assert len(ledger._raw) <= 1
+    feed(_RAW_TRIM + 1, "before")  # no send going: none can match, none kept
+    assert not ledger._raw
     send = _Content(FACTS, "send_group_msg", {"group_id": 1, "message": "hi"}, 9, clock.now)
     ledger.begin(target, send)
     feed(1, "hi")
@@ -249,15 +259,20 @@ def test_ledger_lets_go_of_unread_events_no_send_can_match() -> None:
     feed(_RAW_TRIM + 1, "after")
     assert len(ledger._raw) > _RAW_TRIM  # kept: the send has not ended
     ledger.done(send)
-    feed(_RAW_TRIM + 1, "after")
-    assert len(ledger._raw) <= 1  # nothing going: let go
-    answered = _Content(FACTS, "send_group_msg", {"group_id": 1, "message": "x"}, 9, clock.now)
-    ledger.begin(target, answered)
-    feed(_RAW_TRIM + 1, "during")
-    ledger.end(target, answered, 12345)  # answered with its id: over at once
+    assert not ledger._raw  # nothing going: let go
+    feed(3, "after")
+    assert not ledger._raw
+    first = _going(ledger, clock.now)
+    feed(_RAW_TRIM // 2, "during")
+    second = _going(ledger, clock.now)
+    feed(_RAW_TRIM, "during")
+    ledger.end(target, first, 12345)  # answered with its id: over at once
     assert not ledger._verifying
-    feed(_RAW_TRIM + 1, "after")
-    assert len(ledger._raw) <= 1
+    feed(_RAW_TRIM + 1, "after")  # a look: what came before the second send started goes
+    assert len(ledger._raw) > _RAW_TRIM
+    assert all(arrived >= second.started for _, _, arrived in ledger._raw)
+    ledger.end(target, second, 12346)
+    assert not ledger._raw
 
 
 def test_ledger_keeps_at_most_raw_max_unread_events() -> None:
@@ -280,6 +295,7 @@ def test_ledger_wait_wakes_on_an_unread_event() -> None:
         ledger.wait(30)
         woke.set()
 
+    _going(ledger)
     t = threading.Thread(target=waiter, name="qqreliable:test-ledger")
     t.start()
     try:

@@ -200,7 +200,10 @@ class Ledger:
         # message id -> the account that claimed it, or a set of accounts when several
         # did (ids are per account on some servers): one dict entry per send.
         self._claimed: Dict[Hashable, Any] = {}
-        self._claim_order: Deque[Tuple[Hashable, Account]] = collections.deque()
+        # Claims in order, for forgetting the oldest: ids and their accounts side by
+        # side (no tuple made and kept per send).
+        self._claim_ids: Deque[Hashable] = collections.deque()
+        self._claim_accounts: Deque[Account] = collections.deque()
         self._unanswered: Dict[Target, List[_Content]] = {}
         self._verifying: Set[_Content] = set()  # sends between an id-less answer and their end
         self._waiting = 0  # verifiers in wait(): only then is a notify worth its cost
@@ -237,10 +240,15 @@ class Ledger:
         ``account`` (an id the caller read from the event itself), or rejects:
         kept unread, with its arrival time, until a verification looks (reader
         thread; never blocks for long, never raises)."""
-        raw = self._raw
-        raw.append((event, account, self._clock()))
         if account not in self._reporters:
             self._new_reporter(event, account)  # once per account: read it now
+        if not self._unanswered and not self._verifying:
+            # No send is going, so none can match it: one that starts later looks only
+            # at what arrives after it started (a send registers before its request
+            # leaves, so this is not the reply to one about to go out).
+            return
+        raw = self._raw
+        raw.append((event, account, self._clock()))
         if len(raw) > self._trim_at:
             self._trim()
         if self._waiting:
@@ -336,10 +344,11 @@ class Ledger:
             owners.add(account)
         else:
             claimed[message_id] = {owners, account}
-        order = self._claim_order
-        order.append((message_id, account))
-        if len(order) > _CLAIMED_MAX:
-            old_id, old_account = order.popleft()
+        ids = self._claim_ids
+        ids.append(message_id)
+        self._claim_accounts.append(account)
+        if len(ids) > _CLAIMED_MAX:
+            old_id, old_account = ids.popleft(), self._claim_accounts.popleft()
             owners = claimed.get(old_id, _NOBODY)
             if type(owners) is set:
                 owners.discard(old_account)
@@ -376,11 +385,14 @@ class Ledger:
             else:
                 self._verifying.add(content)
                 content.verifying = True
-            waiting = self._unanswered.get(target)
+            unanswered = self._unanswered
+            waiting = unanswered.get(target)
             if waiting is not None:
                 waiting.remove(content)
                 if not waiting:
-                    del self._unanswered[target]
+                    del unanswered[target]
+                    if not unanswered and not self._verifying and self._raw:
+                        self._raw.clear()  # no send going: none can match what was kept
             if self._waiting:
                 self._cond.notify_all()
 
@@ -389,6 +401,8 @@ class Ledger:
         with self._mutex:
             self._verifying.discard(content)
             content.verifying = False
+            if not self._unanswered and not self._verifying:
+                self._raw.clear()  # no send going: none can match what was kept
 
     def contested(self, target: Target, fp: str, account: Account = None) -> bool:
         """Another send of the same account with the same content to the same chat still
