@@ -293,12 +293,15 @@ class Bot(BotBase, ApiMixin):
                 events_live = lambda: events_client.connected  # noqa: E731
             elif listen is not None:
                 events_live = self._listen_events_live
+            # Only the listen modes route a send through one account (call_action sets
+            # the route): other bots skip the thread-local look-up on every send.
+            routed = listen is not None
             self._sends = SendPipeline(
                 policy=send_policy,
                 pacing=pacing,
-                call=self._attempt,
+                call=self._attempt if routed else self._attempt_direct,
                 facts=OneBotSends(read=self._read_for_sends),
-                self_id=lambda: self._send_route.self_id or self._self_id,
+                self_id=(lambda: self._send_route.self_id or self._self_id) if routed else (lambda: self._self_id),
                 events_live=events_live,
                 stopping=self._supervisor.stopping,
                 stats=self._call_stats,
@@ -844,6 +847,13 @@ class Bot(BotBase, ApiMixin):
     def _attempt(self, action: str, wire: Dict[str, Any], timeout: float) -> Any:
         """One attempt of a send, for the send pipeline: the data, or a typed error."""
         api = getattr(self._send_route, "api", None) or self._api
+        if api is None:
+            raise ApiNotAvailable(f"{action}: this bot only receives events; give it an API url")
+        return decode_response(action, api.call(action, wire, timeout), via=api.via)
+
+    def _attempt_direct(self, action: str, wire: Dict[str, Any], timeout: float) -> Any:
+        """:meth:`_attempt` for a bot that does not listen (no route to look up)."""
+        api = self._api
         if api is None:
             raise ApiNotAvailable(f"{action}: this bot only receives events; give it an API url")
         return decode_response(action, api.call(action, wire, timeout), via=api.via)
