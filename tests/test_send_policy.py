@@ -186,6 +186,22 @@ def test_ledger_wait_wakes_on_event_and_close() -> None:
     t.join(2)
 
 
+def test_ledger_remembers_the_newest_claims_per_account() -> None:
+    from qqreliable.reliability.verify import _CLAIMED_MAX, _CLAIMS_FORGOTTEN
+
+    ledger = Ledger(Clock(), facts=FACTS)
+    assert ledger.claim(0, 111) and ledger.claim(0, 222)  # ids are per account
+    assert not ledger.claim(0, 111) and not ledger.claim(0, None)
+    for mid in range(1, _CLAIMED_MAX + _CLAIMS_FORGOTTEN + 1):
+        assert ledger.claim(mid, 111)
+    assert not ledger.claimed(0, 111) and not ledger.claimed(0, 222)  # the oldest forgotten
+    assert not ledger.claimed(1, 111)
+    newest = range(_CLAIMS_FORGOTTEN + 1, _CLAIMED_MAX + _CLAIMS_FORGOTTEN + 1)  # the last _CLAIMED_MAX
+    assert all(ledger.claimed(mid, 111) for mid in newest)
+    assert ledger.claimed(newest[0]) and not ledger.claimed(newest[0], 222)
+    assert _CLAIMED_MAX <= len(ledger._claimed) <= _CLAIMED_MAX + _CLAIMS_FORGOTTEN
+
+
 def _counting(ledger: Ledger) -> List[Any]:
     """Count the ledger's calls of the protocol's own_message."""
     calls: List[Any] = []

@@ -73,7 +73,8 @@ log = logging.getLogger(__name__)
 
 CallFn = Callable[[str, Dict[str, Any], float], Any]
 
-_CLAIMED_MAX = 20_000
+_CLAIMED_MAX = 20_000  # claims remembered at least (and at most _CLAIMS_FORGOTTEN more)
+_CLAIMS_FORGOTTEN = 256
 #: The counters of ``bot.stats()["sends"]``.
 _COUNTERS = (
     "ambiguous",
@@ -347,8 +348,15 @@ class Ledger:
         ids = self._claim_ids
         ids.append(message_id)
         self._claim_accounts.append(account)
-        if len(ids) > _CLAIMED_MAX:
-            old_id, old_account = ids.popleft(), self._claim_accounts.popleft()
+        if len(ids) > _CLAIMED_MAX + _CLAIMS_FORGOTTEN:
+            self._forget_claims_locked()
+        return True
+
+    def _forget_claims_locked(self) -> None:
+        """Forget the oldest claims, a batch at a time (the newest _CLAIMED_MAX stay)."""
+        claimed, ids, accounts = self._claimed, self._claim_ids, self._claim_accounts
+        for _ in range(len(ids) - _CLAIMED_MAX):
+            old_id, old_account = ids.popleft(), accounts.popleft()
             owners = claimed.get(old_id, _NOBODY)
             if type(owners) is set:
                 owners.discard(old_account)
@@ -356,7 +364,6 @@ class Ledger:
                     del claimed[old_id]
             elif owners is not _NOBODY and owners == old_account:
                 del claimed[old_id]
-        return True
 
     def claimed(self, message_id: Hashable, account: Account = None) -> bool:
         with self._mutex:
@@ -690,7 +697,20 @@ class SendPipeline:
         finally:
             # The answered id is claimed in the same step that ends "unanswered": a
             # concurrent verifier must never take this message for its own.
-            ledger.end(target, fp, answered_id)
+            if answered_id is not None:
+                with ledger._mutex:  # ledger.end(target, fp, answered_id), inline
+                    ledger._claim_locked(answered_id, fp.account)
+                    unanswered = ledger._unanswered
+                    waiting = unanswered[target]
+                    waiting.remove(fp)
+                    if not waiting:
+                        del unanswered[target]
+                        if not unanswered and not ledger._verifying and ledger._raw:
+                            ledger._raw.clear()  # no send going: none can match what was kept
+                    if ledger._waiting:
+                        ledger._cond.notify_all()
+            else:
+                ledger.end(target, fp, None)
         if answered_id and error is None:
             if not self.account.online:
                 self.account.mark_online()
