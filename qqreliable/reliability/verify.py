@@ -30,7 +30,9 @@ send is claimed), and a match is not taken while another send of the same accoun
 with the same fingerprint to the same target still waits for its own answer.
 
 Everything here runs in the calling thread; the reader thread only calls
-:meth:`SendPipeline.observe`, which never blocks.
+:meth:`SendPipeline.observe` or, for an event the protocol reads as an own message,
+:meth:`SendPipeline.saw_own` (which keeps it unread until a verification looks:
+:class:`Ledger`); neither blocks.
 """
 
 from __future__ import annotations
@@ -172,9 +174,13 @@ class Ledger:
     will read) keeps the event as it is, with its arrival time, and it is read only
     when a verification looks (:meth:`take`). A send answered with its id (nearly
     all of them) never looks, so the reader does almost nothing per own message.
-    Unread events that arrived before the oldest send still going (in flight, or
-    between attempts and verifying) can never match (a match must arrive after its
-    send started), so they are let go; at most :data:`_RAW_MAX` are kept in any case.
+    A match must arrive after its send started, so an event that arrives while no
+    send is going (in flight, or between an id-less answer and its verdict) is not
+    kept at all, what was kept goes when the last send going ends, events older
+    than the oldest send still going are let go every :data:`_RAW_TRIM` events, and
+    at most :data:`_RAW_MAX` are kept in any case: a bot that sends and hears its
+    own messages keeps nothing per send, and the garbage collector has nothing
+    more to walk than without verification.
 
     Args:
         clock: monotonic clock.
