@@ -70,13 +70,12 @@ from ..transport.wsserver import (
     accept_websocket,
     send_http_response,
 )
-from ._server import _CLOSE_TIMEOUT, FakeServer, _BaseConn, _Rule
+from ._server import _CLOSE_TIMEOUT, FakeServer, _BaseConn, _Rule, read_body
 
 __all__ = ["FakeMirai", "MahError"]
 
 log = logging.getLogger(__name__)
 
-_BODY_TIMEOUT = 10.0
 _MAX_BODY = 64 * 1024 * 1024
 _INT32_MAX = 2**31 - 1
 _KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -486,27 +485,9 @@ class FakeMirai(FakeServer):
         if head.header("Transfer-Encoding"):
             send_http_response(conn.io, 411, "only Content-Length bodies are supported")
             return False
-        try:
-            length = int(head.header("Content-Length") or "0")
-            if length < 0 or length > _MAX_BODY:
-                raise ValueError(length)
-        except ValueError:
-            send_http_response(conn.io, 400, "bad Content-Length")
+        body = read_body(conn, head, buffer, _MAX_BODY)
+        if body is None:
             return False
-        if len(buffer) < length:
-            conn.io.settimeout(_BODY_TIMEOUT)
-            try:
-                while len(buffer) < length:
-                    chunk = conn.io.recv(min(1 << 20, length - len(buffer)))
-                    if not chunk:
-                        return False
-                    buffer += chunk
-            except socket.timeout:
-                return False
-            finally:
-                conn.io.settimeout(None)
-        body = bytes(buffer[:length])
-        del buffer[:length]
         path = head.path.rstrip("/") or "/"
         if head.method == "GET" and path.startswith("/_image/"):
             with self._cond:
