@@ -137,6 +137,13 @@ class _BaseConn:
             except OSError:
                 pass
 
+    def wait_open(self, seconds: Optional[float]) -> bool:
+        """Wait ``seconds`` (None: until the connection closes); True when it is still open."""
+        if seconds is None:
+            self.closed.wait()
+            return False
+        return not self.closed.wait(seconds)
+
     def send_json(self, obj: Any) -> None:
         """Send ``obj`` as a text frame; a no-op before the upgrade or once closed."""
         ws = self.ws

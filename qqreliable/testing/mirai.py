@@ -467,13 +467,7 @@ class FakeMirai(FakeServer):
         self._spawn(f"fakemirai:call:{command[:40]}", self._ws_call, conn, plan, sync_out)
 
     def _ws_call(self, conn: _Conn, plan: _Plan, sync_id: Optional[str]) -> None:
-        def wait(seconds: Optional[float]) -> bool:
-            if seconds is None:
-                conn.closed.wait()
-                return False
-            return not conn.closed.wait(seconds)
-
-        answer = self._run(plan, wait)
+        answer = self._run(plan, conn.wait_open)
         if answer is not None:
             conn.send_json({"syncId": sync_id, "data": answer})
         elif plan.drop is not None:
@@ -554,7 +548,7 @@ class FakeMirai(FakeServer):
             plan.content["_files"] = files
             if content_type != "multipart/form-data":
                 return 200, _state(400, "uploads must be multipart/form-data")
-        answer = self._run(plan, lambda seconds: self._http_wait(conn, seconds))
+        answer = self._run(plan, conn.wait_open)
         if answer is None:
             if plan.drop is not None:
                 conn.abort()
@@ -572,12 +566,6 @@ class FakeMirai(FakeServer):
             return rest.strip()
         value = content.get("sessionKey")
         return str(value) if value else None
-
-    def _http_wait(self, conn: _Conn, seconds: Optional[float]) -> bool:
-        if seconds is None:
-            conn.closed.wait()
-            return False
-        return not conn.closed.wait(seconds)
 
     def _http_verify(self, content: Dict[str, Any]) -> Dict[str, Any]:
         if not self._key_ok(content.get("verifyKey") if isinstance(content.get("verifyKey"), str) else None):
