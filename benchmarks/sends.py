@@ -20,14 +20,16 @@ delivered (for ``Bot`` also counted: ``SendUnconfirmed``, which never happened
 here because both reports and history are available).
 
 Part 2 - the happy path: sends per second from one thread with no faults, the
-pipeline on (``SendPolicy()``, pacing off) against off (``send_policy=None``),
-FakeOneBot in a child process, one bot at a time, rounds interleaved; the
-ratio is the median of the paired per-round ratios (time with / time without).
-On a busy machine these wall-clock and CPU ratios carry several percent of
-noise, so Part 3 measures the pipeline's own work directly: per send, against a
-no-op transport, and relates it to the round trips of Part 2. The cost is the fingerprint,
-payload scan and bookkeeping of every send and the ledger work for every
-``message_sent`` event.
+pipeline on (``SendPolicy()``, pacing off) against off (``send_policy=None``).
+Two bots run side by side, each on its own FakeOneBot child process, and the
+sends alternate between them in chunks of 50, so both meet the same load on a
+shared machine; each side's CPU is the clocks of its own threads (reader,
+watchdog, handlers) and of the calling thread during its chunks. The ratio is the
+median of the per-round ratios (with / without), [min-max] beside it. On a busy
+machine these ratios still carry a few percent of noise, so Part 3 measures the
+pipeline's own work directly: per send, against a no-op transport, and relates it
+to the round trips of Part 2. The cost is the target, payload check and
+bookkeeping of every send and the ledger work for every ``message_sent`` event.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Dict, List, Tuple
+from typing import Dict, List, Set, Tuple
 
 import _common
 
@@ -104,14 +106,75 @@ def _faulty_run(kind: str, transport: str, sends: int, seed: int) -> Tuple[int, 
     return duplicates, losses, unconfirmed, elapsed
 
 
-def _sends_per_second(bot: Bot, n: int) -> Tuple[float, float]:
-    """(sends per second, client-process CPU microseconds per send) for ``n`` sends."""
-    cpu = time.process_time()
-    started = time.perf_counter()
-    for i in range(n):
-        bot.send_group_msg(group_id=1 + i % 16, message=f"happy path message number {i}")
-    elapsed = time.perf_counter() - started
-    return n / elapsed, (time.process_time() - cpu) / n * 1e6
+_CHUNK = 50  # sends per turn of one bot in Part 2
+
+
+def _thread_cpu(idents: Set[int]) -> float:
+    """CPU seconds used so far by these threads of this process (their own clocks)."""
+    total = 0.0
+    for ident in idents:
+        try:
+            total += time.clock_gettime(time.pthread_getcpuclockid(ident))
+        except (OSError, ValueError):
+            pass  # the thread has ended
+    return total
+
+
+def _side_by_side(
+    urls: Dict[str, str], transport: str, n: int, rounds: int
+) -> Tuple[Dict[str, List[float]], Dict[str, List[float]], List[float], List[float]]:
+    """Part 2: a bot without verification and one with it, alternating.
+
+    Both bots run all along, each against its own FakeOneBot process; the sends
+    alternate between them in chunks of ``_CHUNK`` (which goes first alternates too),
+    so drift on a shared machine falls on both alike. Each side's CPU is read from
+    the clocks of its own threads (its reader, watchdog, handler pool) plus the
+    calling thread's during its chunks, not the whole process's.
+
+    Returns (sends/s per round, CPU us per send per round, and the per-round
+    ratios with/without of time and of CPU).
+    """
+    bots: Dict[str, Tuple[Bot, Set[int]]] = {}
+    me = threading.get_ident()
+    try:
+        for name in ("off", "on"):
+            before = {t.ident for t in threading.enumerate()}
+            bot = Bot(urls[name], send_policy=SendPolicy() if name == "on" else None, pacing=None)
+            bots[name] = (bot, set())
+            if transport == "ws":
+                bot.start()
+                bot.wait_connected(10)
+            for i in range(200):  # warm up
+                bot.send_group_msg(group_id=1 + i % 16, message=f"warm-up message {i}")
+            own = {t.ident for t in threading.enumerate() if t.ident is not None} - before
+            bots[name] = (bot, own | {me})
+        rates: Dict[str, List[float]] = {"on": [], "off": []}
+        cpus: Dict[str, List[float]] = {"on": [], "off": []}
+        wall_ratios: List[float] = []
+        cpu_ratios: List[float] = []
+        for round_ in range(rounds):
+            wall = {"on": 0.0, "off": 0.0}
+            cpu = {"on": 0.0, "off": 0.0}
+            for chunk in range(max(1, n // _CHUNK)):
+                order = ("off", "on") if (round_ + chunk) % 2 == 0 else ("on", "off")
+                for name in order:
+                    bot, idents = bots[name]
+                    cpu_before = _thread_cpu(idents)
+                    started = time.perf_counter()
+                    for i in range(_CHUNK):
+                        bot.send_group_msg(group_id=1 + i % 16, message=f"happy path message number {i}")
+                    wall[name] += time.perf_counter() - started
+                    cpu[name] += _thread_cpu(idents) - cpu_before
+            sent = max(1, n // _CHUNK) * _CHUNK
+            for name in ("off", "on"):
+                rates[name].append(sent / wall[name])
+                cpus[name].append(cpu[name] / sent * 1e6)
+            wall_ratios.append(wall["on"] / wall["off"])
+            cpu_ratios.append(cpu["on"] / cpu["off"])
+    finally:
+        for bot, _ in bots.values():
+            bot.stop()
+    return rates, cpus, wall_ratios, cpu_ratios
 
 
 def main() -> None:
@@ -135,40 +198,25 @@ def main() -> None:
           "calls ambiguous (half of them delivered)")
     _common.table(["transport", "client", "sends", "duplicates", "losses", "unconfirmed", "seconds"], rows)
 
-    print(f"Part 2: happy path, {args.happy} sends from one thread, median of {args.rounds} rounds")
+    print(f"Part 2: happy path, {args.happy} sends per round from one thread, median of {args.rounds} rounds")
     round_trips: Dict[str, float] = {}
-    with _common.ServerProcess(report_self_messages=True) as urls:
+    # Two identical FakeOneBot processes, one bot on each, both connected throughout:
+    # the sends alternate between them in chunks, so the two see the same machine.
+    with _common.ServerProcess(report_self_messages=True) as urls_off, \
+            _common.ServerProcess(report_self_messages=True) as urls_on:
         for transport in ("ws", "http"):
-            rates: Dict[str, List[float]] = {"on": [], "off": []}
-            cpus: Dict[str, List[float]] = {"on": [], "off": []}
-            for round_ in range(args.rounds):
-                order = ("off", "on") if round_ % 2 == 0 else ("on", "off")
-                for name in order:  # one bot at a time: each sees only its own events
-                    policy = SendPolicy() if name == "on" else None
-                    bot = Bot(urls[transport], send_policy=policy, pacing=None)
-                    try:
-                        if transport == "ws":
-                            bot.start()
-                            bot.wait_connected(10)
-                        _sends_per_second(bot, 200)  # warm up
-                        rate, cpu = _sends_per_second(bot, args.happy)
-                        rates[name].append(rate)
-                        cpus[name].append(cpu)
-                    finally:
-                        bot.stop()
-            # Each round measures both back to back: the median of the paired ratios
-            # cancels the drift of a shared machine better than a ratio of medians.
-            # Client CPU per send (sender and reader threads) is the steadier figure
-            # when other processes compete for the cores.
-            wall = _common.median([b / a for a, b in zip(rates["on"], rates["off"])])
-            cpu_ratio = _common.median([a / b for a, b in zip(cpus["on"], cpus["off"])])
+            rates, cpus, wall_ratios, cpu_ratios = _side_by_side(
+                {"off": urls_off[transport], "on": urls_on[transport]}, transport, args.happy, args.rounds
+            )
             _common.table(
                 ["transport", "client", "sends/s", "CPU us/send", "time ratio", "CPU ratio"],
                 [
                     [transport, "without verification (send_policy=None)",
                      _common.median(rates["off"]), _common.median(cpus["off"]), "1.000", "1.000"],
                     [transport, "with verification (SendPolicy(), pacing off)",
-                     _common.median(rates["on"]), _common.median(cpus["on"]), f"{wall:.3f}", f"{cpu_ratio:.3f}"],
+                     _common.median(rates["on"]), _common.median(cpus["on"]),
+                     f"{_common.median(wall_ratios):.3f} [{min(wall_ratios):.3f}-{max(wall_ratios):.3f}]",
+                     f"{_common.median(cpu_ratios):.3f} [{min(cpu_ratios):.3f}-{max(cpu_ratios):.3f}]"],
                 ],
             )
             round_trips[transport] = 1e6 / _common.median(rates["off"])

@@ -69,6 +69,7 @@ _ID_KEYS: Dict[str, str] = {"face": "id", "at": "qq"}
 _MEDIA_TYPES = frozenset({"image", "record", "video", "file"})
 _WHITESPACE = re.compile(r"\s+")
 _FORWARD = ({"type": "forward", "data": {}},)
+_NO_PAYLOAD = Payload(0, 0, False)
 
 
 def _message_id(value: Any) -> Optional[Hashable]:
@@ -86,8 +87,12 @@ def _message_id(value: Any) -> Optional[Hashable]:
 
 def target_of(action: str, params: Mapping[str, Any]) -> Optional[Target]:
     """The chat a send goes to: ``("group", id)`` or ``("private", id)``; None if unclear."""
-    group_id = _as_int(params.get("group_id"))
-    user_id = _as_int(params.get("user_id"))
+    group_id = params.get("group_id")
+    if group_id is not None and type(group_id) is not int:  # an int or absent: the usual case
+        group_id = _as_int(group_id)
+    user_id = params.get("user_id")
+    if user_id is not None and type(user_id) is not int:
+        user_id = _as_int(user_id)
     if action in ("send_group_msg", "send_group_forward_msg"):
         return ("group", group_id) if group_id is not None else None
     if action in ("send_private_msg", "send_private_forward_msg"):
@@ -177,9 +182,12 @@ def _file_size(ref: str) -> int:
 
 def payload_of(params: Mapping[str, Any]) -> Payload:
     """Sizes of inline (base64) and local-file media, and media URLs, in a send."""
+    message, messages = params.get("message"), params.get("messages")
+    if messages is None and (message is None or isinstance(message, str)):
+        return _NO_PAYLOAD  # a text or CQ-string send: the usual case, nothing to walk
     size = urls = 0
     media = False
-    stack: List[Any] = [params.get("message"), params.get("messages")]
+    stack: List[Any] = [message, messages]
     depth = 0
     while stack and depth < 1000:
         depth += 1
@@ -224,11 +232,15 @@ def own_message(event: Mapping[str, Any], self_id: Account) -> Optional[OwnMessa
         user_id, own_id = event.get("user_id"), event.get("self_id")
         if type(user_id) is int and type(own_id) is int and user_id != own_id:
             return None  # someone else's message: the usual event, decided cheaply
-    account = _as_int(event.get("self_id"))
-    if account is None:
-        account = _as_int(self_id)
-    post_type = event.get("post_type")
-    user_id = _as_int(event.get("user_id"))
+    # (ints are the usual case: taken as they are, _as_int only for anything else)
+    account = event.get("self_id")
+    if type(account) is not int:
+        account = _as_int(account)
+        if account is None:
+            account = _as_int(self_id)
+    user_id = event.get("user_id")
+    if type(user_id) is not int:
+        user_id = _as_int(user_id)
     if post_type == "message_sent":
         pass
     elif post_type == "message" and account is not None and user_id == account:
@@ -237,14 +249,19 @@ def own_message(event: Mapping[str, Any], self_id: Account) -> Optional[OwnMessa
         return None
     kind = event.get("message_type")
     if kind == "group":
-        chat = _as_int(event.get("group_id"))
+        chat = event.get("group_id")
     else:
-        chat = _as_int(event.get("target_id"))
+        chat = event.get("target_id")
         if chat is None and user_id is not None and user_id != account:
             chat = user_id
+    if type(chat) is not int:
+        chat = _as_int(chat)
     if chat is None or kind not in ("group", "private"):
         return None
-    return OwnMessage((str(kind), chat), event.get("message"), _as_int(event.get("message_id")), account)
+    message_id = event.get("message_id")
+    if type(message_id) is not int:
+        message_id = _as_int(message_id)
+    return OwnMessage((str(kind), chat), event.get("message"), message_id, account)
 
 
 def account_signal(event: Mapping[str, Any]) -> Optional[AccountSignal]:
@@ -328,11 +345,14 @@ class OneBotSends:
 
     def answered_id(self, action: str, data: Any) -> Optional[Hashable]:
         if type(data) is dict or isinstance(data, abc.Mapping):
-            return _as_int(data.get("message_id")) or None
+            value = data.get("message_id")
+            if type(value) is not int:  # an int: the usual answer, no conversion to try
+                value = _as_int(value)
+            return value or None
         return None
 
-    def target(self, action: str, params: Mapping[str, Any]) -> Optional[Target]:
-        return target_of(action, params)
+    # Pure functions as methods: one call per send instead of two.
+    target = staticmethod(target_of)
 
     def content(self, action: str, params: Mapping[str, Any]) -> Any:
         return send_content(action, params)
@@ -341,6 +361,11 @@ class OneBotSends:
         return fingerprint(content)
 
     def payload(self, action: str, params: Mapping[str, Any]) -> Payload:
+        messages = params.get("messages")
+        if messages is None:
+            message = params.get("message")
+            if message is None or isinstance(message, str):
+                return _NO_PAYLOAD  # payload_of's first step, inline: the usual send
         return payload_of(params)
 
     def slow(self, action: str) -> bool:
@@ -349,8 +374,7 @@ class OneBotSends:
     def resend_safe(self, action: str, params: Mapping[str, Any]) -> bool:
         return False  # OneBot has no idempotency key: a repeat may deliver twice
 
-    def account_signal(self, event: Mapping[str, Any]) -> Optional[AccountSignal]:
-        return account_signal(event)
+    account_signal = staticmethod(account_signal)  # on the reader thread for every event
 
     # -- lookups ------------------------------------------------------------------
 

@@ -53,14 +53,13 @@ class AccountState:
         self._clock = clock
         self._lock = threading.Lock()
         self._offline_by: Optional[str] = None
+        #: False while the account is known to be offline (a plain attribute, read
+        #: without the lock on every send; written with ``_offline_by``).
+        self.online = True
         self._reason = ""
         self._since = 0.0
         self._last_probe = 0.0
         self.transitions = 0
-
-    @property
-    def online(self) -> bool:
-        return self._offline_by is None
 
     @property
     def reason(self) -> str:
@@ -87,6 +86,7 @@ class AccountState:
         with self._lock:
             was_online = self._offline_by is None
             self._offline_by = source
+            self.online = False
             self._reason = reason
             if was_online:
                 self._since = self._clock()
@@ -101,6 +101,7 @@ class AccountState:
         with self._lock:
             was_offline = self._offline_by is not None
             self._offline_by = None
+            self.online = True
             self._reason = ""
             if was_offline:
                 self.transitions += 1

@@ -212,7 +212,7 @@ class Pacer:
         """
         if self._store is not None:
             self._shared_admit(target, action)
-        if not self._circuits.active:  # the common case, read without the lock
+        if not self._circuits._circuits:  # no circuit record (Circuits.active): the common case, no lock
             return False
         with self._lock:
             verdict = self._circuits.admit(target, self._clock())
@@ -251,7 +251,7 @@ class Pacer:
             return self._circuits.is_open(target)
 
     def delivered(self, target: Hashable) -> None:
-        if not self._circuits.active:  # nothing to close: the common case, no lock
+        if not self._circuits._circuits:  # nothing to close (Circuits.active): the common case, no lock
             return
         with self._lock:
             self._circuits.succeeded(target)

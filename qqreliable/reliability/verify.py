@@ -167,7 +167,10 @@ class Ledger:
         self._clock = clock
         self._own = facts.lookup.own_message
         self._fingerprint = facts.fingerprint
-        self._cond = threading.Condition(threading.Lock())
+        # One lock; ``with self._mutex`` where nobody waits (cheaper than entering the
+        # Condition, a Python-level call), the Condition on it for wait/notify.
+        self._mutex = threading.Lock()
+        self._cond = threading.Condition(self._mutex)
         self._seen: Deque[_Seen] = collections.deque(maxlen=_SEEN_MAX)
         self._claimed: Dict[Hashable, Set[Account]] = {}
         self._claim_order: Deque[Tuple[Hashable, Account]] = collections.deque()
@@ -192,7 +195,7 @@ class Ledger:
     def record(self, own: OwnMessage) -> bool:
         """Record an own message seen on the event stream (reader thread)."""
         seen = _Seen(own, self._clock(), self._fingerprint)
-        with self._cond:
+        with self._mutex:
             self._seen.append(seen)
             self.reports_seen = True
             self._reporters.add(own.account)
@@ -203,17 +206,17 @@ class Ledger:
     def reports(self, account: Account) -> bool:
         """Whether ``account``'s own messages have been seen reported (its server
         reports them: their absence then means something)."""
-        with self._cond:
+        with self._mutex:
             if account is None or None in self._reporters:
                 return self.reports_seen
             return account in self._reporters
 
     def connection_lost(self) -> None:
-        with self._cond:
+        with self._mutex:
             self.last_break = self._clock()
 
     def close(self) -> None:
-        with self._cond:
+        with self._mutex:
             self.closed = True
             self._cond.notify_all()
 
@@ -223,7 +226,7 @@ class Ledger:
         """Mark an id of ``account`` as owned by one send; False when another send owns it."""
         if message_id is None:
             return True
-        with self._cond:
+        with self._mutex:
             return self._claim_locked(message_id, account)
 
     def _claimed_locked(self, message_id: Hashable, account: Account) -> bool:
@@ -233,11 +236,15 @@ class Ledger:
         return account is None or None in owners or account in owners
 
     def _claim_locked(self, message_id: Hashable, account: Account) -> bool:
-        if self._claimed_locked(message_id, account):
-            return False
+        owners = self._claimed.get(message_id)
+        if owners and (account is None or None in owners or account in owners):
+            return False  # claimed already (_claimed_locked, inline: this runs for every send)
         if self.shared_claim is not None and not self.shared_claim(message_id, account):
             return False  # another process's send owns this id
-        self._claimed.setdefault(message_id, set()).add(account)
+        if owners is None:
+            self._claimed[message_id] = {account}
+        else:
+            owners.add(account)
         self._claim_order.append((message_id, account))
         if len(self._claim_order) > _CLAIMED_MAX:
             old_id, old_account = self._claim_order.popleft()
@@ -249,19 +256,19 @@ class Ledger:
         return True
 
     def claimed(self, message_id: Hashable, account: Account = None) -> bool:
-        with self._cond:
+        with self._mutex:
             return self._claimed_locked(message_id, account)
 
     # -- sends in flight --
 
     def begin(self, target: Target, content: _Content) -> None:
         """A send to ``target`` is on the wire, awaiting its answer."""
-        with self._cond:
+        with self._mutex:
             self._unanswered.setdefault(target, []).append(content)
 
     def end(self, target: Target, content: _Content, answered_id: Optional[Hashable] = None) -> None:
         """That send has its answer (or its error); ``answered_id`` is claimed for it."""
-        with self._cond:
+        with self._mutex:
             if answered_id is not None:
                 self._claim_locked(answered_id, content.account)
             waiting = self._unanswered.get(target)
@@ -275,7 +282,7 @@ class Ledger:
     def contested(self, target: Target, fp: str, account: Account = None) -> bool:
         """Another send of the same account with the same content to the same chat still
         awaits its answer: a match may be its message, so none is taken yet."""
-        with self._cond:
+        with self._mutex:
             return self._contested_locked(target, fp, account)
 
     def _contested_locked(self, target: Target, fp: str, account: Account) -> bool:
@@ -288,7 +295,7 @@ class Ledger:
     def take(self, target: Target, fp: str, since: float, account: Account = None) -> Optional[_Seen]:
         """Claim and return an unclaimed own message of ``account`` matching, arrived at
         or after ``since``."""
-        with self._cond:
+        with self._mutex:
             if self._contested_locked(target, fp, account):
                 return None
             for seen in reversed(self._seen):
@@ -391,6 +398,7 @@ class SendPipeline:
         self._history: Dict[Tuple[Account, str], bool] = {}
         self._known_self_id: Account = None
         self._lock = threading.Lock()
+        self._slow: Dict[str, bool] = {}  # action -> facts.slow(action), asked once per action
         # Every counter present from the start, so stats() has a stable shape.
         self.counters: Dict[str, int] = collections.Counter(
             {name: 0 for name in _COUNTERS}
@@ -416,7 +424,7 @@ class SendPipeline:
     def observe(self, event: Mapping[str, Any]) -> None:
         """Every incoming event (reader thread). Never raises, never blocks for long."""
         try:
-            self.ledger.observe(event, self._self_id())
+            self.ledger.observe(event, self._self_id_fn() or self._known_self_id)  # _self_id(), inline
             self.account.observe(event)
         except Exception:  # bad input must not kill the reader
             log.exception("send pipeline could not read an event")
@@ -459,8 +467,42 @@ class SendPipeline:
             ConnectFailed, AuthenticationError: nothing reached the implementation.
         """
         started = self._clock()
+        policy = self.policy
+        facts = self.facts
         try:
-            receipt = self._send(action, params, timeout, started)
+            target = facts.target(action, params)
+            fp = _Content(facts, action, params, self._self_id_fn() or self._known_self_id)
+            payload = facts.payload(action, params)
+            if payload.bytes or payload.urls:
+                attempt_timeout = timeout + policy.allowance(payload.bytes, payload.urls)
+                window = policy.window(payload.media, payload.bytes, payload.urls)
+            else:  # the usual send: nothing to upload, no allowance to compute
+                attempt_timeout = timeout
+                window = policy.media_settle_window if payload.media else policy.settle_window
+            slow = self._slow.get(action)
+            if slow is None:
+                slow = bool(facts.slow(action))
+                if len(self._slow) < 64:  # a protocol's send actions are few; never grows unbounded
+                    self._slow[action] = slow
+            if slow:  # slow by nature, delivered late (OneBot forwards: faults SEND-10)
+                attempt_timeout = max(attempt_timeout, policy.forward_timeout)
+                window = max(window, policy.forward_settle_window)
+            first_wall = self._wall()
+            try:
+                if not self.account.online:  # online: the usual case, nothing to check
+                    self.account.check(action)
+                probe = self.pacer.admit(target, action) if target is not None else False
+            except AccountOffline as exc:
+                raise _Failed(exc, 0, "offline") from None
+            except RateLimited as exc:
+                raise _Failed(exc, 0, "rate_limited") from None
+            try:
+                receipt = self._attempts(
+                    action, params, target, fp, payload, attempt_timeout, window, started, first_wall
+                )
+            finally:
+                if probe:
+                    self.pacer.released(target)
         except _Failed as failed:
             self._stats.record(
                 action,
@@ -477,33 +519,6 @@ class SendPipeline:
             outcome="delivered_verified" if receipt.verified else "delivered",
         )
         return receipt
-
-    def _send(self, action: str, params: Dict[str, Any], timeout: float, started: float) -> Receipt:
-        policy = self.policy
-        facts = self.facts
-        target = facts.target(action, params)
-        fp = _Content(facts, action, params, self._self_id())
-        payload = facts.payload(action, params)
-        attempt_timeout = timeout + policy.allowance(payload.bytes, payload.urls)
-        window = policy.window(payload.media, payload.bytes, payload.urls)
-        if facts.slow(action):  # slow by nature, delivered late (OneBot forwards: faults SEND-10)
-            attempt_timeout = max(attempt_timeout, policy.forward_timeout)
-            window = max(window, policy.forward_settle_window)
-        first_wall = self._wall()
-        try:
-            self.account.check(action)
-            probe = self.pacer.admit(target, action) if target is not None else False
-        except AccountOffline as exc:
-            raise _Failed(exc, 0, "offline") from None
-        except RateLimited as exc:
-            raise _Failed(exc, 0, "rate_limited") from None
-        try:
-            return self._attempts(
-                action, params, target, fp, payload, attempt_timeout, window, started, first_wall
-            )
-        finally:
-            if probe:
-                self.pacer.released(target)
 
     def _attempts(
         self,
@@ -555,6 +570,18 @@ class SendPipeline:
                     self.ledger.claim(answered_id, fp.account)
 
             if error is None:
+                if answered_id or target is None or not policy.verify_ok_without_id:
+                    # Answered with an id: delivered (the usual send; _on_answer's first
+                    # branch, inline).
+                    if not self.account.online:
+                        self.account.mark_online()
+                    if target is not None:
+                        self.pacer.delivered(target)
+                    return Receipt(
+                        data if type(data) is dict or isinstance(data, abc.Mapping) else {},
+                        attempts=attempts,
+                        message_id=answered_id,
+                    )
                 receipt = self._on_answer(
                     action, target, fp, data, answered_id, attempts, started, attempt_started, first_wall,
                     window, evidence

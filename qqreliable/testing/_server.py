@@ -283,6 +283,9 @@ class FakeServer:
     def _on_started(self) -> None:
         """Called by :meth:`start` (under ``_admin``) once connections are accepted."""
 
+    def _on_stopping(self) -> None:
+        """Hook: stop() has begun (the stop event is set); wake what waits on other conditions."""
+
     def _on_stopped(self) -> None:
         """Called by :meth:`stop` (under ``_admin``) after the threads were joined."""
 
@@ -345,6 +348,7 @@ class FakeServer:
                 self._ws_conns.clear()
                 self._cond.notify_all()
             self._stop_event.set()
+            self._on_stopping()
             if acceptor is not None:
                 acceptor.wake()
             self._close_placeholder()

@@ -25,6 +25,7 @@ Threads are all named ``fakeonebot:…``, wait on sockets or events that
 
 from __future__ import annotations
 
+import collections
 import copy
 import hmac
 import itertools
@@ -34,10 +35,11 @@ import random
 import re
 import selectors
 import socket
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Deque, Dict, List, Optional, Set, Tuple, Union
 from urllib.parse import parse_qs
 
 if TYPE_CHECKING:
@@ -71,6 +73,7 @@ DEFAULT_FAIL_MESSAGE = (
 _INT32_MAX = 2**31 - 1
 _BODY_TIMEOUT = 10.0
 _MAX_BODY = 64 * 1024 * 1024
+_WORKER_IDLE = 5.0  # seconds an idle WebSocket call worker waits for the next call
 _AUTH_FAILED_FRAME = {
     "status": "failed",
     "retcode": 1403,
@@ -375,6 +378,13 @@ class FakeOneBot(FakeServer):
         self.app_name = app_name
         self.app_version = app_version
 
+        # WebSocket call workers (_hand_off): jobs handed to idle workers.
+        self._pool_lock = threading.Lock()
+        self._pool_cond = threading.Condition(self._pool_lock)
+        self._jobs: Deque[Tuple[_Conn, _Plan]] = collections.deque()
+        self._idle_workers = 0
+        self._worker_seq = 0
+
         self._calls: List[Dict[str, Any]] = []
         self._call_counts: Counter[str] = Counter()  # calls received
         self._settled_counts: Counter[str] = Counter()  # calls whose effects are all visible
@@ -463,6 +473,10 @@ class FakeOneBot(FakeServer):
 
     def _on_stopped(self) -> None:
         self.media.close()
+
+    def _on_stopping(self) -> None:
+        with self._pool_lock:
+            self._pool_cond.notify_all()  # idle call workers leave
 
     def _new_conn(self, conn_id: int, sock: socket.socket, peer: Any) -> _Conn:
         return _Conn(conn_id, sock, peer)
@@ -574,7 +588,46 @@ class FakeOneBot(FakeServer):
             conn.send_json(dict(_failed(1400, "params 必须是对象"), echo=echo))
             return
         plan = self._admit(request["action"], params, echo, "echo" in request, "ws")
-        self._spawn(f"fakeonebot:call:{plan.action[:40]}", self._ws_call, conn, plan)
+        self._hand_off(conn, plan)
+
+    # Each WebSocket call runs on a thread of its own, as before, so that a stalled or
+    # delayed call never holds up the next; but the threads are kept for the next calls
+    # (idle for at most _WORKER_IDLE s) rather than started per call: starting a thread
+    # cost more than answering the call.
+
+    def _hand_off(self, conn: _Conn, plan: _Plan) -> None:
+        """Run ``plan`` on an idle call worker, or a new one when none is idle."""
+        with self._pool_lock:
+            if self._stopping:
+                return
+            if self._idle_workers:
+                self._idle_workers -= 1
+                self._jobs.append((conn, plan))
+                self._pool_cond.notify()
+                return
+            self._worker_seq += 1
+            number = self._worker_seq
+        self._spawn(f"fakeonebot:call-worker:{number}", self._call_worker, conn, plan)
+
+    def _call_worker(self, conn: _Conn, plan: _Plan) -> None:
+        job: Optional[Tuple[_Conn, _Plan]] = (conn, plan)
+        while job is not None:
+            self._ws_call(*job)
+            job = None
+            with self._pool_lock:
+                if self._stopping:
+                    return
+                self._idle_workers += 1
+                deadline = time.monotonic() + _WORKER_IDLE
+                while not self._jobs and not self._stopping:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._pool_cond.wait(remaining)
+                if self._jobs:
+                    job = self._jobs.popleft()  # counted out of the idle ones by _hand_off
+                else:
+                    self._idle_workers -= 1  # idle too long, or stopping: leave
 
     def _ws_call(self, conn: _Conn, plan: _Plan) -> None:
         def wait(seconds: Optional[float]) -> bool:

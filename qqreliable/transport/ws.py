@@ -175,10 +175,15 @@ class _Outbox:
     in progress returns at once: the writer takes its frame along.
 
     Thread-safe. :meth:`send_text` blocks while this caller writes (each write
-    bounded by the socket's I/O timeout) and raises what the write raised; a
-    frame handed to another caller's write that then fails is lost with the
-    connection, which that caller's failure kills (its call then ends with
-    ResponseLost, "may or may not have run", never a silent loss).
+    bounded by the socket's I/O timeout) and raises what the write raised, but
+    only while its own frame has not left whole: raising means "not sent" to the
+    caller (ConnectFailed, which a send may repeat). A write that fails after the
+    writer's own frame left (it was writing frames queued by others meanwhile)
+    shuts the socket down instead and returns: the connection ends, and every call
+    in flight on it, the writer's included, ends with ResponseLost ("may or may
+    not have run"), which a send verifies rather than repeats. A frame handed to
+    another caller's write that then fails is lost with the connection in the same
+    way (never a silent loss).
     """
 
     def __init__(self, ws: websocket.WebSocket) -> None:
@@ -199,6 +204,7 @@ class _Outbox:
             if self._writing:
                 return  # the write in progress takes it along
             self._writing = True
+        mine_left = False  # our own frame has been written whole
         try:
             while True:
                 with self._lock:
@@ -207,15 +213,31 @@ class _Outbox:
                         self._writing = False
                         return
                     self._queued = []
+                mine_end = 0  # where our frame ends in this batch (the first one holds it)
+                if not mine_left:
+                    for item in batch:
+                        mine_end += len(item)
+                        if item is data:
+                            break
                 out = batch[0] if len(batch) == 1 else b"".join(batch)
+                sent = 0
                 with ws.lock:
-                    while out:
-                        out = out[ws._send(out):]
-        except BaseException:
+                    try:
+                        while sent < len(out):
+                            sent += ws._send(out[sent:] if sent else out)
+                    finally:
+                        if sent >= mine_end:
+                            mine_left = True
+        except BaseException as exc:
             with self._lock:
                 self._writing = False
                 self._queued = []
-            raise
+            if not mine_left or not isinstance(exc, Exception):
+                raise
+            # Our frame left: it may run. The connection is broken all the same; end
+            # it so that every call in flight on it fails as "may or may not have run".
+            log.debug("a combined write failed after this caller's frame left (%s); closing the socket", exc)
+            _shutdown(ws)
 
 
 class _ClientSocket:
