@@ -74,6 +74,26 @@ def test_send_outcome(error: Exception, outcome: str) -> None:
 # -- targets and fingerprints -----------------------------------------------------------
 
 
+def test_plain_target_is_the_target_of_a_send_without_media() -> None:
+    plain = FACTS.plain_target
+    assert plain("send_group_msg", {"group_id": 5, "message": "hi"}) == ("group", 5)
+    assert plain("send_group_msg", {"group_id": "12", "message": "hi"}) == ("group", 12)
+    assert plain("send_private_msg", {"user_id": 3, "message": "[CQ:image,file=a.png]"}) == ("private", 3)
+    assert plain("send_msg", {"message_type": "private", "user_id": 3, "message": "x"}) == ("private", 3)
+    text = [{"type": "text", "data": {"text": "x"}}, {"type": "at", "data": {"qq": 1}}]
+    assert plain("send_group_msg", {"group_id": 5, "message": text}) == ("group", 5)
+    image = [{"type": "image", "data": {"file": "abc.image"}}]
+    assert plain("send_group_msg", {"group_id": 5, "message": image}) is None  # media: the full path
+    assert plain("send_group_forward_msg", {"group_id": 5, "messages": []}) is None  # slow
+    assert plain("send_group_msg", {"message": "no chat"}) is None
+    for action, params in [
+        ("send_group_msg", {"group_id": 5, "message": "hi"}),
+        ("send_private_msg", {"user_id": "7", "message": text}),
+        ("send_msg", {"group_id": 5, "user_id": 3, "message": "x"}),
+    ]:
+        assert plain(action, params) == target_of(action, params)
+
+
 def test_target_of() -> None:
     assert target_of("send_group_msg", {"group_id": "12"}) == ("group", 12)
     assert target_of("send_private_msg", {"user_id": 3}) == ("private", 3)

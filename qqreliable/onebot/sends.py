@@ -371,6 +371,27 @@ class OneBotSends:
     def slow(self, action: str) -> bool:
         return "forward" in action  # slow by nature, delivered late (faults SEND-10)
 
+    def plain_target(self, action: str, params: Mapping[str, Any]) -> Optional[Target]:
+        """The target of a plain send (no media, not a forward), else None: the
+        pipeline's fast path asks this once instead of :meth:`target`,
+        :meth:`payload` and :meth:`slow` (the usual send: a text to a chat)."""
+        if "forward" in action or params.get("messages") is not None:
+            return None
+        message = params.get("message")
+        if message is not None and not isinstance(message, str):
+            payload = payload_of(params)  # segments: plain when none is media
+            if payload.bytes or payload.urls or payload.media:
+                return None
+        if action == "send_group_msg":
+            group_id = params.get("group_id")
+            if type(group_id) is int:
+                return ("group", group_id)  # target_of's usual case, inline
+        elif action == "send_private_msg":
+            user_id = params.get("user_id")
+            if type(user_id) is int:
+                return ("private", user_id)
+        return target_of(action, params)
+
     def resend_safe(self, action: str, params: Mapping[str, Any]) -> bool:
         return False  # OneBot has no idempotency key: a repeat may deliver twice
 

@@ -223,6 +223,11 @@ class SendFacts(Protocol):
     mean "not delivered" although the call "succeeded" (mirai-api-http
     ``messageId: -1``) must be raised there as an :class:`~qqreliable.ActionFailed`
     (e.g. category ``"risk_control"``). All methods are pure and thread-safe.
+
+    Optional: ``plain_target(action, params) -> Target | None``, the target of a
+    send with no media that is not slow (None otherwise): when present, the
+    pipeline's fast path asks it instead of :meth:`target`, :meth:`payload` and
+    :meth:`slow`.
     """
 
     lookup: DeliveryLookup

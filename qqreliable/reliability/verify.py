@@ -537,6 +537,11 @@ class SendPipeline:
         self.account = AccountState(policy.offline_probe_interval, clock, signal=facts.account_signal)
         self.pacer = Pacer(pacing if pacing is not None else Pacing.unlimited(), stopping, clock)
         self._paced = pacing is not None
+        # The fast path in send(): no pacing, and a send without media is never large.
+        self._unpaced = pacing is None and self.pacer.pacing.large_media_bytes > 0
+        self._plain_target: Callable[[str, Mapping[str, Any]], Optional[Target]] = (
+            getattr(facts, "plain_target", None) or self._plain_target_of
+        )
         # (account, kind of chat) -> history available (probed once per account: several
         # accounts may sit on different servers)
         self._history: Dict[Tuple[Account, str], bool] = {}
@@ -622,39 +627,89 @@ class SendPipeline:
             ConnectFailed, AuthenticationError: nothing reached the implementation.
         """
         started = self._clock()
-        facts = self.facts
         try:
-            target = facts.target(action, params)
-            fp = _Content(facts, action, params, self._self_id_fn() or self._known_self_id, started)
-            payload = facts.payload(action, params)
-            slow = self._slow.get(action)
-            if slow is None:
-                slow = bool(facts.slow(action))
-                if len(self._slow) < 64:  # a protocol's send actions are few; never grows unbounded
-                    self._slow[action] = slow
-            first_wall = self._wall()
+            target = self._plain_target(action, params)
             pacer = self.pacer
             if (
                 target is not None
-                and not slow
-                and not (payload.bytes or payload.urls)
+                and self._unpaced
                 and self.account.online
-                and not self._paced
                 and pacer._store is None
                 and not pacer._circuits._circuits
-                and pacer.pacing.large_media_bytes > 0
             ):
-                # The usual send (text to a known chat, nothing to upload, the account
-                # online, no pacing, no circuit, one process): one attempt made here,
-                # with what _attempts would do for it inline; anything but an answer
-                # with an id goes on in _attempts from this first attempt.
+                # The usual send (plain text to a known chat, nothing to upload, the
+                # account online, no pacing, no circuit, one process): its first
+                # attempt made here, with what _prepared, _attempts, _attempt and the
+                # ledger's begin/end/claim would do for it inline (fewer calls: in a
+                # real loop, where each line of code is fetched cold, every one
+                # counts); anything but an answer with an id goes on in _attempts.
+                facts = self.facts
+                fp = _Content(facts, action, params, self._self_id_fn() or self._known_self_id, started)
+                first_wall = self._wall()
+                ledger = self.ledger
+                with ledger._mutex:  # ledger.begin(target, fp)
+                    waiting = ledger._unanswered.get(target)
+                    if waiting is None:
+                        ledger._unanswered[target] = [fp]
+                    else:
+                        waiting.append(fp)
+                error: Optional[Error] = None
+                data: Any = None
+                answered_id: Optional[Hashable] = None
+                attempt_started = self._clock()
                 try:
-                    receipt = self._first_attempt(action, params, target, fp, payload, timeout, started, first_wall)
+                    try:
+                        data = self._call(action, params, timeout)
+                        answered_id = facts.answered_id(action, data)
+                    except Error as exc:
+                        error = exc
+                    finally:
+                        # The answered id is claimed in the same step that ends
+                        # "unanswered": a concurrent verifier must never take this
+                        # message for its own.
+                        if answered_id is not None:
+                            with ledger._mutex:  # ledger.end(target, fp, answered_id)
+                                claimed = ledger._claimed
+                                if answered_id in claimed or ledger.shared_claim is not None:
+                                    ledger._claim_locked(answered_id, fp.account)
+                                else:  # a new id, one process: _claim_locked's usual case
+                                    claimed[answered_id] = fp.account
+                                    ids = ledger._claim_ids
+                                    ids.append(answered_id)
+                                    ledger._claim_accounts.append(fp.account)
+                                    if len(ids) > _CLAIMED_MAX + _CLAIMS_FORGOTTEN:
+                                        ledger._forget_claims_locked()
+                                unanswered = ledger._unanswered
+                                waiting = unanswered[target]
+                                waiting.remove(fp)
+                                if not waiting:
+                                    del unanswered[target]
+                                    if not unanswered and not ledger._verifying and ledger._raw:
+                                        ledger._raw.clear()  # no send going: none can match what was kept
+                                if ledger._waiting:
+                                    ledger._cond.notify_all()
+                        else:
+                            ledger.end(target, fp, None)
+                    if answered_id and error is None:
+                        if not self.account.online:
+                            self.account.mark_online()
+                        if pacer._circuits._circuits:
+                            pacer.delivered(target)
+                        receipt = Receipt(
+                            data if type(data) is dict or isinstance(data, abc.Mapping) else {},
+                            message_id=answered_id,
+                        )
+                    else:
+                        payload = facts.payload(action, params)
+                        receipt = self._attempts(
+                            action, params, target, fp, payload, timeout, self.policy.settle_window, started,
+                            first_wall, first=(error, data, answered_id, attempt_started),
+                        )
                 finally:
                     if fp.verifying:  # an attempt ended without an id: no longer going
-                        self.ledger.done(fp)
+                        ledger.done(fp)
             else:
-                receipt = self._prepared(action, params, target, fp, payload, slow, timeout, started, first_wall)
+                receipt = self._prepared(action, params, timeout, started)
         except _Failed as failed:
             self._stats.record(
                 action,
@@ -672,90 +727,41 @@ class SendPipeline:
         )
         return receipt
 
-    def _first_attempt(
-        self,
-        action: str,
-        params: Dict[str, Any],
-        target: Target,
-        fp: _Content,
-        payload: Payload,
-        timeout: float,
-        started: float,
-        first_wall: float,
-    ) -> Receipt:
-        """The fast path's attempt (see :meth:`send`); raises :class:`_Failed`."""
-        ledger = self.ledger
-        with ledger._mutex:  # ledger.begin(target, fp), inline
-            waiting = ledger._unanswered.get(target)
-            if waiting is None:
-                ledger._unanswered[target] = [fp]
-            else:
-                waiting.append(fp)
-        error: Optional[Error] = None
-        data: Any = None
-        answered_id: Optional[Hashable] = None
-        attempt_started = self._clock()
-        try:
-            data = self._call(action, params, timeout)
-            answered_id = self.facts.answered_id(action, data)
-        except Error as exc:
-            error = exc
-        finally:
-            # The answered id is claimed in the same step that ends "unanswered": a
-            # concurrent verifier must never take this message for its own.
-            if answered_id is not None:
-                with ledger._mutex:  # ledger.end(target, fp, answered_id), inline
-                    ledger._claim_locked(answered_id, fp.account)
-                    unanswered = ledger._unanswered
-                    waiting = unanswered[target]
-                    waiting.remove(fp)
-                    if not waiting:
-                        del unanswered[target]
-                        if not unanswered and not ledger._verifying and ledger._raw:
-                            ledger._raw.clear()  # no send going: none can match what was kept
-                    if ledger._waiting:
-                        ledger._cond.notify_all()
-            else:
-                ledger.end(target, fp, None)
-        if answered_id and error is None:
-            if not self.account.online:
-                self.account.mark_online()
-            if self.pacer._circuits._circuits:
-                self.pacer.delivered(target)
-            return Receipt(
-                data if type(data) is dict or isinstance(data, abc.Mapping) else {},
-                message_id=answered_id,
-            )
-        window = self.policy.media_settle_window if payload.media else self.policy.settle_window
-        return self._attempts(
-            action, params, target, fp, payload, timeout, window, started, first_wall,
-            first=(error, data, answered_id, attempt_started),
-        )
+    def _slow_action(self, action: str) -> bool:
+        """``facts.slow(action)``, asked once per action."""
+        slow = self._slow.get(action)
+        if slow is None:
+            slow = bool(self.facts.slow(action))
+            if len(self._slow) < 64:  # a protocol's send actions are few; never grows unbounded
+                self._slow[action] = slow
+        return slow
 
-    def _prepared(
-        self,
-        action: str,
-        params: Dict[str, Any],
-        target: Optional[Target],
-        fp: _Content,
-        payload: Payload,
-        slow: bool,
-        timeout: float,
-        started: float,
-        first_wall: float,
-    ) -> Receipt:
-        """Any send: deadlines for its payload, the account and circuit checks, then
-        :meth:`_attempts`; raises :class:`_Failed`."""
+    def _plain_target_of(self, action: str, params: Mapping[str, Any]) -> Optional[Target]:
+        """The target of a plain send (no media, not slow), or None: the fast path's
+        test for a protocol whose facts have no ``plain_target``."""
+        payload = self.facts.payload(action, params)
+        if payload.bytes or payload.urls or payload.media or self._slow_action(action):
+            return None
+        return self.facts.target(action, params)
+
+    def _prepared(self, action: str, params: Dict[str, Any], timeout: float, started: float) -> Receipt:
+        """Any send: its target and payload, deadlines for them, the account and
+        circuit checks, then :meth:`_attempts`; raises :class:`_Failed`."""
         policy = self.policy
+        facts = self.facts
+        target = facts.target(action, params)
+        fp = _Content(facts, action, params, self._self_id_fn() or self._known_self_id, started)
+        payload = facts.payload(action, params)
         if payload.bytes or payload.urls:
             attempt_timeout = timeout + policy.allowance(payload.bytes, payload.urls)
             window = policy.window(payload.media, payload.bytes, payload.urls)
         else:  # nothing to upload, no allowance to compute
             attempt_timeout = timeout
             window = policy.media_settle_window if payload.media else policy.settle_window
-        if slow:  # slow by nature, delivered late (OneBot forwards: faults SEND-10)
+        if self._slow_action(action):  # slow by nature, delivered late (OneBot forwards: faults SEND-10)
             attempt_timeout = max(attempt_timeout, policy.forward_timeout)
             window = max(window, policy.forward_settle_window)
+        first_wall = self._wall()
         try:
             if not self.account.online:  # online: the usual case, nothing to check
                 self.account.check(action)
@@ -788,7 +794,7 @@ class SendPipeline:
         first: Optional[Tuple[Optional[Error], Any, Optional[Hashable], float]] = None,
     ) -> Receipt:
         """Attempts until delivered, verified, or given up; raises :class:`_Failed`.
-        ``first``: the first attempt, made already by :meth:`_first_attempt`
+        ``first``: the first attempt, made already by :meth:`send`'s fast path
         (its error, data, answered id and start)."""
         policy = self.policy
         large = payload.bytes >= self.pacer.pacing.large_media_bytes
