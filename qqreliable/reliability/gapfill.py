@@ -29,7 +29,7 @@ import collections
 import logging
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .interfaces import Account, ChatHistory, PastMessage, Sighting, Target, target_name
 
@@ -114,6 +114,31 @@ class ChatTracker:
         # snapshot asks for it.
         pending = self._pending
         pending.append((account, chat, message_id, when, self._clock()))
+        if len(pending) >= _APPLY_EVERY:
+            with self._lock:
+                self._apply()
+
+    def observe_many(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """:meth:`observe` for each of ``events`` (the events of one read), with one
+        clock reading for all of them (cheap; called on reader threads)."""
+        if self.max_chats <= 0 or not events:
+            return
+        locate = self._locate
+        pending = self._pending
+        seen_at = self._clock()
+        now: Optional[float] = None
+        for event in events:
+            sighting = locate(event)
+            if sighting is None:
+                continue
+            account, chat, message_id, when = sighting
+            if message_id is None:
+                continue
+            if when is None:
+                if now is None:
+                    now = time.time()
+                when = now
+            pending.append((account, chat, message_id, when, seen_at))
         if len(pending) >= _APPLY_EVERY:
             with self._lock:
                 self._apply()
