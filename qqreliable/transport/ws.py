@@ -287,7 +287,7 @@ class _ClientSocket:
                 return out
             ready.clear()  # killed or stopped meanwhile: recv() below says how
         take_all = self._take_all
-        if take_all is not None and self._cont is not None and self._cont.recving_frames is None:
+        if take_all is not None and not self._ended and self._cont is not None and self._cont.recving_frames is None:
             out = take_all()
             if out:
                 return out
