@@ -10,18 +10,11 @@ is the bottleneck.
 from __future__ import annotations
 
 import itertools
-import json
-import socket
-import threading
 from typing import Any, Dict, List
 
-from qqreliable.transport.wsserver import (
-    OP_TEXT,
-    ServerWebSocket,
-    WebSocketClosed,
-    accept_websocket,
-    read_request_head,
-)
+from _blast import BlastServer
+
+from qqreliable.transport.wsserver import OP_TEXT, WebSocketClosed
 
 QQ = 10001
 
@@ -41,29 +34,17 @@ def group_message(n: int, bench_t: float = 0.0) -> Dict[str, Any]:
     }
 
 
-class MiraiBlastServer:
-    def __init__(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self.url = f"ws://127.0.0.1:{self.port}"
-        self._conns: List[ServerWebSocket] = []
-        self._cond = threading.Condition()
-        self._threads: List[threading.Thread] = []
-        self._ids = itertools.count(1)
-        self.connections = 0
-        self._accept = threading.Thread(target=self._accept_loop, name="mirai-blast:accept", daemon=True)
-        self._accept.start()
+class MiraiBlastServer(BlastServer):
+    NAME = "mirai-blast"
+    PATH = ""
+    NODELAY = True
 
-    def _accept_loop(self) -> None:
-        while True:
-            try:
-                sock, _ = self._listener.accept()
-            except OSError:
-                return
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            thread = threading.Thread(target=self._serve, args=(sock,), name="mirai-blast:conn", daemon=True)
-            self._threads.append(thread)
-            thread.start()
+    def __init__(self) -> None:
+        self._ids = itertools.count(1)
+        super().__init__()
+
+    def _hello(self) -> Dict[str, Any]:
+        return {"syncId": "", "data": {"code": 0, "session": "bench"}}
 
     def _answer(self, frame: Dict[str, Any]) -> Dict[str, Any]:
         command = frame.get("command")
@@ -77,42 +58,11 @@ class MiraiBlastServer:
             data = {"code": 0, "msg": ""}
         return {"syncId": str(frame.get("syncId")), "data": data}
 
-    def _serve(self, sock: socket.socket) -> None:
-        buffer = bytearray()
-        head = read_request_head(sock, buffer)
-        if head is None:
-            sock.close()
-            return
-        ws = accept_websocket(sock, head, buffered=bytes(buffer))
-        ws.send_text(json.dumps({"syncId": "", "data": {"code": 0, "session": "bench"}}))
-        with self._cond:
-            self._conns.append(ws)
-            self.connections += 1
-            self._cond.notify_all()
-        try:
-            while True:
-                _, payload = ws.recv()
-                ws.send_text(json.dumps(self._answer(json.loads(payload))))
-        except (WebSocketClosed, OSError, ValueError):
-            pass
-        finally:
-            with self._cond:
-                if ws in self._conns:
-                    self._conns.remove(ws)
-                self._cond.notify_all()
-            ws.abort()
-
     def wait_clients(self, n: int, timeout: float = 20.0) -> None:
-        with self._cond:
-            if not self._cond.wait_for(lambda: len(self._conns) == n, timeout):
-                raise TimeoutError(f"{len(self._conns)} clients, expected {n}")
-
-    def wait_connections(self, total: int, timeout: float = 20.0) -> None:
-        with self._cond:
-            if not self._cond.wait_for(lambda: self.connections >= total, timeout):
-                raise TimeoutError(f"{self.connections} connections, expected {total}")
+        super().wait_clients(n, timeout)
 
     def blast(self, frames: List[bytes]) -> None:
+        """Write every pre-encoded frame to every client, back to back (a closed one is skipped)."""
         with self._cond:
             conns = list(self._conns)
         for ws in conns:
@@ -121,21 +71,3 @@ class MiraiBlastServer:
                     ws.send(OP_TEXT, payload)
                 except WebSocketClosed:
                     break
-
-    def drop_all(self) -> None:
-        """Abort every connection without a close frame (the client sees 1006)."""
-        with self._cond:
-            conns = list(self._conns)
-        for ws in conns:
-            ws.abort()
-
-    def close(self) -> None:
-        try:
-            self._listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._listener.close()
-        self.drop_all()
-        self._accept.join(5)
-        for thread in self._threads:
-            thread.join(5)

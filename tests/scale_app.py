@@ -8,14 +8,12 @@ burst 1; unset: default pacing), QQR_HANDLERS (threads | queue).
 from __future__ import annotations
 
 import os
-import sys
-import threading
 
 from qqreliable import Bot
 from qqreliable.reliability.sendpolicy import Pacing
 
-NAME = os.environ.get("QQR_NAME", "p")
-DELAY = float(os.environ.get("QQR_DELAY", "0"))
+from tests.scale_bot import serve
+
 RATE = os.environ.get("QQR_RATE")
 
 pacing = Pacing()
@@ -31,21 +29,7 @@ bot = Bot(
     recover_chats=0,
 )
 
-
-@bot.on_message("group")
-def answer(event):  # type: ignore[no-untyped-def]
-    if os.environ.get("QQR_MARK"):
-        bot.call_action("get_status")  # tells the test a handler started
-    if DELAY:
-        threading.Event().wait(DELAY)  # a slow handler (an LLM call)
-    event.reply(f"{os.environ.get('QQR_NAME', NAME)}:{event.plain_text}")
-
-
-@bot.on_connect
-def ready(self_id):  # type: ignore[no-untyped-def]
-    sys.stdout.write("READY\n")
-    sys.stdout.flush()
-
+serve(bot, "group", lambda: bot.call_action("get_status"))
 
 if __name__ == "__main__":
     bot.run(log_level="WARNING")

@@ -8,13 +8,11 @@ test a handler started).
 from __future__ import annotations
 
 import os
-import sys
-import threading
 
 from qqreliable.mirai.bot import MiraiBot
 
-NAME = os.environ.get("QQR_NAME", "p")
-DELAY = float(os.environ.get("QQR_DELAY", "0"))
+from tests.scale_bot import serve
+
 
 bot = MiraiBot(
     os.environ["QQR_MIRAI"],
@@ -27,21 +25,7 @@ bot = MiraiBot(
     api_timeout=5.0,
 )
 
-
-@bot.on_message("group")
-def answer(event):  # type: ignore[no-untyped-def]
-    if os.environ.get("QQR_MARK"):
-        bot.call("botProfile")
-    if DELAY:
-        threading.Event().wait(DELAY)  # a slow handler (an LLM call)
-    event.reply(f"{NAME}:{event.plain_text}")
-
-
-@bot.on_connect
-def ready(self_id):  # type: ignore[no-untyped-def]
-    sys.stdout.write("READY\n")
-    sys.stdout.flush()
-
+serve(bot, "group", lambda: bot.call("botProfile"))
 
 if __name__ == "__main__":
     bot.run(log_level="WARNING")

@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 
 from qqreliable import OfficialBot
 
-NAME = os.environ.get("QQR_NAME", "p")
-DELAY = float(os.environ.get("QQR_DELAY", "0"))
+from tests.scale_bot import serve
+
 
 if os.environ.get("QQR_TOKEN_LOG"):
     handler = logging.StreamHandler(sys.stdout)
@@ -40,21 +39,7 @@ bot = OfficialBot(
 if os.environ.get("QQR_LOCK_TTL"):
     bot._tokens.lock_ttl = float(os.environ["QQR_LOCK_TTL"])  # the refresh lock's TTL (tests)
 
-
-@bot.on_message("c2c")
-def answer(event):  # type: ignore[no-untyped-def]
-    if os.environ.get("QQR_MARK"):
-        bot._api("GET", "/users/@me")
-    if DELAY:
-        threading.Event().wait(DELAY)  # a slow handler (an LLM call)
-    event.reply(f"{NAME}:{event.plain_text}")
-
-
-@bot.on_connect
-def ready(self_id):  # type: ignore[no-untyped-def]
-    sys.stdout.write("READY\n")
-    sys.stdout.flush()
-
+serve(bot, "c2c", lambda: bot._api("GET", "/users/@me"))
 
 if __name__ == "__main__":
     bot.run(log_level="WARNING")

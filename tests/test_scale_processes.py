@@ -61,6 +61,20 @@ class Proc:
                 self.proc.wait(5)
 
 
+def start_workers(app: str, env: Dict[str, str], n: int) -> List[Proc]:
+    """``n`` processes ``python -m qqreliable worker <app>`` (named w0, w1, ...), each past
+    ``WORKER READY``; on a failure the ones started are stopped."""
+    procs = [Proc(f"w{i}", env, ["-m", "qqreliable", "worker", app]) for i in range(n)]
+    try:
+        for proc in procs:
+            proc.wait_line(b"WORKER READY")
+    except BaseException:
+        for proc in procs:
+            proc.stop()
+        raise
+    return procs
+
+
 @pytest.fixture
 def onebot() -> Iterator[FakeOneBot]:
     with FakeOneBot() as server:

@@ -28,7 +28,7 @@ from qqreliable.testing import FakeMirai, FakeOfficial
 
 from .helpers import FAST, bot_factory, eventually
 from .scale_helpers import RedisServer
-from .test_scale_processes import Proc
+from .test_scale_processes import Proc, start_workers
 
 pytestmark = pytest.mark.timeout(150)
 
@@ -122,14 +122,7 @@ def mirai_owner() -> Any:
 
 def _mirai_workers(mirai: FakeMirai, store: str, n: int, **env: str) -> List[Proc]:
     env = {"QQR_MIRAI": mirai.ws_url, "QQR_STORE": store, "QQR_HANDLERS": "queue", **env}
-    procs = [Proc(f"w{i}", env, ["-m", "qqreliable", "worker", "tests.scale_app_mirai:bot"]) for i in range(n)]
-    try:
-        for proc in procs:
-            proc.wait_line(b"WORKER READY")
-    except BaseException:
-        _stop(procs)
-        raise
-    return procs
+    return start_workers("tests.scale_app_mirai:bot", env, n)
 
 
 def test_mirai_workers_spread_the_load_and_answer_once(mirai: FakeMirai, mirai_owner: Any, redis_url: str) -> None:
@@ -189,14 +182,7 @@ def _official_owner(make_official_bot: Callable[..., OfficialBot], official: Fak
 
 def _official_workers(official: FakeOfficial, store: str, n: int, **env: str) -> List[Proc]:
     env = _official_env(official, store, QQR_HANDLERS="queue", **env)
-    procs = [Proc(f"w{i}", env, ["-m", "qqreliable", "worker", "tests.scale_app_official:bot"]) for i in range(n)]
-    try:
-        for proc in procs:
-            proc.wait_line(b"WORKER READY")
-    except BaseException:
-        _stop(procs)
-        raise
-    return procs
+    return start_workers("tests.scale_app_official:bot", env, n)
 
 
 def test_official_workers_reply_passively_once(make_official_bot: Any, redis_url: str) -> None:

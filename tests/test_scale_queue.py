@@ -12,7 +12,7 @@ from qqreliable.reliability.sendpolicy import Pacing
 from qqreliable.testing import FakeOneBot
 
 from .helpers import eventually
-from .test_scale_processes import GROUP, Proc, _answers
+from .test_scale_processes import GROUP, Proc, _answers, start_workers
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -38,10 +38,7 @@ def _owner(onebot: FakeOneBot, store: str) -> Bot:
 
 def _workers(onebot: FakeOneBot, store: str, n: int, **env: str) -> List[Proc]:
     env = {"QQR_ONEBOT": onebot.ws_url, "QQR_STORE": store, "QQR_HANDLERS": "queue", "QQR_RATE": "200", **env}
-    procs = [Proc(f"w{i}", env, ["-m", "qqreliable", "worker", "tests.scale_app:bot"]) for i in range(n)]
-    for proc in procs:
-        proc.wait_line(b"WORKER READY")
-    return procs
+    return start_workers("tests.scale_app:bot", env, n)
 
 
 def test_workers_spread_the_load_and_answer_once(onebot: FakeOneBot, redis_url: str) -> None:

@@ -25,6 +25,28 @@ def test_crash_is_reraised_in_owner() -> None:
     assert sup.join(1) == []
 
 
+def test_a_thread_between_registration_and_start_stays_tracked(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Another spawn (or a join) in the moment between a thread's registration and its
+    # start() must not drop it: it would then outlive stop() unjoined.
+    sup = Supervisor(prefix="t")
+    release = threading.Event()
+    real_start = threading.Thread.start
+
+    def start(thread: threading.Thread) -> None:
+        if thread.name == "t:first":
+            sup.spawn("second", lambda: release.wait(10))
+            sup.join(0)
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    sup.spawn("first", lambda: release.wait(10))
+    monkeypatch.undo()
+    assert sorted(sup.alive()) == ["t:first", "t:second"]
+    release.set()
+    assert sup.join(5) == []
+    assert sup.alive() == []
+
+
 def test_first_failure_wins() -> None:
     sup = Supervisor()
     sup.fail(ValueError("first"))

@@ -122,13 +122,16 @@ class ReplyLedger:
         self._entries: "collections.OrderedDict[str, _Entry]" = collections.OrderedDict()
         self._proactive_seq = itertools.count(1)
         self._store: Store = store if store is not None else MemoryStore(clock=clock)
+        self._shared = store is not None  # arrival times matter to others only then
         self._prefix = f"reply:{app_id}"
+        self._next_prune = 0.0
 
     def share(self, store: Store, app_id: str) -> None:
         """Several processes reply for ``app_id``: keep ``msg_seq``, the reply budget and
         the refusals in ``store`` (a :class:`~qqreliable.reliability.store.Store`), so two
         processes replying to one message never reuse a ``msg_seq`` nor overspend."""
         self._store = store
+        self._shared = True
         self._prefix = f"reply:{app_id}"
 
     def _key(self, anchor: str, what: str) -> str:
@@ -147,21 +150,23 @@ class ReplyLedger:
         Blocks on the store (one write, and a read when another process was first)."""
         if scene not in self.windows:
             raise ValueError(f"unknown scene {scene!r}; one of {SCENES}")
-        with self._lock:
-            if msg_id in self._entries:
-                return
+        if msg_id in self._entries:  # a repeat (a resume's replay): nothing to note
+            return
         now = self._clock()
-        received = now - max(0.0, age)
-        key = self._key(msg_id, "at")
-        if not self._store.claim(key, f"{scene} {self._wall() - max(0.0, age):.3f}", self._ttl(scene)):
-            scene, received = self._shared_arrival(key, scene, received)
+        received = now - age if age > 0 else now
+        if self._shared:
+            key = self._key(msg_id, "at")
+            if not self._store.claim(key, f"{scene} {self._wall() - max(0.0, age):.3f}", self._ttl(scene)):
+                scene, received = self._shared_arrival(key, scene, received)
         with self._lock:
-            self._entries.setdefault(msg_id, _Entry(scene, received))
-            horizon = now - max(self.windows.values()) - 60.0
-            while self._entries and (
-                len(self._entries) > self.size or next(iter(self._entries.values())).received < horizon
-            ):
-                self._entries.popitem(last=False)
+            entries = self._entries
+            entries.setdefault(msg_id, _Entry(scene, received))
+            if len(entries) > self.size or now >= self._next_prune:
+                # Forget the oldest past the size, and (once a second) what is past every window.
+                self._next_prune = now + 1.0
+                horizon = now - max(self.windows.values()) - 60.0
+                while entries and (len(entries) > self.size or next(iter(entries.values())).received < horizon):
+                    entries.popitem(last=False)
 
     def _shared_arrival(self, key: str, scene: str, received: float) -> Tuple[str, float]:
         """(scene, arrival on this process's clock) as the store has them; the given
@@ -182,7 +187,9 @@ class ReplyLedger:
             entry = self._entries.get(msg_id)
         if entry is not None:
             return entry
-        scene, received = self._shared_arrival(self._key(msg_id, "at"), scene, self._clock())
+        received = self._clock()
+        if self._shared:
+            scene, received = self._shared_arrival(self._key(msg_id, "at"), scene, received)
         with self._lock:
             # Seen elsewhere: aged as the store says; not seen anywhere (or forgotten): fresh.
             return self._entries.setdefault(msg_id, _Entry(scene, received))

@@ -23,6 +23,12 @@ __all__ = ["Supervisor", "Periodic", "IoPool"]
 log = logging.getLogger(__name__)
 
 
+def _tracked(thread: threading.Thread) -> bool:
+    """Still the supervisor's: alive, or registered by :meth:`Supervisor.spawn` and not
+    started yet (another thread's spawn or join must not forget it in that moment)."""
+    return thread.ident is None or thread.is_alive()
+
+
 class Supervisor:
     """Starts, watches and joins the bot's threads.
 
@@ -58,7 +64,7 @@ class Supervisor:
 
         thread = threading.Thread(target=guarded, name=f"{self._prefix}:{name}", daemon=True)
         with self._lock:
-            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads = [t for t in self._threads if _tracked(t)]
             self._threads.append(thread)
         thread.start()
         return thread
@@ -106,7 +112,7 @@ class Supervisor:
         if stragglers:
             log.warning("threads still running after shutdown: %s", ", ".join(stragglers))
         with self._lock:
-            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads = [t for t in self._threads if _tracked(t)]
         return stragglers
 
     def alive(self) -> List[str]:

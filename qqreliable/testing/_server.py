@@ -40,6 +40,7 @@ from ..transport.wsserver import (
 
 _HEAD_TIMEOUT = 10.0  # first request head of a connection
 _IDLE_TIMEOUT = 300.0  # between keep-alive requests; stop() interrupts it anyway
+_BODY_TIMEOUT = 10.0  # the rest of a request body
 _READY_TIMEOUT = 5.0
 _CLOSE_TIMEOUT = 2.0
 
@@ -136,6 +137,13 @@ class _BaseConn:
             except OSError:
                 pass
 
+    def wait_open(self, seconds: Optional[float]) -> bool:
+        """Wait ``seconds`` (None: until the connection closes); True when it is still open."""
+        if seconds is None:
+            self.closed.wait()
+            return False
+        return not self.closed.wait(seconds)
+
     def send_json(self, obj: Any) -> None:
         """Send ``obj`` as a text frame; a no-op before the upgrade or once closed."""
         ws = self.ws
@@ -168,6 +176,37 @@ class _Acceptor:
                 sock.close()
             except OSError:
                 pass
+
+
+def read_body(conn: _BaseConn, head: RequestHead, buffer: bytearray, max_body: int) -> Optional[bytes]:
+    """The ``Content-Length`` body of ``head``: what ``buffer`` holds of it, the rest read
+    from ``conn`` (the bytes taken are removed from ``buffer``).
+
+    Returns None when the connection should close: a bad or too large length (answered
+    400), EOF or no body within ``_BODY_TIMEOUT``.
+    """
+    try:
+        length = int(head.header("Content-Length") or "0")
+        if length < 0 or length > max_body:
+            raise ValueError(length)
+    except ValueError:
+        send_http_response(conn.io, 400, "bad Content-Length")
+        return None
+    if len(buffer) < length:
+        conn.io.settimeout(_BODY_TIMEOUT)
+        try:
+            while len(buffer) < length:
+                chunk = conn.io.recv(min(1 << 20, length - len(buffer)))
+                if not chunk:
+                    return None
+                buffer += chunk
+        except socket.timeout:
+            return None
+        finally:
+            conn.io.settimeout(None)
+    body = bytes(buffer[:length])
+    del buffer[:length]
+    return body
 
 
 @dataclass
@@ -211,10 +250,11 @@ class FakeServer:
         """The subclass's module logger (``qqreliable.testing.onebot`` ...)."""
         return logging.getLogger(type(self).__module__)
 
-    def _init_server(self, host: str, port: int) -> None:
+    def _init_server(self, host: str, port: int, *, reentrant: bool = False) -> None:
+        """Set up the shared state; ``reentrant=True`` makes ``_lock`` an RLock."""
         self.host = host
         self.port = port
-        self._lock = threading.Lock()
+        self._lock: Any = threading.RLock() if reentrant else threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._admin = threading.RLock()  # orders start/stop/down/up
         self._stop_event = threading.Event()

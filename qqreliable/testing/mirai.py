@@ -70,13 +70,12 @@ from ..transport.wsserver import (
     accept_websocket,
     send_http_response,
 )
-from ._server import _CLOSE_TIMEOUT, FakeServer, _BaseConn, _Rule
+from ._server import _CLOSE_TIMEOUT, FakeServer, _BaseConn, _Rule, read_body
 
 __all__ = ["FakeMirai", "MahError"]
 
 log = logging.getLogger(__name__)
 
-_BODY_TIMEOUT = 10.0
 _MAX_BODY = 64 * 1024 * 1024
 _INT32_MAX = 2**31 - 1
 _KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -468,13 +467,7 @@ class FakeMirai(FakeServer):
         self._spawn(f"fakemirai:call:{command[:40]}", self._ws_call, conn, plan, sync_out)
 
     def _ws_call(self, conn: _Conn, plan: _Plan, sync_id: Optional[str]) -> None:
-        def wait(seconds: Optional[float]) -> bool:
-            if seconds is None:
-                conn.closed.wait()
-                return False
-            return not conn.closed.wait(seconds)
-
-        answer = self._run(plan, wait)
+        answer = self._run(plan, conn.wait_open)
         if answer is not None:
             conn.send_json({"syncId": sync_id, "data": answer})
         elif plan.drop is not None:
@@ -486,27 +479,9 @@ class FakeMirai(FakeServer):
         if head.header("Transfer-Encoding"):
             send_http_response(conn.io, 411, "only Content-Length bodies are supported")
             return False
-        try:
-            length = int(head.header("Content-Length") or "0")
-            if length < 0 or length > _MAX_BODY:
-                raise ValueError(length)
-        except ValueError:
-            send_http_response(conn.io, 400, "bad Content-Length")
+        body = read_body(conn, head, buffer, _MAX_BODY)
+        if body is None:
             return False
-        if len(buffer) < length:
-            conn.io.settimeout(_BODY_TIMEOUT)
-            try:
-                while len(buffer) < length:
-                    chunk = conn.io.recv(min(1 << 20, length - len(buffer)))
-                    if not chunk:
-                        return False
-                    buffer += chunk
-            except socket.timeout:
-                return False
-            finally:
-                conn.io.settimeout(None)
-        body = bytes(buffer[:length])
-        del buffer[:length]
         path = head.path.rstrip("/") or "/"
         if head.method == "GET" and path.startswith("/_image/"):
             with self._cond:
@@ -573,7 +548,7 @@ class FakeMirai(FakeServer):
             plan.content["_files"] = files
             if content_type != "multipart/form-data":
                 return 200, _state(400, "uploads must be multipart/form-data")
-        answer = self._run(plan, lambda seconds: self._http_wait(conn, seconds))
+        answer = self._run(plan, conn.wait_open)
         if answer is None:
             if plan.drop is not None:
                 conn.abort()
@@ -591,12 +566,6 @@ class FakeMirai(FakeServer):
             return rest.strip()
         value = content.get("sessionKey")
         return str(value) if value else None
-
-    def _http_wait(self, conn: _Conn, seconds: Optional[float]) -> bool:
-        if seconds is None:
-            conn.closed.wait()
-            return False
-        return not conn.closed.wait(seconds)
 
     def _http_verify(self, content: Dict[str, Any]) -> Dict[str, Any]:
         if not self._key_ok(content.get("verifyKey") if isinstance(content.get("verifyKey"), str) else None):

@@ -48,9 +48,7 @@ import json
 import logging
 import re
 import secrets
-import selectors
 import socket
-import threading
 import time
 import uuid
 import zlib
@@ -58,15 +56,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 from urllib.parse import urlsplit
 
-from ..transport.wsserver import (
-    HandshakeError,
-    RequestHead,
-    WebSocketClosed,
-    accept_websocket,
-    read_request_head,
-    send_http_response,
-)
-from .onebot import _Acceptor, _Conn
+from ..transport.wsserver import HandshakeError, RequestHead, WebSocketClosed, accept_websocket, send_http_response
+from ._server import _CLOSE_TIMEOUT, FakeServer, _BaseConn, read_body
 
 __all__ = ["FakeOfficial", "ALL_INTENTS"]
 
@@ -82,12 +73,7 @@ _INTENT_OF = {
     "DIRECT_MESSAGE_CREATE": 1 << 12, "INTERACTION_CREATE": 1 << 26,
 }
 WINDOWS = {"c2c": 3600.0, "group": 300.0, "guild": 300.0, "direct": 300.0}
-_HEAD_TIMEOUT = 10.0
-_IDLE_TIMEOUT = 300.0
-_BODY_TIMEOUT = 10.0
 _MAX_BODY = 32 * 1024 * 1024
-_READY_TIMEOUT = 5.0
-_CLOSE_TIMEOUT = 2.0
 
 ROUTES = (
     "token", "gateway", "me", "c2c", "group", "channel", "dms", "c2c_files", "group_files", "interaction",
@@ -155,7 +141,7 @@ class _Session:
     shard: Tuple[int, int]
     seq: int = 0
     frames: Deque[Dict[str, Any]] = field(default_factory=lambda: collections.deque(maxlen=5000))
-    conn: Optional[_Conn] = None
+    conn: Optional[_BaseConn] = None
 
 
 @dataclass
@@ -176,7 +162,7 @@ class _Stream:
     closed: bool = False
 
 
-class FakeOfficial:
+class FakeOfficial(FakeServer):
     """The official QQ Bot API on 127.0.0.1 for tests. Every public method is thread-safe.
 
     ::
@@ -203,6 +189,9 @@ class FakeOfficial:
         shards: the recommended shard count of ``/gateway/bot``.
     """
 
+    NAME = "FakeOfficial"
+    THREAD_PREFIX = "fakeofficial"
+
     def __init__(
         self,
         *,
@@ -220,8 +209,7 @@ class FakeOfficial:
         file_ttl: int = 3600,
         shards: int = 1,
     ) -> None:
-        self.host = host
-        self.port = port
+        self._init_server(host, port, reentrant=True)
         self.app_id = str(app_id)
         self.secret = secret
         self.bot_id = bot_id
@@ -237,17 +225,6 @@ class FakeOfficial:
         #: WebSocket); set it to a dead URL to see a client find the gateway again.
         self.gateway_url: Optional[str] = None
 
-        self._lock = threading.RLock()
-        self._cond = threading.Condition(self._lock)
-        self._admin = threading.RLock()
-        self._stop_event = threading.Event()
-        self._started = False
-        self._stopping = False
-        self._acceptor: Optional[_Acceptor] = None
-        self._threads: Set[threading.Thread] = set()
-        self._conns: Set[_Conn] = set()
-        self._ws_conns: List[_Conn] = []
-        self._conn_ids = itertools.count(1)
         self._offset = 0.0
 
         self._tokens: Dict[str, float] = {}  # token -> expiry (platform clock)
@@ -272,15 +249,9 @@ class FakeOfficial:
         self._ready_count = 0
         self._resumed_count = 0
         self._identify_count = 0
-        self._total_connections = 0
         self._msg_ids = itertools.count(1)
 
     # ------------------------------------------------------------------ URLs
-
-    @property
-    def url(self) -> str:
-        """The API base, ``http://127.0.0.1:<port>`` (``api_base=`` of a bot)."""
-        return f"http://{self.host}:{self.port}"
 
     @property
     def token_url(self) -> str:
@@ -290,127 +261,20 @@ class FakeOfficial:
     @property
     def ws_url(self) -> str:
         """The gateway, ``ws://127.0.0.1:<port>/websocket``."""
-        return f"ws://{self.host}:{self.port}/websocket"
+        return f"ws://{self._url_host}:{self.port}/websocket"
 
     # ------------------------------------------------------------------ lifecycle
-
-    def start(self) -> "FakeOfficial":
-        """Bind and accept; returns once connections are accepted.
-
-        Raises:
-            OSError: the port could not be bound.
-            RuntimeError: the server was stopped already.
-        """
-        with self._admin:
-            if self._stopping:
-                raise RuntimeError("a stopped FakeOfficial cannot be started again")
-            if self._started:
-                return self
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind((self.host, self.port))
-                sock.listen(128)
-                sock.setblocking(False)
-            except OSError:
-                sock.close()
-                raise
-            self.port = sock.getsockname()[1]
-            self._started = True
-            acceptor = _Acceptor(sock)
-            self._acceptor = acceptor
-            acceptor.thread = self._spawn(f"fakeofficial:accept:{self.port}", self._accept_loop, acceptor)
-            if acceptor.thread is None or not acceptor.ready.wait(_READY_TIMEOUT):
-                raise RuntimeError("FakeOfficial accept thread did not start")
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Close every socket and join every thread. Idempotent.
-
-        Raises:
-            RuntimeError: threads still alive after ``timeout`` (named).
-        """
-        with self._admin:
-            with self._cond:
-                if self._stopping:
-                    return
-                self._stopping = True
-                acceptor, self._acceptor = self._acceptor, None
-                conns = list(self._conns)
-                self._ws_conns.clear()
-                self._cond.notify_all()
-            self._stop_event.set()
-            if acceptor is not None:
-                acceptor.wake()
-            for conn in conns:
-                conn.abort()
-            deadline = time.monotonic() + timeout
-            me = threading.current_thread()
-            with self._lock:
-                threads = [t for t in self._threads if t is not me]
-            for thread in threads:
-                thread.join(max(0.0, deadline - time.monotonic()))
-            if acceptor is not None:
-                acceptor.close()
-            alive = [t.name for t in threads if t.is_alive()]
-            if alive:
-                raise RuntimeError(f"FakeOfficial threads still running after {timeout}s: {alive}")
-
-    def __enter__(self) -> "FakeOfficial":
-        return self.start()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"FakeOfficial({self.url})"
 
-    def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> Optional[threading.Thread]:
-        with self._lock:
-            if self._stopping:
-                return None
-            thread = threading.Thread(target=self._thread_main, args=(target, args), name=name, daemon=True)
-            self._threads.add(thread)
-            thread.start()
-        return thread
+    def _new_conn(self, conn_id: int, sock: socket.socket, peer: Any) -> _BaseConn:
+        return _BaseConn(conn_id, sock)
 
-    def _thread_main(self, target: Callable[..., None], args: Tuple[Any, ...]) -> None:
-        try:
-            target(*args)
-        except Exception:
-            log.exception("FakeOfficial thread %s crashed", threading.current_thread().name)
-        finally:
-            with self._lock:
-                self._threads.discard(threading.current_thread())
-
-    def _accept_loop(self, acceptor: _Acceptor) -> None:
-        with selectors.DefaultSelector() as selector:
-            selector.register(acceptor.listener, selectors.EVENT_READ, "listen")
-            selector.register(acceptor.wake_r, selectors.EVENT_READ, "wake")
-            acceptor.ready.set()
-            while True:
-                for key, _ in selector.select():
-                    if key.data == "wake":
-                        return
-                    try:
-                        sock, peer = acceptor.listener.accept()
-                    except (BlockingIOError, InterruptedError):
-                        continue
-                    except OSError:
-                        return
-                    sock.setblocking(True)
-                    try:
-                        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                    except OSError:
-                        pass
-                    conn = _Conn(next(self._conn_ids), sock, peer)
-                    with self._lock:
-                        if self._stopping:
-                            sock.close()
-                            return
-                        self._conns.add(conn)
-                    if self._spawn(f"fakeofficial:conn:{conn.id}", self._serve, conn) is None:
-                        sock.close()
+    def _on_conn_end(self, conn: _BaseConn) -> None:
+        for session in self._sessions.values():
+            if session.conn is conn:
+                session.conn = None
 
     # ------------------------------------------------------------------ clock
 
@@ -423,64 +287,12 @@ class FakeOfficial:
         with self._lock:
             self._offset += float(seconds)
 
-    # ------------------------------------------------------------------ connections
-
-    def _serve(self, conn: _Conn) -> None:
-        buffer = bytearray()
-        first = True
-        try:
-            while not conn.closed.is_set():
-                try:
-                    head = read_request_head(conn.io, buffer, timeout=_HEAD_TIMEOUT if first else _IDLE_TIMEOUT)
-                except HandshakeError as exc:
-                    if first or exc.status != 408:
-                        send_http_response(conn.io, exc.status, exc.message)
-                    return
-                if head is None:
-                    return
-                first = False
-                if head.is_websocket_upgrade:
-                    self._serve_websocket(conn, head, buffer)
-                    return
-                if not self._serve_http(conn, head, buffer):
-                    return
-        except (OSError, WebSocketClosed) as exc:
-            log.debug("connection %s ended: %r", conn.id, exc)
-        finally:
-            with self._cond:
-                self._conns.discard(conn)
-                if conn in self._ws_conns:
-                    self._ws_conns.remove(conn)
-                for session in self._sessions.values():
-                    if session.conn is conn:
-                        session.conn = None
-                self._cond.notify_all()
-            conn.finish()
-
     # ---- HTTP
 
-    def _serve_http(self, conn: _Conn, head: RequestHead, buffer: bytearray) -> bool:
-        try:
-            length = int(head.header("Content-Length") or "0")
-            if length < 0 or length > _MAX_BODY:
-                raise ValueError(length)
-        except ValueError:
-            send_http_response(conn.io, 400, "bad Content-Length")
+    def _serve_http(self, conn: _BaseConn, head: RequestHead, buffer: bytearray) -> bool:
+        body = read_body(conn, head, buffer, _MAX_BODY)
+        if body is None:
             return False
-        if len(buffer) < length:
-            conn.io.settimeout(_BODY_TIMEOUT)
-            try:
-                while len(buffer) < length:
-                    chunk = conn.io.recv(min(1 << 20, length - len(buffer)))
-                    if not chunk:
-                        return False
-                    buffer += chunk
-            except socket.timeout:
-                return False
-            finally:
-                conn.io.settimeout(None)
-        body = bytes(buffer[:length])
-        del buffer[:length]
         answer = self._http(conn, head, body)
         if answer is None:
             return False
@@ -492,7 +304,7 @@ class FakeOfficial:
         send_http_response(conn.io, status, data, headers=headers, keep_alive=head.keep_alive)
         return head.keep_alive
 
-    def _http(self, conn: _Conn, head: RequestHead, body: bytes) -> Optional[Tuple[int, Any, Dict[str, str]]]:
+    def _http(self, conn: _BaseConn, head: RequestHead, body: bytes) -> Optional[Tuple[int, Any, Dict[str, str]]]:
         path = head.path
         route, target = "", ""
         for method, name, pattern in _PATHS:
@@ -514,7 +326,7 @@ class FakeOfficial:
                 "time": time.time(),
             })
             self._cond.notify_all()
-            rule = self._take_rule(route) if route else None
+            rule = self._take_route_rule(route) if route else None
         if not route:
             return 404, {"code": 404, "message": f"no API at {head.method} {path}"}, {}
         if obj is None or not isinstance(obj, dict):
@@ -559,7 +371,7 @@ class FakeOfficial:
             payload.update(code=rule.code, err_code=rule.code)
         return rule.status, payload, extra
 
-    def _take_rule(self, route: str) -> Optional[_Rule]:
+    def _take_route_rule(self, route: str) -> Optional[_Rule]:
         rules = self._rules.get(route)
         if not rules:
             return None
@@ -846,7 +658,7 @@ class FakeOfficial:
 
     # ---- WebSocket
 
-    def _serve_websocket(self, conn: _Conn, head: RequestHead, buffer: bytearray) -> None:
+    def _serve_websocket(self, conn: _BaseConn, head: RequestHead, buffer: bytearray) -> None:
         if head.path.rstrip("/") != "/websocket":
             send_http_response(conn.io, 404, f"no WebSocket endpoint at {head.path}")
             return
@@ -910,7 +722,7 @@ class FakeOfficial:
         expiry = self._tokens.get(token[6:].strip())
         return expiry is not None and self._now() < expiry
 
-    def _close(self, conn: _Conn, code: int, reason: str) -> None:
+    def _close(self, conn: _BaseConn, code: int, reason: str) -> None:
         ws = conn.ws
         if ws is not None:
             try:
@@ -918,7 +730,7 @@ class FakeOfficial:
             except WebSocketClosed:
                 pass
 
-    def _identify(self, conn: _Conn, d: Any) -> Optional[_Session]:
+    def _identify(self, conn: _BaseConn, d: Any) -> Optional[_Session]:
         with self._cond:
             self._identify_count += 1
             ok = self._token_ok(d)
@@ -948,7 +760,7 @@ class FakeOfficial:
             self._cond.notify_all()
         return session
 
-    def _resume(self, conn: _Conn, d: Any) -> Optional[_Session]:
+    def _resume(self, conn: _BaseConn, d: Any) -> Optional[_Session]:
         if not self._token_ok(d):
             self._close(conn, 4004, "authentication failed")
             return None
@@ -1164,17 +976,6 @@ class FakeOfficial:
             return copy.deepcopy(self._interactions)
 
     @property
-    def connection_count(self) -> int:
-        """Gateway connections open now."""
-        with self._lock:
-            return len(self._ws_conns)
-
-    @property
-    def total_connections(self) -> int:
-        with self._lock:
-            return self._total_connections
-
-    @property
     def ready_count(self) -> int:
         """READY dispatches sent (successful Identifies)."""
         with self._lock:
@@ -1309,21 +1110,11 @@ class FakeOfficial:
         with self._lock:
             self._no_ack = on
 
-    def drop_connections(self) -> None:
-        """Cut every gateway connection without a close frame (the client sees 1006).
-        Sessions survive: a Resume gets the missed dispatches."""
-        with self._cond:
-            conns, self._ws_conns = self._ws_conns, []
-            self._cond.notify_all()
-        for conn in conns:
-            conn.abort()
-
     def half_open(self) -> None:
         """Silence every gateway connection: nothing read, nothing written (no ACKs,
         no dispatches); the TCP connection stays open. Dispatches are kept for a Resume."""
+        super().half_open()
         with self._cond:
-            for conn in self._ws_conns:
-                conn.frozen.set()
             for session in self._sessions.values():
                 if session.conn is not None and session.conn.frozen.is_set():
                     session.conn = None
@@ -1345,7 +1136,7 @@ class FakeOfficial:
             ws.send_close(code, reason)  # the connection's thread completes the handshake
             self._spawn(f"fakeofficial:closing:{conn.id}", self._finish_close, conn)
 
-    def _finish_close(self, conn: _Conn) -> None:
+    def _finish_close(self, conn: _BaseConn) -> None:
         ws = conn.ws
         if ws is not None and not ws.wait_closed(_CLOSE_TIMEOUT):
             conn.abort()  # the peer never answered the close frame

@@ -55,7 +55,6 @@ from ..transport.wsserver import (
     send_http_response,
 )
 from ._server import _CLOSE_TIMEOUT, FakeServer, _BaseConn, _Rule
-from ._server import _Acceptor, _GatedSocket  # noqa: F401  (imported from here by official.py)
 from .media import MediaHost
 from .outbound import SentMedia
 

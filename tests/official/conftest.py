@@ -1,12 +1,14 @@
-"""Fixtures for the OfficialBot tests."""
+"""Fixtures and helpers for the OfficialBot tests."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Iterator, List
 
 import pytest
 
 from qqreliable import OfficialBot
+from qqreliable.official.events import Event
 from qqreliable.testing import FakeOfficial
 
 from ..helpers import qq_threads
@@ -32,3 +34,37 @@ def make_official_bot() -> Iterator[Callable[..., OfficialBot]]:
         bot.stop()
     leftover = qq_threads()
     assert not leftover, f"threads outlived stop(): {leftover}"
+
+
+def started(make: Callable[..., OfficialBot], official: FakeOfficial, **kw: Any) -> OfficialBot:
+    """``make(official, **kw)`` started and connected."""
+    bot = make(official, **kw)
+    bot.start()
+    bot.wait_connected(5)
+    return bot
+
+
+@pytest.fixture
+def bot(official: FakeOfficial, make_official_bot: Callable[..., OfficialBot]) -> OfficialBot:
+    """A connected OfficialBot on the ``official`` fake (stopped by ``make_official_bot``)."""
+    return started(make_official_bot, official)
+
+
+def inbound(official: FakeOfficial, bot: OfficialBot, scene: str = "c2c", **kw: Any) -> Event:
+    """Emit a message and return the Event the bot built for it."""
+    got: List[Event] = []
+    ready = threading.Event()
+    name = {"c2c": "message.c2c", "group": "message.group"}[scene]
+
+    def grab(event: Event) -> None:
+        got.append(event)
+        ready.set()
+
+    bot.on(name)(grab)
+    if scene == "c2c":
+        official.emit_c2c_message("U1", "hi", **kw)
+    else:
+        official.emit_group_at_message("G1", "M1", "hi", **kw)
+    assert ready.wait(5)
+    bot._dispatcher._handlers[name].remove(grab)
+    return got[0]

@@ -18,32 +18,7 @@ from qqreliable.reliability.store import MemoryStore
 from qqreliable.testing import FakeOfficial
 
 from ..helpers import eventually
-
-
-def started(make: Callable[..., OfficialBot], official: FakeOfficial, **kw: Any) -> OfficialBot:
-    bot = make(official, **kw)
-    bot.start()
-    bot.wait_connected(5)
-    return bot
-
-
-def inbound(official: FakeOfficial, bot: OfficialBot, scene: str = "c2c", **kw: Any) -> Event:
-    got: List[Event] = []
-    ready = threading.Event()
-    name = {"c2c": "message.c2c", "group": "message.group"}[scene]
-
-    def grab(event: Event) -> None:
-        got.append(event)
-        ready.set()
-
-    bot.on(name)(grab)
-    if scene == "c2c":
-        official.emit_c2c_message("U1", "hi", **kw)
-    else:
-        official.emit_group_at_message("G1", "M1", "hi", **kw)
-    assert ready.wait(5)
-    bot._dispatcher._handlers[name].remove(grab)
-    return got[0]
+from .conftest import inbound, started
 
 
 def posts(official: FakeOfficial, route: str = "c2c") -> List[dict]:

@@ -14,34 +14,7 @@ from qqreliable.official.codes import ProactiveRefused, ReplyBudgetSpent, ReplyW
 from qqreliable.official.events import Event
 from qqreliable.testing import FakeOfficial
 
-
-
-@pytest.fixture
-def bot(official: FakeOfficial, make_official_bot) -> OfficialBot:
-    b = make_official_bot(official)
-    b.start()
-    b.wait_connected(5)
-    return b
-
-
-def inbound(official: FakeOfficial, bot: OfficialBot, scene: str = "c2c", **kw: Any) -> Event:
-    """Emit a message and return the Event the bot built for it."""
-    got: List[Event] = []
-    ready = threading.Event()
-    name = {"c2c": "message.c2c", "group": "message.group"}[scene]
-
-    def grab(event: Event) -> None:
-        got.append(event)
-        ready.set()
-
-    bot.on(name)(grab)
-    if scene == "c2c":
-        official.emit_c2c_message("U1", "hi", **kw)
-    else:
-        official.emit_group_at_message("G1", "M1", "hi", **kw)
-    assert ready.wait(5)
-    bot._dispatcher._handlers[name].remove(grab)
-    return got[0]
+from .conftest import inbound
 
 
 def test_502_retried_with_retry_after(official: FakeOfficial, bot: OfficialBot) -> None:

@@ -39,14 +39,6 @@ def wav(rate: int = 16000, seconds: float = 0.3, channels: int = 1, width: int =
     return out.getvalue()
 
 
-@pytest.fixture
-def bot(official: FakeOfficial, make_official_bot) -> OfficialBot:
-    b = make_official_bot(official)
-    b.start()
-    b.wait_connected(5)
-    return b
-
-
 def uploaded(official: FakeOfficial) -> List[bytes]:
     return [base64.b64decode(c["json"]["file_data"]) for c in official.calls
             if c["route"] == "c2c_files" and "file_data" in c["json"]]
