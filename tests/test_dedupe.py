@@ -151,3 +151,27 @@ def test_same_event_over_websocket_and_webhook(onebot: FakeOneBot) -> None:
         assert bot._dispatcher.wait_idle(5)
         assert [e.plain_text for e in got] == [f"m{i}" for i in range(5)]
         assert connects == [onebot.self_id]  # one account, announced once
+
+
+def test_a_batch_is_judged_as_one_by_one() -> None:
+    """fresh() (the events of one read, one lock) keeps what seen() would keep, in
+    order: repeats within the batch and of earlier events dropped and counted, events
+    without an identity always kept, the window's size and expiry the same."""
+    clock = Clock()
+    batch = Deduper(size=4, ttl=10, clock=clock, key=event_key)
+    single = Deduper(size=4, ttl=10, clock=clock, key=event_key)
+    heartbeat = {"self_id": 1, "post_type": "meta_event", "meta_event_type": "heartbeat"}
+    rounds = [
+        [_msg(1), _msg(2), _msg(1), heartbeat, _msg(3), heartbeat],
+        [_msg(3), _msg(4), _msg(5), _msg(6), _msg(1)],  # 1 was evicted by size: new again
+        [],
+        [_msg(6), _msg(7)],
+    ]
+    for events in rounds:
+        kept = batch.fresh(events)
+        assert kept == [e for e in events if not single.seen(e)]
+        assert batch.duplicates == single.duplicates and len(batch) == len(single)
+    assert batch.duplicates == 3
+    clock.now += 11  # everything expired
+    assert batch.fresh([_msg(7), _msg(7)]) == [_msg(7)]
+    assert Deduper(size=0, key=event_key).fresh([_msg(1), _msg(1)]) == [_msg(1), _msg(1)]

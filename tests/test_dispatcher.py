@@ -260,3 +260,69 @@ def test_many_fast_events_are_all_handled_and_idle_workers_stop_at_once() -> Non
     finally:
         d.stop()
         assert sup.join(2) == []  # parked workers are released by stop(), not by a poll
+
+
+# -- batches: the events of one read (submit_events) ---------------------------
+
+
+def test_a_batch_larger_than_the_free_room_drops_and_counts_exactly_the_overflow(caplog: Any) -> None:
+    """One lock for the whole batch, but the same outcome as one by one: the first
+    events take the free room, in order; the rest (the newest) are dropped and
+    counted; events with no handler take no room and are not dropped."""
+    d, sup = make(workers=1, queue_size=5)
+    seen: List[int] = []
+    d.add("x", lambda e: seen.append(e["n"]))
+    done = threading.Event()
+    d.add("end", lambda e: done.set())
+    first = [Event({"post_type": "x", "n": n}) for n in range(3)]
+    assert d.submit_events(first) == 0
+    assert d.queued == 3 and d.dropped == 0
+    batch = [Event({"post_type": "x", "n": n}) for n in range(3, 9)]
+    batch.insert(1, Event({"post_type": "nobody", "n": -1}))  # no handler: takes no room
+    with caplog.at_level("WARNING"):
+        assert d.submit_events(batch) == 4  # room for 2 of the 6 with handlers
+    assert d.queued == 5 and d.dropped == 4
+    assert "and 3 more" in caplog.text
+    assert d.submit_events([Event({"post_type": "x", "n": 99})]) == 1  # full: counted too
+    assert d.dropped == 5
+    d.start(sup)
+    try:
+        assert d.wait_idle(10)
+        assert seen == [0, 1, 2, 3, 4]  # the first ones, in order
+        assert d.submit_events([Event({"post_type": "end"})]) == 0
+        assert done.wait(10)
+    finally:
+        d.stop()
+        assert sup.join(5) == []
+    assert d.submit_events([Event({"post_type": "x", "n": 100})]) == 1  # stopping: not queued
+    assert d.dropped == 5  # and not counted as a drop
+
+
+def test_batches_reach_every_idle_worker() -> None:
+    """A batch wakes one worker; it wakes the next while more is queued, so a burst
+    of slow handlers delivered as one batch runs on every worker at once."""
+    d, sup = make(workers=4, queue_size=100)
+    release = threading.Event()
+    running: List[int] = []
+    lock = threading.Lock()
+    four = threading.Event()
+
+    def slow(e: Any) -> None:
+        with lock:
+            running.append(e["n"])
+            if len(running) == 4:
+                four.set()
+        release.wait(10)
+
+    d.add("x", slow)
+    d.start(sup)
+    try:
+        assert d.submit_events([Event({"post_type": "x", "n": n}) for n in range(8)]) == 0
+        assert four.wait(10)
+        release.set()
+        assert d.wait_idle(10)
+        assert sorted(running) == list(range(8))
+    finally:
+        release.set()
+        d.stop()
+        assert sup.join(5) == []

@@ -265,3 +265,29 @@ def test_tracker_keeps_the_last_message_of_the_most_recent_chats_from_several_re
     assert tracker.accounts() == [1]
     clock[0] += 601  # out of the window: nothing is recent any more
     assert tracker.snapshot(1) == []
+
+
+def test_tracker_notes_a_batch_as_one_by_one() -> None:
+    """observe_many() (the events of one read, one clock reading) leaves the same
+    snapshot as observe() for each; events that are not messages are skipped."""
+    clock = [100.0]
+    history = OneBotHistory(lambda *a: None)
+    one = ChatTracker(max_chats=5, window=600.0, clock=lambda: clock[0], locate=history.locate)
+    many = ChatTracker(max_chats=5, window=600.0, clock=lambda: clock[0], locate=history.locate)
+    events: List[Dict[str, Any]] = []
+    for n in range(300):
+        events.append({"post_type": "message", "message_type": "group", "self_id": 1 + n % 2,
+                       "group_id": n % 9, "user_id": 2, "message_id": n, "time": 1000 + n})
+        if n % 40 == 0:
+            events.append({"post_type": "notice", "notice_type": "group_increase", "self_id": 1})
+            events.append({"post_type": "message", "message_type": "private", "self_id": 1, "user_id": 3,
+                           "message_id": None})
+    for event in events:
+        one.observe(event)
+    for start in range(0, len(events), 37):
+        many.observe_many(events[start:start + 37])
+    many.observe_many([])
+    for account in (1, 2):
+        assert many.snapshot(account) == one.snapshot(account)
+        assert len(many.snapshot(account)) == 5
+    assert many.accounts() == one.accounts()

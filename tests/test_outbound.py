@@ -202,7 +202,9 @@ def test_media03_image_fetched_earlier_is_taken_from_the_cache(setup: Any) -> No
     requests = onebot.media.url_requests(received["data"]["file"])
     bot.send_group_msg(GROUP, [{"type": "image", "data": {"file": received["data"]["file"]}}])
     assert onebot.sent_messages[0]["message"][0]["data"]["file"] == inline(data)
-    assert onebot.media.url_requests(received["data"]["file"]) == requests
+    # The send downloaded nothing: the only URL request is the one fetch_image's race may
+    # have made (when get_image won, the URL leg's request can reach the fake late).
+    assert onebot.media.url_requests(received["data"]["file"]) <= max(requests, 1)
     assert bot.stats()["outbound_media"]["from_cache"] == 1
 
 

@@ -157,3 +157,126 @@ def test_frames_parsed_ahead_are_not_handed_out_after_abort(client: Tuple[_Clien
     wire.abort()  # a kill or stop: the reader must end now, not drain what it parsed
     with pytest.raises(LinkEnded):
         wire.recv()
+
+
+# -- the reader's batches (recv_many, Link.on_batch) ---------------------------
+
+
+def test_recv_many_gives_what_recv_gives_in_batches(client: Tuple[_ClientSocket, socket.socket]) -> None:
+    """Flattened, the batches are the messages recv() gives, in order, with None for
+    each control frame; a burst comes in batches of more than one."""
+    wire, server = client
+    expected = []
+    burst = b""
+    for n in range(300):
+        payload = json.dumps({"post_type": "message", "message_id": n}).encode()
+        burst += server_frame(0x1, payload)
+        expected.append(payload)
+        if n % 97 == 5:
+            burst += server_frame(0x9, b"p") + server_frame(0x1, b"fr", fin=False) + server_frame(0x0, b"ag")
+            expected += [None, b"frag"]
+        if n == 150:
+            big = b"b" * 70_000  # a 64-bit length: websocket-client's path
+            burst += server_frame(0x2, big)
+            expected.append(big)
+    writer = threading.Thread(target=server.sendall, args=(burst,), name="test-burst")
+    writer.start()
+    got: list = []
+    sizes = []
+    try:
+        while len(got) < len(expected):
+            batch = wire.recv_many()
+            if batch is None:
+                got.append(None)
+            else:
+                assert batch, "a batch holds at least one message"
+                sizes.append(len(batch))
+                got += batch
+    finally:
+        writer.join(5)
+    assert got == expected
+    assert max(sizes) > 1
+
+
+class _Recorder:
+    """Stands in for a caller's waiter: notes when the reader settles the reply."""
+
+    def __init__(self, log: list, then: "object" = None) -> None:
+        self._log = log
+        self._then = then
+
+    def set_result(self, value: object) -> None:
+        self._log.append(("reply", value["echo"]))  # type: ignore[index]
+        if callable(self._then):
+            self._then()
+
+
+def _link(wire: _ClientSocket, log: list, batches: list) -> "object":
+    from qqreliable.onebot.codec import OneBotCodec
+    from qqreliable.reliability.liveness import Liveness
+    from qqreliable.transport.link import Link, LinkCounters
+
+    def deliver_many(link: object, events: list) -> None:
+        batches.append(len(events))
+        log.extend(("event", e["n"]) for e in events)
+
+    return Link(wire, OneBotCodec(), Liveness(), LinkCounters(), name="test",
+                deliver=lambda link, e: log.append(("event", e["n"])),
+                on_fatal=lambda link, exc: None, deliver_many=deliver_many)
+
+
+def test_a_batch_keeps_events_replies_and_bad_frames_in_their_order(
+    client: Tuple[_ClientSocket, socket.socket]
+) -> None:
+    """Events of one read are delivered together, but a reply (or a bad frame, or a
+    heartbeat) between them is taken in its place: the events before it are
+    delivered first, those after it later."""
+    wire, server = client
+    log: list = []
+    batches: list = []
+    link = _link(wire, log, batches)
+    expected = []
+    burst = b""
+    for n in range(200):
+        burst += server_frame(0x1, json.dumps({"post_type": "message", "self_id": 1, "n": n}).encode())
+        expected.append(("event", n))
+        if n % 50 == 20:
+            echo = f"call-{n}"
+            link.pending._waiting[echo] = _Recorder(log)  # type: ignore[attr-defined]
+            burst += server_frame(0x1, json.dumps({"status": "ok", "retcode": 0, "echo": echo}).encode())
+            expected.append(("reply", echo))
+        if n == 120:
+            burst += server_frame(0x1, b"{not json")
+            burst += server_frame(0x1, json.dumps({"post_type": "meta_event", "meta_event_type": "heartbeat",
+                                                   "interval": 5000, "self_id": 1, "n": -1}).encode())
+            expected.append(("event", -1))
+    burst += server_frame(0x8, struct.pack("!H", 1000))
+    writer = threading.Thread(target=server.sendall, args=(burst,), name="test-burst")
+    writer.start()
+    try:
+        reason = link.serve()  # type: ignore[attr-defined]
+    finally:
+        writer.join(5)
+    assert "1000" in reason
+    assert log == expected
+    assert link.counters.bad_frames == 1 and link.counters.events == 201  # type: ignore[attr-defined]
+    assert max(batches) > 1  # delivered in batches, not one by one
+    assert link.liveness.interval == 5.0  # type: ignore[attr-defined]  # the heartbeat was noted
+
+
+def test_a_batch_stops_at_once_when_the_link_is_killed(client: Tuple[_ClientSocket, socket.socket]) -> None:
+    """A kill (or stop) while a batch is taken: the events read ahead behind it are
+    not handed out, and the reader ends."""
+    wire, server = client
+    log: list = []
+    batches: list = []
+    link = _link(wire, log, batches)
+    frames = [server_frame(0x1, json.dumps({"post_type": "message", "self_id": 1, "n": n}).encode())
+              for n in range(100)]
+    link.pending._waiting["kill"] = _Recorder(log, lambda: link.kill("test kill"))  # type: ignore[attr-defined]
+    frames.insert(10, server_frame(0x1, json.dumps({"retcode": 0, "echo": "kill"}).encode()))
+    server.sendall(server_frame(0x1, json.dumps({"post_type": "message", "self_id": 1, "n": -1}).encode()))
+    assert wire.recv() is not None  # websocket-client's first read: what follows is read ahead in one go
+    server.sendall(b"".join(frames))
+    assert link.serve() == "test kill"  # type: ignore[attr-defined]
+    assert log == [("event", n) for n in range(10)] + [("reply", "kill")]

@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 _MESSAGE_PARAMS = ("message", "messages")
+_NOBODY = object()  # no account seen yet
 
 # What on_notice / on_request / on_meta_event accept (v11, then the extensions of
 # go-cqhttp, NapCat, LLOneBot and Lagrange). Anything else: bot.on("notice.x").
@@ -232,6 +233,7 @@ class Bot(BotBase, ApiMixin):
         )
         ws_options: Dict[str, Any] = dict(
             on_event=self._on_event,
+            on_events=self._on_events,
             on_open=self._on_open,
             on_close=self._on_close,
             stopping=self._supervisor.stopping,
@@ -490,6 +492,26 @@ class Bot(BotBase, ApiMixin):
 
     def _on_event(self, obj: Dict[str, Any]) -> None:
         self.events_received += 1
+        self._note(obj)
+        self._inbound(obj)
+
+    def _on_events(self, objs: List[Dict[str, Any]]) -> None:
+        """The events of one read, in order: what :meth:`_on_event` does for each,
+        with one de-duplication lock, one chat-tracker note and one queue lock
+        for all of them."""
+        self.events_received += len(objs)
+        note = self._note
+        for obj in objs:
+            if obj.get("post_type") == "message":
+                user_id, own_id = obj.get("user_id"), obj.get("self_id")
+                if type(user_id) is int and type(own_id) is int and user_id != own_id:
+                    continue  # someone else's message (_someone_elses_message, inline): nothing to note
+            note(obj)
+        self._inbound_many(objs)
+
+    def _note(self, obj: Dict[str, Any]) -> None:
+        """What the account state and the send pipeline learn from one event (reader
+        threads; cheap, never raises)."""
         if obj.get("post_type") == "message_sent":
             # The bot's own message (reportSelfMessage; NapCat reports every send): no
             # account state in it, and the send pipeline keeps it unread until a
@@ -503,7 +525,6 @@ class Bot(BotBase, ApiMixin):
                     sends.observe(obj)
         elif not _someone_elses_message(obj):
             self._observe_state(obj)
-        self._inbound(obj)
 
     def _observe_state(self, obj: Dict[str, Any]) -> None:
         """An event that may tell the account's state or be the bot's own message:
@@ -576,6 +597,7 @@ class Bot(BotBase, ApiMixin):
                 policy=ReversePolicy(access_token),
                 new_liveness=lambda: Liveness(**liveness_options),
                 on_event=self._on_event,
+                on_events=self._on_events,
                 on_account=self._on_account,
                 api_elsewhere=self._api is not None,
                 io_timeout=io_timeout,
@@ -638,6 +660,29 @@ class Bot(BotBase, ApiMixin):
         if not webhook and self._quick.registered:
             self._quick.schedule(event)
         return event
+
+    def _inbound_many(self, objs: List[Dict[str, Any]]) -> None:
+        """:meth:`_inbound` for each of ``objs`` in order, batched where nothing
+        per event needs it (no shared store, no worker queue, no quick operation)."""
+        if self._claims is not None or self._worker_mode or self._queue is not None or self._quick.registered:
+            for obj in objs:
+                self._inbound(obj)
+            return
+        fresh = self._dedupe.fresh(objs)
+        if not fresh:
+            return
+        self._gapfill.tracker.observe_many(fresh)
+        stalls = self._stalls
+        last_account: Any = _NOBODY
+        events = []
+        for obj in fresh:
+            if obj.get("post_type") in ("message", "message_sent"):
+                account = obj.get("self_id")
+                if account != last_account:  # one note per account per read is as good
+                    stalls.saw_message(_as_int(account))
+                    last_account = account
+            events.append(Event._received(obj, self))
+        self._dispatcher.submit_events(events)
 
     def _on_webhook(self, obj: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         """An HTTP POST event (connection thread): returns the quick operation, if any."""

@@ -22,6 +22,7 @@ from ..reliability.interfaces import as_int as _as_int
 __all__ = ["OneBotHistory", "chat_of", "event_key"]
 
 HistoryCall = Callable[[str, Optional[int], Dict[str, Any]], Any]
+_new_tuple = tuple.__new__
 
 
 def chat_of(event: Mapping[str, Any]) -> Optional[Target]:
@@ -59,13 +60,21 @@ class OneBotHistory:
         self._call = call
 
     def locate(self, event: Mapping[str, Any]) -> Optional[Sighting]:
-        chat = chat_of(event)
+        # Runs on the reader thread for every live message: the usual case in few steps.
         message_id = event.get("message_id")
-        if chat is None or message_id is None:
+        if message_id is None:
+            return None
+        chat = chat_of(event)
+        if chat is None:
             return None
         stamp = event.get("time")
-        when = float(stamp) if isinstance(stamp, (int, float)) and not isinstance(stamp, bool) else None
-        return Sighting(_as_int(event.get("self_id")), chat, message_id, when)
+        kind = type(stamp)
+        if kind is int or kind is float:
+            when: Optional[float] = float(stamp)  # type: ignore[arg-type]
+        else:
+            when = float(stamp) if isinstance(stamp, (int, float)) and not isinstance(stamp, bool) else None
+        # Sighting(...) without its Python-level __new__ (what its _make does).
+        return _new_tuple(Sighting, (_as_int(event.get("self_id")), chat, message_id, when))  # type: ignore[no-any-return]
 
     def page(self, account: Account, chat: Target, count: int, before: Any) -> Optional[List[PastMessage]]:
         message_type, chat_id = chat

@@ -26,11 +26,12 @@ import hashlib
 import json
 import threading
 import time
-from typing import Any, Callable, Hashable, Mapping, Optional, Tuple
+from typing import Any, Callable, Hashable, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 __all__ = ["Deduper", "digest", "digest_key", "EventKey"]
 
 EventKey = Tuple[Hashable, ...]
+M = TypeVar("M", bound=Mapping[str, Any])
 _NEVER = float("inf")
 
 
@@ -104,6 +105,38 @@ class Deduper:
                 # than the new oldest one's, so the next _expire() sets it right.
                 seen.popitem(last=False)
         return False
+
+    def fresh(self, events: Sequence[M]) -> List[M]:
+        """The events of ``events`` not seen within the window, in order, recorded:
+        :meth:`seen` for each (a repeat within ``events`` is a repeat too), under
+        one lock and one clock reading (the events of one read)."""
+        if self.size == 0:
+            return list(events)
+        key_of = self._key
+        keys = [key_of(event) for event in events]
+        out: List[M] = []
+        now = self._clock()
+        with self._lock:
+            seen = self._seen
+            if now >= self._next_expiry:
+                self._expire(now)
+            expires = now + self.ttl
+            size = self.size
+            for event, key in zip(events, keys):
+                if key is None:
+                    out.append(event)
+                    continue
+                known = len(seen)
+                seen.setdefault(key, expires)
+                if len(seen) == known:  # nothing added: known already
+                    self.duplicates += 1
+                    continue
+                out.append(event)
+                if known == 0:
+                    self._next_expiry = expires
+                elif known >= size:
+                    seen.popitem(last=False)  # as in seen(): _next_expiry stays
+        return out
 
     def knows(self, event: Mapping[str, Any]) -> bool:
         """True when ``event`` is in the window; records nothing."""

@@ -29,7 +29,7 @@ import collections
 import logging
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .interfaces import Account, ChatHistory, PastMessage, Sighting, Target, target_name
 
@@ -117,6 +117,40 @@ class ChatTracker:
         if len(pending) >= _APPLY_EVERY:
             with self._lock:
                 self._apply()
+
+    def observe_many(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """:meth:`observe` for each of ``events`` (the events of one read): noted
+        straight into the per-chat table under one lock, with one clock reading
+        (cheap; called on reader threads; ``locate`` is pure)."""
+        if self.max_chats <= 0 or not events:
+            return
+        locate = self._locate
+        table = self._chats
+        limit = self.max_chats
+        seen_at = self._clock()
+        now: Optional[float] = None
+        with self._lock:
+            if self._pending:
+                self._apply()  # what single observe() calls noted comes first
+            for event in events:
+                sighting = locate(event)
+                if sighting is None:
+                    continue
+                account, chat, message_id, when = sighting
+                if message_id is None:
+                    continue
+                if when is None:
+                    if now is None:
+                        now = time.time()
+                    when = now
+                chats = table.get(account)
+                if chats is None:
+                    chats = table[account] = collections.OrderedDict()
+                elif chat in chats:
+                    chats.move_to_end(chat)
+                chats[chat] = (account, chat, message_id, when, seen_at)
+                if len(chats) > limit:
+                    chats.popitem(last=False)
 
     def _apply(self) -> None:
         """Move the pending sightings into the per-chat table (lock held)."""

@@ -18,7 +18,7 @@ import collections
 import logging
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
 
 from .events import Event
 from .supervisor import Supervisor
@@ -153,22 +153,62 @@ class Dispatcher:
             park.release()
         return True
 
-    def _refused(self, event: Event) -> bool:
-        """Count and log a dropped event (not at shutdown); always False."""
+    def submit_events(self, events: Sequence[Event]) -> int:
+        """:meth:`submit_event` for each of ``events`` in order (the events of one
+        read, without ``done``), under one lock and with at most one wake-up;
+        returns how many were not queued (dropped, or discarded while stopping).
+
+        When the queue has room for fewer than the events that have handlers, the
+        first ones take the room and the rest (the newest) are dropped and
+        counted, exactly as one by one. Never blocks."""
+        resolved = self._resolved
+        items: List[Tuple[Any, Any, Any]] = []
+        for event in events:
+            name = event.name
+            handlers = resolved.get(name)
+            if handlers is None:
+                handlers = self.handlers_for(name)
+            if handlers:
+                items.append((event, handlers, None))
+        if not items:
+            return 0
+        park = None
+        with self._lock:
+            if self._stopping:
+                taken = 0
+            else:
+                taken = min(len(items), self.queue_size - self._events_queued)
+                if taken > 0:
+                    self._events_queued += taken
+                    self._queue.extend(items if taken == len(items) else items[:taken])
+                    park = self._unpark() if self._parked else None
+                else:
+                    taken = 0
+        if park is not None:
+            park.release()
+        refused = len(items) - taken
+        if refused:
+            self._refused(items[taken][0], refused)
+        return refused
+
+    def _refused(self, event: Event, count: int = 1) -> bool:
+        """Count and log ``count`` dropped events, ``event`` the first (not at
+        shutdown); always False."""
         with self._cond:
             if self._stopping:
                 return False
-            self.dropped += 1
+            self.dropped += count
             now = time.monotonic()
             if now - self._last_drop_log < _DROP_LOG_EVERY:
                 return False
             self._last_drop_log = now
         log.warning(
-            "handler queue full (%d events): dropping %s; %d dropped so far. "
+            "handler queue full (%d events): dropping %s%s; %d dropped so far. "
             "Handlers are slower than the event rate: raise workers= or queue_size=, "
             "or make handlers faster",
             self.queue_size,
             event.name,
+            f" and {count - 1} more" if count > 1 else "",
             self.dropped,
         )
         return False

@@ -22,7 +22,7 @@ import itertools
 import logging
 import threading
 import time
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 
 from ._json import dumps, parse_frame
 from .codec import CONTROL as _PLAIN_CONTROL
@@ -139,6 +139,16 @@ class WireSocket(Protocol):
 
     def recv_before(self, deadline: float) -> Optional[bytes]:
         """Like :meth:`recv`, but raises :class:`TimeoutError` at ``deadline`` (monotonic)."""
+
+    # Optional, for the reader's batches (a side without them is read with recv()):
+    #
+    # def recv_many(self) -> Optional[List[bytes]]:
+    #     """Like :meth:`recv`, but every data message already here at once, in
+    #     order (at least one); ``None`` for a control frame."""
+    #
+    # def ended(self) -> bool:
+    #     """True once the connection was closed or aborted here: messages read
+    #     ahead are then not handed out (cheap; called between messages)."""
 
     def send_text(self, text: str) -> None:
         """Send one text message (may block up to the side's I/O timeout).
@@ -293,6 +303,8 @@ class Link:
         counters: the owner's counters.
         name: who is at the other end, for messages (a URL, ``account 123``).
         deliver: ``deliver(link, event)`` for each event (reader thread; must not block).
+        deliver_many: ``deliver_many(link, events)`` for the events of one read, in
+            order (reader thread; must not block); default: ``deliver`` for each.
         on_fatal: ``on_fatal(link, error)`` when the codec raised a final error;
             the link is then killed unless it returns False.
         identity: the account, when known before the first frame.
@@ -313,6 +325,7 @@ class Link:
         on_fatal: Callable[["Link", BaseException], Optional[bool]],
         identity: Any = None,
         id_prefix: str = "",
+        deliver_many: Optional[Callable[["Link", List[Any]], None]] = None,
     ) -> None:
         self.sock = sock
         self.codec = codec
@@ -328,6 +341,7 @@ class Link:
         self.next_app_heartbeat: Optional[float] = None
         self._ping_busy = False
         self._deliver = deliver
+        self._deliver_many = deliver_many
         self._on_fatal = on_fatal
         self._seq = itertools.count(1)
         self._id_prefix = f"qqr:{id_prefix}{self.id}:"
@@ -360,12 +374,22 @@ class Link:
     # -- reading ------------------------------------------------------------
 
     def serve(self) -> str:
-        """Read until the connection ends; return why it ended (reader thread)."""
+        """Read until the connection ends; return why it ended (reader thread).
+
+        A side with ``recv_many`` hands over every message one read brought; they
+        are taken in order (:meth:`on_batch`), their events delivered together."""
         sock = self.sock
         liveness = self.liveness
+        recv_many = getattr(sock, "recv_many", None)
+        ended = getattr(sock, "ended", None)
+        batches = recv_many is not None and ended is not None
         while True:
             try:
-                data = sock.recv()
+                if batches:
+                    frames = recv_many()  # type: ignore[misc]
+                else:
+                    data = sock.recv()
+                    frames = None if data is None else [data]
             except LinkEnded as end:
                 self.end_code = end.code
                 if end.bad_frame:
@@ -374,32 +398,95 @@ class Link:
                         "dropped a bad frame from %s (%d so far): %s", self.name, self.counters.bad_frames, end.reason
                     )
                 return self.kill_reason or end.reason
-            if data is None:
+            if frames is None:
                 liveness.saw_frame()
+            elif len(frames) == 1 or not batches:
+                for data in frames:
+                    self.on_data(data)  # notes the frame (an event as saw_event, which counts as one)
             else:
-                self.on_data(data)  # notes the frame (an event as saw_event, which counts as one)
+                self.on_batch(frames, ended)  # type: ignore[arg-type]
+
+    def on_batch(self, frames: List[bytes], ended: Callable[[], bool]) -> None:
+        """The data messages of one read, in order: what :meth:`on_data` does for
+        each, but consecutive events are delivered together (one ``deliver_many``)
+        and noted as one sighting. Whatever is not a plain event (a reply, a
+        heartbeat, a bad frame) first delivers the events before it, so nothing
+        overtakes anything. Stops early once ``ended()`` (a kill or a stop: what
+        was read ahead is not handed out)."""
+        events: List[Any] = []
+        counters = self.counters
+        classify = self.codec.classify
+        for data in frames:
+            if ended():
+                break
+            try:
+                obj = parse_frame(data)
+            except ProtocolError as exc:
+                if events:
+                    self._flush(events)
+                    events = []
+                self._bad_frame(exc)
+                continue
+            try:
+                inbound = classify(obj)
+            except (AuthenticationError, ConnectionLost, Reconnect) as exc:
+                if events:
+                    self._flush(events)
+                    events = []
+                self._refused(exc)
+                continue
+            if inbound is _PLAIN_EVENT:
+                counters.events += 1
+                events.append(obj)
+                continue
+            if events:
+                self._flush(events)
+                events = []
+            self.on_inbound(obj, inbound)
+        if events:
+            self._flush(events)
+
+    def _flush(self, events: List[Any]) -> None:
+        self.liveness.saw_event()  # proof of life too: no saw_frame() for them
+        deliver_many = self._deliver_many
+        if deliver_many is not None:
+            deliver_many(self, events)
+        else:
+            deliver = self._deliver
+            for event in events:
+                deliver(self, event)
 
     def on_data(self, data: bytes) -> None:
         """One data message: parse, classify, then deliver, settle or drop it."""
         try:
             obj = parse_frame(data)
         except ProtocolError as exc:
-            self.liveness.saw_frame()
-            self.counters.bad_frames += 1
-            log.warning("dropped a bad frame from %s (%d so far): %s", self.name, self.counters.bad_frames, exc)
+            self._bad_frame(exc)
             return
         try:
             inbound = self.codec.classify(obj)
-        except (AuthenticationError, ConnectionLost) as exc:
-            self.liveness.saw_frame()
-            if self._on_fatal(self, exc) is not False:
-                self.kill("credentials rejected" if isinstance(exc, AuthenticationError) else str(exc))
+        except (AuthenticationError, ConnectionLost, Reconnect) as exc:
+            self._refused(exc)
             return
-        except Reconnect as exc:
-            self.liveness.saw_frame()
+        self.on_inbound(obj, inbound)
+
+    def _bad_frame(self, exc: ProtocolError) -> None:
+        self.liveness.saw_frame()
+        self.counters.bad_frames += 1
+        log.warning("dropped a bad frame from %s (%d so far): %s", self.name, self.counters.bad_frames, exc)
+
+    def _refused(self, exc: Exception) -> None:
+        """The codec raised on a message: final (credentials, account gone) or a reconnect."""
+        self.liveness.saw_frame()
+        if isinstance(exc, Reconnect):
             log.warning("%s asks for a reconnect: %s", self.name, exc)
             self.kill(str(exc))
             return
+        if self._on_fatal(self, exc) is not False:
+            self.kill("credentials rejected" if isinstance(exc, AuthenticationError) else str(exc))
+
+    def on_inbound(self, obj: Dict[str, Any], inbound: Inbound) -> None:
+        """One parsed, classified message: deliver, settle or note it."""
         kind = inbound.kind
         if kind == KIND_EVENT:
             self.counters.events += 1

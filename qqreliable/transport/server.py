@@ -446,6 +446,29 @@ class _ServerSocket:
         except WebSocketClosed as exc:
             raise LinkEnded(str(exc), exc.code if exc.by_peer else None) from None
 
+    def recv_many(self) -> Optional[List[bytes]]:
+        """Every whole data message already read ahead (at least one), in order;
+        else what :meth:`recv` gives (one message, or None for a control frame)."""
+        ready = self._ready
+        if ready:
+            if not self.ws.closed:
+                out = list(ready)
+                ready.clear()
+                return out
+            ready.clear()  # closed meanwhile (kill, stop): recv() below says how
+        else:
+            out = self.ws.take_buffered()
+            if out:
+                return out
+        try:
+            return [self.ws.recv()[1]]
+        except WebSocketClosed as exc:
+            raise LinkEnded(str(exc), exc.code if exc.by_peer else None) from None
+
+    def ended(self) -> bool:
+        """True once closed (a kill, a stop): what was read ahead is not handed out."""
+        return self.ws.closed
+
     def recv_before(self, deadline: float) -> Optional[bytes]:
         if self._ready and not self.ws.closed:
             return self._ready.popleft()
@@ -494,6 +517,7 @@ class ReverseConnection(Link):
             name=f"account {account}",
             deliver=server._deliver,
             on_fatal=server._link_fatal,
+            deliver_many=server._deliver_many if server._on_events is not None else None,
             identity=account,
             id_prefix="r",
         )
@@ -532,6 +556,8 @@ class ReverseWsServer(Listener):
         policy: the protocol's :class:`ReverseWsPolicy`.
         new_liveness: makes the liveness tracker of one connection.
         on_event: ``on_event(obj)`` for every event frame (reader thread; must not block).
+        on_events: ``on_events(objs)`` for the event frames of one read, in order
+            (reader thread; must not block); default: ``on_event`` for each.
         on_account: ``on_account(account, up, reason)`` when an account becomes
             usable (an event-capable connection, plus a call-capable one unless
             ``api_elsewhere``) or stops being usable.
@@ -554,12 +580,14 @@ class ReverseWsServer(Listener):
         api_elsewhere: bool = False,
         io_timeout: float = 10.0,
         max_message_size: Optional[int] = 64 * 1024 * 1024,
+        on_events: Optional[Callable[[List[Dict[str, Any]]], None]] = None,
     ) -> None:
         super().__init__(address, spawn=spawn, stopping=stopping)
         self._io_timeout = io_timeout
         self._policy = policy
         self._new_liveness = new_liveness
         self._on_event = on_event
+        self._on_events = on_events
         self._on_account = on_account
         self.api_elsewhere = api_elsewhere
         self._max_message_size = max_message_size if max_message_size is not None else 1 << 62
@@ -727,6 +755,13 @@ class ReverseWsServer(Listener):
             return  # a calls-only socket has no business sending events
         self.events_received += 1
         self._on_event(event)
+
+    def _deliver_many(self, link: Link, events: List[Any]) -> None:
+        conn: ReverseConnection = link  # type: ignore[assignment]
+        if conn.replaced_at is not None or not conn.events:
+            return  # as _deliver
+        self.events_received += len(events)
+        self._on_events(events)  # type: ignore[misc]  # set: the link is given this only then
 
     def _link_fatal(self, link: Link, exc: BaseException) -> bool:
         # A peer that dialled us has no credentials of ours to reject: whatever

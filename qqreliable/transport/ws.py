@@ -276,6 +276,28 @@ class _ClientSocket:
                 if self._stopping.is_set():
                     raise LinkEnded("bot stopped") from None
 
+    def recv_many(self) -> Optional[List[bytes]]:
+        """Every whole data message already read ahead (at least one), in order;
+        else what :meth:`recv` gives (one message, or None for a control frame)."""
+        ready = self._ready
+        if ready:
+            if not self._ended:
+                out = list(ready)
+                ready.clear()
+                return out
+            ready.clear()  # killed or stopped meanwhile: recv() below says how
+        take_all = self._take_all
+        if take_all is not None and not self._ended and self._cont is not None and self._cont.recving_frames is None:
+            out = take_all()
+            if out:
+                return out
+        data = self.recv()
+        return None if data is None else [data]
+
+    def ended(self) -> bool:
+        """True once closed or aborted here: what was read ahead is not handed out."""
+        return self._ended
+
     def recv_before(self, deadline: float) -> Optional[bytes]:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -376,6 +398,8 @@ class WsClient:
         role: what this socket carries, for stats and thread names
             (``"universal"``, ``"api"``, ``"event"``).
         on_event: called on the reader thread with each event object; must not block.
+        on_events: called on the reader thread with the events of one read, in order
+            (a list); must not block. Default: ``on_event`` for each.
         on_open: called on the reader thread when a connection opens; must not block.
         on_close: called on the reader thread with the reason when one ends.
         stopping: the bot's stop Event.
@@ -399,12 +423,14 @@ class WsClient:
         io_timeout: float = 10.0,
         sslopt: Optional[Dict[str, Any]] = None,
         max_message_size: Optional[int] = 64 * 1024 * 1024,
+        on_events: Optional[Callable[[List[Dict[str, Any]]], None]] = None,
     ) -> None:
         self.url = url
         self.codec = codec
         self.max_message_size = max_message_size
         self.role = role
         self._on_event = on_event
+        self._on_events = on_events
         self._on_open = on_open
         self._on_close = on_close
         self._stopping = stopping
@@ -536,6 +562,7 @@ class WsClient:
             name=self.url,
             deliver=self._deliver,
             on_fatal=self._link_fatal,
+            deliver_many=self._deliver_many if self._on_events is not None else None,
         )
         self.liveness.reset()
         with self._cond:
@@ -639,6 +666,9 @@ class WsClient:
 
     def _deliver(self, link: Link, event: Any) -> None:
         self._on_event(event)
+
+    def _deliver_many(self, link: Link, events: List[Any]) -> None:
+        self._on_events(events)  # type: ignore[misc]  # set: Link is given this only then
 
     def _link_fatal(self, link: Link, exc: BaseException) -> None:
         self._give_up(exc)
