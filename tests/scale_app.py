@@ -2,12 +2,14 @@
 
 Environment: QQR_ONEBOT (ws URL), QQR_STORE (store URL), QQR_NAME (this process),
 QQR_DELAY (seconds a handler takes), QQR_RATE (messages/s per target and account,
-burst 1; unset: default pacing), QQR_HANDLERS (threads | queue).
+burst 1; unset: default pacing), QQR_HANDLERS (threads | queue), QQR_SENDS (send that many
+group messages of its own once the file QQR_GO exists: the pacing test).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 
 from qqreliable import Bot
 from qqreliable.reliability.sendpolicy import Pacing
@@ -30,6 +32,20 @@ bot = Bot(
 )
 
 serve(bot, "group", lambda: bot.call_action("get_status"))
+
+
+def _send_when_told(count: int, go: str) -> None:
+    pause = threading.Event()
+    while not os.path.exists(go):  # the test creates it once every process is READY
+        pause.wait(0.01)
+    for i in range(count):
+        bot.send_group_msg(10, f"{os.environ.get('QQR_NAME', 'p')}:s{i}")
+
+
+if os.environ.get("QQR_SENDS"):
+    @bot.on_connect
+    def _sender(self_id: object) -> None:
+        _send_when_told(int(os.environ["QQR_SENDS"]), os.environ["QQR_GO"])
 
 if __name__ == "__main__":
     bot.run(log_level="WARNING")

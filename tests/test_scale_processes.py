@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import os
+import pathlib
 import selectors
 import signal
 import subprocess
@@ -146,22 +147,23 @@ def test_one_killed_the_other_answers_the_rest(onebot: FakeOneBot, redis_url: st
             proc.stop()
 
 
-def test_two_processes_share_one_accounts_pacing(onebot: FakeOneBot, redis_url: str) -> None:
+def test_two_processes_share_one_accounts_pacing(onebot: FakeOneBot, redis_url: str, tmp_path: "pathlib.Path") -> None:
     rate = 5.0
-    procs = _bots(onebot, redis_url, 2, QQR_RATE=str(rate))
+    each = 8
+    go = tmp_path / "go"
+    procs = _bots(onebot, redis_url, 2, QQR_RATE=str(rate), QQR_SENDS=str(each), QQR_GO=str(go))
     try:
-        n = 16
-        for i in range(n):
-            onebot.emit_group_message(GROUP, 42, f"r{i}")
-        eventually(lambda: len(onebot.sent_messages) >= n, timeout=30, what="every answer")
+        go.touch()  # both processes are connected: they send at once, each as fast as pacing lets it
+        n = 2 * each
+        eventually(lambda: len(onebot.sent_messages) >= n, timeout=30, what="every send")
+        by = collections.Counter(s["raw_message"].split(":", 1)[0] for s in onebot.sent_messages)
+        assert by == {"p0": each, "p1": each}, by
         times = sorted(c["time"] for c in onebot.calls if c["action"] == "send_group_msg")
         assert len(times) == n
-        by = collections.Counter(s["raw_message"].split(":", 1)[0] for s in onebot.sent_messages)
-        assert len(by) == 2, by  # both processes sent
         # One account's budget: n sends at `rate`/s with a burst of 1 take (n-1)/rate seconds;
-        # two unshared budgets would take half that.
+        # two budgets, one per process, would take about (each - 1) / rate, under half of that.
         span = times[-1] - times[0]
-        assert span >= (n - 1) / rate * 0.8, span  # unshared: about half of (n - 1) / rate
+        assert span >= (n - 1) / rate * 0.8, span
     finally:
         for proc in procs:
             proc.stop()
