@@ -558,6 +558,7 @@ class OfficialBot(BotBase):
             backoff=GatewayBackoff(codec, steps=self.reconnect_steps,
                                    refetch=lambda: self._refetch_gateway_url(holder[0])),
             on_event=self._on_dispatch,
+            on_events=self._on_dispatches,
             on_open=lambda c: None,
             on_close=lambda c, reason: self._mark_disconnected(reason),
             stopping=self._supervisor.stopping,
@@ -616,6 +617,28 @@ class OfficialBot(BotBase):
         if event.type == "INTERACTION_CREATE" and event.get("id"):
             self._dispatcher.submit_job(self._ack_interaction, str(event["id"]))
         self._submit(event, claim)
+
+    def _on_dispatches(self, frames: List[Dict[str, Any]]) -> None:
+        """Reader thread: the dispatches of one read, in order: what
+        :meth:`_on_dispatch` does for each, queued for the handlers under one lock
+        with at most one wake-up. With a store or the worker queue, one by one."""
+        if self._claims is not None or self._queue is not None or self._worker_mode:
+            for frame in frames:
+                self._on_dispatch(frame)
+            return
+        seen = self._dedupe.seen
+        events: List[Event] = []
+        for frame in frames:
+            if seen(frame):
+                continue
+            event = Event.from_payload(frame, bot=self)
+            self._note_inbound(event)
+            if event.type == "INTERACTION_CREATE" and event.get("id"):
+                self._dispatcher.submit_job(self._ack_interaction, str(event["id"]))
+            events.append(event)
+        if events:
+            self._count("events", len(events))
+            self._dispatcher.submit_events(events)
 
     def _on_webhook(self, obj: Dict[str, Any]) -> Optional[Dict[str, Any]]:
         """Listener thread: answer at once; handlers run after the ack."""

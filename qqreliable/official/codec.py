@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, Mapping, Optional
 
 from ..exceptions import ApiNotAvailable, AuthenticationError, BotStopped, Error
 from ..reliability.liveness import Liveness
-from ..transport.codec import CONTROL, KIND_CONTROL, FrameCodec, HandshakeChannel, Inbound, Reconnect
+from ..transport.codec import CONTROL, EVENT, KIND_CONTROL, FrameCodec, HandshakeChannel, Inbound, Reconnect
 from .gateway import BACKOFF_STEPS, CloseAction, GatewaySession, OP_HELLO
 
 __all__ = ["GatewayCodec", "GatewayLiveness", "GatewayBackoff"]
@@ -98,7 +98,9 @@ class GatewayCodec(FrameCodec):
         result: Inbound = CONTROL
         for kind, arg in steps:
             if kind == "dispatch":
-                result = Inbound.event(arg)
+                # The frame itself: a plain event, which the link hands over with the
+                # others of its read (OfficialBot._on_dispatches).
+                result = EVENT if arg is obj else Inbound.event(arg)
             elif kind in ("ready", "resumed"):
                 user = self.session.bot_user
                 self._on_ready(user, kind == "resumed")

@@ -94,6 +94,32 @@ def test_duplicate_push_dropped(official: FakeOfficial, make_official_bot) -> No
     assert bot.stats()["official"]["duplicates_dropped"] == 1
 
 
+def test_a_burst_reaches_the_handler_whole_and_in_order(official: FakeOfficial, make_official_bot) -> None:
+    """Dispatches written back to back arrive in reads of many frames, handed to the
+    bot together: every one handled once, in order (one worker), the sequence
+    tracked for a resume, repeats still dropped."""
+    bot = make_official_bot(official, workers=1, queue_size=5000)
+    texts: List[str] = []
+    done = threading.Event()
+
+    @bot.on_message("c2c")
+    def handler(event):
+        texts.append(event.plain_text)
+        if len(texts) == 2001:
+            done.set()
+
+    bot.start()
+    bot.wait_connected(5)
+    official.flood_c2c(2000, content="m")
+    official.emit_c2c_message("U1", "again", msg_id="ROBOT1.0_fl00000001")  # a repeat of the burst's first
+    official.emit_c2c_message("U1", "last")
+    assert done.wait(20), len(texts)
+    assert texts == [f"m{i}" for i in range(2000)] + ["last"]
+    assert bot.stats()["official"]["duplicates_dropped"] == 1
+    session = next(iter(official._sessions.values()))
+    official.wait_until(lambda: bot._session is not None and bot._session.seq == session.seq, 5, "seq tracked")
+
+
 def test_intents_not_permitted_raise_from_run(official_factory, make_official_bot) -> None:
     official = official_factory(allowed_intents=1 << 30)
     bot = make_official_bot(official)
