@@ -1,10 +1,14 @@
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator, List
+import socket
+import threading
+from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 import pytest
+import websocket
 
 from qqreliable import Bot
+from qqreliable.transport.ws import _bound_frames, _ClientSocket
 
 from .helpers import FAST, bot_factory
 from .scale_helpers import redis_base, redis_url  # noqa: F401  (the real-Redis fixtures, for every module)
@@ -15,6 +19,24 @@ def make_bot() -> Iterator[Callable[..., Bot]]:
     """Bots with fast reconnects; every bot made is stopped at teardown."""
     with bot_factory(Bot, reconnect=FAST, api_timeout=5.0, shutdown_grace=2.0) as make:
         yield make
+
+
+@pytest.fixture
+def client() -> Iterator[Tuple[_ClientSocket, socket.socket]]:
+    """A websocket-client socket as the forward reader uses it (bounded read-ahead),
+    over a socketpair: the test plays the server on the other end."""
+    ours, theirs = socket.socketpair()
+    ws = websocket.WebSocket(enable_multithread=True, skip_utf8_validation=True)
+    ws.sock = ours
+    ws.connected = True
+    ws.settimeout(5)
+    _bound_frames(ws, 100_000)
+    stopping = threading.Event()
+    try:
+        yield _ClientSocket(ws, stopping, 5.0), theirs
+    finally:
+        ours.close()
+        theirs.close()
 
 
 # --------------------------------------------------------------------------- the fault matrix

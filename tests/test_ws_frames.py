@@ -12,13 +12,12 @@ import json
 import socket
 import struct
 import threading
-from typing import Iterator, Tuple
+from typing import Tuple
 
 import pytest
-import websocket
 
 from qqreliable.transport.link import LinkEnded
-from qqreliable.transport.ws import _bound_frames, _ClientSocket
+from qqreliable.transport.ws import _ClientSocket
 from qqreliable.transport.wsserver import ServerWebSocket
 
 pytestmark = pytest.mark.timeout(20)
@@ -32,22 +31,6 @@ def server_frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
     if n < 1 << 16:
         return struct.pack("!BBH", first, 126, n) + payload
     return struct.pack("!BBQ", first, 127, n) + payload
-
-
-@pytest.fixture
-def client() -> Iterator[Tuple[_ClientSocket, socket.socket]]:
-    ours, theirs = socket.socketpair()
-    ws = websocket.WebSocket(enable_multithread=True, skip_utf8_validation=True)
-    ws.sock = ours
-    ws.connected = True
-    ws.settimeout(5)
-    _bound_frames(ws, 100_000)
-    stopping = threading.Event()
-    try:
-        yield _ClientSocket(ws, stopping, 5.0), theirs
-    finally:
-        ours.close()
-        theirs.close()
 
 
 def test_a_burst_reads_the_same_as_frame_by_frame(client: Tuple[_ClientSocket, socket.socket]) -> None:

@@ -9,32 +9,14 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-from typing import Iterator, Tuple
+from typing import Tuple
 
 import pytest
-import websocket
 
-from qqreliable.transport.ws import _bound_frames, _ClientSocket
+from qqreliable.transport.ws import _ClientSocket
 from qqreliable.transport.wsserver import ServerWebSocket
 
 pytestmark = pytest.mark.timeout(20)
-
-
-@pytest.fixture
-def client() -> Iterator[Tuple[_ClientSocket, socket.socket]]:
-    ours, theirs = socket.socketpair()
-    ws = websocket.WebSocket(enable_multithread=True, skip_utf8_validation=True)
-    ws.sock = ours
-    ws.connected = True
-    ws.settimeout(5)
-    _bound_frames(ws, 100_000)
-    stopping = threading.Event()
-    try:
-        yield _ClientSocket(ws, stopping, 5.0), theirs
-    finally:
-        ours.close()
-        theirs.close()
 
 
 def test_a_write_failing_after_the_writers_frame_left_is_not_reported_as_not_sent(
