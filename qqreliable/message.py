@@ -21,19 +21,8 @@ import json as _json
 import os
 import re
 from pathlib import Path
-from typing import (
-    Any,
-    Dict,
-    Iterable,
-    List,
-    Mapping,
-    Optional,
-    Sequence,
-    SupportsIndex,
-    Tuple,
-    Union,
-    overload,
-)
+from collections.abc import Iterable, Mapping
+from typing import Any, Dict, List, Optional, Sequence, SupportsIndex, Tuple, Union, overload
 
 __all__ = [
     "Message",
