@@ -12,7 +12,7 @@ import pytest
 
 from qqreliable.testing import FakeMirai, FakeOneBot, FakeOfficial
 from qqreliable.testing import _server
-from qqreliable.testing._server import FailRule, FaultPlan, FaultRules, RuleQueue
+from qqreliable.testing._server import FailRule, FaultPlan, FaultRules, RuleQueue, _Rule, carry_out
 
 # --------------------------------------------------------------------------- RuleQueue
 
@@ -220,6 +220,88 @@ def test_concurrent_setters_and_takes_lose_nothing() -> None:
         while rules.take(name).fail is not None:
             leftover += 1
     assert sum(taken) + leftover == threads * per_thread * 2
+
+
+# --------------------------------------------------------------------------- carry_out
+
+
+class _Trace:
+    """A call carried out under a plan: what ran, waited and settled, in order."""
+
+    def __init__(self, *, open_for: Optional[float] = None) -> None:
+        self.steps: List[str] = []
+        self.open_for = open_for  # the connection closes after this much waiting (None: never)
+
+    def execute(self) -> str:
+        self.steps.append("execute")
+        return "ok"
+
+    def failure(self, answer: str) -> str:
+        self.steps.append(f"fail:{answer}")
+        return f"failed:{answer}"
+
+    def wait(self, seconds: Optional[float]) -> bool:
+        self.steps.append(f"wait:{seconds}")
+        return seconds is not None and (self.open_for is None or seconds < self.open_for)
+
+    def settle(self) -> None:
+        self.steps.append("settle")
+
+    def run(self, plan: FaultPlan[str]) -> Optional[str]:
+        return carry_out(plan, self.execute, self.failure, self.wait, self.settle)
+
+
+_SLOW = _Rule(2.0, 1, False)
+_SLOW_DELIVERED = _Rule(2.0, 1, True)
+
+
+@pytest.mark.parametrize(
+    "plan, answer, steps",
+    [
+        (FaultPlan(), "ok", ["execute", "settle"]),
+        (FaultPlan(drop=True), None, ["execute", "settle"]),
+        (FaultPlan(drop=False), None, ["settle"]),
+        (FaultPlan(stall=_Rule(0.0, None, False)), None, ["settle", "wait:None"]),
+        (FaultPlan(stall=_Rule(0.0, None, True)), None, ["execute", "settle", "wait:None"]),
+        (FaultPlan(fail=FailRule("x", False)), "failed:x", ["settle", "fail:x"]),
+        (FaultPlan(fail=FailRule("x", True)), "failed:x", ["execute", "settle", "fail:x"]),
+        (FaultPlan(fail=FailRule("x", True), delay=_SLOW), "failed:x", ["execute", "settle", "wait:2.0", "fail:x"]),
+        (FaultPlan(delay=_SLOW), "ok", ["wait:2.0", "execute", "settle"]),
+        (FaultPlan(delay=_SLOW_DELIVERED), "ok", ["execute", "settle", "wait:2.0"]),
+    ],
+)
+def test_carry_out_runs_waits_and_settles_once(plan: FaultPlan[str], answer: Optional[str], steps: List[str]) -> None:
+    trace = _Trace()
+    assert trace.run(plan) == answer
+    assert trace.steps == steps
+
+
+@pytest.mark.parametrize(
+    "plan, steps",
+    [
+        (FaultPlan(delay=_SLOW), ["wait:2.0", "settle"]),  # never executed
+        (FaultPlan(delay=_SLOW_DELIVERED), ["execute", "settle", "wait:2.0"]),  # executed, answer lost
+        (FaultPlan(fail=FailRule("x", False), delay=_SLOW), ["settle", "wait:2.0"]),
+    ],
+)
+def test_carry_out_sends_nothing_when_the_connection_closes_during_a_delay(
+    plan: FaultPlan[str], steps: List[str]
+) -> None:
+    trace = _Trace(open_for=1.0)
+    assert trace.run(plan) is None
+    assert trace.steps == steps
+
+
+def test_carry_out_settles_once_even_when_execute_raises() -> None:
+    settled: List[int] = []
+
+    def broken() -> str:
+        raise RuntimeError("handler bug")
+
+    with pytest.raises(RuntimeError, match="handler bug"):
+        carry_out(FaultPlan(), broken, str, lambda seconds: True, lambda: settled.append(1))
+    assert settled == [1]
+    assert carry_out(FaultPlan(), lambda: "plain", str, lambda seconds: True) == "plain"  # settle is optional
 
 
 # --------------------------------------------------------------------------- read_body on the fakes

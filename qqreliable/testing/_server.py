@@ -50,6 +50,7 @@ _S = TypeVar("_S", bound="FakeServer")
 _T = TypeVar("_T")
 _A = TypeVar("_A")  # what a fake's failure answers
 _H = TypeVar("_H")  # a fake's custom handler
+_R = TypeVar("_R")  # a fake's answer to a call
 
 
 class _GatedSocket:
@@ -423,6 +424,64 @@ class FaultRules(Generic[_A, _H]):
         """The custom handler of ``name``, or None."""
         with self._lock:
             return self._handlers.get(name)
+
+
+def carry_out(
+    faults: FaultPlan[_A],
+    execute: Callable[[], _R],
+    failure: Callable[[_A], _R],
+    wait: Callable[[Optional[float]], bool],
+    settle: Optional[Callable[[], None]] = None,
+) -> Optional[_R]:
+    """Carry out one call under ``faults``: the answer to send, or None when none is.
+
+    ``execute()`` runs the call and returns its answer; ``failure(answer)`` is the
+    answer of a failure rule; ``wait(seconds)`` holds the answer back (None: until
+    the connection closes) and returns False when the connection or the server
+    closed meanwhile. ``settle()``, when given, is called exactly once, as soon as
+    everything the call will do before its answer is visible (it ran, or it will
+    not, or not before an indefinite wait).
+
+    None for a drop (the caller drops the connection), a stall (once ``wait(None)``
+    returned), and a delay cut short. Blocks for as long as the delays and ``wait``.
+    """
+    settled = False
+
+    def settle_once() -> None:
+        nonlocal settled
+        if not settled:
+            settled = True
+            if settle is not None:
+                settle()
+
+    try:
+        if faults.drop is not None:
+            if faults.drop:
+                execute()
+            return None
+        if faults.stall is not None:
+            if faults.stall.deliver:
+                execute()
+            settle_once()
+            wait(None)
+            return None
+        if faults.fail is not None:
+            if faults.fail.deliver:
+                execute()
+            settle_once()
+            if faults.delay is not None and not wait(faults.delay.seconds):
+                return None
+            return failure(faults.fail.answer)
+        if faults.delay is not None:
+            if faults.delay.deliver:
+                answer = execute()
+                settle_once()
+                return answer if wait(faults.delay.seconds) else None
+            if not wait(faults.delay.seconds):
+                return None
+        return execute()
+    finally:
+        settle_once()
 
 
 class FakeServer:

@@ -70,7 +70,7 @@ from ..transport.wsserver import (
     accept_websocket,
     send_http_response,
 )
-from ._server import _CLOSE_TIMEOUT, FailRule, FakeServer, FaultRules, _BaseConn, _Rule, read_body
+from ._server import _CLOSE_TIMEOUT, FakeServer, FaultPlan, FaultRules, _BaseConn, carry_out, read_body
 
 __all__ = ["FakeMirai", "MahError"]
 
@@ -200,10 +200,7 @@ class _Plan:
     content: Dict[str, Any]
     transport: str
     session: Optional[str] = None
-    stall: Optional[_Rule] = None
-    delay: Optional[_Rule] = None
-    fail: Optional[FailRule[_Failure]] = None
-    drop: Optional[bool] = None  # True: execute then drop; False: drop without executing
+    faults: FaultPlan[_Failure] = field(default_factory=FaultPlan)  # drop: True executes first
 
 
 # --------------------------------------------------------------------------- the server
@@ -466,7 +463,7 @@ class FakeMirai(FakeServer):
         answer = self._run(plan, conn.wait_open)
         if answer is not None:
             conn.send_json({"syncId": sync_id, "data": answer})
-        elif plan.drop is not None:
+        elif plan.faults.drop is not None:
             conn.abort()
 
     # ---- HTTP
@@ -546,7 +543,7 @@ class FakeMirai(FakeServer):
                 return 200, _state(400, "uploads must be multipart/form-data")
         answer = self._run(plan, conn.wait_open)
         if answer is None:
-            if plan.drop is not None:
+            if plan.faults.drop is not None:
                 conn.abort()
             return 0, None
         return 200, answer
@@ -658,36 +655,17 @@ class FakeMirai(FakeServer):
     def _admit(self, command: str, sub: Optional[str], content: Dict[str, Any], transport: str,
                session: Optional[str], sync_id: Optional[str]) -> _Plan:
         self._record(command, sub, content, transport, session, sync_id)
-        faults = self._faults.take(command)
-        return _Plan(command, sub, content, transport, session, faults.stall, faults.delay, faults.fail, faults.drop)
+        return _Plan(command, sub, content, transport, session, self._faults.take(command))
 
     def _run(self, plan: _Plan, wait: Callable[[Optional[float]], bool]) -> Optional[Dict[str, Any]]:
         """Carry out an admitted call; None when no answer is to be sent."""
-        if plan.drop is not None:
-            if plan.drop:
-                self._execute(plan)
-            return None
-        if plan.stall is not None:
-            if plan.stall.deliver:
-                self._execute(plan)
-            wait(None)
-            return None
-        if plan.fail is not None:
-            if plan.fail.deliver:
-                self._execute(plan)
-            if plan.delay is not None and not wait(plan.delay.seconds):
-                return None
-            fail = plan.fail.answer
+
+        def failure(fail: _Failure) -> Dict[str, Any]:
             if fail.not_delivered:
                 return {"code": 0, "msg": "success", "messageId": -1}
             return _state(fail.code, fail.msg)
-        if plan.delay is not None:
-            if plan.delay.deliver:
-                answer = self._execute(plan)
-                return answer if wait(plan.delay.seconds) else None
-            if not wait(plan.delay.seconds):
-                return None
-        return self._execute(plan)
+
+        return carry_out(plan.faults, lambda: self._execute(plan), failure, wait)
 
     def _execute(self, plan: _Plan) -> Dict[str, Any]:
         custom = self._faults.handler(plan.command)

@@ -54,7 +54,7 @@ from ..transport.wsserver import (
     accept_websocket,
     send_http_response,
 )
-from ._server import _CLOSE_TIMEOUT, FailRule, FakeServer, FaultRules, _BaseConn, _Rule, read_body
+from ._server import _CLOSE_TIMEOUT, FailRule, FakeServer, FaultPlan, FaultRules, _BaseConn, _Rule, carry_out, read_body
 from .media import MediaHost
 from .outbound import SentMedia
 
@@ -287,10 +287,7 @@ class _Plan:
     echo: Any
     has_echo: bool
     transport: str
-    stall: Optional[_Rule]
-    delay: Optional[_Rule]
-    fail: Optional[FailRule[_Failure]]
-    drop: Optional[bool] = None  # True: execute, then drop the connection; False: just drop
+    faults: FaultPlan[_Failure]  # drop: True executes, then drops the connection; False just drops
     record: Optional[Dict[str, Any]] = None  # the entry in FakeOneBot.calls
 
 
@@ -634,7 +631,7 @@ class FakeOneBot(FakeServer):
         result = self._run(plan, wait)
         if result is not None:
             conn.send_json(result[1])
-        elif plan.drop is not None:
+        elif plan.faults.drop is not None:
             conn.abort()
 
     # ---- HTTP
@@ -752,10 +749,9 @@ class FakeOneBot(FakeServer):
             self._last_arrived[action] = record
             self._cond.notify_all()
             faults = self._faults.take(action)
-            stall, delay, fail, drop = faults.stall, faults.delay, faults.fail, faults.drop
             if faults.empty and self._scripts.get(action):
-                stall, delay, fail, drop = self._script_step(action)
-        return _Plan(action, params, echo, has_echo, transport, stall, delay, fail, drop, record)
+                faults = self._script_step(action)
+        return _Plan(action, params, echo, has_echo, transport, faults, record)
 
     def _settle(self, plan: _Plan) -> None:
         """The call has had every effect it will have before its answer: wake wait_for_call."""
@@ -772,54 +768,13 @@ class FakeOneBot(FakeServer):
         visible: right after it ran, or, when a fault means it will not run (or
         not before an indefinite wait), as soon as that is decided.
         """
-        settled = False
 
-        def settle() -> None:
-            nonlocal settled
-            if not settled:
-                settled = True
-                self._settle(plan)
+        def failure(fail: _Failure) -> Tuple[int, Dict[str, Any]]:
+            return 200, _failed(_transport_retcode(fail.retcode, plan.transport), fail.message, fail.wording)
 
-        try:
-            if plan.drop is not None:
-                if plan.drop:
-                    self._execute(plan)
-                settle()
-                return None
-            if plan.stall is not None:
-                if plan.stall.deliver:
-                    self._execute(plan)
-                settle()
-                wait(None)
-                return None
-            if plan.fail is not None:
-                if plan.fail.deliver:
-                    self._execute(plan)
-                settle()
-                if plan.delay is not None and not wait(plan.delay.seconds):
-                    return None
-                result: Tuple[int, Dict[str, Any]] = (
-                    200,
-                    _failed(
-                        _transport_retcode(plan.fail.answer.retcode, plan.transport),
-                        plan.fail.answer.message,
-                        plan.fail.answer.wording,
-                    ),
-                )
-            elif plan.delay is not None:
-                if plan.delay.deliver:
-                    result = self._execute(plan)
-                    settle()
-                    if not wait(plan.delay.seconds):
-                        return None
-                else:
-                    if not wait(plan.delay.seconds):
-                        return None
-                    result = self._execute(plan)
-            else:
-                result = self._execute(plan)
-        finally:
-            settle()
+        result = carry_out(plan.faults, lambda: self._execute(plan), failure, wait, lambda: self._settle(plan))
+        if result is None:
+            return None
         status, response = result
         if plan.has_echo:
             response["echo"] = plan.echo
@@ -1605,25 +1560,21 @@ class FakeOneBot(FakeServer):
         after executing them (``deliver=True``) or without (``deliver=False``)."""
         self.script(action, ["drop" if deliver else "drop_before"] * times)
 
-    def _script_step(
-        self, action: str
-    ) -> Tuple[Optional[_Rule], Optional[_Rule], Optional[FailRule[_Failure]], Optional[bool]]:
+    def _script_step(self, action: str) -> FaultPlan[_Failure]:
         """Pop the next script step of ``action`` (caller holds the lock)."""
         step, seconds = self._scripts[action].pop(0)
         if not self._scripts[action]:
             del self._scripts[action]
         delay = _Rule(seconds, 1, True) if seconds > 0 else None
-        if step == "fail":
-            return None, delay, FailRule(_Failure(1200, DEFAULT_FAIL_MESSAGE, None), False), None
-        if step == "deliver_fail":
-            return None, delay, FailRule(_Failure(1200, DEFAULT_FAIL_MESSAGE, None), True), None
+        if step in ("fail", "deliver_fail"):
+            return FaultPlan(delay=delay, fail=FailRule(_Failure(1200, DEFAULT_FAIL_MESSAGE, None), step != "fail"))
         if step == "late":
-            return None, delay, None, None
+            return FaultPlan(delay=delay)
         if step in ("drop", "drop_before"):
-            return None, None, None, step == "drop"
+            return FaultPlan(drop=step == "drop")
         if step in ("stall", "stall_deliver"):
-            return _Rule(0.0, 1, step == "stall_deliver"), None, None, None
-        return None, None, None, None
+            return FaultPlan(stall=_Rule(0.0, 1, step == "stall_deliver"))
+        return FaultPlan()
 
     def disable_actions(self, *actions: str) -> None:
         """Answer ``actions`` as unknown (WS 1404, HTTP 404), e.g. the history actions
