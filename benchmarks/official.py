@@ -118,6 +118,12 @@ class Child:
             self.proc.wait(10)
 
 
+def ratio(value: float, base: float) -> str:
+    """``value / base`` for the table; "  n/a" when qqreliable's own figure is missing
+    (0: it did not finish within the timeout, said above the table)."""
+    return f"{value / base:4.2f}x" if base > 0 else "  n/a"
+
+
 def throughput(python: str, peer: str, mode: str, n: int, timeout: float = 300.0) -> float:
     with FakeOfficial() as official:
         child = Child(python, peer, mode, official, n)
@@ -210,7 +216,9 @@ def main() -> None:
                 try:
                     figures[peer].append(throughput(python, DRIVER_NAMES[peer], mode, count, args.timeout))
                 except TimeoutError as exc:
-                    print(f"{peer} {mode}: {exc}", flush=True)
+                    print(f"{peer} {mode}: {exc} (with more events than a bot's handler queue holds, "
+                          "10,000 by default, a burst can fill it: the newest are dropped and counted)",
+                          flush=True)
                     figures[peer].append(0.0)
         medians = {p: statistics.median(v) for p, v in figures.items()}
         rows.append((f"{mode}/s", medians))
@@ -227,7 +235,7 @@ def main() -> None:
     print(f"\n{'workload':<22}" + "".join(f"{p:>24}" for p in peers))
     for name, medians in rows:
         base = medians["qqreliable"]
-        print(f"{name:<22}" + "".join(f"{medians[p]:>14.0f} ({medians[p] / base:4.2f}x)" for p in peers))
+        print(f"{name:<22}" + "".join(f"{medians[p]:>14.0f} ({ratio(medians[p], base)})" for p in peers))
     if resume:
         base = resume["qqreliable"]
         print(f"{'resume after a drop':<22}"

@@ -21,19 +21,8 @@ import json as _json
 import os
 import re
 from pathlib import Path
-from typing import (
-    Any,
-    Dict,
-    Iterable,
-    List,
-    Mapping,
-    Optional,
-    Sequence,
-    SupportsIndex,
-    Tuple,
-    Union,
-    overload,
-)
+from collections.abc import Iterable, Mapping
+from typing import Any, Dict, List, Optional, Sequence, SupportsIndex, Tuple, Union, overload
 
 __all__ = [
     "Message",
@@ -197,11 +186,11 @@ class MessageSegment:
             TypeError: ``type`` is not a string or ``data`` not a mapping.
             ValueError: ``type`` is empty.
         """
-        if not isinstance(type, str):
+        if type.__class__ is not str and not isinstance(type, str):
             raise TypeError(f"segment type must be a str, not {type.__class__.__name__}")
         if not type:
             raise ValueError("segment type must not be empty")
-        if data is not None and not isinstance(data, Mapping):
+        if data is not None and data.__class__ is not dict and not isinstance(data, Mapping):
             raise TypeError(f"segment data must be a dict or None, not {data.__class__.__name__}")
         self.type: str = type
         self.data: Dict[str, Any] = dict(data) if data else {}
@@ -218,13 +207,14 @@ class MessageSegment:
             TypeError: ``d`` is not a mapping.
             ValueError: ``d`` has no string ``type``, or its ``data`` is not an object.
         """
-        if not isinstance(d, Mapping):
+        # type(...) is dict first: every segment of every event comes through here
+        if type(d) is not dict and not isinstance(d, Mapping):
             raise TypeError(f"a message segment must be a dict, not {type(d).__name__}")
         seg_type = d.get("type")
         if not isinstance(seg_type, str) or not seg_type:
             raise ValueError(f"message segment has no 'type' string: {_short_repr(d)}")
         data = d.get("data")
-        if data is not None and not isinstance(data, Mapping):
+        if data is not None and type(data) is not dict and not isinstance(data, Mapping):
             raise ValueError(f"message segment 'data' must be an object or null: {_short_repr(d)}")
         return cls(seg_type, data)
 
@@ -606,6 +596,8 @@ def _parse(msg: str) -> List[MessageSegment]:
 
 
 def _coerce_segment(obj: Any) -> MessageSegment:
+    if type(obj) is dict:  # the array form off the wire
+        return MessageSegment.from_dict(obj)
     if isinstance(obj, MessageSegment):
         return obj
     if isinstance(obj, Mapping):
@@ -619,6 +611,8 @@ def _segments_of(msg: Any) -> List[MessageSegment]:
     """The segments of anything :class:`Message` accepts."""
     if msg is None:
         return []
+    if type(msg) is list:  # the array form off the wire (a Message goes the long way: it is a list subclass)
+        return [_coerce_segment(item) for item in msg]
     if isinstance(msg, str):
         return _parse(msg)
     if isinstance(msg, MessageSegment):

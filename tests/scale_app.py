@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 from qqreliable import Bot
 from qqreliable.reliability.sendpolicy import Pacing
@@ -36,7 +37,10 @@ serve(bot, "group", lambda: bot.call_action("get_status"))
 
 def _send_when_told(count: int, go: str) -> None:
     pause = threading.Event()
+    deadline = time.monotonic() + 60.0  # a test that never says go must not hold the bot's stop
     while not os.path.exists(go):  # the test creates it once every process is READY
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no {go} within 60 s: sending nothing")
         pause.wait(0.01)
     for i in range(count):
         bot.send_group_msg(10, f"{os.environ.get('QQR_NAME', 'p')}:s{i}")

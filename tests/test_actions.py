@@ -653,7 +653,7 @@ def test_module_is_pure() -> None:
             imported.update(alias.name.split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             imported.add("." * node.level + (node.module or ""))
-    assert imported <= {"__future__", "inspect", "re", "dataclasses", "typing", "..exceptions",
+    assert imported <= {"__future__", "collections.abc", "inspect", "re", "dataclasses", "typing", "..exceptions",
                         "..message", "..outcome", "..receipt"}
     source = Path(actions.__file__).read_text(encoding="utf-8")
     assert "print(" not in source

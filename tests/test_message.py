@@ -680,3 +680,36 @@ class TestRoundTrip:
     @given(messages)
     def test_plain_text_survives(self, m: Message) -> None:
         assert Message(str(m)).extract_plain_text() == m.extract_plain_text()
+
+
+class TestSegmentListForms:
+    """A plain list off the wire takes a shortcut; every other form the general path:
+    both accept and refuse the same things."""
+
+    def test_plain_list_tuple_and_message_agree(self) -> None:
+        import collections
+
+        items: List[Any] = [{"type": "text", "data": {"text": "a"}}, MessageSegment.face(1),
+                            collections.OrderedDict(type="at", data=collections.OrderedDict(qq="1")),
+                            {"type": "image", "data": None}]
+        expected = [MessageSegment.text("a"), MessageSegment.face(1), MessageSegment.at(1), MessageSegment("image")]
+        assert Message(items) == Message(tuple(items)) == Message(iter(items)) == Message(Message(items)) == expected
+
+    @pytest.mark.parametrize("bad, error", [
+        (["text"], TypeError), ([1], TypeError), ([{"data": {}}], ValueError), ([{"type": ""}], ValueError),
+        ([{"type": "text", "data": "x"}], ValueError), ([{"type": 5, "data": {}}], ValueError),
+    ])
+    def test_bad_items_are_refused_the_same_either_way(self, bad: List[Any], error: type) -> None:
+        with pytest.raises(error):
+            Message(bad)
+        with pytest.raises(error):
+            Message(tuple(bad))
+
+    def test_segment_data_must_be_a_mapping(self) -> None:
+        with pytest.raises(TypeError, match="segment data must be a dict or None, not list"):
+            MessageSegment("text", [("text", "x")])  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="segment type must be a str, not int"):
+            MessageSegment(5)  # type: ignore[arg-type]
+        class Str(str):
+            pass
+        assert MessageSegment(Str("text"), {"text": "x"}).type == "text"

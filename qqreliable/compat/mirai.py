@@ -12,7 +12,8 @@ Pure data: no I/O, no threads. Objects are not thread-safe to mutate.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Type, TypeVar, Union
+from collections.abc import Mapping
+from typing import Any, Dict, Iterable, List, Optional, Type, TypeVar, Union
 
 from ..message import Message, MessageSegment
 from ..mirai.chain import element_to_segment

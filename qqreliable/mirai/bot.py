@@ -25,7 +25,8 @@ import ssl
 import threading
 import time
 from collections import abc
-from typing import Any, Callable, Dict, FrozenSet, Hashable, Mapping, Optional, Tuple, TypeVar, Union
+from collections.abc import Mapping
+from typing import Any, Callable, Dict, FrozenSet, Hashable, Optional, Tuple, TypeVar, Union
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..exceptions import (

@@ -21,7 +21,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Dict, Optional
 
 from ..exceptions import AuthenticationError, ProtocolError
 from ..transport.codec import CONTROL, FrameCodec, HandshakeChannel, Inbound, Reconnect

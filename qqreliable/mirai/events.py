@@ -24,7 +24,8 @@ Pure: no I/O, no threads.
 from __future__ import annotations
 
 from collections import abc
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Tuple, Union
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Union
 
 from ..exceptions import ApiNotAvailable
 from ..message import Message

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import time
 from collections import abc
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Callable, Dict, List, Optional
 
 from ..exceptions import ActionFailed
 from ..outcome import Category

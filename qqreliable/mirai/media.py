@@ -11,7 +11,8 @@ is a failure, never a result) and cache. The account state comes from
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Callable, Dict, List, Optional
 from urllib.parse import unquote, urlsplit
 
 from ..exceptions import ActionFailed, Error

@@ -26,7 +26,8 @@ import hashlib
 import re
 import time
 from collections import abc
-from typing import Any, Callable, Dict, Hashable, List, Mapping, Optional, Sequence
+from collections.abc import Mapping
+from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence
 
 from ..exceptions import ActionFailed, ConnectFailed, Error, ResponseLost
 from ..outcome import Category, Outcome

@@ -97,6 +97,22 @@ _REPLYABLE_EVENTS = {"FRIEND_ADD": "c2c", "C2C_MSG_RECEIVE": "c2c", "GROUP_ADD_R
                      "GROUP_MSG_RECEIVE": "group", "INTERACTION_CREATE": ""}
 
 
+def _reply_note(event: Event) -> Optional[Tuple[str, str]]:
+    """``(anchor, scene)`` for the reply ledger: a message's id, or the event id of an
+    event that may be answered passively; None for the rest."""
+    t = event.type
+    scene = MESSAGE_SCENES.get(t)
+    if scene is not None:
+        ident = event.get("id")
+        if ident is None or ident == "":
+            return None
+        return (ident if type(ident) is str else str(ident)), scene
+    kind = _REPLYABLE_EVENTS.get(t)
+    if kind is None or not event.event_id:
+        return None
+    return event.event_id, kind or ("group" if event.get("group_openid") else "c2c")
+
+
 class OfficialReceipt(Receipt):
     """A :class:`~qqreliable.Receipt` whose ``message_id`` is the platform's string id.
 
@@ -592,12 +608,9 @@ class OfficialBot(BotBase):
         return event
 
     def _note_inbound(self, event: Event) -> None:
-        scene = MESSAGE_SCENES.get(event.type)
-        if scene is not None and event.message_id:
-            self._ledger.received(event.message_id, scene)
-        elif event.type in _REPLYABLE_EVENTS and event.event_id:
-            kind = _REPLYABLE_EVENTS[event.type] or ("group" if event.get("group_openid") else "c2c")
-            self._ledger.received(event.event_id, kind)
+        note = _reply_note(event)
+        if note is not None:
+            self._ledger.received(*note)
 
     def _raw_event(self, event: Any) -> Dict[str, Any]:
         return {"op": 0, "t": event.type, "id": event.event_id, "s": event.seq, "d": dict(event)}
@@ -626,16 +639,22 @@ class OfficialBot(BotBase):
             for frame in frames:
                 self._on_dispatch(frame)
             return
-        seen = self._dedupe.seen
+        from_payload = Event.from_payload
         events: List[Event] = []
-        for frame in frames:
-            if seen(frame):
-                continue
-            event = Event.from_payload(frame, bot=self)
-            self._note_inbound(event)
+        notes: List[Tuple[str, str]] = []
+        for frame in self._dedupe.fresh(frames):
+            event = from_payload(frame, bot=self)
+            note = _reply_note(event)
+            if note is not None:
+                notes.append(note)
             if event.type == "INTERACTION_CREATE" and event.get("id"):
+                if notes:  # noted before its ack and its handlers, as one by one
+                    self._ledger.received_many(notes)
+                    notes = []
                 self._dispatcher.submit_job(self._ack_interaction, str(event["id"]))
             events.append(event)
+        if notes:
+            self._ledger.received_many(notes)
         if events:
             self._count("events", len(events))
             self._dispatcher.submit_events(events)

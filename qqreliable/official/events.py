@@ -26,7 +26,7 @@ gateway intents from the keys registered. Pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Iterable, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional, Tuple
 
 from ..exceptions import ApiNotAvailable
 from ..message import Message
@@ -126,7 +126,21 @@ _KEY_INTENTS = {
 
 
 def event_name(t: str) -> str:
-    """The dotted name of a dispatch ``t``."""
+    """The dotted name of a dispatch ``t`` (remembered for the first
+    ``_NAMES_MAX`` kinds: every event asks)."""
+    name = _NAMES.get(t)
+    if name is None:
+        name = _event_name(t)
+        if len(_NAMES) < _NAMES_MAX:
+            _NAMES[t] = name
+    return name
+
+
+_NAMES: Dict[str, str] = {}
+_NAMES_MAX = 512  # the dispatch kinds come off the wire: a bound, not a registry
+
+
+def _event_name(t: str) -> str:
     scene = MESSAGE_SCENES.get(t)
     if scene is not None:
         return f"message.{scene}.{t}"
@@ -206,15 +220,23 @@ class Event(dict):  # type: ignore[type-arg]
     @classmethod
     def from_payload(cls, payload: Mapping[str, Any], *, bot: Any = None) -> "Event":
         """The event of a dispatch envelope ``{"op": 0, "t", "s", "id", "d"}``."""
+        # Every dispatch comes through here: the fields are set directly, not
+        # through __init__'s checks (a dict ``d`` is the rule, a Mapping allowed).
         d = payload.get("d")
+        event = cls.__new__(cls)
+        if type(d) is dict:
+            dict.update(event, d)
+        elif isinstance(d, Mapping):
+            dict.update(event, d)
+        t = payload.get("t")
+        ident = payload.get("id")
         seq = payload.get("s")
-        return cls(
-            d if isinstance(d, Mapping) else {},
-            type=str(payload.get("t") or ""),
-            event_id=payload.get("id") if isinstance(payload.get("id"), str) else None,
-            seq=seq if isinstance(seq, int) and not isinstance(seq, bool) else None,
-            bot=bot,
-        )
+        event._bot = bot
+        event._message = None
+        event.type = t if type(t) is str else str(t or "")
+        event.event_id = ident if isinstance(ident, str) else None
+        event.seq = seq if type(seq) is int else None
+        return event
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -313,6 +335,10 @@ class Event(dict):  # type: ignore[type-arg]
     @property
     def plain_text(self) -> str:
         """The text the user typed, without the mentions and the leading space."""
+        if self._message is None:
+            content = self.get("content")
+            if type(content) is str and "<" not in content:
+                return content.lstrip()  # no mention or emoji: what to_message keeps of it
         return self.message.extract_plain_text()
 
     def reply(self, message: Any, **kwargs: Any) -> Any:

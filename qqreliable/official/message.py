@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from collections.abc import Mapping
+from typing import Any, Dict, List, Optional, Sequence
 
 from ..message import Message, MessageSegment
 

@@ -30,7 +30,7 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Collection, Dict, Optional, Tuple
+from typing import Callable, Collection, Dict, Optional, Sequence, Tuple
 
 from ..reliability.store import MemoryStore, Store
 from .codes import Kind, ReplyBudgetSpent, ReplyWindowClosed
@@ -163,10 +163,39 @@ class ReplyLedger:
             entries.setdefault(msg_id, _Entry(scene, received))
             if len(entries) > self.size or now >= self._next_prune:
                 # Forget the oldest past the size, and (once a second) what is past every window.
-                self._next_prune = now + 1.0
-                horizon = now - max(self.windows.values()) - 60.0
-                while entries and (len(entries) > self.size or next(iter(entries.values())).received < horizon):
-                    entries.popitem(last=False)
+                self._prune(now)
+
+    def received_many(self, notes: Sequence[Tuple[str, str]]) -> None:
+        """:meth:`received` for each ``(msg_id, scene)`` of ``notes`` (the messages of
+        one read), under one lock and one clock reading. With a shared store, one by
+        one (each is a store write).
+
+        Raises:
+            ValueError: a scene is unknown (the notes before it are kept).
+        """
+        if self._shared:
+            for msg_id, scene in notes:
+                self.received(msg_id, scene)
+            return
+        windows = self.windows
+        now = self._clock()
+        with self._lock:
+            entries = self._entries
+            for msg_id, scene in notes:
+                if scene not in windows:
+                    raise ValueError(f"unknown scene {scene!r}; one of {SCENES}")
+                if msg_id not in entries:
+                    entries[msg_id] = _Entry(scene, now)
+            if len(entries) > self.size or now >= self._next_prune:
+                self._prune(now)
+
+    def _prune(self, now: float) -> None:
+        """Forget the oldest past the size, and what is past every window (lock held)."""
+        entries = self._entries
+        self._next_prune = now + 1.0
+        horizon = now - max(self.windows.values()) - 60.0
+        while entries and (len(entries) > self.size or next(iter(entries.values())).received < horizon):
+            entries.popitem(last=False)
 
     def _shared_arrival(self, key: str, scene: str, received: float) -> Tuple[str, float]:
         """(scene, arrival on this process's clock) as the store has them; the given

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import abc
-from typing import Any, Callable, Hashable, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Callable, Hashable, Optional
 
 from ..exceptions import ApiTimeout, ConnectFailed, Error, ResponseLost
 from ..outcome import Outcome

@@ -26,18 +26,8 @@ from __future__ import annotations
 
 import inspect
 import re
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    Dict,
-    FrozenSet,
-    Iterable,
-    Mapping,
-    Optional,
-    Sequence,
-    Tuple,
-    Union,
-)
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, Optional, Sequence, Tuple, Union
 
 from ..exceptions import ActionFailed, AuthenticationError, MediaRejected, ProtocolError, ResponseLost
 from ..outcome import Category, Outcome

@@ -13,7 +13,8 @@ Pure except :meth:`OneBotHistory.page`, which makes one API call. Thread-safe.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Hashable, List, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any, Callable, Dict, Hashable, List, Optional, Tuple
 
 from ..reliability.dedupe import digest
 from ..reliability.interfaces import Account, PastMessage, Sighting, Target

@@ -11,7 +11,8 @@ validation and cache are :class:`qqreliable.reliability.media.MediaFetcher`'s.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Callable, Dict, List, Optional
 
 from ..exceptions import ActionFailed, Error
 from ..message import Message, MessageSegment

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import re
 from collections import abc
-from typing import Any, Callable, Dict, List, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Callable, Dict, List, Optional
 
 from ..message import Message
 from ..reliability.interfaces import OutboundElement, Replacement, is_http_url

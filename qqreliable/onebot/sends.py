@@ -30,7 +30,8 @@ import hashlib
 import os
 import re
 from collections import abc
-from typing import Any, Callable, Dict, Hashable, List, Mapping, Optional, Sequence, Tuple
+from collections.abc import Mapping
+from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Tuple
 from urllib.parse import unquote, urlsplit
 
 from ..exceptions import ActionFailed, ConnectFailed, Error

@@ -42,7 +42,8 @@ import logging
 import threading
 import time
 from collections import abc
-from typing import Any, Callable, Deque, Dict, Hashable, List, Mapping, Optional, Set, Tuple
+from collections.abc import Mapping
+from typing import Any, Callable, Deque, Dict, Hashable, List, Optional, Set, Tuple
 
 from ..exceptions import (
     AccountOffline,

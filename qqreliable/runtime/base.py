@@ -22,7 +22,8 @@ import sys
 import threading
 import time
 from types import FrameType
-from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple, TypeVar, Union, overload
+from collections.abc import Mapping
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple, TypeVar, Union, overload
 
 from ..exceptions import BotStopped, ConnectFailed, NotStarted
 from .dispatcher import Dispatcher

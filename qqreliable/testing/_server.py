@@ -19,6 +19,7 @@ interrupts, and stop joins them with a timeout.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import json
 import logging
@@ -27,7 +28,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple, TypeVar
+from typing import Any, Callable, Deque, Dict, Generic, List, Optional, Set, Tuple, TypeVar
 
 from ..transport.wsserver import (
     HandshakeError,
@@ -46,6 +47,10 @@ _CLOSE_TIMEOUT = 2.0
 
 
 _S = TypeVar("_S", bound="FakeServer")
+_T = TypeVar("_T")
+_A = TypeVar("_A")  # what a fake's failure answers
+_H = TypeVar("_H")  # a fake's custom handler
+_R = TypeVar("_R")  # a fake's answer to a call
 
 
 class _GatedSocket:
@@ -178,19 +183,35 @@ class _Acceptor:
                 pass
 
 
-def read_body(conn: _BaseConn, head: RequestHead, buffer: bytearray, max_body: int) -> Optional[bytes]:
+def read_body(
+    conn: _BaseConn,
+    head: RequestHead,
+    buffer: bytearray,
+    max_body: int,
+    *,
+    refuse: Optional[Callable[[int], bool]] = None,
+) -> Optional[bytes]:
     """The ``Content-Length`` body of ``head``: what ``buffer`` holds of it, the rest read
     from ``conn`` (the bytes taken are removed from ``buffer``).
 
-    Returns None when the connection should close: a bad or too large length (answered
-    400), EOF or no body within ``_BODY_TIMEOUT``.
+    ``refuse(length)``, when given, is asked first; True means it has dealt with
+    the request (answered or dropped it) and the connection is done.
+
+    Returns None when the connection should close: a bad length (answered 400),
+    one over ``max_body`` (413), no body within ``_BODY_TIMEOUT`` (408), EOF, or
+    a body ``refuse`` took.
     """
     try:
         length = int(head.header("Content-Length") or "0")
-        if length < 0 or length > max_body:
+        if length < 0:
             raise ValueError(length)
     except ValueError:
         send_http_response(conn.io, 400, "bad Content-Length")
+        return None
+    if refuse is not None and refuse(length):
+        return None
+    if length > max_body:
+        send_http_response(conn.io, 413, "body too large")
         return None
     if len(buffer) < length:
         conn.io.settimeout(_BODY_TIMEOUT)
@@ -201,6 +222,7 @@ def read_body(conn: _BaseConn, head: RequestHead, buffer: bytearray, max_body: i
                     return None
                 buffer += chunk
         except socket.timeout:
+            send_http_response(conn.io, 408, "body not received in time")
             return None
         finally:
             conn.io.settimeout(None)
@@ -218,16 +240,248 @@ class _Rule:
     deliver: bool
 
 
-def _take_rule(rules: Dict[str, _Rule], name: str) -> Optional[_Rule]:
-    """The rule for ``name``, counting one use of it (a spent rule is removed)."""
-    rule = rules.get(name)
-    if rule is None:
+@dataclass
+class FailRule(Generic[_A]):
+    """A queued failure: ``answer`` is the fake's own description of it (retcode,
+    code, status ...); ``deliver`` runs the call before failing it."""
+
+    answer: _A
+    deliver: bool
+
+
+@dataclass
+class FaultPlan(Generic[_A]):
+    """What the rules decided for one call (:meth:`FaultRules.take`); all None: no fault.
+
+    ``stall`` excludes the rest; ``delay`` and ``fail`` may come together (the
+    failure is answered late); ``drop`` (True: run the call, then drop the
+    connection; False: drop it without running) only comes alone.
+    """
+
+    stall: Optional[_Rule] = None
+    delay: Optional[_Rule] = None
+    fail: Optional[FailRule[_A]] = None
+    drop: Optional[bool] = None
+
+    @property
+    def empty(self) -> bool:
+        """No fault applies: the call is answered normally."""
+        return self.stall is None and self.delay is None and self.fail is None and self.drop is None
+
+
+def _check_times(times: Optional[int], *, forever: bool) -> Optional[int]:
+    if times is None and forever:
         return None
-    if rule.remaining is not None:
-        rule.remaining -= 1
-        if rule.remaining <= 0:
-            del rules[name]
-    return rule
+    if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+        allowed = "a positive int or None" if forever else "a positive int"
+        raise ValueError(f"times must be {allowed}, not {times!r}")
+    return times
+
+
+@dataclass
+class _Queued(Generic[_T]):
+    item: _T
+    remaining: int
+
+
+class RuleQueue(Generic[_T]):
+    """Per-name queues of rules, each rule good for a number of calls, taken in order.
+
+    Thread-safe; never blocks beyond its own short lock.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queues: Dict[str, Deque[_Queued[_T]]] = {}
+
+    def push(self, name: str, item: _T, times: int = 1) -> None:
+        """Queue ``item`` for the next ``times`` calls of ``name`` (after those queued before).
+
+        Raises:
+            ValueError: ``times`` is not a positive int.
+        """
+        _check_times(times, forever=False)
+        with self._lock:
+            self._queues.setdefault(name, collections.deque()).append(_Queued(item, times))
+
+    def take(self, name: str) -> Optional[_T]:
+        """The rule for one call of ``name`` (counting it), or None when none is queued."""
+        with self._lock:
+            queue = self._queues.get(name)
+            if not queue:
+                return None
+            entry = queue[0]
+            entry.remaining -= 1
+            if entry.remaining <= 0:
+                queue.popleft()
+                if not queue:
+                    del self._queues[name]
+            return entry.item
+
+    def clear(self) -> None:
+        """Forget every queued rule."""
+        with self._lock:
+            self._queues.clear()
+
+
+class FaultRules(Generic[_A, _H]):
+    """The per-call faults of a fake server, by call name (action, command, route).
+
+    Protocol-neutral bookkeeping: what a failure answers (``_A``) and what a
+    custom handler is (``_H``) belong to the fake. Per name: one delay and one
+    stall (each for ``times`` calls or all of them; setting one replaces the
+    previous), a queue of failures and a queue of connection drops.
+
+    Thread-safe: :meth:`take` decides one call atomically, so concurrent calls
+    never share or lose a counted use. Never blocks beyond its own short lock.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._delays: Dict[str, _Rule] = {}
+        self._stalls: Dict[str, _Rule] = {}
+        self._fails: RuleQueue[FailRule[_A]] = RuleQueue()
+        self._drops: RuleQueue[bool] = RuleQueue()
+        self._handlers: Dict[str, _H] = {}
+
+    def delay(self, name: str, seconds: float, *, times: Optional[int] = None, deliver: bool = False) -> None:
+        """Hold the answer of the next ``times`` calls (None: every call) for ``seconds``.
+
+        Raises:
+            ValueError: ``times`` is neither None nor a positive int.
+        """
+        rule = _Rule(float(seconds), _check_times(times, forever=True), deliver)
+        with self._lock:
+            self._delays[name] = rule
+
+    def stall(self, name: str, *, times: Optional[int] = None, deliver: bool = False) -> None:
+        """Never answer the next ``times`` calls (None: every call).
+
+        Raises:
+            ValueError: ``times`` is neither None nor a positive int.
+        """
+        rule = _Rule(0.0, _check_times(times, forever=True), deliver)
+        with self._lock:
+            self._stalls[name] = rule
+
+    def fail(self, name: str, answer: _A, *, times: int = 1, deliver: bool = False) -> None:
+        """Queue a failure ``answer`` for the next ``times`` calls (after earlier ones).
+
+        Raises:
+            ValueError: ``times`` is not a positive int.
+        """
+        self._fails.push(name, FailRule(answer, deliver), times)
+
+    def drop(self, name: str, *, times: int = 1, deliver: bool = True) -> None:
+        """Queue connection drops for the next ``times`` calls (after earlier ones).
+
+        Raises:
+            ValueError: ``times`` is not a positive int.
+        """
+        self._drops.push(name, bool(deliver), times)
+
+    def take(self, name: str) -> FaultPlan[_A]:
+        """Decide one call of ``name``, counting a use of each rule that applies.
+
+        A stall wins over everything; otherwise a delay and the next failure
+        both apply; a drop only when nothing else does.
+        """
+        with self._lock:
+            plan: FaultPlan[_A] = FaultPlan(stall=self._take_timed(self._stalls, name))
+            if plan.stall is None:
+                plan.delay = self._take_timed(self._delays, name)
+                plan.fail = self._fails.take(name)
+                if plan.delay is None and plan.fail is None:
+                    plan.drop = self._drops.take(name)
+        return plan
+
+    @staticmethod
+    def _take_timed(rules: Dict[str, _Rule], name: str) -> Optional[_Rule]:
+        rule = rules.get(name)
+        if rule is not None and rule.remaining is not None:
+            rule.remaining -= 1
+            if rule.remaining <= 0:
+                del rules[name]
+        return rule
+
+    def reset(self) -> None:
+        """Forget every delay, stall, failure and drop (custom handlers stay)."""
+        with self._lock:
+            self._delays.clear()
+            self._stalls.clear()
+            self._fails.clear()
+            self._drops.clear()
+
+    def set_handler(self, name: str, handler: Optional[_H]) -> None:
+        """Answer ``name`` with ``handler`` from now on; None removes it."""
+        with self._lock:
+            if handler is None:
+                self._handlers.pop(name, None)
+            else:
+                self._handlers[name] = handler
+
+    def handler(self, name: str) -> Optional[_H]:
+        """The custom handler of ``name``, or None."""
+        with self._lock:
+            return self._handlers.get(name)
+
+
+def carry_out(
+    faults: FaultPlan[_A],
+    execute: Callable[[], _R],
+    failure: Callable[[_A], _R],
+    wait: Callable[[Optional[float]], bool],
+    settle: Optional[Callable[[], None]] = None,
+) -> Optional[_R]:
+    """Carry out one call under ``faults``: the answer to send, or None when none is.
+
+    ``execute()`` runs the call and returns its answer; ``failure(answer)`` is the
+    answer of a failure rule; ``wait(seconds)`` holds the answer back (None: until
+    the connection closes) and returns False when the connection or the server
+    closed meanwhile. ``settle()``, when given, is called exactly once, as soon as
+    everything the call will do before its answer is visible (it ran, or it will
+    not, or not before an indefinite wait).
+
+    None for a drop (the caller drops the connection), a stall (once ``wait(None)``
+    returned), and a delay cut short. Blocks for as long as the delays and ``wait``.
+    """
+    settled = False
+
+    def settle_once() -> None:
+        nonlocal settled
+        if not settled:
+            settled = True
+            if settle is not None:
+                settle()
+
+    try:
+        if faults.drop is not None:
+            if faults.drop:
+                execute()
+            return None
+        if faults.stall is not None:
+            if faults.stall.deliver:
+                execute()
+            settle_once()
+            wait(None)
+            return None
+        if faults.fail is not None:
+            if faults.fail.deliver:
+                execute()
+            settle_once()
+            if faults.delay is not None and not wait(faults.delay.seconds):
+                return None
+            return failure(faults.fail.answer)
+        if faults.delay is not None:
+            if faults.delay.deliver:
+                answer = execute()
+                settle_once()
+                return answer if wait(faults.delay.seconds) else None
+            if not wait(faults.delay.seconds):
+                return None
+        return execute()
+    finally:
+        settle_once()
 
 
 class FakeServer:
@@ -239,8 +493,6 @@ class FakeServer:
 
     NAME = "FakeServer"
     THREAD_PREFIX = "fakeserver"
-
-    _take_rule = staticmethod(_take_rule)
 
     host: str
     port: int

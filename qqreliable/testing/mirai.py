@@ -70,7 +70,7 @@ from ..transport.wsserver import (
     accept_websocket,
     send_http_response,
 )
-from ._server import _CLOSE_TIMEOUT, FakeServer, _BaseConn, _Rule, read_body
+from ._server import _CLOSE_TIMEOUT, FakeServer, FaultPlan, FaultRules, _BaseConn, carry_out, read_body
 
 __all__ = ["FakeMirai", "MahError"]
 
@@ -185,11 +185,11 @@ class _Session:
 
 
 @dataclass
-class _FailRule:
+class _Failure:
+    """What a :meth:`FakeMirai.fail_next` (or :meth:`FakeMirai.not_delivered`) answers."""
+
     code: int
     msg: Optional[str]
-    deliver: bool
-    remaining: int
     not_delivered: bool = False
 
 
@@ -200,10 +200,7 @@ class _Plan:
     content: Dict[str, Any]
     transport: str
     session: Optional[str] = None
-    stall: Optional[_Rule] = None
-    delay: Optional[_Rule] = None
-    fail: Optional[_FailRule] = None
-    drop: Optional[bool] = None  # True: execute then drop; False: drop without executing
+    faults: FaultPlan[_Failure] = field(default_factory=FaultPlan)  # drop: True executes first
 
 
 # --------------------------------------------------------------------------- the server
@@ -274,11 +271,7 @@ class FakeMirai(FakeServer):
         self._calls: List[Dict[str, Any]] = []
         self._call_counts: Counter[str] = Counter()
         self._last_call: Dict[str, Dict[str, Any]] = {}
-        self._delays: Dict[str, _Rule] = {}
-        self._stalls: Dict[str, _Rule] = {}
-        self._fails: Dict[str, List[_FailRule]] = {}
-        self._drops: Dict[str, List[bool]] = {}
-        self._custom: Dict[str, CommandHandler] = {}
+        self._faults: FaultRules[_Failure, CommandHandler] = FaultRules()  # per-command faults, set_command
 
         self._message_id = random.randint(1_000, 1_000_000)
         self._cache: "collections.OrderedDict[Tuple[str, int, int], Dict[str, Any]]" = collections.OrderedDict()
@@ -470,7 +463,7 @@ class FakeMirai(FakeServer):
         answer = self._run(plan, conn.wait_open)
         if answer is not None:
             conn.send_json({"syncId": sync_id, "data": answer})
-        elif plan.drop is not None:
+        elif plan.faults.drop is not None:
             conn.abort()
 
     # ---- HTTP
@@ -529,7 +522,7 @@ class FakeMirai(FakeServer):
         if command in ("verify", "bind", "release"):
             self._record(command, None, content, "http", None, None)
             return 200, getattr(self, f"_http_{command}")(content)
-        if command not in self._builtin and command not in self._custom and command not in _HTTP_ONLY:
+        if command not in self._builtin and self._faults.handler(command) is None and command not in _HTTP_ONLY:
             return 404, {"code": 404, "msg": f"no route {path}"}  # not a MAH handler at all
         key = self._http_session_key(head, content)
         content.pop("sessionKey", None)
@@ -550,7 +543,7 @@ class FakeMirai(FakeServer):
                 return 200, _state(400, "uploads must be multipart/form-data")
         answer = self._run(plan, conn.wait_open)
         if answer is None:
-            if plan.drop is not None:
+            if plan.faults.drop is not None:
                 conn.abort()
             return 0, None
         return 200, answer
@@ -662,53 +655,20 @@ class FakeMirai(FakeServer):
     def _admit(self, command: str, sub: Optional[str], content: Dict[str, Any], transport: str,
                session: Optional[str], sync_id: Optional[str]) -> _Plan:
         self._record(command, sub, content, transport, session, sync_id)
-        with self._lock:
-            plan = _Plan(command, sub, content, transport, session)
-            plan.stall = self._take_rule(self._stalls, command)
-            if plan.stall is None:
-                plan.delay = self._take_rule(self._delays, command)
-                fails = self._fails.get(command)
-                if fails:
-                    plan.fail = fails[0]
-                    plan.fail.remaining -= 1
-                    if plan.fail.remaining <= 0:
-                        fails.pop(0)
-                drops = self._drops.get(command)
-                if plan.fail is None and plan.delay is None and drops:
-                    plan.drop = drops.pop(0)
-        return plan
+        return _Plan(command, sub, content, transport, session, self._faults.take(command))
 
     def _run(self, plan: _Plan, wait: Callable[[Optional[float]], bool]) -> Optional[Dict[str, Any]]:
         """Carry out an admitted call; None when no answer is to be sent."""
-        if plan.drop is not None:
-            if plan.drop:
-                self._execute(plan)
-            return None
-        if plan.stall is not None:
-            if plan.stall.deliver:
-                self._execute(plan)
-            wait(None)
-            return None
-        if plan.fail is not None:
-            fail = plan.fail
-            if fail.deliver:
-                self._execute(plan)
-            if plan.delay is not None and not wait(plan.delay.seconds):
-                return None
+
+        def failure(fail: _Failure) -> Dict[str, Any]:
             if fail.not_delivered:
                 return {"code": 0, "msg": "success", "messageId": -1}
             return _state(fail.code, fail.msg)
-        if plan.delay is not None:
-            if plan.delay.deliver:
-                answer = self._execute(plan)
-                return answer if wait(plan.delay.seconds) else None
-            if not wait(plan.delay.seconds):
-                return None
-        return self._execute(plan)
+
+        return carry_out(plan.faults, lambda: self._execute(plan), failure, wait)
 
     def _execute(self, plan: _Plan) -> Dict[str, Any]:
-        with self._lock:
-            custom = self._custom.get(plan.command)
+        custom = self._faults.handler(plan.command)
         try:
             if custom is not None:
                 return custom(dict(plan.content))
@@ -1298,47 +1258,34 @@ class FakeMirai(FakeServer):
             deliver: run the command first (a send is really delivered), then
                 answer with the failure: MAH's code 500 after a send that went out.
         """
-        with self._lock:
-            self._fails.setdefault(command, []).append(_FailRule(int(code), msg, deliver, int(times)))
+        self._faults.fail(command, _Failure(int(code), msg), times=int(times), deliver=deliver)
 
     def not_delivered(self, command: str = "sendGroupMessage", *, times: int = 1) -> None:
         """Answer the next ``times`` sends with ``code 0, messageId -1`` without delivering
         them (mirai took them, QQ gave no receipt: risk control)."""
-        with self._lock:
-            self._fails.setdefault(command, []).append(_FailRule(0, None, False, int(times), not_delivered=True))
+        self._faults.fail(command, _Failure(0, None, not_delivered=True), times=int(times))
 
     def delay(self, command: str, seconds: float, *, times: Optional[int] = None, deliver: bool = False) -> None:
         """Answer ``command`` only after ``seconds`` (``deliver=True``: run it at once, answer late)."""
-        with self._lock:
-            self._delays[command] = _Rule(float(seconds), times, deliver)
+        self._faults.delay(command, seconds, times=times, deliver=deliver)
 
     def stall(self, command: str, *, times: Optional[int] = None, deliver: bool = False) -> None:
         """Never answer ``command`` (until the connection closes); ``deliver=True`` still runs it."""
-        with self._lock:
-            self._stalls[command] = _Rule(0.0, times, deliver)
+        self._faults.stall(command, times=times, deliver=deliver)
 
     def drop_after(self, command: str, *, deliver: bool = True, times: int = 1) -> None:
         """Drop the connection instead of answering the next ``times`` calls of ``command``,
         after running them (``deliver=True``) or without."""
-        with self._lock:
-            self._drops.setdefault(command, []).extend([deliver] * int(times))
+        self._faults.drop(command, times=int(times), deliver=deliver)
 
     def set_command(self, command: str, handler: Optional[CommandHandler]) -> None:
         """Implement (or override) ``command`` with ``handler(content) -> answer dict``;
         raise :class:`MahError` to answer a code. ``None`` removes it."""
-        with self._lock:
-            if handler is None:
-                self._custom.pop(command, None)
-            else:
-                self._custom[command] = handler
+        self._faults.set_handler(command, handler)
 
     def reset_faults(self) -> None:
         """Forget every delay, stall, drop and pending failure."""
-        with self._lock:
-            self._delays.clear()
-            self._stalls.clear()
-            self._fails.clear()
-            self._drops.clear()
+        self._faults.reset()
 
 
 def _sender_id(event: Dict[str, Any]) -> int:

@@ -57,7 +57,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Set, Tuple
 from urllib.parse import urlsplit
 
 from ..transport.wsserver import HandshakeError, RequestHead, WebSocketClosed, accept_websocket, send_http_response
-from ._server import _CLOSE_TIMEOUT, FakeServer, _BaseConn, read_body
+from ._server import _CLOSE_TIMEOUT, FakeServer, RuleQueue, _BaseConn, read_body
 
 __all__ = ["FakeOfficial", "ALL_INTENTS"]
 
@@ -112,7 +112,6 @@ class _Reject(Exception):
 @dataclass
 class _Rule:
     kind: str  # "fail", "delay", "drop", "audit"
-    remaining: int
     deliver: bool
     status: int = 500
     code: Optional[int] = None
@@ -231,7 +230,7 @@ class FakeOfficial(FakeServer):
         self._current_token: Optional[str] = None
         self._token_rate_limited = 0
         self._token_rejections = 0
-        self._rules: Dict[str, List[_Rule]] = {}
+        self._rules: RuleQueue[_Rule] = RuleQueue()  # per route, taken in order
         self._sessions: Dict[str, _Session] = {}
         self._no_ack = False
         self._resume_rejections: List[int] = []
@@ -326,7 +325,7 @@ class FakeOfficial(FakeServer):
                 "time": time.time(),
             })
             self._cond.notify_all()
-            rule = self._take_route_rule(route) if route else None
+            rule = self._rules.take(route) if route else None
         if not route:
             return 404, {"code": 404, "message": f"no API at {head.method} {path}"}, {}
         if obj is None or not isinstance(obj, dict):
@@ -370,16 +369,6 @@ class FakeOfficial(FakeServer):
         if rule.code is not None:
             payload.update(code=rule.code, err_code=rule.code)
         return rule.status, payload, extra
-
-    def _take_route_rule(self, route: str) -> Optional[_Rule]:
-        rules = self._rules.get(route)
-        if not rules:
-            return None
-        rule = rules[0]
-        rule.remaining -= 1
-        if rule.remaining <= 0:
-            rules.pop(0)
-        return rule
 
     def _check_auth(self, head: RequestHead) -> None:
         header = (head.header("Authorization") or "").strip()
@@ -1029,11 +1018,10 @@ class FakeOfficial(FakeServer):
 
     # ------------------------------------------------------------------ faults
 
-    def _rule(self, route: str, rule: _Rule) -> None:
+    def _rule(self, route: str, rule: _Rule, times: int) -> None:
         if route not in ROUTES:
             raise ValueError(f"unknown route {route!r}; one of {ROUTES}")
-        with self._lock:
-            self._rules.setdefault(route, []).append(rule)
+        self._rules.push(route, rule, times)
 
     def fail_next(self, route: str, status: int = 500, code: Optional[int] = None, message: str = "", *,
                   deliver: bool = False, times: int = 1, retry_after: Optional[float] = None) -> None:
@@ -1043,14 +1031,14 @@ class FakeOfficial(FakeServer):
         answer says it failed: a 500/504 *after* delivery); by default nothing
         happens (a 502/503 *before*). ``retry_after`` adds a ``Retry-After`` header.
         """
-        self._rule(route, _Rule("fail", times, deliver, status, code, message, retry_after=retry_after))
+        self._rule(route, _Rule("fail", deliver, status, code, message, retry_after=retry_after), times)
 
     def audit_next(self, route: str, *, status: int = 202, code: int = 304024, times: int = 1) -> None:
         """Hold the next ``times`` messages of ``route`` for human review: answered
         ``status`` (201/202) with ``code`` (304023 proactive / 304024 reply) and
         ``data.message_audit.audit_id``; nothing is delivered (see :attr:`audits`,
         :meth:`end_audit`)."""
-        self._rule(route, _Rule("audit", times, False, status, code))
+        self._rule(route, _Rule("audit", False, status, code), times)
 
     @property
     def audits(self) -> List[Dict[str, Any]]:
@@ -1072,17 +1060,17 @@ class FakeOfficial(FakeServer):
     def delay(self, route: str, seconds: float, *, deliver: bool = True, times: int = 1) -> None:
         """Answer the next ``times`` requests of ``route`` after ``seconds`` (a client
         timeout). ``deliver=True``: delivered at once, only the answer is late."""
-        self._rule(route, _Rule("delay", times, deliver, seconds=float(seconds)))
+        self._rule(route, _Rule("delay", deliver, seconds=float(seconds)), times)
 
     def drop_next(self, route: str, *, deliver: bool = True, times: int = 1) -> None:
         """Close the connection of the next ``times`` requests of ``route`` without an
         answer, after running them (``deliver=True``) or not."""
-        self._rule(route, _Rule("drop", times, deliver))
+        self._rule(route, _Rule("drop", deliver), times)
 
     def reset_faults(self) -> None:
         """Forget every pending HTTP fault, token fault and the no-ACK mode."""
+        self._rules.clear()
         with self._lock:
-            self._rules.clear()
             self._token_rate_limited = 0
             self._token_rejections = 0
             self._no_ack = False

@@ -54,7 +54,7 @@ from ..transport.wsserver import (
     accept_websocket,
     send_http_response,
 )
-from ._server import _CLOSE_TIMEOUT, FakeServer, _BaseConn, _Rule
+from ._server import _CLOSE_TIMEOUT, FailRule, FakeServer, FaultPlan, FaultRules, _BaseConn, _Rule, carry_out, read_body
 from .media import MediaHost
 from .outbound import SentMedia
 
@@ -70,7 +70,6 @@ DEFAULT_FAIL_MESSAGE = (
 """The ``message`` NapCat answers when the QQ kernel did not confirm a send in time."""
 
 _INT32_MAX = 2**31 - 1
-_BODY_TIMEOUT = 10.0
 _MAX_BODY = 64 * 1024 * 1024
 _WORKER_IDLE = 5.0  # seconds an idle WebSocket call worker waits for the next call
 _AUTH_FAILED_FRAME = {
@@ -273,12 +272,12 @@ class _Conn(_BaseConn):
 
 
 @dataclass
-class _FailRule:
+class _Failure:
+    """What a :meth:`FakeOneBot.fail_next` failure answers."""
+
     retcode: int
     message: str
     wording: Optional[str]
-    deliver: bool
-    remaining: int
 
 
 @dataclass
@@ -288,10 +287,7 @@ class _Plan:
     echo: Any
     has_echo: bool
     transport: str
-    stall: Optional[_Rule]
-    delay: Optional[_Rule]
-    fail: Optional[_FailRule]
-    drop: Optional[bool] = None  # True: execute, then drop the connection; False: just drop
+    faults: FaultPlan[_Failure]  # drop: True executes, then drops the connection; False just drops
     record: Optional[Dict[str, Any]] = None  # the entry in FakeOneBot.calls
 
 
@@ -389,10 +385,7 @@ class FakeOneBot(FakeServer):
         self._settled_counts: Counter[str] = Counter()  # calls whose effects are all visible
         self._last_call: Dict[str, Dict[str, Any]] = {}  # the latest settled call per action
         self._last_arrived: Dict[str, Dict[str, Any]] = {}  # the latest received call per action
-        self._delays: Dict[str, _Rule] = {}
-        self._stalls: Dict[str, _Rule] = {}
-        self._fails: Dict[str, List[_FailRule]] = {}
-        self._custom: Dict[str, ActionHandler] = {}
+        self._faults: FaultRules[_Failure, ActionHandler] = FaultRules()  # delay, stall, fail_next, set_action
         # send faults (script, disable_actions, risk_control, set_account_online)
         self._scripts: Dict[str, List[Tuple[str, float]]] = {}
         self._disabled: Set[str] = set()
@@ -638,7 +631,7 @@ class FakeOneBot(FakeServer):
         result = self._run(plan, wait)
         if result is not None:
             conn.send_json(result[1])
-        elif plan.drop is not None:
+        elif plan.faults.drop is not None:
             conn.abort()
 
     # ---- HTTP
@@ -651,33 +644,10 @@ class FakeOneBot(FakeServer):
         if head.header("Transfer-Encoding"):
             send_http_response(conn.io, 411, "only Content-Length bodies are supported")
             return False
-        try:
-            length = int(head.header("Content-Length") or "0")
-            if length < 0:
-                raise ValueError(length)
-        except ValueError:
-            send_http_response(conn.io, 400, "bad Content-Length")
+        body = read_body(conn, head, buffer, _MAX_BODY,
+                         refuse=lambda length: self.sent_media.refuse_body(conn, length, len(buffer)))
+        if body is None:
             return False
-        if self.sent_media.refuse_body(conn, length, len(buffer)):
-            return False
-        if length > _MAX_BODY:
-            send_http_response(conn.io, 413, "body too large")
-            return False
-        if len(buffer) < length:
-            conn.io.settimeout(_BODY_TIMEOUT)
-            try:
-                while len(buffer) < length:
-                    chunk = conn.io.recv(min(1 << 20, length - len(buffer)))
-                    if not chunk:
-                        return False
-                    buffer += chunk
-            except socket.timeout:
-                send_http_response(conn.io, 408, "body not received in time")
-                return False
-            finally:
-                conn.io.settimeout(None)
-        body = bytes(buffer[:length])
-        del buffer[:length]
         status, response = self._http_request(conn, head, body)
         if response is None:
             return False
@@ -778,18 +748,10 @@ class FakeOneBot(FakeServer):
             self._call_counts[action] += 1
             self._last_arrived[action] = record
             self._cond.notify_all()
-            stall = self._take_rule(self._stalls, action)
-            delay = None if stall is not None else self._take_rule(self._delays, action)
-            fail: Optional[_FailRule] = None
-            if stall is None and self._fails.get(action):
-                fail = self._fails[action][0]
-                fail.remaining -= 1
-                if fail.remaining <= 0:
-                    self._fails[action].pop(0)
-            drop: Optional[bool] = None
-            if stall is None and delay is None and fail is None and self._scripts.get(action):
-                stall, delay, fail, drop = self._script_step(action)
-        return _Plan(action, params, echo, has_echo, transport, stall, delay, fail, drop, record)
+            faults = self._faults.take(action)
+            if faults.empty and self._scripts.get(action):
+                faults = self._script_step(action)
+        return _Plan(action, params, echo, has_echo, transport, faults, record)
 
     def _settle(self, plan: _Plan) -> None:
         """The call has had every effect it will have before its answer: wake wait_for_call."""
@@ -806,52 +768,13 @@ class FakeOneBot(FakeServer):
         visible: right after it ran, or, when a fault means it will not run (or
         not before an indefinite wait), as soon as that is decided.
         """
-        settled = False
 
-        def settle() -> None:
-            nonlocal settled
-            if not settled:
-                settled = True
-                self._settle(plan)
+        def failure(fail: _Failure) -> Tuple[int, Dict[str, Any]]:
+            return 200, _failed(_transport_retcode(fail.retcode, plan.transport), fail.message, fail.wording)
 
-        try:
-            if plan.drop is not None:
-                if plan.drop:
-                    self._execute(plan)
-                settle()
-                return None
-            if plan.stall is not None:
-                if plan.stall.deliver:
-                    self._execute(plan)
-                settle()
-                wait(None)
-                return None
-            if plan.fail is not None:
-                if plan.fail.deliver:
-                    self._execute(plan)
-                settle()
-                if plan.delay is not None and not wait(plan.delay.seconds):
-                    return None
-                result: Tuple[int, Dict[str, Any]] = (
-                    200,
-                    _failed(
-                        _transport_retcode(plan.fail.retcode, plan.transport), plan.fail.message, plan.fail.wording
-                    ),
-                )
-            elif plan.delay is not None:
-                if plan.delay.deliver:
-                    result = self._execute(plan)
-                    settle()
-                    if not wait(plan.delay.seconds):
-                        return None
-                else:
-                    if not wait(plan.delay.seconds):
-                        return None
-                    result = self._execute(plan)
-            else:
-                result = self._execute(plan)
-        finally:
-            settle()
+        result = carry_out(plan.faults, lambda: self._execute(plan), failure, wait, lambda: self._settle(plan))
+        if result is None:
+            return None
         status, response = result
         if plan.has_echo:
             response["echo"] = plan.echo
@@ -867,11 +790,11 @@ class FakeOneBot(FakeServer):
             return refusal
         suffixed = False
         with self._lock:
-            handler = self._custom.get(plan.action) or self._builtin.get(plan.action)
+            handler = self._faults.handler(plan.action) or self._builtin.get(plan.action)
             if handler is None:
                 for suffix in _ACTION_SUFFIXES:
                     base = plan.action[: -len(suffix)] if plan.action.endswith(suffix) else ""
-                    handler = (self._custom.get(base) or self._builtin.get(base)) if base else None
+                    handler = (self._faults.handler(base) or self._builtin.get(base)) if base else None
                     if handler is not None:
                         suffixed = True
                         break
@@ -1549,8 +1472,7 @@ class FakeOneBot(FakeServer):
             times: how many of the next calls are delayed; None: all of them.
             deliver: run the action at once instead of after the delay.
         """
-        with self._lock:
-            self._delays[action] = _Rule(float(seconds), times, deliver)
+        self._faults.delay(action, seconds, times=times, deliver=deliver)
 
     def stall(self, action: str, *, times: Optional[int] = None, deliver: bool = False) -> None:
         """Accept ``action`` and never answer (until the connection closes).
@@ -1561,8 +1483,7 @@ class FakeOneBot(FakeServer):
             deliver: still run the action (the message is delivered, the
                 answer never comes); by default nothing happens.
         """
-        with self._lock:
-            self._stalls[action] = _Rule(0.0, times, deliver)
+        self._faults.stall(action, times=times, deliver=deliver)
 
     def fail_next(
         self,
@@ -1585,8 +1506,7 @@ class FakeOneBot(FakeServer):
             times: how many calls fail. Repeated ``fail_next`` calls queue up.
             wording: the ``wording`` (defaults to ``message``).
         """
-        with self._lock:
-            self._fails.setdefault(action, []).append(_FailRule(retcode, message, wording, deliver, times))
+        self._faults.fail(action, _Failure(retcode, message, wording), times=times, deliver=deliver)
 
     def set_action(self, action: str, handler: Optional[ActionHandler]) -> None:
         """Implement (or override) ``action`` with ``handler(params) -> data``.
@@ -1595,18 +1515,11 @@ class FakeOneBot(FakeServer):
         answer with a failure. Any other exception answers ``retcode`` 1200
         (WebSocket) / 200 (HTTP), as NapCat does. ``None`` removes the handler.
         """
-        with self._lock:
-            if handler is None:
-                self._custom.pop(action, None)
-            else:
-                self._custom[action] = handler
+        self._faults.set_handler(action, handler)
 
     def reset_faults(self) -> None:
         """Forget every delay, stall and pending failure (calls already held keep waiting)."""
-        with self._lock:
-            self._delays.clear()
-            self._stalls.clear()
-            self._fails.clear()
+        self._faults.reset()
         self.reset_send_faults()
 
     # ------------------------------------------------------------------ send faults
@@ -1647,23 +1560,21 @@ class FakeOneBot(FakeServer):
         after executing them (``deliver=True``) or without (``deliver=False``)."""
         self.script(action, ["drop" if deliver else "drop_before"] * times)
 
-    def _script_step(self, action: str) -> Tuple[Optional[_Rule], Optional[_Rule], Optional[_FailRule], Optional[bool]]:
+    def _script_step(self, action: str) -> FaultPlan[_Failure]:
         """Pop the next script step of ``action`` (caller holds the lock)."""
         step, seconds = self._scripts[action].pop(0)
         if not self._scripts[action]:
             del self._scripts[action]
         delay = _Rule(seconds, 1, True) if seconds > 0 else None
-        if step == "fail":
-            return None, delay, _FailRule(1200, DEFAULT_FAIL_MESSAGE, None, False, 1), None
-        if step == "deliver_fail":
-            return None, delay, _FailRule(1200, DEFAULT_FAIL_MESSAGE, None, True, 1), None
+        if step in ("fail", "deliver_fail"):
+            return FaultPlan(delay=delay, fail=FailRule(_Failure(1200, DEFAULT_FAIL_MESSAGE, None), step != "fail"))
         if step == "late":
-            return None, delay, None, None
+            return FaultPlan(delay=delay)
         if step in ("drop", "drop_before"):
-            return None, None, None, step == "drop"
+            return FaultPlan(drop=step == "drop")
         if step in ("stall", "stall_deliver"):
-            return _Rule(0.0, 1, step == "stall_deliver"), None, None, None
-        return None, None, None, None
+            return FaultPlan(stall=_Rule(0.0, 1, step == "stall_deliver"))
+        return FaultPlan()
 
     def disable_actions(self, *actions: str) -> None:
         """Answer ``actions`` as unknown (WS 1404, HTTP 404), e.g. the history actions

@@ -383,7 +383,7 @@ class SentMedia:
     def _run_handler(self, plan: Any) -> None:
         server = self._server
         with server._lock:
-            handler = server._custom.get(plan.action) or server._builtin.get(plan.action)
+            handler = server._faults.handler(plan.action) or server._builtin.get(plan.action)
         if handler is not None:
             try:
                 handler(dict(plan.params))

@@ -5,9 +5,13 @@ from __future__ import annotations
 import pickle
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qqreliable import ApiNotAvailable
+from qqreliable.official import events as events_module
 from qqreliable.official.events import DEFAULT_INTENTS, Event, Intents, event_name, handler_key, intents_for
+from qqreliable.official.message import to_message
 
 
 def c2c_payload() -> dict:
@@ -90,3 +94,47 @@ def test_reply_delegates() -> None:
     event = Event.from_payload(c2c_payload(), bot=FakeBot())
     assert event.reply("a") == "r" and event.reply_stream(["x"], interval=0.5) == "s"
     assert calls == [("reply", "a"), ("stream", ["x"], 0.5)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list(" \t\n<>@!abc,=\"faceTypIdmoj:12")), max_size=40))
+def test_plain_text_is_what_the_message_keeps(content) -> None:
+    # plain_text skips building the Message when there is no "<": the same text either way
+    event = Event({"id": "m", "content": content}, type="C2C_MESSAGE_CREATE")
+    assert event.plain_text == to_message({"content": content}).extract_plain_text()
+    assert event.message.extract_plain_text() == event.plain_text
+
+
+def test_plain_text_of_odd_content() -> None:
+    assert Event({"content": None}, type="C2C_MESSAGE_CREATE").plain_text == ""
+    assert Event({"content": 5}, type="C2C_MESSAGE_CREATE").plain_text == ""
+    assert Event({}, type="C2C_MESSAGE_CREATE").plain_text == ""
+    assert Event({"content": "<@!bot> hi <emoji:1>x"}, type="AT_MESSAGE_CREATE").plain_text == "hi x"
+
+
+@pytest.mark.parametrize("payload, fields", [
+    ({"t": "C2C_MESSAGE_CREATE", "s": True, "id": 5, "d": [1]}, ("C2C_MESSAGE_CREATE", None, None, {})),
+    ({"t": None, "s": "7", "d": None}, ("", None, None, {})),
+    ({"t": 12, "s": 3, "id": "x", "d": {"a": 1}}, ("12", "x", 3, {"a": 1})),
+    ({}, ("", None, None, {})),
+])
+def test_from_payload_takes_only_well_typed_fields(payload, fields) -> None:
+    event = Event.from_payload(payload)
+    assert (event.type, event.event_id, event.seq, dict(event)) == fields
+    assert event.plain_text == "" and event.name.startswith(("event.", "message."))
+
+
+def test_from_payload_copies_d() -> None:
+    payload = c2c_payload()
+    event = Event.from_payload(payload)
+    event["content"] = "changed"
+    assert payload["d"]["content"] == "hi"
+
+
+def test_dispatch_names_remembered_up_to_a_bound(monkeypatch) -> None:
+    monkeypatch.setattr(events_module, "_NAMES", {})
+    monkeypatch.setattr(events_module, "_NAMES_MAX", 3)
+    names = [event_name(f"KIND_{i}") for i in range(10)]
+    assert names == [f"event.KIND_{i}" for i in range(10)]
+    assert len(events_module._NAMES) == 3  # wire input: never an unbounded cache
+    assert event_name("KIND_9") == "event.KIND_9"

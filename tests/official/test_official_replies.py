@@ -88,3 +88,28 @@ def test_old_entries_are_forgotten() -> None:
     clock.now = 10_000
     ledger.received("new", "c2c")
     assert len(ledger) == 1
+
+
+def test_received_many_is_received_for_each() -> None:
+    clock = Clock()
+    one, many = ReplyLedger(clock=clock, size=3, margin=0.0), ReplyLedger(clock=clock, size=3, margin=0.0)
+    clock.now = 5.0
+    notes = [("m0", "c2c"), ("m1", "group"), ("m0", "group"), ("m2", "c2c"), ("m3", "guild")]
+    for msg_id, scene in notes:
+        one.received(msg_id, scene)
+    many.received_many(notes)
+    assert len(one) == len(many) == 3  # the oldest forgotten past the size, as one by one
+    clock.now = 5.0 + 5 * 60 - 1  # m1 (group, first note of it wins: "group") is 1 s inside its window
+    for ledger in (one, many):
+        assert ledger.remaining("m1") == pytest.approx(1.0)
+        assert ledger.remaining("m0") == 0.0  # forgotten
+    clock.now = 10_000
+    many.received_many([("new", "c2c")])
+    assert len(many) == 1
+
+
+def test_received_many_refuses_an_unknown_scene_keeping_the_notes_before() -> None:
+    ledger = ReplyLedger(clock=Clock())
+    with pytest.raises(ValueError, match="unknown scene 'nowhere'"):
+        ledger.received_many([("a", "c2c"), ("b", "nowhere"), ("c", "c2c")])
+    assert ledger.remaining("a") > 0 and ledger.remaining("c") == 0.0

@@ -13,7 +13,8 @@ import json
 import os
 import types
 import weakref
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from collections.abc import Mapping
+from typing import Any, Dict, List, Optional, Tuple, Union
 from urllib.parse import urlsplit
 
 __all__ = ["load_config", "bot_from_config", "admin_list", "config_of", "ConfigSource"]

@@ -29,7 +29,8 @@ import sys
 import threading
 import time
 import types
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Set
+from collections.abc import Mapping
+from typing import Any, Dict, List, Optional, Sequence, Set
 
 from ...exceptions import AuthenticationError, Error
 from ...runtime.supervisor import IoPool
