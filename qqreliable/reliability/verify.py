@@ -207,6 +207,10 @@ class Ledger:
         # (one deque.append), taken from under it.
         self._raw: Deque[Tuple[Mapping[str, Any], Account, float]] = collections.deque()
         self._trim_at = _RAW_TRIM
+        # What the last send going let go of ``_raw`` on the happy path: freed by the
+        # reader at its next saw() (the thread that parsed those events, whose caches
+        # still hold them), not by the sending thread.
+        self._let_go: List[Any] = []
         # message id -> the account that claimed it, or a set of accounts when several
         # did (ids are per account on some servers): one dict entry per send.
         self._claimed: Dict[Hashable, Any] = {}
@@ -256,6 +260,9 @@ class Ledger:
         ``account`` (an id the caller read from the event itself), or rejects:
         kept unread, with its arrival time, until a verification looks (reader
         thread; never blocks for long, never raises)."""
+        let_go = self._let_go
+        if let_go:
+            let_go.clear()
         if account not in self._reporters:
             self._new_reporter(event, account)  # once per account: read it now
         if not self._unanswered and not self._verifying:
@@ -324,6 +331,7 @@ class Ledger:
     def close(self) -> None:
         with self._mutex:
             self.closed = True
+            self._let_go.clear()
             self._cond.notify_all()
 
     # -- claims --
@@ -694,7 +702,12 @@ class SendPipeline:
                                     ledger._answered_locked(answered_id, fp.account)
                                 del unanswered[fp]
                                 if not unanswered and not ledger._verifying and ledger._raw:
-                                    ledger._raw.clear()  # no send going: none can match what was kept
+                                    # No send going: none can match what was kept. Handed to
+                                    # the reader to free (Ledger._let_go).
+                                    raw = ledger._raw
+                                    let_go = ledger._let_go
+                                    while raw:
+                                        let_go.append(raw.popleft())
                                 if ledger._waiting:
                                     ledger._cond.notify_all()
                             finally:
