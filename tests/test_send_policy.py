@@ -222,6 +222,26 @@ def test_ledger_remembers_the_newest_claims_per_account() -> None:
     assert _CLAIMED_MAX <= len(ledger._claimed) <= _CLAIMED_MAX + _CLAIMS_FORGOTTEN
 
 
+def test_ledger_claims_the_ids_answered_to_sends_per_account() -> None:
+    from qqreliable.reliability.verify import _CLAIMED_MAX, _Content
+
+    ledger = Ledger(Clock(), facts=FACTS)
+    target, fp = ("group", 1), fingerprint("hi")
+    send = _Content(FACTS, "send_group_msg", {"group_id": 1, "message": "hi"}, 111)
+    ledger.begin(target, send)
+    ledger.observe(_sent_event(5, "hi"), self_id=111)  # its own message, reported before the answer
+    ledger.end(target, send, 5)
+    assert ledger.claimed(5, 111) and ledger.claimed(5, None) and not ledger.claimed(5, 222)
+    assert ledger.take(target, fp, 0.0, 111) is None  # another send never takes it for its own
+    assert not ledger.claim(5, 111) and ledger.claim(5, 222)  # ids are per account
+    for mid in range(6, 6 + _CLAIMED_MAX):  # the newest _CLAIMED_MAX answered ids stay
+        again = _Content(FACTS, "send_group_msg", {"group_id": 1, "message": "x"}, 111)
+        ledger.begin(target, again)
+        ledger.end(target, again, mid)
+    assert not ledger.claimed(5, 111) and ledger.claimed(6, 111) and ledger.claimed(5 + _CLAIMED_MAX, 111)
+    assert not ledger._unanswered  # every send left
+
+
 def _counting(ledger: Ledger) -> List[Any]:
     """Count the ledger's calls of the protocol's own_message."""
     calls: List[Any] = []

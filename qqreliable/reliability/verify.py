@@ -76,7 +76,9 @@ log = logging.getLogger(__name__)
 
 CallFn = Callable[[str, Dict[str, Any], float], Any]
 
-_CLAIMED_MAX = 20_000  # claims remembered at least (and at most _CLAIMS_FORGOTTEN more)
+#: Claims remembered at least (and at most _CLAIMS_FORGOTTEN more); and the ids
+#: answered to sends remembered per account (Ledger._answered).
+_CLAIMED_MAX = 20_000
 _CLAIMS_FORGOTTEN = 256
 #: The counters of ``bot.stats()["sends"]``.
 _COUNTERS = (
@@ -205,6 +207,10 @@ class Ledger:
         # (one deque.append), taken from under it.
         self._raw: Deque[Tuple[Mapping[str, Any], Account, float]] = collections.deque()
         self._trim_at = _RAW_TRIM
+        # What the last send going let go of ``_raw`` on the happy path: freed by the
+        # reader at its next saw() (the thread that parsed those events, whose caches
+        # still hold them), not by the sending thread.
+        self._let_go: List[Any] = []
         # message id -> the account that claimed it, or a set of accounts when several
         # did (ids are per account on some servers): one dict entry per send.
         self._claimed: Dict[Hashable, Any] = {}
@@ -212,7 +218,13 @@ class Ledger:
         # side (no tuple made and kept per send).
         self._claim_ids: Deque[Hashable] = collections.deque()
         self._claim_accounts: Deque[Account] = collections.deque()
-        self._unanswered: Dict[Target, List[_Content]] = {}
+        # Sends on the wire awaiting their answer: content -> target (one store to
+        # register, one to leave, each under the lock).
+        self._unanswered: Dict[_Content, Target] = {}
+        # The ids answered to sends, per account, newest last (one bounded deque
+        # append per send: no dict entry, nothing to forget by hand); claims like
+        # those in _claimed, looked through only when a verification asks.
+        self._answered: Dict[Account, Deque[Hashable]] = {}
         self._verifying: Set[_Content] = set()  # sends between an id-less answer and their end
         self._waiting = 0  # verifiers in wait(): only then is a notify worth its cost
         self.reports_seen = False  # any account's own messages were reported
@@ -248,6 +260,9 @@ class Ledger:
         ``account`` (an id the caller read from the event itself), or rejects:
         kept unread, with its arrival time, until a verification looks (reader
         thread; never blocks for long, never raises)."""
+        let_go = self._let_go
+        if let_go:
+            let_go.clear()
         if account not in self._reporters:
             self._new_reporter(event, account)  # once per account: read it now
         if not self._unanswered and not self._verifying:
@@ -279,10 +294,7 @@ class Ledger:
         still going began), and of any beyond :data:`_RAW_MAX` (reader thread)."""
         with self._mutex:
             raw = self._raw
-            oldest = min(
-                (c.started for waiting in self._unanswered.values() for c in waiting),
-                default=float("inf"),
-            )
+            oldest = min((c.started for c in self._unanswered), default=float("inf"))
             if self._verifying:
                 oldest = min(oldest, min(c.started for c in self._verifying))
             while raw and (raw[0][2] < oldest or len(raw) > _RAW_MAX):
@@ -319,6 +331,7 @@ class Ledger:
     def close(self) -> None:
         with self._mutex:
             self.closed = True
+            self._let_go.clear()
             self._cond.notify_all()
 
     # -- claims --
@@ -332,18 +345,35 @@ class Ledger:
 
     def _claimed_locked(self, message_id: Hashable, account: Account) -> bool:
         owners = self._claimed.get(message_id, _NOBODY)
-        if owners is _NOBODY:
+        if owners is not _NOBODY:
+            if type(owners) is set:
+                if account is None or None in owners or account in owners:
+                    return True
+            elif account is None or owners is None or owners == account:
+                return True
+        answered = self._answered
+        if not answered:
             return False
-        if type(owners) is set:
-            return account is None or None in owners or account in owners
-        return account is None or owners is None or owners == account
+        if account is None:
+            return any(message_id in ids for ids in answered.values())
+        return any(message_id in ids for ids in (answered.get(account, ()), answered.get(None, ())))
+
+    def _answered_locked(self, message_id: Hashable, account: Account) -> None:
+        """A send of ``account`` was answered with ``message_id``: claimed for it (mutex
+        held; with a shared store, claimed there too)."""
+        if self.shared_claim is not None:
+            self._claim_locked(message_id, account)
+            return
+        ids = self._answered.get(account)
+        if ids is None:
+            ids = self._answered[account] = collections.deque(maxlen=_CLAIMED_MAX)
+        ids.append(message_id)
 
     def _claim_locked(self, message_id: Hashable, account: Account) -> bool:
         claimed = self._claimed
+        if self._claimed_locked(message_id, account):
+            return False
         owners = claimed.get(message_id, _NOBODY)
-        if owners is not _NOBODY:
-            if self._claimed_locked(message_id, account):
-                return False
         if self.shared_claim is not None and not self.shared_claim(message_id, account):
             return False  # another process's send owns this id
         if owners is _NOBODY:
@@ -381,11 +411,7 @@ class Ledger:
     def begin(self, target: Target, content: _Content) -> None:
         """A send to ``target`` is on the wire, awaiting its answer."""
         with self._mutex:
-            waiting = self._unanswered.get(target)
-            if waiting is None:
-                self._unanswered[target] = [content]
-            else:
-                waiting.append(content)
+            self._unanswered[content] = target
 
     def end(self, target: Target, content: _Content, answered_id: Optional[Hashable] = None) -> None:
         """That send has its answer (or its error); ``answered_id`` is claimed for it.
@@ -395,18 +421,14 @@ class Ledger:
         """
         with self._mutex:
             if answered_id is not None:
-                self._claim_locked(answered_id, content.account)
+                self._answered_locked(answered_id, content.account)
             else:
                 self._verifying.add(content)
                 content.verifying = True
             unanswered = self._unanswered
-            waiting = unanswered.get(target)
-            if waiting is not None:
-                waiting.remove(content)
-                if not waiting:
-                    del unanswered[target]
-                    if not unanswered and not self._verifying and self._raw:
-                        self._raw.clear()  # no send going: none can match what was kept
+            if unanswered.pop(content, None) is not None:
+                if not unanswered and not self._verifying and self._raw:
+                    self._raw.clear()  # no send going: none can match what was kept
             if self._waiting:
                 self._cond.notify_all()
 
@@ -426,7 +448,8 @@ class Ledger:
 
     def _contested_locked(self, target: Target, fp: str, account: Account) -> bool:
         return any(
-            c.value == fp and _same_account(c.account, account) for c in self._unanswered.get(target, ())
+            t == target and c.value == fp and _same_account(c.account, account)
+            for c, t in self._unanswered.items()
         )
 
     # -- matching --
@@ -646,18 +669,19 @@ class SendPipeline:
                 # counts); anything but an answer with an id goes on in _attempts.
                 facts = self.facts
                 fp = _Content(facts, action, params, self._self_id_fn() or self._known_self_id, started)
-                first_wall = self._wall()
                 ledger = self.ledger
-                with ledger._mutex:  # ledger.begin(target, fp)
-                    waiting = ledger._unanswered.get(target)
-                    if waiting is None:
-                        ledger._unanswered[target] = [fp]
-                    else:
-                        waiting.append(fp)
+                unanswered = ledger._unanswered
+                # The lock taken with acquire()/release(): the with statement costs
+                # twice as much (Lock.__exit__ parses its three arguments).
+                mutex = ledger._mutex
+                mutex.acquire()
+                try:
+                    unanswered[fp] = target  # ledger.begin(target, fp)
+                finally:
+                    mutex.release()
                 error: Optional[Error] = None
                 data: Any = None
                 answered_id: Optional[Hashable] = None
-                attempt_started = self._clock()
                 try:
                     try:
                         data = self._call(action, params, timeout)
@@ -669,26 +693,25 @@ class SendPipeline:
                         # "unanswered": a concurrent verifier must never take this
                         # message for its own.
                         if answered_id is not None:
-                            with ledger._mutex:  # ledger.end(target, fp, answered_id)
-                                claimed = ledger._claimed
-                                if answered_id in claimed or ledger.shared_claim is not None:
-                                    ledger._claim_locked(answered_id, fp.account)
-                                else:  # a new id, one process: _claim_locked's usual case
-                                    claimed[answered_id] = fp.account
-                                    ids = ledger._claim_ids
-                                    ids.append(answered_id)
-                                    ledger._claim_accounts.append(fp.account)
-                                    if len(ids) > _CLAIMED_MAX + _CLAIMS_FORGOTTEN:
-                                        ledger._forget_claims_locked()
-                                unanswered = ledger._unanswered
-                                waiting = unanswered[target]
-                                waiting.remove(fp)
-                                if not waiting:
-                                    del unanswered[target]
-                                    if not unanswered and not ledger._verifying and ledger._raw:
-                                        ledger._raw.clear()  # no send going: none can match what was kept
+                            mutex.acquire()  # ledger.end(target, fp, answered_id)
+                            try:
+                                ids = ledger._answered.get(fp.account)
+                                if ids is not None and ledger.shared_claim is None:
+                                    ids.append(answered_id)  # _answered_locked's usual case
+                                else:
+                                    ledger._answered_locked(answered_id, fp.account)
+                                del unanswered[fp]
+                                if not unanswered and not ledger._verifying and ledger._raw:
+                                    # No send going: none can match what was kept. Handed to
+                                    # the reader to free (Ledger._let_go).
+                                    raw = ledger._raw
+                                    let_go = ledger._let_go
+                                    while raw:
+                                        let_go.append(raw.popleft())
                                 if ledger._waiting:
                                     ledger._cond.notify_all()
+                            finally:
+                                mutex.release()
                         else:
                             ledger.end(target, fp, None)
                     if answered_id and error is None:
@@ -700,11 +723,17 @@ class SendPipeline:
                             data if type(data) is dict or isinstance(data, abc.Mapping) else {},
                             message_id=answered_id,
                         )
+                        # One attempt, delivered as answered: the record below, its constants inline.
+                        self._stats.record(action, latency=self._clock() - started, outcome="delivered")
+                        return receipt
                     else:
+                        # The first attempt started with the send (nothing came between):
+                        # its wall-clock start is read only now that it is needed.
+                        first_wall = self._wall() - (self._clock() - started)
                         payload = facts.payload(action, params)
                         receipt = self._attempts(
                             action, params, target, fp, payload, timeout, self.policy.settle_window, started,
-                            first_wall, first=(error, data, answered_id, attempt_started),
+                            first_wall, first=(error, data, answered_id, started),
                         )
                 finally:
                     if fp.verifying:  # an attempt ended without an id: no longer going
