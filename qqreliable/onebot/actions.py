@@ -24,7 +24,6 @@ LGR = Lagrange.OneBot, spec = botuniverse/onebot-11. The evidence for every row 
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, Iterable, Optional, Sequence, Tuple, Union
@@ -1170,6 +1169,8 @@ class ApiMixin:
 
 def _action_table(cls: type) -> Dict[str, Tuple[str, ...]]:
     """Action name -> parameter names, read from the methods of ``cls``."""
+    import inspect
+
     table: Dict[str, Tuple[str, ...]] = {}
     for name, member in vars(cls).items():
         if name.startswith("_") or name == "call_action" or not callable(member):
@@ -1183,5 +1184,15 @@ def _action_table(cls: type) -> Dict[str, Tuple[str, ...]]:
     return table
 
 
-#: Every action with a method on :class:`ApiMixin` -> its named parameters, in order.
-ACTIONS: Dict[str, Tuple[str, ...]] = _action_table(ApiMixin)
+if TYPE_CHECKING:
+    #: Every action with a method on :class:`ApiMixin` -> its named parameters, in order.
+    #: Built on first use (``inspect`` costs ~10 ms of ``import qqreliable``).
+    ACTIONS: Dict[str, Tuple[str, ...]]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ACTIONS":
+        table = _action_table(ApiMixin)
+        globals()["ACTIONS"] = table
+        return table
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -24,7 +24,6 @@ import os
 import socket
 import threading
 import time
-import uuid
 from typing import Any, Callable, Dict, Hashable, List, Mapping, Optional, Tuple
 
 from .store import DONE, Store
@@ -38,7 +37,7 @@ KeyFn = Callable[[Mapping[str, Any]], Optional[Tuple[Hashable, ...]]]
 
 def process_owner() -> str:
     """An identity for this process in claims: host, pid and a random part."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"  # random as uuid4, without its import
 
 
 def key_text(key: Tuple[Hashable, ...]) -> str:
