@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import qqreliable
 
 LAZY_MODULES = ("qqreliable.mirai", "qqreliable.official", "qqreliable.reliability.media",
@@ -35,12 +37,8 @@ def test_star_import_and_unknown_names() -> None:
     namespace: dict = {}
     exec("from qqreliable import *", namespace)
     assert namespace["OfficialBot"] is qqreliable.OfficialBot and namespace["Bot"] is qqreliable.Bot
-    try:
+    with pytest.raises(AttributeError, match="no attribute 'NoSuchThing'"):
         qqreliable.NoSuchThing  # noqa: B018
-    except AttributeError as exc:
-        assert "no attribute 'NoSuchThing'" in str(exc)
-    else:  # pragma: no cover
-        raise AssertionError("an unknown name must raise AttributeError")
 
 
 def test_actions_table_built_on_first_use() -> None:

@@ -224,9 +224,7 @@ class Event(dict):  # type: ignore[type-arg]
         # through __init__'s checks (a dict ``d`` is the rule, a Mapping allowed).
         d = payload.get("d")
         event = cls.__new__(cls)
-        if type(d) is dict:
-            dict.update(event, d)
-        elif isinstance(d, Mapping):
+        if type(d) is dict or isinstance(d, Mapping):
             dict.update(event, d)
         t = payload.get("t")
         ident = payload.get("id")
