@@ -48,7 +48,6 @@ event keys on reader threads, where they must be quick and never block).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import (
     Any, Callable, Dict, Hashable, Iterable, List, Mapping, NamedTuple, Optional, Protocol, Sequence, Tuple,
 )
@@ -89,6 +88,47 @@ Account = Optional[Hashable]
 """The bot account a message belongs to (OneBot ``self_id``; None when unknown)."""
 
 
+
+_set = object.__setattr__
+
+
+class _Value:
+    """Base of the small immutable records below: fields in ``__slots__`` (set once
+    by ``__init__``), equality and hash by value, a dataclass-like repr, pickling.
+    Assigning raises AttributeError, as on the frozen dataclasses they were.
+
+    Hand-written rather than ``@dataclass(frozen=True)``: a dataclass compiles its six
+    methods when its module is imported, about 1 ms per class on this machine, and
+    ``import qqreliable`` paid that nine times here.
+    """
+
+    __slots__: Tuple[str, ...] = ()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: cannot assign to {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: cannot delete {name!r}")
+
+    def _values(self) -> Tuple[Any, ...]:
+        return tuple([getattr(self, name) for name in self.__slots__])
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined, no-any-return]
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (type(self), self._values())
+
+
 def target_name(target: Optional[Hashable]) -> Optional[str]:
     """``("group", 1)`` -> ``"group:1"``, for logs and errors; None stays None."""
     if isinstance(target, tuple) and len(target) == 2:
@@ -101,8 +141,7 @@ def target_name(target: Optional[Hashable]) -> Optional[str]:
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Judgement:
+class Judgement(_Value):
     """What one failed send attempt means (:meth:`SendFacts.judge`).
 
     Attributes:
@@ -129,22 +168,48 @@ class Judgement:
             ``verified=True``.
     """
 
+    __slots__ = ("outcome", "never_left", "message_id", "upload_failed", "refused", "retry_after", "confirmed")
+
     outcome: str
-    never_left: bool = False
-    message_id: Optional[Hashable] = None
-    upload_failed: bool = False
-    refused: bool = False
-    retry_after: Optional[float] = None
-    confirmed: bool = False
+    never_left: bool
+    message_id: Optional[Hashable]
+    upload_failed: bool
+    refused: bool
+    retry_after: Optional[float]
+    confirmed: bool
+
+    def __init__(
+        self,
+        outcome: str,
+        never_left: bool = False,
+        message_id: Optional[Hashable] = None,
+        upload_failed: bool = False,
+        refused: bool = False,
+        retry_after: Optional[float] = None,
+        confirmed: bool = False,
+    ) -> None:
+        _set(self, "outcome", outcome)
+        _set(self, "never_left", never_left)
+        _set(self, "message_id", message_id)
+        _set(self, "upload_failed", upload_failed)
+        _set(self, "refused", refused)
+        _set(self, "retry_after", retry_after)
+        _set(self, "confirmed", confirmed)
 
 
-@dataclass(frozen=True)
-class Payload:
+class Payload(_Value):
     """What a send carries, for its deadline and the media limit."""
 
-    bytes: int = 0
-    urls: int = 0
-    media: bool = False
+    __slots__ = ("bytes", "urls", "media")
+
+    bytes: int
+    urls: int
+    media: bool
+
+    def __init__(self, bytes: int = 0, urls: int = 0, media: bool = False) -> None:
+        _set(self, "bytes", bytes)
+        _set(self, "urls", urls)
+        _set(self, "media", media)
 
 
 class OwnMessage(NamedTuple):
@@ -161,8 +226,7 @@ class OwnMessage(NamedTuple):
     account: Account = None
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
+class HistoryEntry(_Value):
     """One message of a chat's history, as the send verifier needs it.
 
     Attributes:
@@ -173,15 +237,30 @@ class HistoryEntry:
         own: the protocol knows it is the bot's own message whatever ``author`` says.
     """
 
+    __slots__ = ("content", "message_id", "time", "author", "own")
+
     content: Any
-    message_id: Optional[Hashable] = None
-    time: Optional[float] = None
-    author: Optional[Hashable] = None
-    own: bool = False
+    message_id: Optional[Hashable]
+    time: Optional[float]
+    author: Optional[Hashable]
+    own: bool
+
+    def __init__(
+        self,
+        content: Any,
+        message_id: Optional[Hashable] = None,
+        time: Optional[float] = None,
+        author: Optional[Hashable] = None,
+        own: bool = False,
+    ) -> None:
+        _set(self, "content", content)
+        _set(self, "message_id", message_id)
+        _set(self, "time", time)
+        _set(self, "author", author)
+        _set(self, "own", own)
 
 
-@dataclass(frozen=True)
-class DeliveryLookup:
+class DeliveryLookup(_Value):
     """The ways a protocol can show that a send landed; each is optional (None).
 
     The pipeline uses what is there, cheapest first: own messages seen on the event
@@ -209,10 +288,24 @@ class DeliveryLookup:
             (to recognise its messages in history). Raises a qqreliable Error.
     """
 
-    own_message: Optional[Callable[[Mapping[str, Any], Account], Optional[OwnMessage]]] = None
-    history: Optional[Callable[[Target, float, int, float], Optional[Sequence[HistoryEntry]]]] = None
-    by_id: Optional[Callable[[Hashable, float], Optional[Mapping[str, Any]]]] = None
-    whoami: Optional[Callable[[float], Account]] = None
+    __slots__ = ("own_message", "history", "by_id", "whoami")
+
+    own_message: Optional[Callable[[Mapping[str, Any], Account], Optional[OwnMessage]]]
+    history: Optional[Callable[[Target, float, int, float], Optional[Sequence[HistoryEntry]]]]
+    by_id: Optional[Callable[[Hashable, float], Optional[Mapping[str, Any]]]]
+    whoami: Optional[Callable[[float], Account]]
+
+    def __init__(
+        self,
+        own_message: Optional[Callable[[Mapping[str, Any], Account], Optional[OwnMessage]]] = None,
+        history: Optional[Callable[[Target, float, int, float], Optional[Sequence[HistoryEntry]]]] = None,
+        by_id: Optional[Callable[[Hashable, float], Optional[Mapping[str, Any]]]] = None,
+        whoami: Optional[Callable[[float], Account]] = None,
+    ) -> None:
+        _set(self, "own_message", own_message)
+        _set(self, "history", history)
+        _set(self, "by_id", by_id)
+        _set(self, "whoami", whoami)
 
 
 class SendFacts(Protocol):
@@ -284,8 +377,7 @@ SIGNAL_STATUS = "status"
 SIGNAL_CONNECT = "connect"
 
 
-@dataclass(frozen=True)
-class AccountSignal:
+class AccountSignal(_Value):
     """An event's word on whether the QQ account is online.
 
     Attributes:
@@ -297,9 +389,16 @@ class AccountSignal:
             cached), or ``"connect"`` (the connection to the account (re)opened).
     """
 
+    __slots__ = ("online", "reason", "source")
+
     online: bool
-    reason: str = ""
-    source: str = SIGNAL_NOTICE
+    reason: str
+    source: str
+
+    def __init__(self, online: bool, reason: str = "", source: str = SIGNAL_NOTICE) -> None:
+        _set(self, "online", online)
+        _set(self, "reason", reason)
+        _set(self, "source", source)
 
 
 AccountSignalFn = Callable[[Mapping[str, Any]], Optional[AccountSignal]]
@@ -342,8 +441,7 @@ class Sighting(NamedTuple):
     time: Optional[float] = None
 
 
-@dataclass(frozen=True)
-class PastMessage:
+class PastMessage(_Value):
     """One message read back from a chat's history.
 
     Attributes:
@@ -355,11 +453,27 @@ class PastMessage:
         own: the bot's own message: never recovered.
     """
 
+    __slots__ = ("message_id", "time", "cursor", "event", "own")
+
     message_id: Hashable
     time: Optional[float]
     cursor: Any
     event: Dict[str, Any]
-    own: bool = False
+    own: bool
+
+    def __init__(
+        self,
+        message_id: Hashable,
+        time: Optional[float],
+        cursor: Any,
+        event: Dict[str, Any],
+        own: bool = False,
+    ) -> None:
+        _set(self, "message_id", message_id)
+        _set(self, "time", time)
+        _set(self, "cursor", cursor)
+        _set(self, "event", event)
+        _set(self, "own", own)
 
 
 class ChatHistory(Protocol):
@@ -382,17 +496,23 @@ class ChatHistory(Protocol):
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MediaRef:
+class MediaRef(_Value):
     """What to fetch: the server's file id and/or a direct ``url``.
 
     ``kind`` is ``"image"``, ``"record"``, ``"video"`` or ``"file"``; :attr:`key`
     names it in the cache and among concurrent fetches.
     """
 
+    __slots__ = ("kind", "file", "url")
+
     kind: str
-    file: Optional[str] = None
-    url: Optional[str] = None
+    file: Optional[str]
+    url: Optional[str]
+
+    def __init__(self, kind: str, file: Optional[str] = None, url: Optional[str] = None) -> None:
+        _set(self, "kind", kind)
+        _set(self, "file", file)
+        _set(self, "url", url)
 
     @property
     def key(self) -> str:
@@ -433,8 +553,7 @@ def clean_text(value: Any) -> Optional[str]:
     return text or None
 
 
-@dataclass(frozen=True)
-class OutboundElement:
+class OutboundElement(_Value):
     """A media element of an outgoing message, as the protocol found it.
 
     Attributes:
@@ -444,20 +563,33 @@ class OutboundElement:
         url: a URL beside a file id (media received earlier), or None.
     """
 
+    __slots__ = ("kind", "file", "url")
+
     kind: str
     file: Any
-    url: Optional[str] = None
+    url: Optional[str]
+
+    def __init__(self, kind: str, file: Any, url: Optional[str] = None) -> None:
+        _set(self, "kind", kind)
+        _set(self, "file", file)
+        _set(self, "url", url)
 
 
-@dataclass(frozen=True)
-class Replacement:
+class Replacement(_Value):
     """What an :class:`OutboundElement` becomes: the bytes inline (``base64``, the
     text without any prefix) or a ``file://`` ``uri``; ``name`` is a file name to
     keep when the element has none. The protocol writes it in its own form."""
 
-    base64: Optional[str] = None
-    uri: Optional[str] = None
-    name: Optional[str] = None
+    __slots__ = ("base64", "uri", "name")
+
+    base64: Optional[str]
+    uri: Optional[str]
+    name: Optional[str]
+
+    def __init__(self, base64: Optional[str] = None, uri: Optional[str] = None, name: Optional[str] = None) -> None:
+        _set(self, "base64", base64)
+        _set(self, "uri", uri)
+        _set(self, "name", name)
 
 
 class MediaApi(Protocol):
