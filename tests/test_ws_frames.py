@@ -9,6 +9,7 @@ oversize frames) through websocket-client, in order.
 from __future__ import annotations
 
 import json
+import random
 import socket
 import struct
 import threading
@@ -263,3 +264,53 @@ def test_a_batch_stops_at_once_when_the_link_is_killed(client: Tuple[_ClientSock
     server.sendall(b"".join(frames))
     assert link.serve() == "test kill"  # type: ignore[attr-defined]
     assert log == [("event", n) for n in range(10)] + [("reply", "kill")]
+
+
+def test_frames_cut_anywhere_between_reads_come_out_whole_and_in_order(
+    client: Tuple[_ClientSocket, socket.socket]
+) -> None:
+    """The stream arrives in pieces cut inside headers, extended lengths and
+    payloads; after each piece the reader takes what is whole and times out on
+    the rest (a read that ran dry is filled and parsed in one loop, a partial
+    frame kept for the next read), so every message comes out once, whole, in order."""
+    wire, server = client
+    wire.ws.settimeout(0.05)
+    frames = [
+        (server_frame(0x1, b"hello"), b"hello"),
+        (server_frame(0x1, b"m" * 300), b"m" * 300),  # 16-bit length
+        (server_frame(0x9, b"ping"), None),
+        (server_frame(0x2, bytes(range(256)) * 280), bytes(range(256)) * 280),  # 64-bit length
+        (server_frame(0x1, b"fr", fin=False) + server_frame(0x0, b"ag"), b"frag"),
+        (server_frame(0x1, b""), b""),
+        (server_frame(0x1, b"tail"), b"tail"),
+    ]
+    stream = b"".join(f for f, _ in frames)
+    bounds, at = [], 0
+    for frame, _ in frames:
+        bounds += [at + d for d in (-1, 1, 2, 3, 4, 9, 10, 11)]
+        at += len(frame)
+    rng = random.Random(16)
+    cuts = sorted({c for c in bounds + list(range(1, 12)) + [rng.randrange(len(stream)) for _ in range(30)]
+                   if 0 < c < len(stream)})
+    got = []
+    for start, end in zip([0] + cuts, cuts + [len(stream)]):
+        server.sendall(stream[start:end])
+        while True:
+            try:
+                got.append(wire.recv_once())
+            except TimeoutError:
+                break
+    assert got == [message for _, message in frames]
+
+
+def test_a_whole_control_frame_in_the_buffer_is_taken_without_another_read(
+    client: Tuple[_ClientSocket, socket.socket]
+) -> None:
+    """A pong already read ahead behind data frames is handed on at once: the
+    reader does not wait on the socket for more before reading it."""
+    wire, server = client
+    wire.ws.settimeout(5)  # a wrong read would block the test's whole timeout
+    server.sendall(server_frame(0x1, b"a") + server_frame(0xA, b"") + server_frame(0x1, b"b"))
+    assert wire.recv_once() == b"a"
+    assert wire.recv_once() is None  # the pong, from the buffer
+    assert wire.recv_once() == b"b"

@@ -109,7 +109,7 @@ CLOSE_INTERNAL_ERROR = 1011
 DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024
 DEFAULT_MAX_HEAD_SIZE = 64 * 1024
 _GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
-_RECV_CHUNK = 256 * 1024
+_RECV_CHUNK = 64 * 1024  # below glibc's mmap threshold (128 KiB): see ws._READ_AHEAD
 _SEND_COPY_LIMIT = 64 * 1024  # above this a frame is written as header + payload (no concatenation copy)
 
 
