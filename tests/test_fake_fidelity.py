@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import threading
 from typing import Any, Callable, Dict, Optional, Tuple
 
 import pytest
@@ -181,3 +182,38 @@ def test_an_empty_bearer_is_a_missing_token(onebot_factory: Callable[..., FakeOn
     with pytest.raises(websocket.WebSocketBadStatusException) as info:
         _ws(onebot.ws_url, ["Authorization: Bearer "])
     assert info.value.status_code == 401
+
+
+# --------------------------------------------------------------------------- call threads
+
+
+def test_a_slow_call_never_holds_up_the_quick_ones_behind_it(onebot: FakeOneBot) -> None:
+    """Quick built-in calls are answered on the connection's thread, in order; a
+    call with a fault, a custom handler or a send runs on a worker, so the quick
+    calls sent after it on the same connection are answered first."""
+    release = threading.Event()
+    onebot.set_action("slow_custom", lambda params: release.wait(5) and {"done": True})
+    onebot.stall("get_status", times=1)
+    onebot.delay("send_group_msg", 0.5, times=1)
+    ws = _ws(onebot.ws_url)
+    try:
+        for echo, action in [("custom", "slow_custom"), ("stalled", "get_status"), ("send", "send_group_msg")]:
+            ws.send(json.dumps({"action": action, "params": {"group_id": 1, "message": "x"}, "echo": echo}))
+        for n in range(20):
+            ws.send(json.dumps({"action": "get_login_info", "params": {}, "echo": n}))
+        answers = []
+        while len(answers) < 21:
+            frame = json.loads(ws.recv())
+            if "echo" in frame:
+                answers.append(frame["echo"])
+        assert answers[:20] == list(range(20))  # in order, before the slow ones
+        assert answers[20] == "send"  # its 0.5 s delay, on a worker
+        release.set()
+        while True:
+            frame = json.loads(ws.recv())
+            if frame.get("echo") == "custom":
+                assert frame["data"] == {"done": True}
+                break
+    finally:
+        release.set()
+        ws.close()

@@ -580,12 +580,18 @@ class FakeOneBot(FakeServer):
             conn.send_json(dict(_failed(1400, "params 必须是对象"), echo=echo))
             return
         plan = self._admit(request["action"], params, echo, "echo" in request, "ws")
-        self._hand_off(conn, plan)
+        if plan.faults.empty and not plan.action.startswith("send_") and self._faults.handler(plan.action) is None:
+            self._ws_call(conn, plan)  # a quick built-in answer: given on this thread
+        else:
+            self._hand_off(conn, plan)
 
-    # Each WebSocket call runs on a thread of its own, as before, so that a stalled or
-    # delayed call never holds up the next; but the threads are kept for the next calls
-    # (idle for at most _WORKER_IDLE s) rather than started per call: starting a thread
-    # cost more than answering the call.
+    # A WebSocket call that may take time runs on a thread of its own, so that a stalled
+    # or delayed call never holds up the next: one with a fault, one with a custom
+    # handler (the test's code), a send (it may fetch media). The threads are kept for
+    # the next calls (idle for at most _WORKER_IDLE s) rather than started per call:
+    # starting a thread cost more than answering the call. Any other call is a quick
+    # built-in answer, given on the connection's thread: handing it to a worker cost
+    # more (a thread wake-up per call) than answering it.
 
     def _hand_off(self, conn: _Conn, plan: _Plan) -> None:
         """Run ``plan`` on an idle call worker, or a new one when none is idle."""
