@@ -16,9 +16,10 @@ import threading
 from typing import Tuple
 
 import pytest
+import websocket
 
 from qqreliable.transport.link import LinkEnded
-from qqreliable.transport.ws import _ClientSocket
+from qqreliable.transport.ws import _ClientSocket, client_text_frame
 from qqreliable.transport.wsserver import ServerWebSocket
 
 pytestmark = pytest.mark.timeout(20)
@@ -314,3 +315,21 @@ def test_a_whole_control_frame_in_the_buffer_is_taken_without_another_read(
     assert wire.recv_once() == b"a"
     assert wire.recv_once() is None  # the pong, from the buffer
     assert wire.recv_once() == b"b"
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70_000])
+def test_client_text_frames_are_what_websocket_client_writes(size: int) -> None:
+    text = ("é" + "x" * size)[:size] if size else ""
+    key = b"\x01\x82\xf3\x44"
+    theirs = websocket.ABNF.create_frame(text, websocket.ABNF.OPCODE_TEXT)
+    theirs.get_mask_key = lambda n: key
+    assert client_text_frame(text, lambda n: key) == theirs.format()
+    # and a server reads back the text (random key)
+    ours, other = socket.socketpair()
+    try:
+        peer = ServerWebSocket(other, require_masked=True)
+        ours.sendall(client_text_frame(text))
+        assert peer.recv() == (0x1, text.encode("utf-8"))
+    finally:
+        ours.close()
+        other.close()

@@ -18,6 +18,9 @@ from ..exceptions import ProtocolError
 __all__ = ["dumps", "parse_frame"]
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# json.dumps(obj, ensure_ascii=False) builds a JSONEncoder per call; one serves all
+# (encode() keeps no state between calls).
+_encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def dumps(obj: Any) -> str:
@@ -27,7 +30,7 @@ def dumps(obj: Any) -> str:
         TypeError: ``obj`` holds something that is not JSON-serialisable.
     """
     try:
-        text = json.dumps(obj, ensure_ascii=False)
+        text = _encode(obj)
     except ValueError as exc:  # circular references, NaN with allow_nan off
         raise TypeError(str(exc)) from exc
     return _LONE_SURROGATE.sub("\ufffd", text)

@@ -461,8 +461,9 @@ def accept_websocket(
 # --------------------------------------------------------------------------- framing
 
 
-def _unmask(payload: bytes, mask: bytes) -> bytes:
-    """XOR ``payload`` with the 4-byte ``mask``; one big-integer XOR, fast enough for MiBs."""
+def xor_mask(payload: bytes, mask: bytes) -> bytes:
+    """``payload`` XOR the 4-byte ``mask`` (masking and unmasking are the same);
+    one big-integer XOR, fast enough for MiBs."""
     n = len(payload)
     if not n:
         return b""
@@ -649,7 +650,7 @@ class ServerWebSocket:
         payload = bytes(buf[at:end])
         del buf[:end]
         if masked:
-            payload = _unmask(payload, mask)
+            payload = xor_mask(payload, mask)
         return b0 & 0x0F, payload
 
     def take_buffered(self) -> List[bytes]:
@@ -814,7 +815,7 @@ class ServerWebSocket:
             self._fail(CLOSE_MESSAGE_TOO_BIG, "message too big", skip=length)
         payload = self._read_exact(length)
         if masked:
-            payload = _unmask(payload, mask)
+            payload = xor_mask(payload, mask)
         return fin, opcode, payload
 
     def _on_close_frame(self, payload: bytes) -> None:
