@@ -149,7 +149,7 @@ def test_transport_imports_no_policy_runtime_or_protocol() -> None:
 
 
 # Modules every layer may use: the error tree, the common models, the version.
-COMMON = {"exceptions", "message", "_version", "receipt", "outcome", "stats"}
+COMMON = {"exceptions", "message", "_version", "receipt", "outcome", "stats", "_frozen"}  # _frozen: a dataclass helper
 
 
 def test_neutral_layers_import_only_layers_below_and_the_common_models() -> None:

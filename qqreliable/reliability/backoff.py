@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
+
+if not TYPE_CHECKING:
+    from .._frozen import frozen_dataclass as dataclass  # dataclass(frozen=True), cheaper to import
+else:
+    from dataclasses import dataclass
 
 __all__ = ["Backoff"]
 

@@ -11,9 +11,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Union
+from dataclasses import field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Union
 
+if not TYPE_CHECKING:
+    from .._frozen import frozen_dataclass as dataclass  # dataclass(frozen=True), cheaper to import
+else:
+    from dataclasses import dataclass
 from .backoff import Backoff
 
 __all__ = ["MediaConfig", "OutboundMedia", "OfflineWatch", "default_cache_dir"]

@@ -8,8 +8,12 @@ any number of bots, derive variants with :func:`dataclasses.replace`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
+
+if not TYPE_CHECKING:
+    from .._frozen import frozen_dataclass as dataclass  # dataclass(frozen=True), cheaper to import
+else:
+    from dataclasses import dataclass
 
 __all__ = ["SendPolicy", "Pacing", "UNDECIDABLE_RAISE", "UNDECIDABLE_ASSUME_DELIVERED"]
 
