@@ -1,10 +1,11 @@
-"""The reliability layer's small records (``reliability.interfaces``): immutable, equal
-and hashed by value, readable reprs, picklable; what the frozen dataclasses they
-replaced gave, without their import-time cost."""
+"""The reliability layer's small records (``reliability.interfaces``), made by
+``_frozen.frozen_dataclass``: immutable, equal and hashed by value, readable reprs,
+picklable, as frozen dataclasses."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import pickle
 from typing import Any, Dict, List
 
@@ -27,27 +28,31 @@ SAMPLES: List[Any] = [
 ]
 
 
+def _names(value: Any) -> List[str]:
+    return [field.name for field in dataclasses.fields(value)]
+
+
 @pytest.mark.parametrize("value", SAMPLES, ids=lambda v: type(v).__name__)
 def test_a_record_is_immutable(value: Any) -> None:
-    field = value.__slots__[0]
-    with pytest.raises(AttributeError, match="immutable"):
+    field = _names(value)[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
         setattr(value, field, None)
-    with pytest.raises(AttributeError, match="immutable"):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         delattr(value, field)
-    with pytest.raises(AttributeError):
-        value.not_a_field = 1  # no __dict__ either
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        value.not_a_field = 1
 
 
 @pytest.mark.parametrize("value", SAMPLES, ids=lambda v: type(v).__name__)
 def test_a_record_is_equal_and_hashed_by_value(value: Any) -> None:
-    twin = type(value)(*[getattr(value, name) for name in value.__slots__])
+    twin = type(value)(*[getattr(value, name) for name in _names(value)])
     assert twin == value and not (twin != value)
     if type(value) is not itf.PastMessage:  # its event is a dict: unhashable, as before
         assert hash(twin) == hash(value)
         assert len({twin, value}) == 1
-    assert value != tuple(getattr(value, name) for name in value.__slots__)  # not a tuple
-    for index in range(len(value.__slots__)):  # any one field differing makes them differ
-        values = [getattr(value, name) for name in value.__slots__]
+    assert value != tuple(getattr(value, name) for name in _names(value))  # not a tuple
+    for index in range(len(_names(value))):  # any one field differing makes them differ
+        values = [getattr(value, name) for name in _names(value)]
         values[index] = object()
         assert type(value)(*values) != value
 

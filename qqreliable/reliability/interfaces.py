@@ -49,8 +49,14 @@ event keys on reader threads, where they must be quick and never block).
 from __future__ import annotations
 
 from typing import (
-    Any, Callable, Dict, Hashable, Iterable, List, Mapping, NamedTuple, Optional, Protocol, Sequence, Tuple,
+    TYPE_CHECKING, Any, Callable, Dict, Hashable, Iterable, List, Mapping, NamedTuple, Optional, Protocol, Sequence,
+    Tuple,
 )
+
+if not TYPE_CHECKING:
+    from .._frozen import frozen_dataclass as dataclass  # dataclass(frozen=True), cheaper to import
+else:
+    from dataclasses import dataclass
 
 from ..exceptions import ApiNotAvailable, ApiTimeout, BotStopped, Error, NetworkError
 
@@ -88,47 +94,6 @@ Account = Optional[Hashable]
 """The bot account a message belongs to (OneBot ``self_id``; None when unknown)."""
 
 
-
-_set = object.__setattr__
-
-
-class _Value:
-    """Base of the small immutable records below: fields in ``__slots__`` (set once
-    by ``__init__``), equality and hash by value, a dataclass-like repr, pickling.
-    Assigning raises AttributeError, as on the frozen dataclasses they were.
-
-    Hand-written rather than ``@dataclass(frozen=True)``: a dataclass compiles its six
-    methods when its module is imported, about 1 ms per class on this machine, and
-    ``import qqreliable`` paid that nine times here.
-    """
-
-    __slots__: Tuple[str, ...] = ()
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable: cannot assign to {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable: cannot delete {name!r}")
-
-    def _values(self) -> Tuple[Any, ...]:
-        return tuple([getattr(self, name) for name in self.__slots__])
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._values() == other._values()  # type: ignore[attr-defined, no-any-return]
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
-        return f"{type(self).__name__}({fields})"
-
-    def __reduce__(self) -> Tuple[Any, ...]:
-        return (type(self), self._values())
-
-
 def target_name(target: Optional[Hashable]) -> Optional[str]:
     """``("group", 1)`` -> ``"group:1"``, for logs and errors; None stays None."""
     if isinstance(target, tuple) and len(target) == 2:
@@ -141,7 +106,8 @@ def target_name(target: Optional[Hashable]) -> Optional[str]:
 # ---------------------------------------------------------------------------
 
 
-class Judgement(_Value):
+@dataclass(frozen=True)
+class Judgement:
     """What one failed send attempt means (:meth:`SendFacts.judge`).
 
     Attributes:
@@ -168,48 +134,22 @@ class Judgement(_Value):
             ``verified=True``.
     """
 
-    __slots__ = ("outcome", "never_left", "message_id", "upload_failed", "refused", "retry_after", "confirmed")
-
     outcome: str
-    never_left: bool
-    message_id: Optional[Hashable]
-    upload_failed: bool
-    refused: bool
-    retry_after: Optional[float]
-    confirmed: bool
-
-    def __init__(
-        self,
-        outcome: str,
-        never_left: bool = False,
-        message_id: Optional[Hashable] = None,
-        upload_failed: bool = False,
-        refused: bool = False,
-        retry_after: Optional[float] = None,
-        confirmed: bool = False,
-    ) -> None:
-        _set(self, "outcome", outcome)
-        _set(self, "never_left", never_left)
-        _set(self, "message_id", message_id)
-        _set(self, "upload_failed", upload_failed)
-        _set(self, "refused", refused)
-        _set(self, "retry_after", retry_after)
-        _set(self, "confirmed", confirmed)
+    never_left: bool = False
+    message_id: Optional[Hashable] = None
+    upload_failed: bool = False
+    refused: bool = False
+    retry_after: Optional[float] = None
+    confirmed: bool = False
 
 
-class Payload(_Value):
+@dataclass(frozen=True)
+class Payload:
     """What a send carries, for its deadline and the media limit."""
 
-    __slots__ = ("bytes", "urls", "media")
-
-    bytes: int
-    urls: int
-    media: bool
-
-    def __init__(self, bytes: int = 0, urls: int = 0, media: bool = False) -> None:
-        _set(self, "bytes", bytes)
-        _set(self, "urls", urls)
-        _set(self, "media", media)
+    bytes: int = 0
+    urls: int = 0
+    media: bool = False
 
 
 class OwnMessage(NamedTuple):
@@ -226,7 +166,8 @@ class OwnMessage(NamedTuple):
     account: Account = None
 
 
-class HistoryEntry(_Value):
+@dataclass(frozen=True)
+class HistoryEntry:
     """One message of a chat's history, as the send verifier needs it.
 
     Attributes:
@@ -237,30 +178,15 @@ class HistoryEntry(_Value):
         own: the protocol knows it is the bot's own message whatever ``author`` says.
     """
 
-    __slots__ = ("content", "message_id", "time", "author", "own")
-
     content: Any
-    message_id: Optional[Hashable]
-    time: Optional[float]
-    author: Optional[Hashable]
-    own: bool
-
-    def __init__(
-        self,
-        content: Any,
-        message_id: Optional[Hashable] = None,
-        time: Optional[float] = None,
-        author: Optional[Hashable] = None,
-        own: bool = False,
-    ) -> None:
-        _set(self, "content", content)
-        _set(self, "message_id", message_id)
-        _set(self, "time", time)
-        _set(self, "author", author)
-        _set(self, "own", own)
+    message_id: Optional[Hashable] = None
+    time: Optional[float] = None
+    author: Optional[Hashable] = None
+    own: bool = False
 
 
-class DeliveryLookup(_Value):
+@dataclass(frozen=True)
+class DeliveryLookup:
     """The ways a protocol can show that a send landed; each is optional (None).
 
     The pipeline uses what is there, cheapest first: own messages seen on the event
@@ -288,24 +214,10 @@ class DeliveryLookup(_Value):
             (to recognise its messages in history). Raises a qqreliable Error.
     """
 
-    __slots__ = ("own_message", "history", "by_id", "whoami")
-
-    own_message: Optional[Callable[[Mapping[str, Any], Account], Optional[OwnMessage]]]
-    history: Optional[Callable[[Target, float, int, float], Optional[Sequence[HistoryEntry]]]]
-    by_id: Optional[Callable[[Hashable, float], Optional[Mapping[str, Any]]]]
-    whoami: Optional[Callable[[float], Account]]
-
-    def __init__(
-        self,
-        own_message: Optional[Callable[[Mapping[str, Any], Account], Optional[OwnMessage]]] = None,
-        history: Optional[Callable[[Target, float, int, float], Optional[Sequence[HistoryEntry]]]] = None,
-        by_id: Optional[Callable[[Hashable, float], Optional[Mapping[str, Any]]]] = None,
-        whoami: Optional[Callable[[float], Account]] = None,
-    ) -> None:
-        _set(self, "own_message", own_message)
-        _set(self, "history", history)
-        _set(self, "by_id", by_id)
-        _set(self, "whoami", whoami)
+    own_message: Optional[Callable[[Mapping[str, Any], Account], Optional[OwnMessage]]] = None
+    history: Optional[Callable[[Target, float, int, float], Optional[Sequence[HistoryEntry]]]] = None
+    by_id: Optional[Callable[[Hashable, float], Optional[Mapping[str, Any]]]] = None
+    whoami: Optional[Callable[[float], Account]] = None
 
 
 class SendFacts(Protocol):
@@ -377,7 +289,8 @@ SIGNAL_STATUS = "status"
 SIGNAL_CONNECT = "connect"
 
 
-class AccountSignal(_Value):
+@dataclass(frozen=True)
+class AccountSignal:
     """An event's word on whether the QQ account is online.
 
     Attributes:
@@ -389,16 +302,9 @@ class AccountSignal(_Value):
             cached), or ``"connect"`` (the connection to the account (re)opened).
     """
 
-    __slots__ = ("online", "reason", "source")
-
     online: bool
-    reason: str
-    source: str
-
-    def __init__(self, online: bool, reason: str = "", source: str = SIGNAL_NOTICE) -> None:
-        _set(self, "online", online)
-        _set(self, "reason", reason)
-        _set(self, "source", source)
+    reason: str = ""
+    source: str = SIGNAL_NOTICE
 
 
 AccountSignalFn = Callable[[Mapping[str, Any]], Optional[AccountSignal]]
@@ -441,7 +347,8 @@ class Sighting(NamedTuple):
     time: Optional[float] = None
 
 
-class PastMessage(_Value):
+@dataclass(frozen=True)
+class PastMessage:
     """One message read back from a chat's history.
 
     Attributes:
@@ -453,27 +360,11 @@ class PastMessage(_Value):
         own: the bot's own message: never recovered.
     """
 
-    __slots__ = ("message_id", "time", "cursor", "event", "own")
-
     message_id: Hashable
     time: Optional[float]
     cursor: Any
     event: Dict[str, Any]
-    own: bool
-
-    def __init__(
-        self,
-        message_id: Hashable,
-        time: Optional[float],
-        cursor: Any,
-        event: Dict[str, Any],
-        own: bool = False,
-    ) -> None:
-        _set(self, "message_id", message_id)
-        _set(self, "time", time)
-        _set(self, "cursor", cursor)
-        _set(self, "event", event)
-        _set(self, "own", own)
+    own: bool = False
 
 
 class ChatHistory(Protocol):
@@ -496,23 +387,17 @@ class ChatHistory(Protocol):
 # ---------------------------------------------------------------------------
 
 
-class MediaRef(_Value):
+@dataclass(frozen=True)
+class MediaRef:
     """What to fetch: the server's file id and/or a direct ``url``.
 
     ``kind`` is ``"image"``, ``"record"``, ``"video"`` or ``"file"``; :attr:`key`
     names it in the cache and among concurrent fetches.
     """
 
-    __slots__ = ("kind", "file", "url")
-
     kind: str
-    file: Optional[str]
-    url: Optional[str]
-
-    def __init__(self, kind: str, file: Optional[str] = None, url: Optional[str] = None) -> None:
-        _set(self, "kind", kind)
-        _set(self, "file", file)
-        _set(self, "url", url)
+    file: Optional[str] = None
+    url: Optional[str] = None
 
     @property
     def key(self) -> str:
@@ -553,7 +438,8 @@ def clean_text(value: Any) -> Optional[str]:
     return text or None
 
 
-class OutboundElement(_Value):
+@dataclass(frozen=True)
+class OutboundElement:
     """A media element of an outgoing message, as the protocol found it.
 
     Attributes:
@@ -563,33 +449,20 @@ class OutboundElement(_Value):
         url: a URL beside a file id (media received earlier), or None.
     """
 
-    __slots__ = ("kind", "file", "url")
-
     kind: str
     file: Any
-    url: Optional[str]
-
-    def __init__(self, kind: str, file: Any, url: Optional[str] = None) -> None:
-        _set(self, "kind", kind)
-        _set(self, "file", file)
-        _set(self, "url", url)
+    url: Optional[str] = None
 
 
-class Replacement(_Value):
+@dataclass(frozen=True)
+class Replacement:
     """What an :class:`OutboundElement` becomes: the bytes inline (``base64``, the
     text without any prefix) or a ``file://`` ``uri``; ``name`` is a file name to
     keep when the element has none. The protocol writes it in its own form."""
 
-    __slots__ = ("base64", "uri", "name")
-
-    base64: Optional[str]
-    uri: Optional[str]
-    name: Optional[str]
-
-    def __init__(self, base64: Optional[str] = None, uri: Optional[str] = None, name: Optional[str] = None) -> None:
-        _set(self, "base64", base64)
-        _set(self, "uri", uri)
-        _set(self, "name", name)
+    base64: Optional[str] = None
+    uri: Optional[str] = None
+    name: Optional[str] = None
 
 
 class MediaApi(Protocol):
