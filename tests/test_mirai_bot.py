@@ -123,6 +123,48 @@ def test_repeated_message_ids_are_dropped(mirai: FakeMirai, make_bot) -> None:
     assert got.empty()
 
 
+def test_the_events_of_one_read_are_taken_as_one_batch(mirai: FakeMirai, make_bot) -> None:
+    """What the reader hands over from one socket read (MiraiBot._on_events): each
+    event as _on_event takes it, in order; a repeat within the batch dropped and
+    counted; the chats noted for gap filling; own sync messages to message_sent."""
+    bot = make_bot(mirai.ws_url)
+    got = _collect(bot, "message", "message_sent", "MemberJoinRequestEvent")
+    bot.start()
+    bot.wait_connected(5)
+    with FakeMirai(verify_key=MIRAI_KEY, qq=MIRAI_QQ) as idle:  # builds the events, sends them nowhere
+        batch = [
+            idle.emit_group_message(100, 2, "one", message_id=700),
+            idle.emit_event("MemberJoinRequestEvent", eventId=9, fromId=2, groupId=100, groupName="g", nick="n",
+                            message="let me in", invitorId=None),
+            idle.emit_group_message(100, 2, "one", message_id=700),  # the same message again
+            idle.emit_sync_message("group", 100, "from my phone"),
+            idle.emit_friend_message(3, "two", message_id=701),
+        ]
+    before = bot.stats()["events_duplicate"]
+    bot._on_events(batch)
+    names = [got.get(timeout=5).type for _ in range(4)]
+    assert names == ["GroupMessage", "MemberJoinRequestEvent", "GroupSyncMessage", "FriendMessage"]
+    assert got.empty()
+    assert bot.stats()["events_duplicate"] == before + 1
+    chats = {chat for chat, _ in bot._gapfill.tracker.snapshot(MIRAI_QQ)}
+    assert {("group", 100), ("friend", 3)} <= chats
+
+
+def test_a_burst_over_the_socket_arrives_once_and_in_order(mirai: FakeMirai, make_bot) -> None:
+    bot = make_bot(mirai.ws_url)
+    got = _collect(bot, "message")
+    bot.start()
+    bot.wait_connected(5)
+    for n in range(300):
+        mirai.emit_group_message(100, 2, f"m{n}", message_id=1000 + n)
+        if n % 50 == 7:
+            mirai.emit_group_message(100, 2, f"m{n}", message_id=1000 + n)  # a repeat, right behind
+    texts = [got.get(timeout=10).plain_text for _ in range(300)]
+    assert texts == [f"m{n}" for n in range(300)]
+    eventually(lambda: bot.stats()["events_duplicate"] >= 6, what="the repeats counted")
+    assert got.empty()
+
+
 def test_on_message_rejects_unknown_kinds(mirai: FakeMirai, make_bot) -> None:
     bot = make_bot(mirai.ws_url)
     with pytest.raises(ValueError, match="group"):
