@@ -1,6 +1,6 @@
 """Exactly-once sends under ambiguous failures, and what verification costs when all is well.
 
-    python benchmarks/sends.py [--sends 300] [--happy 1000] [--rounds 7] [--part all|1|2]
+    python benchmarks/sends.py [--sends 300] [--happy 1000] [--rounds 15] [--part all|1|2]
 
 Part 1 - the same fault schedule for three clients. FakeOneBot (with
 ``message_sent`` reports and history, as NapCat with ``reportSelfMessage``) answers
@@ -184,7 +184,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sends", type=int, default=300)
     parser.add_argument("--happy", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--part", choices=("all", "1", "2"), default="all",
                         help="all (default): Part 1, then Parts 2 and 3, each in a fresh process")
