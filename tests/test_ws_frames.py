@@ -333,3 +333,44 @@ def test_client_text_frames_are_what_websocket_client_writes(size: int) -> None:
     finally:
         ours.close()
         other.close()
+
+
+def test_events_delivered_as_their_payload_are_batched_too(client: Tuple[_ClientSocket, socket.socket]) -> None:
+    """mirai-api-http wraps each event (``{"syncId": "-1", "data": {...}}``): the
+    codec delivers the ``data``. Those events are batched like plain ones, in their
+    place among replies; a frame the codec notes something about is taken alone."""
+    from qqreliable.mirai.codec import MiraiCodec
+    from qqreliable.reliability.liveness import Liveness
+    from qqreliable.transport.link import Link, LinkCounters
+
+    wire, server = client
+    log: list = []
+    batches: list = []
+
+    def deliver_many(link: object, events: list) -> None:
+        batches.append(len(events))
+        log.extend(("event", e["n"]) for e in events)
+
+    codec = MiraiCodec("key", 10001)
+    link = Link(wire, codec, Liveness(), LinkCounters(), name="test",
+                deliver=lambda link, e: log.append(("event", e["n"])),
+                on_fatal=lambda link, exc: None, deliver_many=deliver_many)
+    expected = []
+    burst = b""
+    for n in range(120):
+        burst += server_frame(0x1, json.dumps({"syncId": "-1", "data": {"type": "GroupMessage", "n": n}}).encode())
+        expected.append(("event", n))
+        if n == 60:
+            link.pending._waiting["7"] = _Recorder(log)  # type: ignore[attr-defined]
+            burst += server_frame(0x1, json.dumps({"syncId": "7", "data": {"code": 0, "echo": "7"}}).encode())
+            expected.append(("reply", "7"))
+    burst += server_frame(0x8, struct.pack("!H", 1000))
+    writer = threading.Thread(target=server.sendall, args=(burst,), name="test-burst")
+    writer.start()
+    try:
+        link.serve()  # type: ignore[attr-defined]
+    finally:
+        writer.join(5)
+    assert log == expected
+    assert link.counters.events == 120  # type: ignore[attr-defined]
+    assert max(batches) > 1 and sum(batches) == 120

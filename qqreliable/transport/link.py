@@ -439,6 +439,18 @@ class Link:
                 counters.events += 1
                 events.append(obj)
                 continue
+            if (
+                inbound.kind == KIND_EVENT
+                and not inbound.heartbeat
+                and inbound.interval_ms is None
+                and inbound.identity is None
+            ):
+                # An event delivered as its payload (mirai's ``data``), with nothing to
+                # note: batched like a plain one (on_inbound would only deliver it).
+                counters.events += 1
+                payload = inbound.payload
+                events.append(obj if payload is None else payload)
+                continue
             if events:
                 self._flush(events)
                 events = []
