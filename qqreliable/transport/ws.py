@@ -311,7 +311,6 @@ class _ClientSocket:
         self._io_timeout = io_timeout
         frames = getattr(ws, "frame_buffer", None)
         self._frames: Optional[_BoundedFrames] = frames if isinstance(frames, _BoundedFrames) else None
-        self._take_all = frames.take_all if isinstance(frames, _BoundedFrames) else None
         self._cont = getattr(ws, "cont_frame", None)
         # Whole frames parsed in one go from the read-ahead buffer, handed out one by one.
         self._ready: Deque[bytes] = collections.deque()
@@ -342,9 +341,9 @@ class _ClientSocket:
                 ready.clear()
                 return out
             ready.clear()  # killed or stopped meanwhile: recv() below says how
-        take_all = self._take_all
-        if take_all is not None and not self._ended and self._cont is not None and self._cont.recving_frames is None:
-            out = take_all()
+        frames = self._frames
+        if frames is not None and not self._ended and self._cont is not None and self._cont.recving_frames is None:
+            out = frames.take_all()
             if out:
                 return out
         data = self.recv()
