@@ -189,15 +189,17 @@ def test_an_empty_bearer_is_a_missing_token(onebot_factory: Callable[..., FakeOn
 
 def test_a_slow_call_never_holds_up_the_quick_ones_behind_it(onebot: FakeOneBot) -> None:
     """Quick built-in calls are answered on the connection's thread, in order; a
-    call with a fault, a custom handler or a send runs on a worker, so the quick
-    calls sent after it on the same connection are answered first."""
+    call with a fault, a custom handler, a send or a media action runs on a worker,
+    so the quick calls sent after it on the same connection are answered first."""
     release = threading.Event()
     onebot.set_action("slow_custom", lambda params: release.wait(5) and {"done": True})
     onebot.stall("get_status", times=1)
     onebot.delay("send_group_msg", 0.5, times=1)
+    onebot.media.set_api_mode("never")  # get_image waits until the server stops
     ws = _ws(onebot.ws_url)
     try:
-        for echo, action in [("custom", "slow_custom"), ("stalled", "get_status"), ("send", "send_group_msg")]:
+        for echo, action in [("custom", "slow_custom"), ("stalled", "get_status"), ("send", "send_group_msg"),
+                             ("image", "get_image")]:
             ws.send(json.dumps({"action": action, "params": {"group_id": 1, "message": "x"}, "echo": echo}))
         for n in range(20):
             ws.send(json.dumps({"action": "get_login_info", "params": {}, "echo": n}))

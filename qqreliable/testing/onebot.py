@@ -435,6 +435,13 @@ class FakeOneBot(FakeServer):
         self.media = MediaHost(self)
         """Image hosting and get_image faults: see :mod:`qqreliable.testing.media`."""
         self._builtin.update(self.media.actions())
+        # Built-in actions answered at once, on the connection's thread (see _on_ws_request):
+        # not a send (it may fetch media), not a quick operation (it runs sends), not a
+        # media action (get_image and friends wait out their set_api_mode delays).
+        self._quick_actions = frozenset(
+            name for name in self._builtin
+            if not name.startswith("send_") and name != ".handle_quick_operation" and name not in self.media.actions()
+        )
         self.sent_media = SentMedia(self)
         """Media the bot sends: forms received, and implementation-side media faults
         (another container, voice conversion, rich media upload, request size): see
@@ -580,14 +587,15 @@ class FakeOneBot(FakeServer):
             conn.send_json(dict(_failed(1400, "params 必须是对象"), echo=echo))
             return
         plan = self._admit(request["action"], params, echo, "echo" in request, "ws")
-        if plan.faults.empty and not plan.action.startswith("send_") and self._faults.handler(plan.action) is None:
+        if plan.faults.empty and plan.action in self._quick_actions and self._faults.handler(plan.action) is None:
             self._ws_call(conn, plan)  # a quick built-in answer: given on this thread
         else:
             self._hand_off(conn, plan)
 
     # A WebSocket call that may take time runs on a thread of its own, so that a stalled
     # or delayed call never holds up the next: one with a fault, one with a custom
-    # handler (the test's code), a send (it may fetch media). The threads are kept for
+    # handler (the test's code), one not among _quick_actions (a send, a quick operation,
+    # a media action; an unknown action too, answered "unsupported"). The threads are kept for
     # the next calls (idle for at most _WORKER_IDLE s) rather than started per call:
     # starting a thread cost more than answering the call. Any other call is a quick
     # built-in answer, given on the connection's thread: handing it to a worker cost
