@@ -62,6 +62,24 @@ class CallStats:
             if outcome is not None:
                 stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
 
+    def delivered(self, action: str, latency: float) -> None:
+        """``record(action, latency=latency, outcome="delivered")``: a send delivered as
+        answered, on its first attempt (the send pipeline's usual case, so the
+        fewest steps). Thread-safe."""
+        lock = self._lock
+        lock.acquire()  # not `with`: Lock.__exit__ parses three arguments
+        try:
+            stats = self._actions.get(action)
+            if stats is None:
+                stats = self._actions[action] = _ActionStats()
+            stats.count += 1
+            stats.ok += 1
+            stats.latencies.append(latency)
+            outcomes = stats.outcomes
+            outcomes["delivered"] = outcomes.get("delivered", 0) + 1
+        finally:
+            lock.release()
+
     def snapshot(self) -> Dict[str, Dict[str, Any]]:
         with self._lock:
             items = [(name, s, sorted(s.latencies)) for name, s in self._actions.items()]

@@ -86,6 +86,11 @@ def test_plain_target_is_the_target_of_a_send_without_media() -> None:
     assert plain("send_group_msg", {"group_id": 5, "message": image}) is None  # media: the full path
     assert plain("send_group_forward_msg", {"group_id": 5, "messages": []}) is None  # slow
     assert plain("send_group_msg", {"message": "no chat"}) is None
+    assert plain("send_group_msg", {"group_id": 5, "message": "hi", "messages": []}) is None  # a forward's nodes
+    assert plain("send_group_msg", {"group_id": 5, "message": "hi", "messages": None}) == ("group", 5)
+    assert plain("send_private_msg", {"user_id": True, "message": "hi"}) == target_of(
+        "send_private_msg", {"user_id": True}
+    )
     for action, params in [
         ("send_group_msg", {"group_id": 5, "message": "hi"}),
         ("send_private_msg", {"user_id": "7", "message": text}),

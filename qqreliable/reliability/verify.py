@@ -561,8 +561,10 @@ class SendPipeline:
         self.account = AccountState(policy.offline_probe_interval, clock, signal=facts.account_signal)
         self.pacer = Pacer(pacing if pacing is not None else Pacing.unlimited(), stopping, clock)
         self._paced = pacing is not None
-        # The fast path in send(): no pacing, and a send without media is never large.
-        self._unpaced = pacing is None and self.pacer.pacing.large_media_bytes > 0
+        # The fast path in send(): no pacing, a send without media is never large, and
+        # one process (share() turns it off); taken while no circuit is open.
+        self._fast = pacing is None and self.pacer.pacing.large_media_bytes > 0
+        self._open_circuits = self.pacer._circuits._circuits  # the dict itself, never replaced
         self._plain_target: Callable[[str, Mapping[str, Any]], Optional[Target]] = (
             getattr(facts, "plain_target", None) or self._plain_target_of
         )
@@ -593,6 +595,7 @@ class SendPipeline:
             return store.get(key) == owner
 
         self.ledger.shared_claim = shared_claim
+        self._fast = False  # claims and circuits go through the store
 
     def saw_own(self, event: Mapping[str, Any], account: Account) -> None:
         """An event the protocol's ``own_message`` reads as the bot's own message of
@@ -653,20 +656,14 @@ class SendPipeline:
         started = self._clock()
         try:
             target = self._plain_target(action, params)
-            pacer = self.pacer
-            if (
-                target is not None
-                and self._unpaced
-                and self.account.online
-                and pacer._store is None
-                and not pacer._circuits._circuits
-            ):
+            if target is not None and self._fast and self.account.online and not self._open_circuits:
                 # The usual send (plain text to a known chat, nothing to upload, the
                 # account online, no pacing, no circuit, one process): its first
                 # attempt made here, with what _prepared, _attempts, _attempt and the
-                # ledger's begin/end/claim would do for it inline (fewer calls: in a
-                # real loop, where each line of code is fetched cold, every one
-                # counts); anything but an answer with an id goes on in _attempts.
+                # ledger's begin/end/claim would do for it inline (fewer calls and
+                # look-ups: in a real loop, where each line of code is fetched cold,
+                # every one counts); anything but an answer with an id goes on in
+                # _attempts.
                 facts = self.facts
                 fp = _Content(facts, action, params, self._self_id_fn() or self._known_self_id, started)
                 ledger = self.ledger
@@ -696,45 +693,44 @@ class SendPipeline:
                             mutex.acquire()  # ledger.end(target, fp, answered_id)
                             try:
                                 ids = ledger._answered.get(fp.account)
-                                if ids is not None and ledger.shared_claim is None:
+                                if ids is not None:  # no shared store on this path: a local claim
                                     ids.append(answered_id)  # _answered_locked's usual case
                                 else:
                                     ledger._answered_locked(answered_id, fp.account)
                                 del unanswered[fp]
-                                if not unanswered and not ledger._verifying and ledger._raw:
-                                    # No send going: none can match what was kept. Handed to
-                                    # the reader to free (Ledger._let_go).
-                                    raw = ledger._raw
-                                    let_go = ledger._let_go
-                                    while raw:
-                                        let_go.append(raw.popleft())
+                                if not unanswered and ledger._raw and not ledger._verifying:
+                                    # No send going: none can match what was kept, and none
+                                    # can start while the lock is held. Handed to the reader
+                                    # to free (Ledger._let_go); one it appends meanwhile is
+                                    # no send's either.
+                                    ledger._let_go.extend(ledger._raw)
+                                    ledger._raw.clear()
                                 if ledger._waiting:
                                     ledger._cond.notify_all()
                             finally:
                                 mutex.release()
                         else:
                             ledger.end(target, fp, None)
-                    if answered_id and error is None:
+                    if answered_id:  # answered with its id (so no error): delivered
                         if not self.account.online:
                             self.account.mark_online()
-                        if pacer._circuits._circuits:
-                            pacer.delivered(target)
+                        if self._open_circuits:
+                            self.pacer.delivered(target)
                         receipt = Receipt(
                             data if type(data) is dict or isinstance(data, abc.Mapping) else {},
                             message_id=answered_id,
                         )
-                        # One attempt, delivered as answered: the record below, its constants inline.
-                        self._stats.record(action, latency=self._clock() - started, outcome="delivered")
+                        # One attempt, delivered as answered: the record below, in its own method.
+                        self._stats.delivered(action, self._clock() - started)
                         return receipt
-                    else:
-                        # The first attempt started with the send (nothing came between):
-                        # its wall-clock start is read only now that it is needed.
-                        first_wall = self._wall() - (self._clock() - started)
-                        payload = facts.payload(action, params)
-                        receipt = self._attempts(
-                            action, params, target, fp, payload, timeout, self.policy.settle_window, started,
-                            first_wall, first=(error, data, answered_id, started),
-                        )
+                    # The first attempt started with the send (nothing came between):
+                    # its wall-clock start is read only now that it is needed.
+                    first_wall = self._wall() - (self._clock() - started)
+                    payload = facts.payload(action, params)
+                    receipt = self._attempts(
+                        action, params, target, fp, payload, timeout, self.policy.settle_window, started,
+                        first_wall, first=(error, data, answered_id, started),
+                    )
                 finally:
                     if fp.verifying:  # an attempt ended without an id: no longer going
                         ledger.done(fp)
