@@ -175,3 +175,66 @@ def test_a_batch_is_judged_as_one_by_one() -> None:
     clock.now += 11  # everything expired
     assert batch.fresh([_msg(7), _msg(7)]) == [_msg(7)]
     assert Deduper(size=0, key=event_key).fresh([_msg(1), _msg(1)]) == [_msg(1), _msg(1)]
+
+
+class _Model:
+    """The obvious window: every identity with the time it was recorded, the oldest
+    forgotten first, forgotten after ttl."""
+
+    def __init__(self, size: int, ttl: float, clock: Clock) -> None:
+        self.size, self.ttl, self.clock = size, ttl, clock
+        self.recorded: Dict[int, float] = {}  # id -> recorded at, oldest first
+
+    def seen(self, mid: int) -> bool:
+        now = self.clock.now
+        for old in [m for m, at in self.recorded.items() if at + self.ttl <= now]:
+            del self.recorded[old]
+        if mid in self.recorded:
+            return True
+        self.recorded[mid] = now
+        if len(self.recorded) > self.size:
+            del self.recorded[next(iter(self.recorded))]
+        return False
+
+
+def test_window_matches_a_plain_model_under_random_use() -> None:
+    """seen() and fresh() against _Model over random ids, batch sizes and clock steps:
+    the same answers, and the window never outgrows its size."""
+    import random
+
+    rng = random.Random(16)
+    for size, ttl in ((1, 5.0), (3, 5.0), (8, 2.0), (50, 30.0)):
+        clock = Clock()
+        d = Deduper(size=size, ttl=ttl, clock=clock, key=event_key)
+        model = _Model(size, ttl, clock)
+        for _ in range(400):
+            clock.now += rng.choice((0.0, 0.0, 0.5, 1.0, 3.0))
+            if rng.random() < 0.5:
+                mid = rng.randrange(12)
+                assert d.seen(_msg(mid)) == model.seen(mid)
+            else:
+                mids = [rng.randrange(12) for _ in range(rng.randrange(5))]
+                kept = d.fresh([_msg(m) for m in mids])
+                assert [e["message_id"] for e in kept] == [m for m in mids if not model.seen(m)]
+            assert len(d) <= size
+
+
+def test_message_identity_is_stable_across_versions() -> None:
+    """The identities are shared through Redis by processes that may run different
+    versions: the usual events' keys stay exactly what they were."""
+    group = _msg(77)
+    assert event_key(group) == ("1", "message", "group", "5", "77")
+    assert event_key(dict(group, message_id="77", group_id="5", self_id="1")) == event_key(group)
+    private = {"self_id": 1, "post_type": "message", "message_type": "private", "user_id": 9, "message_id": 3}
+    assert event_key(private) == ("1", "message", "private", "9", "3")
+    sent = dict(private, post_type="message_sent", target_id=42)
+    assert event_key(sent) == ("1", "message_sent", "private", "42", "3")
+    sent_group = dict(group, post_type="message_sent")
+    assert event_key(sent_group) == ("1", "message_sent", "group", "5", "77")
+    no_type = {"self_id": 1, "post_type": "message", "user_id": 9, "message_id": 4}
+    assert event_key(no_type) == ("1", "message", "", "9", "4")
+    no_account = {"post_type": "message", "message_type": "group", "group_id": 5, "message_id": 4}
+    assert event_key(no_account) == ("", "message", "group", "5", "4")
+    no_id = {"self_id": 1, "post_type": "message", "message_type": "group", "group_id": 5}
+    assert event_key(no_id)[:2] == ("1", "digest")
+    assert event_key({"post_type": "meta_event", "meta_event_type": "heartbeat"}) is None

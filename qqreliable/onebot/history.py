@@ -123,16 +123,21 @@ def event_key(event: Mapping[str, Any]) -> Optional[Tuple[Hashable, ...]]:
     - heartbeat and lifecycle meta events: none. They are never deduplicated.
     """
     post_type = event.get("post_type")
-    if post_type == "meta_event":
-        return None
-    account = str(event.get("self_id", ""))
-    if post_type in ("message", "message_sent"):
+    if post_type == "message" or post_type == "message_sent":
         message_id = event.get("message_id")
         if message_id is not None:
-            chat = event.get("group_id") if event.get("message_type") == "group" else event.get("user_id")
-            if event.get("message_type") != "group" and post_type == "message_sent":
+            message_type = event.get("message_type")
+            if message_type == "group":  # the usual event: no conversion it does not need
+                return (str(event.get("self_id", "")), post_type, "group", str(event.get("group_id")), str(message_id))
+            chat = event.get("user_id")
+            if post_type == "message_sent":
                 chat = event.get("target_id", chat)
-            return (account, str(post_type), str(event.get("message_type", "")), str(chat), str(message_id))
+            return (
+                str(event.get("self_id", "")), post_type, str(event.get("message_type", "")), str(chat), str(message_id)
+            )
+    elif post_type == "meta_event":
+        return None
+    account = str(event.get("self_id", ""))
     if post_type == "request" and event.get("flag") not in (None, ""):
         return (account, "request", str(event.get("request_type", "")), str(event.get("flag")))
     return (account, "digest", digest(event))

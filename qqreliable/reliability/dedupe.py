@@ -26,7 +26,7 @@ import hashlib
 import json
 import threading
 import time
-from typing import Any, Callable, Hashable, List, Mapping, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Deque, Dict, Hashable, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 __all__ = ["Deduper", "digest", "digest_key", "EventKey"]
 
@@ -78,7 +78,10 @@ class Deduper:
         self._key = key
         self._clock = clock
         self._lock = threading.Lock()
-        self._seen: "collections.OrderedDict[EventKey, float]" = collections.OrderedDict()
+        # identity -> when it expires, and the identities oldest first (a dict and a
+        # deque: cheaper per event than an OrderedDict, the same order).
+        self._seen: Dict[EventKey, float] = {}
+        self._order: Deque[EventKey] = collections.deque()
         self._next_expiry = _NEVER  # when the oldest identity expires (lock held to read or write)
         self.duplicates = 0
 
@@ -90,20 +93,28 @@ class Deduper:
         if key is None:
             return False
         now = self._clock()
-        with self._lock:
-            seen = self._seen
+        lock = self._lock
+        lock.acquire()  # not `with`: Lock.__exit__ parses three arguments
+        try:
             if now >= self._next_expiry:
                 self._expire(now)
+            seen = self._seen
+            known = len(seen)
             expires = now + self.ttl
-            if seen.setdefault(key, expires) is not expires:  # one look-up: known already
+            seen.setdefault(key, expires)
+            if len(seen) == known:  # nothing added (one look-up): known already
                 self.duplicates += 1
                 return True
-            if len(seen) == 1:
-                self._next_expiry = now + self.ttl
-            elif len(seen) > self.size:
+            order = self._order
+            order.append(key)
+            if known == 0:
+                self._next_expiry = expires
+            elif known >= self.size:
                 # _next_expiry stays: it is the forgotten identity's expiry, no later
                 # than the new oldest one's, so the next _expire() sets it right.
-                seen.popitem(last=False)
+                del seen[order.popleft()]
+        finally:
+            lock.release()
         return False
 
     def fresh(self, events: Sequence[M]) -> List[M]:
@@ -118,6 +129,7 @@ class Deduper:
         now = self._clock()
         with self._lock:
             seen = self._seen
+            order = self._order
             if now >= self._next_expiry:
                 self._expire(now)
             expires = now + self.ttl
@@ -132,10 +144,11 @@ class Deduper:
                     self.duplicates += 1
                     continue
                 out.append(event)
+                order.append(key)
                 if known == 0:
                     self._next_expiry = expires
                 elif known >= size:
-                    seen.popitem(last=False)  # as in seen(): _next_expiry stays
+                    del seen[order.popleft()]  # as in seen(): _next_expiry stays
         return out
 
     def knows(self, event: Mapping[str, Any]) -> bool:
@@ -150,12 +163,13 @@ class Deduper:
     def _expire(self, now: float) -> None:
         # Insertion order is expiry order (one ttl for all): stop at the first live one,
         # and remember when it expires so that seen() looks again only then.
-        while self._seen:
-            key, expires = next(iter(self._seen.items()))
+        seen, order = self._seen, self._order
+        while order:
+            expires = seen[order[0]]
             if expires > now:
                 self._next_expiry = expires
                 return
-            del self._seen[key]
+            del seen[order.popleft()]
         self._next_expiry = _NEVER
 
     def __len__(self) -> int:
