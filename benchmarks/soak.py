@@ -10,7 +10,9 @@ them, then the server drops every connection without a close frame and the
 bot reconnects. After a warm-up long enough for the bot's bounded windows
 (de-duplication, send ledger, chat tracker) to fill, the process's RSS, thread
 count and open file descriptors are sampled; the table shows the samples and the growth
-from the first sample to the last. ``--check`` exits 1 when RSS grew by more
+from the first sample to the last, with the blocks Python's allocator holds and the
+objects the garbage collector tracks (flat while RSS grows: the C allocator's arenas,
+not objects kept alive). ``--check`` exits 1 when RSS grew by more
 than ``--max-rss-growth-mb`` (default 5) or threads or fds did not come back
 to the baseline.
 """
@@ -108,6 +110,10 @@ def _sample(cycle: int, counter: _Counter) -> Dict[str, Any]:
         "events": counter.events,
         "reconnects": counter.connects - 1,
         "rss_mb": _rss_mb(),
+        # What Python itself holds: if these stay flat while RSS steps up, the growth
+        # is the C allocator's (arenas, fragmentation), not objects kept alive.
+        "blocks": sys.getallocatedblocks(),
+        "objects": len(gc.get_objects()),
         "threads": threading.active_count(),
         "fds": _fds(),
     }
@@ -192,8 +198,11 @@ def main() -> int:
         proc.join(10)
     elapsed = time.monotonic() - started
     _common.table(
-        ["cycle", "events", "reconnects", "RSS MB", "threads", "fds"],
-        [[s["cycle"], s["events"], s["reconnects"], s["rss_mb"], s["threads"], s["fds"]] for s in samples],
+        ["cycle", "events", "reconnects", "RSS MB", "Python blocks", "GC objects", "threads", "fds"],
+        [
+            [s["cycle"], s["events"], s["reconnects"], s["rss_mb"], s["blocks"], s["objects"], s["threads"], s["fds"]]
+            for s in samples
+        ],
     )
     first, last = samples[0], samples[-1]
     growth = last["rss_mb"] - first["rss_mb"]
@@ -201,6 +210,8 @@ def main() -> int:
         ["growth (last sample - baseline)", "value"],
         [
             ["RSS MB", f"{growth:+.2f}"],
+            ["Python blocks (sys.getallocatedblocks)", f"{last['blocks'] - first['blocks']:+,d}"],
+            ["GC-tracked objects", f"{last['objects'] - first['objects']:+,d}"],
             ["threads", f"{last['threads'] - first['threads']:+d}"],
             ["fds", f"{last['fds'] - first['fds']:+d}"],
             ["events handled", counter.events],
