@@ -257,3 +257,29 @@ def test_a_protocol_without_lookups_resends_only_what_the_server_deduplicates() 
     with pytest.raises(SendUnconfirmed):  # no msg_seq: a repeat could duplicate
         pipeline.send("send_group_msg", {"group_id": 5, "message": "y"}, 5.0)
     assert len(calls) == 1
+
+
+# -- several processes on one store ---------------------------------------------------------
+
+
+def test_an_answered_id_is_claimed_in_the_shared_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a shared store, a send answered with its id claims that id in the store (not
+    only in its own ledger), so another process's ambiguous send of the same text can
+    never take the message as its own."""
+    from qqreliable.reliability import verify
+    from qqreliable.reliability.store import MemoryStore
+
+    store = MemoryStore()
+    pipelines: Dict[str, SendPipeline] = {}
+    for process in ("process-a", "process-b"):
+        pipelines[process] = SendPipeline(
+            policy=SendPolicy(), pacing=None, call=lambda action, params, timeout: {"message_id": 77},
+            facts=OneBotSends(read=lambda *a: {}), self_id=lambda: 222, events_live=lambda: True,
+            stopping=threading.Event(), stats=CallStats(),
+        )
+        monkeypatch.setattr(verify, "process_owner", lambda process=process: process)
+        pipelines[process].share(store)
+    receipt = pipelines["process-a"].send("send_group_msg", {"group_id": 5, "message": "same words"}, 5.0)
+    assert receipt.message_id == 77
+    assert not pipelines["process-b"].ledger.claim(77, 222)  # process a owns it
+    assert pipelines["process-a"].ledger.claimed(77, 222)
