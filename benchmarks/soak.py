@@ -15,7 +15,7 @@ objects the garbage collector tracks (flat while RSS grows: the C allocator's ar
 not objects kept alive). ``--check`` exits 1 when RSS grew by more
 than ``--max-rss-growth-mb`` (default 5), the GC-tracked objects by more than
 ``--max-object-growth`` (200) or Python's blocks by more than ``--max-block-growth``
-(5%), or threads or fds did not come back to the baseline.
+(10%), or threads or fds did not come back to the baseline.
 """
 
 from __future__ import annotations
@@ -141,8 +141,9 @@ def main() -> int:
         help="GC-tracked objects the bot may gain after the baseline (they move by about 20)",
     )
     parser.add_argument(
-        "--max-block-growth", type=float, default=0.05,
-        help="share of Python's allocated blocks the bot may gain (they move by about 1.5%%)",
+        "--max-block-growth", type=float, default=0.10,
+        help="share of Python's allocated blocks the bot may gain (up to 2.5%% in the runs so "
+        "far; a leak per event goes far past it)",
     )
     args = parser.parse_args()
     _common.quiet()
