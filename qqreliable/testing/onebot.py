@@ -434,13 +434,14 @@ class FakeOneBot(FakeServer):
         self._forward_ids = itertools.count(1)
         self.media = MediaHost(self)
         """Image hosting and get_image faults: see :mod:`qqreliable.testing.media`."""
-        self._builtin.update(self.media.actions())
+        media_actions = self.media.actions()
+        self._builtin.update(media_actions)
         # Built-in actions answered at once, on the connection's thread (see _on_ws_request):
         # not a send (it may fetch media), not a quick operation (it runs sends), not a
         # media action (get_image and friends wait out their set_api_mode delays).
         self._quick_actions = frozenset(
             name for name in self._builtin
-            if not name.startswith("send_") and name != ".handle_quick_operation" and name not in self.media.actions()
+            if not name.startswith("send_") and name != ".handle_quick_operation" and name not in media_actions
         )
         self.sent_media = SentMedia(self)
         """Media the bot sends: forms received, and implementation-side media faults
