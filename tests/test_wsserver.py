@@ -738,10 +738,12 @@ def _link_reader(ws: ServerWebSocket) -> "object":
     return _ServerSocket(ws, None)  # type: ignore[arg-type]  # raw: only recv_before uses it
 
 
-def test_reverse_reader_mixes_batches_and_the_general_path_in_order() -> None:
+@pytest.mark.parametrize("many", [False, True], ids=["recv", "recv_many"])
+def test_reverse_reader_mixes_batches_and_the_general_path_in_order(many: bool) -> None:
     """The reverse server's reader (batches from take_buffered, recv() for the rest)
-    gives the same messages in the same order as recv() alone, answers pings met on
-    the way and fails an oversize message with 1009 as before."""
+    gives the same messages in the same order as recv() alone, one by one or in
+    batches, answers pings met on the way and fails an oversize message with 1009
+    as before."""
     from qqreliable.transport.link import LinkEnded
 
     server_sock, client = socket.socketpair()
@@ -766,7 +768,14 @@ def test_reverse_reader_mixes_batches_and_the_general_path_in_order() -> None:
     writer = threading.Thread(target=client.sendall, args=(burst,), name="test-burst")
     writer.start()
     try:
-        got = [reader.recv() for _ in expected]  # type: ignore[attr-defined]
+        if many:
+            got: List[bytes] = []
+            while len(got) < len(expected):
+                batch = reader.recv_many()  # type: ignore[attr-defined]
+                assert batch, "a batch holds at least one message"
+                got += batch
+        else:
+            got = [reader.recv() for _ in expected]  # type: ignore[attr-defined]
         assert got == expected
         pongs = [server_frame(client) for n in range(300) if n % 50 == 7]
         assert pongs == [(True, OP_PONG, b"p%d" % n) for n in range(300) if n % 50 == 7]
@@ -776,6 +785,25 @@ def test_reverse_reader_mixes_batches_and_the_general_path_in_order() -> None:
     finally:
         ws.abort()
         writer.join(5)
+        client.close()
+
+
+def test_reverse_reader_batches_the_whole_of_a_fresh_read() -> None:
+    """A read that brings several frames is handed out as one batch: the message
+    recv() parsed off it first, then the rest of it (one delivery, not two)."""
+    server_sock, client = socket.socketpair()
+    client.settimeout(5)
+    ws = ServerWebSocket(server_sock, close_timeout=0.5)
+    reader = _link_reader(ws)
+    try:
+        client.sendall(b"".join(client_frame(OP_TEXT, b"m%d" % n) for n in range(10)))
+        assert reader.recv_many() == [b"m%d" % n for n in range(10)]  # type: ignore[attr-defined]
+        client.sendall(client_frame(OP_TEXT, b"alone"))
+        assert reader.recv_many() == [b"alone"]  # type: ignore[attr-defined]
+        client.sendall(client_frame(OP_TEXT, b"half") + client_frame(OP_TEXT, b"x" * 200)[:50])
+        assert reader.recv_many() == [b"half"]  # type: ignore[attr-defined]  # the rest is not whole yet
+    finally:
+        ws.abort()
         client.close()
 
 

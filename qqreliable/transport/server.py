@@ -460,10 +460,18 @@ class _ServerSocket:
             out = self.ws.take_buffered()
             if out:
                 return out
+        ws = self.ws
         try:
-            return [self.ws.recv()[1]]
+            first = ws.recv()[1]
         except WebSocketClosed as exc:
             raise LinkEnded(str(exc), exc.code if exc.by_peer else None) from None
+        # recv() read a chunk and parsed one message off it: the rest of that read
+        # joins this batch (one delivery), not the next one.
+        rest = ws.take_buffered()
+        if rest:
+            rest.insert(0, first)
+            return rest
+        return [first]
 
     def ended(self) -> bool:
         """True once closed (a kill, a stop): what was read ahead is not handed out."""
