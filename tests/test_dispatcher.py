@@ -326,3 +326,103 @@ def test_batches_reach_every_idle_worker() -> None:
         release.set()
         d.stop()
         assert sup.join(5) == []
+
+
+# -- workers take items without the lock ---------------------------------------
+
+
+@pytest.mark.parametrize("attempt", range(5))
+def test_stop_during_a_drain_accounts_for_every_event_exactly_once(attempt: int) -> None:
+    """Workers take events off the queue without the lock while stop() empties it:
+    each event is either run (its done(True)) or discarded (done(False), counted in
+    stop()'s answer), never both, never neither. Five times: it is a race."""
+    d, sup = make(workers=8, queue_size=100_000)
+    ran: List[int] = []
+    d.add("x", lambda e: ran.append(e["n"]))
+    outcomes: List[Any] = [None] * 20_000
+    lock = threading.Lock()
+    stopped: List[int] = []
+    stopped_event = threading.Event()
+
+    def done_for(n: int) -> Any:
+        def done(handled: bool) -> None:
+            with lock:
+                assert outcomes[n] is None, f"event {n} finished twice"
+                outcomes[n] = handled
+            if n == 500:  # on a worker, while the seven others drain the queue
+                stopped.append(d.stop())
+                stopped_event.set()
+
+        return done
+
+    for n in range(len(outcomes)):  # all queued first: the stop comes mid-drain
+        assert d.submit_event(Event({"post_type": "x", "n": n}), done_for(n))
+    d.start(sup)
+    assert stopped_event.wait(10)
+    assert sup.join(5) == []
+    discarded = stopped[0]
+    assert discarded > 0
+    assert None not in outcomes
+    assert outcomes.count(False) == discarded
+    assert sorted(ran) == [n for n, handled in enumerate(outcomes) if handled]
+    assert d.dispatched == len(ran)
+    assert d.queued == 0
+
+
+def test_counts_stay_exact_with_busy_workers_and_across_a_restart() -> None:
+    """``dispatched`` and the queue bound are counted per worker, not with a shared
+    ``+=``: 8 busy workers lose no count, and a restart keeps the earlier ones."""
+    d, sup = make(workers=8, queue_size=100_000)
+    d.add("x", lambda e: None)
+    d.start(sup)
+    try:
+        for _ in range(4):
+            assert d.submit_events([Event({"post_type": "x"}) for _ in range(10_000)]) == 0
+        assert d.wait_idle(20)
+        assert d.dispatched == 40_000
+        with d._lock:
+            assert d._events_queued_locked() == 0
+    finally:
+        d.stop()
+        assert sup.join(5) == []
+    sup2 = Supervisor(prefix="test-dispatch-2")
+    d.start(sup2)
+    try:
+        assert d.submit_events([Event({"post_type": "x"}) for _ in range(1_000)]) == 0
+        assert d.wait_idle(10)
+        assert d.dispatched == 41_000
+        assert len(d._workers) == 8  # the first start's workers were retired, their counts kept
+    finally:
+        d.stop()
+        assert sup2.join(5) == []
+
+
+def test_the_bound_holds_while_workers_take_events_without_the_lock() -> None:
+    """With every worker held by a handler, the queue takes exactly ``queue_size``
+    more events; once they run, the room is back in full."""
+    d, sup = make(workers=4, queue_size=50)
+    release = threading.Event()
+    held = threading.Semaphore(0)
+
+    def slow(e: Event) -> None:
+        held.release()
+        release.wait(10)
+
+    d.add("x", slow)
+    d.start(sup)
+    try:
+        assert d.submit_events([Event({"post_type": "x"}) for _ in range(4)]) == 0
+        for _ in range(4):
+            assert held.acquire(timeout=10)  # all four workers busy
+        assert d.submit_events([Event({"post_type": "x"}) for _ in range(60)]) == 10
+        assert d.queued == 50
+        release.set()
+        assert d.wait_idle(10)
+        assert d.dispatched == 54
+        assert d.submit_events([Event({"post_type": "x"}) for _ in range(50)]) == 0
+        assert d.wait_idle(10)
+        assert d.dispatched == 104 and d.dropped == 10
+    finally:
+        release.set()
+        d.stop()
+        assert sup.join(5) == []

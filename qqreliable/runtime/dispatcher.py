@@ -55,14 +55,22 @@ class Dispatcher:
         # ``(_JOB, fn, args)``: one tuple per event (a queued backlog is what the
         # garbage collector walks).
         self._queue: Deque[Tuple[Any, Any, Any]] = collections.deque()
-        self._events_queued = 0
-        # One lock for the queue and the counters. A worker with nothing to do
-        # parks on a lock of its own (``_parked``) and is woken by releasing it:
-        # one C call, no Condition bookkeeping. A new item wakes a parked worker
-        # only when no worker is already woken and on its way; a woken worker
-        # that takes an item and sees more queued wakes the next one (a chain),
-        # so a burst reaches every idle worker while a steady stream of fast
-        # events costs a wake-up per worker run, not per event. ``_idle`` (same
+        # Events put in the queue, and taken off it by stop() (under the lock); the
+        # workers count what they took in their own _Worker (a worker takes an item
+        # with one deque.popleft(), atomic, and no lock: several busy workers would
+        # otherwise hand the lock and the GIL to each other for every event). The
+        # events queued are what was put in less what was taken.
+        self._admitted = 0
+        self._discarded = 0
+        self._retired_taken = 0  # what workers that ended took, and run_now() ran
+        self._workers: List[_Worker] = []
+        # One lock for adding to the queue, the counters and parking. A worker that
+        # finds the queue empty parks on a lock of its own (``_parked``) and is woken
+        # by releasing it: one C call, no Condition bookkeeping. A new item wakes a
+        # parked worker only when no worker is already woken and on its way; a woken
+        # worker that takes its first item and sees more queued wakes the next one
+        # (a chain), so a burst reaches every idle worker while a steady stream of
+        # fast events costs a wake-up per worker run, not per event. ``_idle`` (same
         # lock) is for wait_idle().
         self._lock = lock = threading.Lock()
         self._cond = threading.Condition(lock)
@@ -71,8 +79,6 @@ class Dispatcher:
         self._woken = 0  # workers unparked and not yet back in the queue
         self._idle_waiters = 0
         self._stopping = False
-        self._running = 0
-        self.dispatched = 0
         self.dropped = 0
         self.handler_errors = 0
         self._last_drop_log = -_DROP_LOG_EVERY
@@ -138,11 +144,11 @@ class Dispatcher:
                 _call_done(done, True)
             return True
         with self._lock:
-            if self._stopping or self._events_queued >= self.queue_size:
+            if self._stopping or self._events_queued_locked() >= self.queue_size:
                 refused = True
             else:
                 refused = False
-                self._events_queued += 1
+                self._admitted += 1
                 self._queue.append((event, handlers, done))
                 park = self._unpark() if self._parked else None
         if refused:
@@ -177,9 +183,9 @@ class Dispatcher:
             if self._stopping:
                 taken = 0
             else:
-                taken = min(len(items), self.queue_size - self._events_queued)
+                taken = min(len(items), self.queue_size - self._events_queued_locked())
                 if taken > 0:
-                    self._events_queued += taken
+                    self._admitted += taken
                     self._queue.extend(items if taken == len(items) else items[:taken])
                     park = self._unpark() if self._parked else None
                 else:
@@ -190,6 +196,21 @@ class Dispatcher:
         if refused:
             self._refused(items[taken][0], refused)
         return refused
+
+    def _events_queued_locked(self) -> int:
+        """Events in the queue (lock held): put in, less taken by workers and by
+        stop(). A worker counts an event just after taking it, so this may be
+        over by one per worker for a moment: the bound errs on the safe side."""
+        taken = self._retired_taken + self._discarded
+        for worker in self._workers:
+            taken += worker.taken
+        return self._admitted - taken
+
+    @property
+    def dispatched(self) -> int:
+        """Events whose handlers ran (or are running) so far."""
+        with self._lock:
+            return self._retired_taken + sum(worker.taken for worker in self._workers)
 
     def _refused(self, event: Event, count: int = 1) -> bool:
         """Count and log ``count`` dropped events, ``event`` the first (not at
@@ -272,8 +293,14 @@ class Dispatcher:
             self._stopping = False
             self._notices.clear()
             self._notices_draining = False  # a drain job discarded by stop() is gone
-        for i in range(self.workers):
-            supervisor.spawn(f"handler-{i + 1}", self._work)
+            # Workers of an earlier start() that have ended: their counts stay.
+            for worker in [w for w in self._workers if w.ended]:
+                self._retired_taken += worker.taken
+                self._workers.remove(worker)
+            workers = [_Worker() for _ in range(self.workers)]
+            self._workers.extend(workers)
+        for i, worker in enumerate(workers):
+            supervisor.spawn(f"handler-{i + 1}", lambda worker=worker: self._work(worker))  # type: ignore[misc]
 
     def stop(self) -> int:
         """Stop taking work; workers finish the handler they run and exit.
@@ -282,10 +309,18 @@ class Dispatcher:
         """
         with self._cond:
             self._stopping = True
-            discarded = sum(1 for item in self._queue if item[0] is not _JOB)
-            dones = [item[2] for item in self._queue if item[0] is not _JOB and item[2] is not None]
-            self._queue.clear()
-            self._events_queued = 0
+            # Taken item by item: a worker may take one meanwhile (it runs it).
+            queue = self._queue
+            items = []
+            while True:
+                try:
+                    items.append(queue.popleft())
+                except IndexError:
+                    break
+            events = [item for item in items if item[0] is not _JOB]
+            discarded = len(events)
+            dones = [item[2] for item in events if item[2] is not None]
+            self._discarded += discarded
             parked, self._parked = self._parked, []
             self._woken += len(parked)
             self._idle.notify_all()
@@ -297,56 +332,68 @@ class Dispatcher:
             log.warning("shutdown discarded %d queued events", discarded)
         return discarded
 
-    def _work(self) -> None:
+    def _work(self, worker: _Worker) -> None:
         park = threading.Lock()
         park.acquire()  # held: acquiring it again parks this worker until released
         lock = self._lock
         queue = self._queue
-        woken = False
-        finished = False  # a job ran since the lock was last held: count it done there
-        while True:
-            wake = None
+        popleft = queue.popleft
+        woken = False  # unparked, and not yet counted back (in _woken)
+        try:
+            while True:
+                worker.busy = True  # before the take: wait_idle sees the item or this flag
+                try:
+                    item = popleft()
+                except IndexError:
+                    worker.busy = False
+                    with lock:
+                        if woken:
+                            self._woken -= 1
+                            woken = False
+                        if self._stopping:
+                            return
+                        if queue:
+                            continue  # added meanwhile
+                        if self._idle_waiters:
+                            self._idle.notify_all()  # wait_idle() checks whether all are idle
+                        self._parked.append(park)
+                    self._park(park)
+                    woken = True
+                    continue
+                if woken:
+                    # The first item since the wake-up: counted back, and the next
+                    # idle worker woken when more is queued (the chain).
+                    with lock:
+                        self._woken -= 1
+                        woken = False
+                        wake = self._unpark() if queue else None
+                    if wake is not None:
+                        wake.release()
+                if item[0] is _JOB:
+                    try:
+                        item[1](*item[2])
+                    except Exception:  # a job's own errors are its business; this is a bug guard
+                        log.exception("internal dispatcher job failed")
+                    continue
+                worker.taken += 1
+                event, handlers, done = item
+                try:
+                    for handler in handlers:
+                        try:
+                            handler(event)
+                        except Exception as exc:
+                            self._failed(handler, event, exc)
+                finally:
+                    if done is not None:
+                        _call_done(done, True)
+        finally:
+            worker.busy = False
+            worker.ended = True
             with lock:
-                if finished:
-                    finished = False
-                    self._running -= 1
-                    if self._idle_waiters and not self._running and not queue:
-                        self._idle.notify_all()
                 if woken:
                     self._woken -= 1
-                    woken = False
-                if self._stopping:
-                    return
-                if not queue:
-                    self._parked.append(park)
-                    item = None
-                else:
-                    item = queue.popleft()
-                    if item[0] is not _JOB:
-                        self._events_queued -= 1
-                    self._running += 1
-                    if queue:
-                        wake = self._unpark()  # more work: the next idle worker takes it
-            if item is None:
-                self._park(park)
-                woken = True
-                continue
-            if wake is not None:
-                wake.release()
-            try:
-                if item[0] is _JOB:
-                    item[1](*item[2])
-                else:
-                    self._run_handlers(*item)
-            except Exception:  # _run_handlers guards each handler; this is a bug guard
-                log.exception("internal dispatcher job failed")
-            except BaseException:
-                with lock:
-                    self._running -= 1
-                    if self._idle_waiters and not self._running and not queue:
-                        self._idle.notify_all()
-                raise
-            finished = True
+                if self._idle_waiters:
+                    self._idle.notify_all()
 
     def _park(self, park: threading.Lock) -> None:
         """Block until another thread releases ``park`` (new work, or stop)."""
@@ -366,7 +413,7 @@ class Dispatcher:
         with self._idle:
             self._idle_waiters += 1
             try:
-                while self._queue or self._running:
+                while self._queue or any(worker.busy for worker in self._workers):
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return False
@@ -375,25 +422,17 @@ class Dispatcher:
                 self._idle_waiters -= 1
         return True
 
-    def _run_handlers(
-        self, event: Event, handlers: List[Handler], done: Optional[Callable[[bool], None]] = None
-    ) -> None:
-        self.dispatched += 1
-        try:
+    def run_now(self, event: Event) -> int:
+        """Run ``event``'s handlers in the calling thread (a queue worker); returns how many ran."""
+        handlers = self.handlers_for(event.name)
+        if handlers:
+            with self._lock:
+                self._retired_taken += 1  # counted in ``dispatched`` like a worker's
             for handler in handlers:
                 try:
                     handler(event)
                 except Exception as exc:
                     self._failed(handler, event, exc)
-        finally:
-            if done is not None:
-                _call_done(done, True)
-
-    def run_now(self, event: Event) -> int:
-        """Run ``event``'s handlers in the calling thread (a queue worker); returns how many ran."""
-        handlers = self.handlers_for(event.name)
-        if handlers:
-            self._run_handlers(event, handlers)
         return len(handlers)
 
     def _guarded(self, handler: Callable[..., Any], event: Optional[Event], *args: Any) -> None:
@@ -417,6 +456,19 @@ class Dispatcher:
                 hook(exc, event)
             except Exception:
                 log.exception("on_error hook %r failed", hook)
+
+
+class _Worker:
+    """One worker thread's own state, written only by that thread (so no lock):
+    ``busy`` from just before it takes an item until the item is done (wait_idle
+    reads it), ``taken`` the events it took off the queue (``dispatched``)."""
+
+    __slots__ = ("busy", "taken", "ended")
+
+    def __init__(self) -> None:
+        self.busy = False
+        self.taken = 0
+        self.ended = False
 
 
 def _call_done(done: Callable[[bool], None], handled: bool) -> None:
