@@ -328,10 +328,32 @@ def run_aiocqhttp(args: argparse.Namespace) -> None:
 
 
 def run_websockets(args: argparse.Namespace) -> None:
-    """The floor: an asyncio ``websockets`` client doing ``recv()`` + ``json.loads``, nothing else."""
+    """The floor: an asyncio ``websockets`` client doing ``recv()`` + ``json.loads``, nothing
+    else; with the url ``-``, the same loop as a server the OneBot side dials (reverse WS:
+    masked frames, unmasked by websockets' C extension when it has one)."""
     import websockets
 
     counter = Counter(args.workload, args.count)
+
+    async def loop(ws: Any) -> None:
+        try:
+            while True:
+                obj = json.loads(await ws.recv())
+                if obj.get("post_type") == "message":
+                    counter.hit(obj["message_id"])
+        except websockets.ConnectionClosed:
+            pass
+
+    async def serve() -> None:
+        async with websockets.serve(loop, "127.0.0.1", 0, max_size=None, compression=None) as server:
+            port = next(iter(server.sockets)).getsockname()[1]
+            report(listening=f"ws://127.0.0.1:{port}/ws/")
+            await _wait_stdin_end()
+
+    if args.url == "-":
+        asyncio.run(serve())
+        report(stopped=True)
+        return
 
     async def consume() -> None:
         async with websockets.connect(args.url, max_size=None, compression=None) as ws:
