@@ -350,29 +350,14 @@ def run_websockets(args: argparse.Namespace) -> None:
             report(listening=f"ws://127.0.0.1:{port}/ws/")
             await _wait_stdin_end()
 
-    if args.url == "-":
-        asyncio.run(serve())
-        report(stopped=True)
-        return
-
     async def consume() -> None:
         async with websockets.connect(args.url, max_size=None, compression=None) as ws:
-
-            async def loop() -> None:
-                try:
-                    while True:
-                        obj = json.loads(await ws.recv())
-                        if obj.get("post_type") == "message":
-                            counter.hit(obj["message_id"])
-                except websockets.ConnectionClosed:
-                    pass
-
-            reader = asyncio.ensure_future(loop())
+            reader = asyncio.ensure_future(loop(ws))
             report(ready=True)
             await _wait_stdin_end()
             reader.cancel()
 
-    asyncio.run(consume())
+    asyncio.run(serve() if args.url == "-" else consume())
     report(stopped=True)
 
 

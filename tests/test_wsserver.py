@@ -14,7 +14,7 @@ import socket
 import struct
 import threading
 import time
-from typing import Iterator, List, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 import pytest
 import websocket
@@ -788,42 +788,44 @@ def test_reverse_reader_mixes_batches_and_the_general_path_in_order(many: bool) 
         client.close()
 
 
-def test_reverse_reader_batches_the_whole_of_a_fresh_read() -> None:
-    """A read that brings several frames is handed out as one batch: the message
-    recv() parsed off it first, then the rest of it (one delivery, not two)."""
+_ReversePair = Tuple[Any, ServerWebSocket, socket.socket]
+
+
+@pytest.fixture
+def reverse_pair() -> Iterator[_ReversePair]:
+    """The reverse server's reader on one end of a socketpair, the client's end."""
     server_sock, client = socket.socketpair()
     client.settimeout(5)
     ws = ServerWebSocket(server_sock, close_timeout=0.5)
-    reader = _link_reader(ws)
     try:
-        client.sendall(b"".join(client_frame(OP_TEXT, b"m%d" % n) for n in range(10)))
-        assert reader.recv_many() == [b"m%d" % n for n in range(10)]  # type: ignore[attr-defined]
-        client.sendall(client_frame(OP_TEXT, b"alone"))
-        assert reader.recv_many() == [b"alone"]  # type: ignore[attr-defined]
-        client.sendall(client_frame(OP_TEXT, b"half") + client_frame(OP_TEXT, b"x" * 200)[:50])
-        assert reader.recv_many() == [b"half"]  # type: ignore[attr-defined]  # the rest is not whole yet
+        yield _link_reader(ws), ws, client
     finally:
         ws.abort()
         client.close()
 
 
-def test_reverse_reader_stops_handing_out_parsed_frames_once_closed() -> None:
+def test_reverse_reader_batches_the_whole_of_a_fresh_read(reverse_pair: _ReversePair) -> None:
+    """A read that brings several frames is handed out as one batch: the message
+    recv() parsed off it first, then the rest of it (one delivery, not two)."""
+    reader, _, client = reverse_pair
+    client.sendall(b"".join(client_frame(OP_TEXT, b"m%d" % n) for n in range(10)))
+    assert reader.recv_many() == [b"m%d" % n for n in range(10)]
+    client.sendall(client_frame(OP_TEXT, b"alone"))
+    assert reader.recv_many() == [b"alone"]
+    client.sendall(client_frame(OP_TEXT, b"half") + client_frame(OP_TEXT, b"x" * 200)[:50])
+    assert reader.recv_many() == [b"half"]  # the rest is not whole yet
+
+
+def test_reverse_reader_stops_handing_out_parsed_frames_once_closed(reverse_pair: _ReversePair) -> None:
     """Frames parsed ahead are not delivered after the connection was aborted (a kill
     or stop wakes the reader at once, it does not drain hundreds of frames first)."""
     from qqreliable.transport.link import LinkEnded
 
-    server_sock, client = socket.socketpair()
-    client.settimeout(5)
-    ws = ServerWebSocket(server_sock, close_timeout=0.5)
-    reader = _link_reader(ws)
-    try:
-        client.sendall(b"".join(client_frame(OP_TEXT, b"m%d" % n) for n in range(10)))
-        assert reader.recv() == b"m0"  # type: ignore[attr-defined]  # read by recv(); 9 left in the buffer
-        assert reader.recv() == b"m1"  # type: ignore[attr-defined]  # the 9 parsed at once; 8 ready
-        assert len(reader._ready) == 8  # type: ignore[attr-defined]
-        ws.abort()
-        with pytest.raises(LinkEnded):
-            reader.recv()  # type: ignore[attr-defined]
-    finally:
-        ws.abort()
-        client.close()
+    reader, ws, client = reverse_pair
+    client.sendall(b"".join(client_frame(OP_TEXT, b"m%d" % n) for n in range(10)))
+    assert reader.recv() == b"m0"  # read by recv(); 9 left in the buffer
+    assert reader.recv() == b"m1"  # the 9 parsed at once; 8 ready
+    assert len(reader._ready) == 8
+    ws.abort()
+    with pytest.raises(LinkEnded):
+        reader.recv()
