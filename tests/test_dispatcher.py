@@ -426,3 +426,28 @@ def test_the_bound_holds_while_workers_take_events_without_the_lock() -> None:
         release.set()
         d.stop()
         assert sup.join(5) == []
+
+
+def test_a_worker_survives_a_bug_in_the_failure_path(caplog: Any) -> None:
+    """Were reporting a handler's failure itself to raise (a bug), the worker logs it
+    and goes on with the next event; the event's done() still runs."""
+    d, sup = make(workers=1)
+    handled = threading.Event()
+    dones: List[bool] = []
+
+    def broken_report(*args: Any) -> None:
+        raise RuntimeError("bug in the failure path")
+
+    d._failed = broken_report  # type: ignore[method-assign]
+    d.add("bad", lambda e: 1 / 0)
+    d.add("good", lambda e: handled.set())
+    d.start(sup)
+    try:
+        assert d.submit_event(Event({"post_type": "bad"}), dones.append)
+        assert d.submit_event(Event({"post_type": "good"}))
+        assert handled.wait(5)
+        assert dones == [True]
+        assert "internal dispatcher job failed" in caplog.text
+    finally:
+        d.stop()
+        assert sup.join(5) == []

@@ -378,14 +378,17 @@ class Dispatcher:
                 worker.taken += 1
                 event, handlers, done = item
                 try:
-                    for handler in handlers:
-                        try:
-                            handler(event)
-                        except Exception as exc:
-                            self._failed(handler, event, exc)
-                finally:
-                    if done is not None:
-                        _call_done(done, True)
+                    try:
+                        for handler in handlers:
+                            try:
+                                handler(event)
+                            except Exception as exc:
+                                self._failed(handler, event, exc)
+                    finally:
+                        if done is not None:
+                            _call_done(done, True)
+                except Exception:  # each handler is guarded above; this is a bug guard
+                    log.exception("internal dispatcher job failed")
         finally:
             worker.busy = False
             worker.ended = True
