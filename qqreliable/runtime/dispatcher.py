@@ -197,20 +197,24 @@ class Dispatcher:
             self._refused(items[taken][0], refused)
         return refused
 
+    def _taken_locked(self) -> int:
+        """Events taken by workers (those that ended too) and run_now() (lock held)."""
+        taken = self._retired_taken
+        for worker in self._workers:
+            taken += worker.taken
+        return taken
+
     def _events_queued_locked(self) -> int:
         """Events in the queue (lock held): put in, less taken by workers and by
         stop(). A worker counts an event just after taking it, so this may be
         over by one per worker for a moment: the bound errs on the safe side."""
-        taken = self._retired_taken + self._discarded
-        for worker in self._workers:
-            taken += worker.taken
-        return self._admitted - taken
+        return self._admitted - self._taken_locked() - self._discarded
 
     @property
     def dispatched(self) -> int:
         """Events whose handlers ran (or are running) so far."""
         with self._lock:
-            return self._retired_taken + sum(worker.taken for worker in self._workers)
+            return self._taken_locked()
 
     def _refused(self, event: Event, count: int = 1) -> bool:
         """Count and log ``count`` dropped events, ``event`` the first (not at
@@ -379,7 +383,7 @@ class Dispatcher:
                 event, handlers, done = item
                 try:
                     try:
-                        for handler in handlers:
+                        for handler in handlers:  # run_now()'s loop, inline: one call less per event
                             try:
                                 handler(event)
                             except Exception as exc:
@@ -464,7 +468,8 @@ class Dispatcher:
 class _Worker:
     """One worker thread's own state, written only by that thread (so no lock):
     ``busy`` from just before it takes an item until the item is done (wait_idle
-    reads it), ``taken`` the events it took off the queue (``dispatched``)."""
+    reads it), ``taken`` the events it took off the queue (``dispatched``),
+    ``ended`` once its thread returned (the next start() folds its count in)."""
 
     __slots__ = ("busy", "taken", "ended")
 
