@@ -6,13 +6,13 @@
 * events/s to a handler: every client reads the same pre-encoded stream from a
   local server writing frames back to back (``_mirai_blast.py`` for MAH,
   ``_blast.py`` for OneBot), so the client is the bottleneck. The baseline is
-  websocket-client ``recv()`` + ``json.loads`` on one thread. CPU us/event is the
-  process's CPU time (every thread: the client and the in-process writer) over the
-  measurement per event: less disturbed by a busy machine than the rate.
+  websocket-client ``recv()`` + ``json.loads`` on one thread. Each server runs in a
+  process of its own, as a real one does (``_blast_process.py``: next to the
+  client, its writer would share the GIL with the reader it feeds). CPU us/event
+  is the client process's CPU time over the measurement per event: less disturbed
+  by a busy machine than the rate.
 * calls/s from 8 threads (the peers: 8 concurrent coroutines) against the same
-  server, which answers every command at once (it runs in this process, so it
-  shares the GIL with the in-process clients; the peers run in processes of
-  their own). Baselines: a raw websocket-client RPC loop (send, receive until
+  server, which answers every command at once. Baselines: a raw websocket-client RPC loop (send, receive until
   the answer) on one connection, and 8 of them on 8 connections.
 * reconnect after a 1006: from the server aborting the socket to the client's
   handler running for an event pushed after the drop (a probe every 20 ms), one
@@ -42,8 +42,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 import _common
 import websocket
-from _blast import BlastServer
-from _mirai_blast import MiraiBlastServer, group_message
+from _blast_process import BlastProcess
+from _mirai_blast import group_message
 from events import _event
 
 from qqreliable import Backoff, Bot, MiraiBot
@@ -206,7 +206,7 @@ class _Yiri:
 # --------------------------------------------------------------------------- events/s
 
 
-def _raw_events(server: MiraiBlastServer, frames: List[bytes]) -> Dict[str, float]:
+def _raw_events(server: BlastProcess, frames: List[bytes]) -> Dict[str, float]:
     ws = websocket.create_connection(server.url + "/all", header=["verifyKey: k", "qq: 10001"], timeout=60,
                                      skip_utf8_validation=True)  # as the transport reads
     try:
@@ -253,7 +253,7 @@ def _wait_handled(counter: _Counter, bot: Any, total: int, name: str, timeout: f
             raise RuntimeError(f"{name} handled {counter.seen} of {total}")
 
 
-def _mirai_events(server: MiraiBlastServer, frames: List[bytes]) -> Dict[str, float]:
+def _mirai_events(server: BlastProcess, frames: List[bytes]) -> Dict[str, float]:
     counter = _Counter(len(frames))
     bot = MiraiBot(server.url, verify_key="k", qq=10001, workers=8, send_policy=None, dedupe_size=0)
     bot.on_message("group")(counter)
@@ -274,7 +274,7 @@ def _mirai_events(server: MiraiBlastServer, frames: List[bytes]) -> Dict[str, fl
     return {"rate": len(frames) / elapsed, "cpu": cpu / len(frames), "dropped": dropped}
 
 
-def _onebot_events(server: BlastServer, frames: List[bytes]) -> Dict[str, float]:
+def _onebot_events(server: BlastProcess, frames: List[bytes]) -> Dict[str, float]:
     counter = _Counter(len(frames))
     bot = Bot(server.url, workers=8, dedupe_size=0)
     bot.on_message("group")(counter)
@@ -295,7 +295,7 @@ def _onebot_events(server: BlastServer, frames: List[bytes]) -> Dict[str, float]
     return {"rate": len(frames) / elapsed, "cpu": cpu / len(frames), "dropped": dropped}
 
 
-def _yiri_events(python: str, server: MiraiBlastServer, frames: List[bytes],
+def _yiri_events(python: str, server: BlastProcess, frames: List[bytes],
                  driver: str = YIRI_DRIVER, why: Optional[List[str]] = None) -> Optional[float]:
     yiri = _Yiri(python, server.port, "events", len(frames), driver)
     try:
@@ -353,7 +353,7 @@ class _RawRpc:
     """A raw websocket-client RPC loop on a connection of its own: send a command
     with a fresh syncId, receive until that syncId's answer comes back."""
 
-    def __init__(self, server: MiraiBlastServer) -> None:
+    def __init__(self, server: BlastProcess) -> None:
         self.ws = websocket.create_connection(server.url + "/all", header=["verifyKey: k", "qq: 10001"],
                                               timeout=60, skip_utf8_validation=True)
         json.loads(self.ws.recv())  # the handshake
@@ -369,7 +369,7 @@ class _RawRpc:
                 return obj["data"]
 
 
-def _raw_calls(server: MiraiBlastServer, total: int, threads: int) -> float:
+def _raw_calls(server: BlastProcess, total: int, threads: int) -> float:
     """``threads`` raw RPC loops, each on its own connection (one socket is one
     request at a time for a loop this simple)."""
     rpcs = [_RawRpc(server) for _ in range(threads)]
@@ -382,7 +382,7 @@ def _raw_calls(server: MiraiBlastServer, total: int, threads: int) -> float:
         server.wait_clients(0)
 
 
-def _mirai_calls(server: MiraiBlastServer, total: int) -> float:
+def _mirai_calls(server: BlastProcess, total: int) -> float:
     with MiraiBot(server.url, verify_key="k", qq=10001, send_policy=None) as bot:
         bot.wait_connected(10)
         rate = _threads_calls(lambda i: lambda: bot.call("about"), total)
@@ -390,7 +390,7 @@ def _mirai_calls(server: MiraiBlastServer, total: int) -> float:
     return rate
 
 
-def _onebot_calls(server: BlastServer, total: int) -> float:
+def _onebot_calls(server: BlastProcess, total: int) -> float:
     with Bot(server.url) as bot:
         bot.wait_connected(10)
         rate = _threads_calls(lambda i: lambda: bot.call_action("get_login_info"), total)
@@ -398,7 +398,7 @@ def _onebot_calls(server: BlastServer, total: int) -> float:
     return rate
 
 
-def _peer_calls(python: str, server: MiraiBlastServer, total: int, driver: str,
+def _peer_calls(python: str, server: BlastProcess, total: int, driver: str,
                 why: List[str]) -> Optional[float]:
     peer = _Yiri(python, server.port, "calls", total, driver)
     try:
@@ -425,7 +425,7 @@ RECONNECT_BOUND = 15.0
 
 
 class _Prober:
-    def __init__(self, server: MiraiBlastServer) -> None:
+    def __init__(self, server: BlastProcess) -> None:
         self.server = server
         self.ids = itertools.count(1_000_000)
         self.stop = threading.Event()
@@ -447,7 +447,7 @@ class _Prober:
         self.thread.join(5)
 
 
-def _mirai_reconnect(server: MiraiBlastServer) -> float:
+def _mirai_reconnect(server: BlastProcess) -> float:
     """A fresh bot per round: the first drop of a healthy link (later drops within
     ``Backoff.healthy_after`` wait longer, by design)."""
     before = threading.Event()
@@ -478,7 +478,7 @@ def _mirai_reconnect(server: MiraiBlastServer) -> float:
 
 
 
-def _peer_reconnect(python: str, server: MiraiBlastServer, driver: str) -> Any:
+def _peer_reconnect(python: str, server: BlastProcess, driver: str) -> Any:
     """Seconds from the drop to the peer's handler seeing an event, or a string
     saying what happened instead (measured: no event within RECONNECT_BOUND)."""
     peer = _Yiri(python, server.port, "reconnect", int(RECONNECT_BOUND) + 20, driver)
@@ -541,8 +541,12 @@ def main() -> None:
                    f"{args.rounds} rounds; peers: {peers or 'no peers venv'}")
     mirai_frames = [json.dumps(group_message(n)).encode() for n in range(args.events)]
     onebot_frames = [json.dumps(_event(n)).encode() for n in range(args.events)]
-    mah = MiraiBlastServer()
-    onebot = BlastServer()
+    # Each server in a process of its own, as a real one is: in this process its writer
+    # would share the GIL with the client it feeds (see _blast_process.py).
+    mah = BlastProcess("mirai")
+    onebot = BlastProcess("onebot")
+    mah.load(mirai_frames)  # before any clock starts
+    onebot.load(onebot_frames)
     runs: Dict[str, List[float]] = {"raw": [], "mirai": [], "bot": [], "yiri": [], "ariadne": []}
     calls: Dict[str, List[float]] = {"raw1": [], "raw8": [], "mirai": [], "bot": [], "yiri": [], "ariadne": []}
     recon: Dict[str, List[Any]] = {"mirai": [], "yiri": [], "ariadne": []}
