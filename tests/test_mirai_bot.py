@@ -150,6 +150,23 @@ def test_the_events_of_one_read_are_taken_as_one_batch(mirai: FakeMirai, make_bo
     assert {("group", 100), ("friend", 3)} <= chats
 
 
+def test_account_events_in_a_batch_are_noted_and_odd_types_pass(mirai: FakeMirai, make_bot) -> None:
+    """The batch path skips someone's message in one test, but not an account notice
+    (the offline watch and the send pipeline still hear it), and an event whose type
+    is not a string (odd input) is taken the careful way, without an error."""
+    bot = make_bot(mirai.ws_url)
+    got = _collect(bot, "message")
+    bot.start()
+    bot.wait_connected(5)
+    with FakeMirai(verify_key=MIRAI_KEY, qq=MIRAI_QQ) as idle:  # builds the events, sends them nowhere
+        message = idle.emit_group_message(100, 2, "still here", message_id=800)
+        offline = idle.emit_event("BotOfflineEventForce", qq=MIRAI_QQ, title="t", message="another device")
+    bot._on_events([{"type": ["not", "a", "string"]}, message, offline])
+    assert got.get(timeout=5).plain_text == "still here"
+    assert not bot.account_online
+    assert bot._media.offline is not None
+
+
 def test_a_burst_over_the_socket_arrives_once_and_in_order(mirai: FakeMirai, make_bot) -> None:
     bot = make_bot(mirai.ws_url)
     got = _collect(bot, "message")

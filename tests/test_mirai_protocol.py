@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import pickle
+from types import MappingProxyType
 
 import pytest
 
@@ -22,7 +23,10 @@ from qqreliable.mirai.commands import (
     parse_version,
     recall_content,
 )
+from qqreliable.mirai.codec import MiraiCodec
 from qqreliable.mirai.events import Event, event_name, handler_key, message_key, reply_route
+from qqreliable.mirai.history import MiraiHistory, chat_of
+from qqreliable.transport.codec import KIND_EVENT
 
 # --------------------------------------------------------------------------- codes
 
@@ -188,6 +192,59 @@ RECEIVED = [
     {"type": "SomethingNew", "x": 1},
     "not an element",
 ]
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"syncId": "-1", "data": {"type": "GroupMessage"}},
+        {"syncId": -1, "data": {"type": "GroupMessage"}},  # not MAH's, but classify takes it
+        {"syncId": "-1", "data": [1, 2]},
+        {"syncId": "-1"},
+        {"syncId": "7", "data": {"code": 0}},
+        {"syncId": "", "data": {"code": 0, "session": "s"}},
+        {"code": 400, "msg": "bad"},
+        {"data": {"type": "GroupMessage"}},
+    ],
+)
+def test_event_payload_agrees_with_classify(obj) -> None:
+    """The reader's fast path for a pushed event (no Inbound made) gives what
+    classify would deliver, and is taken by every pushed event whose data is an object."""
+    codec = MiraiCodec("k", 1)
+    payload = codec.event_payload(obj)
+    inbound = codec.classify(obj)
+    if payload is not None:
+        assert inbound.kind == KIND_EVENT and inbound.payload is payload
+        assert not inbound.heartbeat and inbound.interval_ms is None and inbound.identity is None
+    assert (payload is not None) == (obj.get("syncId") == "-1" and type(obj.get("data")) is dict)
+
+
+def test_event_payload_follows_the_configured_sync_id() -> None:
+    codec = MiraiCodec("k", 1, reserved_sync_id="-9")
+    data: dict = {}
+    assert codec.event_payload({"syncId": "-1", "data": {}}) is None
+    assert codec.event_payload({"syncId": "-9", "data": data}) is data
+
+
+@pytest.mark.parametrize("wrap", [dict, MappingProxyType])
+def test_chat_and_source_of_any_mapping_and_ids_as_strings(wrap) -> None:
+    """The gap filler's reading of a live message (reader thread, every message): a dict
+    is the usual case, but any mapping and ids as numeric strings read the same."""
+    chain = [wrap({"type": "Source", "id": "7", "time": 1700000000}), {"type": "Plain", "text": "x"}]
+    group = {"type": "GroupMessage", "sender": wrap({"id": 2, "group": wrap({"id": "100"})}), "messageChain": chain}
+    assert chat_of(group) == ("group", 100)
+    assert source_of(chain) == (7, 1700000000)
+    assert chat_of({"type": "FriendMessage", "sender": wrap({"id": "3"})}) == ("friend", 3)
+    assert chat_of({"type": "StrangerMessage", "sender": wrap({"id": 4})}) == ("friend", 4)
+    assert chat_of({"type": "GroupMessage", "sender": wrap({"id": 2, "group": wrap({"id": True})})}) is None
+    assert chat_of({"type": "GroupMessage", "sender": wrap({"id": 2, "group": [100]})}) is None
+    assert chat_of({"type": "GroupMessage", "sender": [1]}) is None
+    assert chat_of({"type": "TempMessage", "sender": wrap({"id": 5})}) is None
+    assert source_of([wrap({"type": "Source", "id": True, "time": "soon"})]) == (None, None)
+    sighting = MiraiHistory(lambda *a: None, 10001).locate(group)
+    assert sighting is not None and type(sighting).__name__ == "Sighting"
+    assert (sighting.account, sighting.chat, sighting.message_id, sighting.time) == (10001, ("group", 100), 7, 1.7e9)
+    assert MiraiHistory(lambda *a: None, 10001).locate(dict(group, messageChain=[])) is None
 
 
 def test_every_received_element_converts_and_nothing_is_dropped() -> None:

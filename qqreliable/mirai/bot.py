@@ -76,7 +76,7 @@ from .commands import (
 )
 from .commands import READ_ONLY as _READ_ONLY
 from .commands import command as command_info
-from .events import MESSAGE_KINDS, Event, handler_key, reply_route
+from .events import MESSAGE_KINDS, MESSAGE_TYPES, Event, handler_key, reply_route
 from .history import MiraiHistory
 from .http import MiraiHttp
 from .media import MiraiMedia
@@ -176,6 +176,14 @@ def _ws_url(url: str) -> str:
     path = parts.path if parts.path not in ("", "/") else "/all"
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
+
+
+def _is_message(obj: Mapping[str, Any]) -> bool:
+    """Someone's message (``GroupMessage``, ``FriendMessage``, ...): nothing in it for
+    the offline watch or the send pipeline (a type that is not a string, from odd
+    input, is not one: those go the careful way)."""
+    kind = obj.get("type")
+    return type(kind) is str and kind in MESSAGE_TYPES
 
 class MiraiBot(BotBase):
     """A mirai-api-http v2 bot with a blocking, thread-safe API.
@@ -445,9 +453,8 @@ class MiraiBot(BotBase):
 
     def _on_event(self, obj: Dict[str, Any]) -> None:
         self.events_received += 1
-        self._media.observe(obj)
-        if self._sends is not None:
-            self._sends.observe(obj)
+        if not _is_message(obj):
+            self._note(obj)
         admitted, claim = self._admit(obj, self._dedupe)
         event = Event(obj, bot=self)
         if not admitted:
@@ -467,18 +474,27 @@ class MiraiBot(BotBase):
                 self._on_event(obj)
             return
         self.events_received += len(objs)
-        observe_media = self._media.observe
-        sends = self._sends
+        note = self._note
         for obj in objs:
-            observe_media(obj)
-            if sends is not None:
-                sends.observe(obj)
+            kind = obj.get("type")
+            if type(kind) is not str or kind not in MESSAGE_TYPES:  # not _is_message(obj), inline
+                note(obj)
         fresh = self._dedupe.fresh(objs)
         if len(fresh) < len(objs):
             log.debug("dropped %d repeated events", len(objs) - len(fresh))
         if fresh:
             self._gapfill.tracker.observe_many(fresh)  # message events only: locate() skips the rest
             self._dispatcher.submit_events([Event(obj, bot=self) for obj in fresh])
+
+    def _note(self, obj: Dict[str, Any]) -> None:
+        """What the media fetcher's offline watch and the send pipeline learn from an
+        event that is not someone's message (reader threads; cheap, never raises).
+        A message (``GroupMessage``, ``FriendMessage``, ...) tells neither anything:
+        the account's state comes in ``Bot*Event``s, and MAH reports the bot's own
+        messages as ``*SyncMessage``s, so the callers skip those in one test."""
+        self._media.observe(obj)
+        if self._sends is not None:
+            self._sends.observe(obj)
 
     def _deliver_recovered(self, obj: Dict[str, Any]) -> bool:
         """A message read back from roamingMessages: dispatched once, marked ``recovered``."""

@@ -221,10 +221,16 @@ def chain_to_message(chain: Any, *, keep_source: bool = False) -> Message:
 
 def source_of(chain: Any) -> Tuple[Optional[int], Optional[int]]:
     """``(id, time)`` of the chain's ``Source`` element; ``(None, None)`` without one."""
+    # Runs on the reader thread for every live message: a dict tested as one first
+    # (an ABC's isinstance costs a Python-level call), an int id taken as it is.
     if isinstance(chain, (list, tuple)):
         for element in chain:
-            if isinstance(element, abc.Mapping) and element.get("type") == "Source":
-                return _int_or_none(element.get("id")), _int_or_none(element.get("time"))
+            if (type(element) is dict or isinstance(element, abc.Mapping)) and element.get("type") == "Source":
+                mid, when = element.get("id"), element.get("time")
+                return (
+                    mid if type(mid) is int else _int_or_none(mid),
+                    when if type(when) is int else _int_or_none(when),
+                )
     return None, None
 
 

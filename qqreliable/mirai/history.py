@@ -29,22 +29,31 @@ __all__ = ["MiraiHistory", "chat_of"]
 
 ReadFn = Callable[[str, Dict[str, Any], float], Any]
 
+_new_tuple = tuple.__new__
+
 
 def chat_of(event: Mapping[str, Any]) -> Optional[Target]:
     """The roaming chat of a message: ``("friend", qq)`` for friend and stranger
     messages, ``("group", id)`` for group messages; None for everything else (temp
     chats and events have no roaming history)."""
+    # Runs on the reader thread for every live message: the usual one (a group
+    # message, dicts, an int id) in few steps; an ABC's isinstance is a Python call.
     kind = event.get("type")
     sender = event.get("sender")
-    if not isinstance(sender, abc.Mapping):
+    if type(sender) is not dict and not isinstance(sender, abc.Mapping):
         return None
+    if kind == "GroupMessage":
+        group = sender.get("group")
+        if type(group) is dict or isinstance(group, abc.Mapping):
+            gid = group.get("id")
+            if type(gid) is not int:
+                gid = _as_int(gid)
+        else:
+            gid = None
+        return ("group", gid) if gid is not None else None
     if kind in ("FriendMessage", "StrangerMessage"):
         qq = _as_int(sender.get("id"))
         return ("friend", qq) if qq is not None else None
-    if kind == "GroupMessage":
-        group = sender.get("group")
-        gid = _as_int(group.get("id")) if isinstance(group, abc.Mapping) else None
-        return ("group", gid) if gid is not None else None
     return None
 
 
@@ -84,7 +93,8 @@ class MiraiHistory:
         mid, when = source_of(event.get("messageChain"))
         if mid is None:
             return None
-        return Sighting(self._qq, chat, mid, float(when) if when is not None else None)
+        # Sighting(...) without its Python-level __new__ (what its _make does).
+        return _new_tuple(Sighting, (self._qq, chat, mid, float(when) if when is not None else None))  # type: ignore[no-any-return]
 
     def page(self, account: Account, chat: Target, count: int, before: Any) -> Optional[List[PastMessage]]:
         kind, target = chat

@@ -59,7 +59,7 @@ Example, a protocol whose replies carry ``id`` and whose events carry ``event``:
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional
 
 from ..exceptions import ConnectFailed
 
@@ -243,6 +243,15 @@ class FrameCodec:
             Reconnect: the peer asks for a reconnect (official op 7, op 9).
         """
         raise NotImplementedError
+
+    #: Optional, for the reader's batches: ``event_payload(obj)`` gives the event to
+    #: deliver when ``obj`` is a plain pushed event inside an envelope (what
+    #: :meth:`classify` would call ``Inbound.event(payload)`` with no notes and no
+    #: side effects), else ``None``, and :meth:`classify` sorts the object. Must
+    #: agree with :meth:`classify`; one call and no :class:`Inbound` per event
+    #: instead of three calls. A protocol without an envelope returns :data:`EVENT`
+    #: from :meth:`classify` instead.
+    event_payload: Optional[Callable[[Dict[str, Any]], Any]] = None
 
     def heartbeat_frame(self) -> Optional[Dict[str, Any]]:
         """The application heartbeat to send now, or ``None`` (WebSocket pings only).

@@ -416,6 +416,7 @@ class Link:
         events: List[Any] = []
         counters = self.counters
         classify = self.codec.classify
+        event_payload = self.codec.event_payload
         for data in frames:
             if ended():
                 break
@@ -427,6 +428,12 @@ class Link:
                     events = []
                 self._bad_frame(exc)
                 continue
+            if event_payload is not None:
+                payload = event_payload(obj)
+                if payload is not None:  # a pushed event in its envelope: no Inbound made
+                    counters.events += 1
+                    events.append(payload)
+                    continue
             try:
                 inbound = classify(obj)
             except (AuthenticationError, ConnectionLost, Reconnect) as exc:
