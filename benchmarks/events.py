@@ -3,11 +3,12 @@
     python benchmarks/events.py [--events 30000] [--rounds 3]
 
 Throughput: both sides read the same pre-encoded stream from a local server
-that writes frames back to back (``_blast.py``), so the client is the
-bottleneck. The baseline is the least any client must do: websocket-client
-``recv()`` plus ``json.loads`` on one thread. ``Bot`` does that and more: the
-liveness watchdog, an ``Event`` per frame, the bounded queue and a handler on
-the thread pool. Rounds alternate so machine noise falls on both sides.
+that writes frames back to back (``_blast.py``, in a process of its own as a real
+server is: see ``_blast_process.py``), so the client is the bottleneck. The
+baseline is the least any client must do: websocket-client ``recv()`` plus
+``json.loads`` on one thread. ``Bot`` does that and more: the liveness watchdog,
+an ``Event`` per frame, the bounded queue and a handler on the thread pool.
+Rounds alternate so machine noise falls on both sides.
 
 Latency: FakeOneBot pushes events paced at 1,000/s; each carries the time it
 was built, and the handler (or the raw loop) measures how late it runs.
@@ -23,7 +24,7 @@ from typing import Any, Callable, Dict, List
 
 import _common
 import websocket
-from _blast import BlastServer
+from _blast_process import BlastProcess
 
 from qqreliable import Bot, Event
 from qqreliable.stats import percentile
@@ -107,7 +108,7 @@ def _open(kind: str, url: str, count: int) -> Any:
     return side
 
 
-def throughput(server: BlastServer, kind: str, frames: List[bytes]) -> Dict[str, Any]:
+def throughput(server: BlastProcess, kind: str, frames: List[bytes]) -> Dict[str, Any]:
     side = _open(kind, server.url, len(frames))
     try:
         server.wait_clients(1)
@@ -169,8 +170,9 @@ def main() -> None:
     _common.header(f"events.py: {args.events:,} group messages per round, {args.rounds} rounds")
     frames = [json.dumps(_event(n)).encode() for n in range(args.events)]
     runs: Dict[str, List[Dict[str, Any]]] = {"raw": [], "bot": []}
-    server = BlastServer()
+    server = BlastProcess("onebot")
     try:
+        server.load(frames)  # before any clock starts
         for _ in range(args.rounds):
             for kind in runs:
                 runs[kind].append(throughput(server, kind, frames))
