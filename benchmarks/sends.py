@@ -49,7 +49,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Dict, List, Set, Tuple
+from typing import Callable, Dict, List, Set, Tuple
 
 import _common
 
@@ -128,19 +128,51 @@ def _thread_cpu(idents: Set[int]) -> float:
     return total
 
 
-def _side_by_side(
-    urls: Dict[str, str], transport: str, n: int, rounds: int
-) -> Tuple[Dict[str, List[float]], Dict[str, List[float]], List[float], List[float]]:
+_Part2 = Tuple[Dict[str, List[float]], Dict[str, List[float]], List[float], List[float]]
+
+
+def _alternate(n: int, rounds: int, turn: Callable[[str], Tuple[Bot, Set[int]]]) -> _Part2:
+    """Part 2's rounds: ``n`` sends a side per round in chunks of ``_CHUNK``, the sides
+    ("off", "on") taking turns and which goes first alternating; ``turn(name)`` readies
+    a side and gives its bot and the threads whose CPU clocks are its own.
+
+    Returns (sends/s per round, CPU us per send per round, and the per-round
+    ratios with/without of time and of CPU).
+    """
+    rates: Dict[str, List[float]] = {"on": [], "off": []}
+    cpus: Dict[str, List[float]] = {"on": [], "off": []}
+    wall_ratios: List[float] = []
+    cpu_ratios: List[float] = []
+    chunks = max(1, n // _CHUNK)
+    for round_ in range(rounds):
+        wall = {"on": 0.0, "off": 0.0}
+        cpu = {"on": 0.0, "off": 0.0}
+        for chunk in range(chunks):
+            for name in ("off", "on") if (round_ + chunk) % 2 == 0 else ("on", "off"):
+                bot, idents = turn(name)
+                cpu_before = _thread_cpu(idents)
+                started = time.perf_counter()
+                for i in range(_CHUNK):
+                    bot.send_group_msg(group_id=1 + i % 16, message=f"happy path message number {i}")
+                wall[name] += time.perf_counter() - started
+                cpu[name] += _thread_cpu(idents) - cpu_before
+        for name in ("off", "on"):
+            rates[name].append(chunks * _CHUNK / wall[name])
+            cpus[name].append(cpu[name] / (chunks * _CHUNK) * 1e6)
+        wall_ratios.append(wall["on"] / wall["off"])
+        cpu_ratios.append(cpu["on"] / cpu["off"])
+    return rates, cpus, wall_ratios, cpu_ratios
+
+
+def _side_by_side(urls: Dict[str, str], transport: str, n: int, rounds: int) -> _Part2:
     """Part 2: a bot without verification and one with it, alternating.
 
     Both bots run all along, each against its own FakeOneBot process; the sends
     alternate between them in chunks of ``_CHUNK`` (which goes first alternates too),
     so drift on a shared machine falls on both alike. Each side's CPU is read from
     the clocks of its own threads (its reader, watchdog, handler pool) plus the
-    calling thread's during its chunks, not the whole process's.
-
-    Returns (sends/s per round, CPU us per send per round, and the per-round
-    ratios with/without of time and of CPU).
+    calling thread's during its chunks, not the whole process's. Returns what
+    :func:`_alternate` does.
     """
     bots: Dict[str, Tuple[Bot, Set[int]]] = {}
     me = threading.get_ident()
@@ -156,33 +188,10 @@ def _side_by_side(
                 bot.send_group_msg(group_id=1 + i % 16, message=f"warm-up message {i}")
             own = {t.ident for t in threading.enumerate() if t.ident is not None} - before
             bots[name] = (bot, own | {me})
-        rates: Dict[str, List[float]] = {"on": [], "off": []}
-        cpus: Dict[str, List[float]] = {"on": [], "off": []}
-        wall_ratios: List[float] = []
-        cpu_ratios: List[float] = []
-        for round_ in range(rounds):
-            wall = {"on": 0.0, "off": 0.0}
-            cpu = {"on": 0.0, "off": 0.0}
-            for chunk in range(max(1, n // _CHUNK)):
-                order = ("off", "on") if (round_ + chunk) % 2 == 0 else ("on", "off")
-                for name in order:
-                    bot, idents = bots[name]
-                    cpu_before = _thread_cpu(idents)
-                    started = time.perf_counter()
-                    for i in range(_CHUNK):
-                        bot.send_group_msg(group_id=1 + i % 16, message=f"happy path message number {i}")
-                    wall[name] += time.perf_counter() - started
-                    cpu[name] += _thread_cpu(idents) - cpu_before
-            sent = max(1, n // _CHUNK) * _CHUNK
-            for name in ("off", "on"):
-                rates[name].append(sent / wall[name])
-                cpus[name].append(cpu[name] / sent * 1e6)
-            wall_ratios.append(wall["on"] / wall["off"])
-            cpu_ratios.append(cpu["on"] / cpu["off"])
+        return _alternate(n, rounds, bots.__getitem__)
     finally:
         for bot, _ in bots.values():
             bot.stop()
-    return rates, cpus, wall_ratios, cpu_ratios
 
 
 def main() -> None:
@@ -257,7 +266,7 @@ def _part2(args: argparse.Namespace) -> None:
 def _ratio_table(
     transport: str,
     labels: Tuple[str, str],
-    result: Tuple[Dict[str, List[float]], Dict[str, List[float]], List[float], List[float]],
+    result: _Part2,
 ) -> None:
     """Print one Part 2 table: both sides' medians and the per-round ratios."""
     rates, cpus, wall_ratios, cpu_ratios = result
@@ -272,9 +281,7 @@ def _ratio_table(
     )
 
 
-def _same_bot(
-    url: str, n: int, rounds: int
-) -> Tuple[Dict[str, List[float]], Dict[str, List[float]], List[float], List[float]]:
+def _same_bot(url: str, n: int, rounds: int) -> _Part2:
     """Part 2b: Part 2's measure with one bot instead of two: its send pipeline is
     set aside (what ``send_policy=None`` leaves: no pipeline) and put back between
     chunks. The same threads, connection and FakeOneBot serve both sides, so
@@ -294,32 +301,15 @@ def _same_bot(
             bot._sends = sends
             for i in range(200):
                 bot.send_group_msg(group_id=1 + i % 16, message=f"warm-up message {i}")
-        rates: Dict[str, List[float]] = {"on": [], "off": []}
-        cpus: Dict[str, List[float]] = {"on": [], "off": []}
-        wall_ratios: List[float] = []
-        cpu_ratios: List[float] = []
-        chunks = max(1, n // _CHUNK)
-        for round_ in range(rounds):
-            wall = {"on": 0.0, "off": 0.0}
-            cpu = {"on": 0.0, "off": 0.0}
-            for chunk in range(chunks):
-                for name in (("off", "on") if (round_ + chunk) % 2 == 0 else ("on", "off")):
-                    bot._sends = pipeline if name == "on" else None
-                    cpu_before = _thread_cpu(idents)
-                    started = time.perf_counter()
-                    for i in range(_CHUNK):
-                        bot.send_group_msg(group_id=1 + i % 16, message=f"happy path message number {i}")
-                    wall[name] += time.perf_counter() - started
-                    cpu[name] += _thread_cpu(idents) - cpu_before
-            for name in ("off", "on"):
-                rates[name].append(chunks * _CHUNK / wall[name])
-                cpus[name].append(cpu[name] / (chunks * _CHUNK) * 1e6)
-            wall_ratios.append(wall["on"] / wall["off"])
-            cpu_ratios.append(cpu["on"] / cpu["off"])
+
+        def turn(name: str) -> Tuple[Bot, Set[int]]:
+            bot._sends = pipeline if name == "on" else None
+            return bot, idents
+
+        return _alternate(n, rounds, turn)
     finally:
         bot._sends = pipeline  # stop() closes it
         bot.stop()
-    return rates, cpus, wall_ratios, cpu_ratios
 
 
 def _pipeline_overhead(n: int = 20000) -> Tuple[float, float]:
