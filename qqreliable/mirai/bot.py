@@ -177,13 +177,13 @@ def _ws_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
 
 
-
 def _is_message(obj: Mapping[str, Any]) -> bool:
     """Someone's message (``GroupMessage``, ``FriendMessage``, ...): nothing in it for
     the offline watch or the send pipeline (a type that is not a string, from odd
     input, is not one: those go the careful way)."""
     kind = obj.get("type")
     return type(kind) is str and kind in MESSAGE_TYPES
+
 
 class MiraiBot(BotBase):
     """A mirai-api-http v2 bot with a blocking, thread-safe API.
