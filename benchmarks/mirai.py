@@ -12,8 +12,9 @@
   is the client process's CPU time over the measurement per event: less disturbed
   by a busy machine than the rate.
 * calls/s from 8 threads (the peers: 8 concurrent coroutines) against the same
-  server, which answers every command at once. Baselines: a raw websocket-client RPC loop (send, receive until
-  the answer) on one connection, and 8 of them on 8 connections.
+  server, which answers every command at once. Baselines: a raw websocket-client
+  RPC loop (send, receive until the answer) on one connection, and 8 of them on 8
+  connections.
 * reconnect after a 1006: from the server aborting the socket to the client's
   handler running for an event pushed after the drop (a probe every 20 ms), one
   fresh client per round; a client that sees no event within 15 s never came back,
