@@ -20,11 +20,14 @@ def percentile(sorted_values: List[float], q: float) -> Optional[float]:
 
 
 class _ActionStats:
-    __slots__ = ("count", "ok", "errors", "retries", "outcomes", "latencies")
+    __slots__ = ("count", "ok", "delivered", "errors", "retries", "outcomes", "latencies")
 
     def __init__(self) -> None:
         self.count = 0
         self.ok = 0
+        # Sends delivered as answered on their first attempt (CallStats.delivered): one
+        # counter for the usual send, added to count, ok and outcomes when read.
+        self.delivered = 0
         self.errors: Dict[str, int] = {}
         self.retries = 0
         self.outcomes: Dict[str, int] = {}
@@ -65,18 +68,19 @@ class CallStats:
     def delivered(self, action: str, latency: float) -> None:
         """``record(action, latency=latency, outcome="delivered")``: a send delivered as
         answered, on its first attempt (the send pipeline's usual case, so the
-        fewest steps). Thread-safe."""
+        fewest steps: one counter, read into the others by :meth:`snapshot`).
+        Thread-safe."""
+        stats = self._actions.get(action)  # entries are added under the lock, never removed
+        if stats is None:
+            with self._lock:
+                stats = self._actions.get(action)
+                if stats is None:
+                    stats = self._actions[action] = _ActionStats()
         lock = self._lock
         lock.acquire()  # not `with`: Lock.__exit__ parses three arguments
         try:
-            stats = self._actions.get(action)
-            if stats is None:
-                stats = self._actions[action] = _ActionStats()
-            stats.count += 1
-            stats.ok += 1
+            stats.delivered += 1
             stats.latencies.append(latency)
-            outcomes = stats.outcomes
-            outcomes["delivered"] = outcomes.get("delivered", 0) + 1
         finally:
             lock.release()
 
@@ -85,13 +89,16 @@ class CallStats:
             items = [(name, s, sorted(s.latencies)) for name, s in self._actions.items()]
             out: Dict[str, Dict[str, Any]] = {}
             for name, s, lat in items:
+                count, ok, outcomes = s.count + s.delivered, s.ok + s.delivered, dict(s.outcomes)
+                if s.delivered:
+                    outcomes["delivered"] = outcomes.get("delivered", 0) + s.delivered
                 out[name] = {
-                    "count": s.count,
-                    "ok": s.ok,
-                    "success_rate": s.ok / s.count if s.count else None,
+                    "count": count,
+                    "ok": ok,
+                    "success_rate": ok / count if count else None,
                     "errors": dict(s.errors),
                     "retries": s.retries,
-                    "outcomes": dict(s.outcomes),
+                    "outcomes": outcomes,
                     "latency_p50": percentile(lat, 0.50),
                     "latency_p90": percentile(lat, 0.90),
                     "latency_p99": percentile(lat, 0.99),
