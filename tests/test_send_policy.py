@@ -336,6 +336,49 @@ def test_ledger_lets_go_of_unread_events_no_send_can_match() -> None:
     assert not ledger._raw
 
 
+def test_ledger_lets_go_of_leftovers_at_the_first_event_with_no_send_going() -> None:
+    # Events appended just after the last send going let go of what was kept (a second
+    # reader's) stay until an event finds no send going: then all go, none is kept.
+    from qqreliable.reliability.verify import _Content
+
+    clock = Clock()
+    ledger = Ledger(clock, facts=FACTS)
+    send = _Content(FACTS, "send_group_msg", {"group_id": 1, "message": "x"}, 9, clock.now)
+    ledger.begin(("group", 1), send)
+    for mid in range(3):
+        clock.now += 0.001
+        ledger.saw(_sent_event(mid, "x"), 9)
+    del ledger._unanswered[send]  # ended without the end() that lets go (a racing reader)
+    assert len(ledger._raw) == 3
+    clock.now += 0.001
+    ledger.saw(_sent_event(99, "y"), 9)
+    assert not ledger._raw
+    assert ledger.take(("group", 1), fingerprint("y"), 0.0) is None
+
+
+def test_ledger_trims_what_no_send_going_can_match_in_order() -> None:
+    from qqreliable.reliability.verify import _RAW_TRIM, _Content
+
+    clock = Clock()
+    ledger = Ledger(clock, facts=FACTS)
+    first = _Content(FACTS, "send_group_msg", {"group_id": 1, "message": "a"}, 9, clock.now)
+    ledger.begin(("group", 1), first)
+    for mid in range(_RAW_TRIM - 5):
+        clock.now += 0.001
+        ledger.saw(_sent_event(mid, "a"), 9)
+    clock.now += 0.001
+    second = _Content(FACTS, "send_group_msg", {"group_id": 1, "message": "b"}, 9, clock.now)
+    ledger.begin(("group", 1), second)
+    ledger.end(("group", 1), first, 12345)
+    for mid in range(1000, 1010):  # the trim runs when the count passes _RAW_TRIM
+        clock.now += 0.001
+        ledger.saw(_sent_event(mid, "b"), 9)
+    assert [event["message_id"] for event, _, _ in ledger._raw] == list(range(1000, 1010))
+    ledger.end(("group", 1), second)  # no id: verified next
+    seen = ledger.take(("group", 1), fingerprint("b"), second.started, 9)
+    assert seen is not None and seen.message_id == 1009
+
+
 def test_ledger_keeps_at_most_raw_max_unread_events() -> None:
     from qqreliable.reliability.verify import _RAW_MAX, _RAW_TRIM, _Content
 
@@ -554,3 +597,47 @@ def test_pacer_logs_the_first_wait_per_target_at_info(caplog: pytest.LogCaptureF
     assert "1000/s per chat, burst 1" in info[0] and "pacing=None" in info[0]
     assert info[1].startswith("send_private_msg to private:2 paced")
     assert sum(1 for r in caplog.records if r.levelname == "DEBUG" and "paced for" in r.getMessage()) == 1
+
+
+def _pipeline(call: Any) -> Any:
+    from qqreliable.reliability.verify import SendPipeline
+    from qqreliable.stats import CallStats
+
+    return SendPipeline(
+        policy=SendPolicy(settle_window=0.05, poll_interval=0.01), pacing=None, call=call, facts=OneBotSends(),
+        self_id=lambda: 9, events_live=None, stopping=threading.Event(), stats=CallStats(),
+    )
+
+
+def test_pipeline_fast_path_counts_and_claims_what_it_is_answered() -> None:
+    answers = iter([{"message_id": 7}, {"message_id": 8}, {"message_id": "9"}, {"message_id": 10}])
+    pipeline = _pipeline(lambda action, params, timeout: next(answers))
+    params = {"group_id": 1, "message": "hi"}
+    # The account's first send (no answered ids yet), two on the fast path, one answered with a
+    # string id (read by OneBotSends.answered_id): all delivered as answered, all claimed.
+    ids = [pipeline.send("send_group_msg", dict(params), 1.0).message_id for _ in range(4)]
+    assert ids == [7, 8, 9, 10]
+    assert all(pipeline.ledger.claimed(mid, 9) for mid in ids)
+    assert not pipeline.ledger._unanswered and not pipeline.ledger._verifying
+    stats = pipeline._stats.snapshot()["send_group_msg"]
+    assert (stats["count"], stats["ok"], stats["outcomes"], stats["success_rate"]) == (4, 4, {"delivered": 4}, 1.0)
+    assert stats["latency_p50"] is not None
+
+
+@pytest.mark.parametrize("raised", [RuntimeError("a bug in the transport"), KeyboardInterrupt()])
+def test_pipeline_fast_path_ends_a_send_whose_call_raised_anything(raised: BaseException) -> None:
+    calls: List[int] = []
+
+    def call(action: str, params: Any, timeout: float) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise raised
+        return {"message_id": len(calls)}
+
+    pipeline = _pipeline(call)
+    pipeline.send("send_group_msg", {"group_id": 1, "message": "a"}, 1.0)
+    with pytest.raises(type(raised)):
+        pipeline.send("send_group_msg", {"group_id": 1, "message": "b"}, 1.0)
+    # Nothing left going: the ledger keeps nothing for it, and a later send is not contested.
+    assert not pipeline.ledger._unanswered and not pipeline.ledger._verifying
+    assert pipeline.send("send_group_msg", {"group_id": 1, "message": "b"}, 1.0).message_id == 3

@@ -48,7 +48,7 @@ from ..reliability.gapfill import ChatTracker, GapFiller
 from ..reliability.media import Media, MediaConfig, MediaFetcher
 from ..reliability.outbound import MediaPreparer, OutboundMedia
 from ..reliability.sendpolicy import Pacing, SendPolicy
-from ..reliability.verify import SendPipeline
+from ..reliability.verify import SendPipeline, attribute_of
 from ..runtime.base import BotBase
 from ..runtime.options import COMMON_OPTIONS, check_options, count, flag, seconds, text
 from ..runtime.supervisor import IoPool, Periodic
@@ -351,7 +351,7 @@ class MiraiBot(BotBase):
                 pacing=pacing,
                 call=self._attempt,
                 facts=MiraiSends(self._read, qq=self.qq, version=lambda: self._version),
-                self_id=lambda: self.qq,
+                self_id=attribute_of(self, "qq"),
                 events_live=lambda: self.connected,
                 stopping=self._supervisor.stopping,
                 stats=self._call_stats,

@@ -186,6 +186,8 @@ class MiraiSends:
             return Judgement(Outcome.UNKNOWN)
         return Judgement(Outcome.UNKNOWN if getattr(error, "sent", None) else Outcome.NOT_SENT)
 
+    answer_id_key = "messageId"  # the pipeline's fast path reads an int id there itself
+
     def answered_id(self, action: str, data: Any) -> Optional[Hashable]:
         if isinstance(data, abc.Mapping):
             return _as_int(data.get("messageId"))

@@ -51,7 +51,7 @@ from ..reliability.interfaces import MediaRef
 from ..reliability.dedupe import Deduper
 from ..reliability.media import Media, MediaAttemptError, MediaConfig, MediaFetcher
 from ..reliability.sendpolicy import Pacing, SendPolicy
-from ..reliability.verify import SendPipeline
+from ..reliability.verify import SendPipeline, attribute_of
 from ..runtime.options import COMMON_OPTIONS, check_options, seconds
 from ..runtime.supervisor import IoPool, Periodic
 from ..scale import open_queue, open_store
@@ -335,7 +335,7 @@ class OfficialBot(BotBase):
             pacing=pacing,
             call=self._attempt,
             facts=OfficialSends(on_duplicate=lambda: self._count("duplicates_as_delivered")),
-            self_id=lambda: self.app_id,
+            self_id=attribute_of(self, "app_id"),
             events_live=None,  # the platform reports no own messages
             stopping=self._supervisor.stopping,
             stats=self._call_stats,

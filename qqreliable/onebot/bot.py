@@ -40,7 +40,7 @@ from ..reliability.dedupe import Deduper
 from ..reliability.gapfill import ChatTracker, GapFiller, StallWatch
 from ..reliability.mediaconfig import MediaConfig, OfflineWatch, OutboundMedia
 from ..reliability.sendpolicy import Pacing, SendPolicy
-from ..reliability.verify import SendPipeline
+from ..reliability.verify import SendPipeline, attribute_of
 from ..runtime.base import BotBase
 from ..scale import open_queue, open_store
 from ..runtime.supervisor import IoPool, Periodic
@@ -304,7 +304,9 @@ class Bot(BotBase, ApiMixin):
                 pacing=pacing,
                 call=self._attempt if routed else self._attempt_direct,
                 facts=OneBotSends(read=self._read_for_sends),
-                self_id=(lambda: self._send_route.self_id or self._self_id) if routed else (lambda: self._self_id),
+                self_id=(
+                    (lambda: self._send_route.self_id or self._self_id) if routed else attribute_of(self, "_self_id")
+                ),
                 events_live=events_live,
                 stopping=self._supervisor.stopping,
                 stats=self._call_stats,

@@ -344,6 +344,8 @@ class OneBotSends:
             upload_failed=_upload_failed(error),
         )
 
+    answer_id_key = "message_id"  # the pipeline's fast path reads an int id there itself
+
     def answered_id(self, action: str, data: Any) -> Optional[Hashable]:
         if type(data) is dict or isinstance(data, abc.Mapping):
             value = data.get("message_id")

@@ -233,6 +233,11 @@ class SendFacts(Protocol):
     send with no media that is not slow (None otherwise): when present, the
     pipeline's fast path asks it instead of :meth:`target`, :meth:`payload` and
     :meth:`slow`.
+
+    Optional: ``answer_id_key: str``, the key of the message id in an answer that is
+    a ``dict``: when the answer holds a non-zero ``int`` there, the fast path takes
+    it as :meth:`answered_id` would, without the call (anything else still goes to
+    :meth:`answered_id`).
     """
 
     lookup: DeliveryLookup

@@ -39,11 +39,14 @@ from __future__ import annotations
 
 import collections
 import logging
+import operator
 import threading
 import time
 from collections import abc
+from functools import partial
+from itertools import repeat, starmap
 from collections.abc import Mapping
-from typing import Any, Callable, Deque, Dict, Hashable, List, Optional, Set, Tuple
+from typing import Any, Callable, Deque, Dict, Hashable, Iterable, List, Optional, Set, Tuple
 
 from ..exceptions import (
     AccountOffline,
@@ -70,6 +73,7 @@ __all__ = [
     "SendPipeline",
     "Ledger",
     "Payload",
+    "attribute_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -99,6 +103,14 @@ _RAW_MAX = 5_000
 _RAW_TRIM = 256
 _NOBODY: Any = object()  # no claim on an id (None is an account: "unknown")
 _UNREAD: Any = object()  # SendPipeline.observe: the event's account signal not read yet
+_consume: Callable[[Iterable[Any]], None] = collections.deque(maxlen=0).extend  # runs an iterator out, in C
+_NO_KEY: Any = object()  # SendPipeline._id_key of facts without answer_id_key: never in an answer
+
+
+def attribute_of(obj: Any, name: str) -> Callable[[], Any]:
+    """``lambda: getattr(obj, name)`` made of C calls only: a bot's ``self_id`` for
+    the pipeline, read for every send without a Python frame."""
+    return partial(operator.attrgetter(name), obj)
 
 
 # ---------------------------------------------------------------------------
@@ -179,11 +191,11 @@ class Ledger:
     all of them) never looks, so the reader does almost nothing per own message.
     A match must arrive after its send started, so an event that arrives while no
     send is going (in flight, or between an id-less answer and its verdict) is not
-    kept at all, what was kept goes when the last send going ends, events older
-    than the oldest send still going are let go every :data:`_RAW_TRIM` events, and
-    at most :data:`_RAW_MAX` are kept in any case: a bot that sends and hears its
-    own messages keeps nothing per send, and the garbage collector has nothing
-    more to walk than without verification.
+    kept at all, what was kept goes when the last send going ends (or at the first
+    event that finds none going), events older than the oldest send still going are
+    let go every :data:`_RAW_TRIM` events, and at most :data:`_RAW_MAX` are kept in
+    any case: a bot that sends and hears its own messages keeps nothing per send,
+    and the garbage collector has nothing more to walk than without verification.
 
     Args:
         clock: monotonic clock.
@@ -209,7 +221,9 @@ class Ledger:
         self._trim_at = _RAW_TRIM
         # What the last send going let go of ``_raw`` on the happy path: freed by the
         # reader at its next saw() (the thread that parsed those events, whose caches
-        # still hold them), not by the sending thread.
+        # still hold them), not by the sending thread. (Leaving them all to the
+        # reader's trim every _RAW_TRIM events runs fewer instructions, but read about
+        # a point more CPU per send in benchmarks/sends.py: more memory stays live.)
         self._let_go: List[Any] = []
         # message id -> the account that claimed it, or a set of accounts when several
         # did (ids are per account on some servers): one dict entry per send.
@@ -269,6 +283,8 @@ class Ledger:
             # No send is going, so none can match it: one that starts later looks only
             # at what arrives after it started (a send registers before its request
             # leaves, so this is not the reply to one about to go out).
+            if self._raw:
+                self._idle()
             return
         raw = self._raw
         raw.append((event, account, self._clock()))
@@ -289,6 +305,15 @@ class Ledger:
                 self.reports_seen = True
                 self._reporters.add(own.account)
 
+    def _idle(self) -> None:
+        """No send is going: let go of what was kept (reader thread). Under the lock,
+        as no send can start while it is held: one that started since the caller
+        looked keeps what arrived for it."""
+        with self._mutex:
+            if not self._unanswered and not self._verifying:
+                self._raw.clear()
+                self._trim_at = _RAW_TRIM
+
     def _trim(self) -> None:
         """Let go of unread events no send can match (arrived before the oldest send
         still going began), and of any beyond :data:`_RAW_MAX` (reader thread)."""
@@ -297,8 +322,15 @@ class Ledger:
             oldest = min((c.started for c in self._unanswered), default=float("inf"))
             if self._verifying:
                 oldest = min(oldest, min(c.started for c in self._verifying))
-            while raw and (raw[0][2] < oldest or len(raw) > _RAW_MAX):
-                raw.popleft()
+            # Events are kept in arrival order: those to keep are at the right end
+            # (usually just the one of the send going), counted from there by index
+            # (other readers may append meanwhile, which an iterator would not allow);
+            # the rest are popped in one C loop.
+            count = len(raw)
+            keep = 0
+            while keep < count and keep < _RAW_MAX and raw[count - 1 - keep][2] >= oldest:
+                keep += 1
+            _consume(starmap(raw.popleft, repeat((), count - keep)))
             self._trim_at = len(raw) + _RAW_TRIM
 
     def _drain_locked(self) -> None:
@@ -573,6 +605,8 @@ class SendPipeline:
         self._history: Dict[Tuple[Account, str], bool] = {}
         self._known_self_id: Account = None
         self._lock = threading.Lock()
+        # Where the fast path reads an answer's id without calling facts.answered_id.
+        self._id_key: Any = getattr(facts, "answer_id_key", None) or _NO_KEY
         self._slow: Dict[str, bool] = {}  # action -> facts.slow(action), asked once per action
         # Every counter present from the start, so stats() has a stable shape.
         self.counters: Dict[str, int] = collections.Counter(
@@ -662,78 +696,56 @@ class SendPipeline:
                 # attempt made here, with what _prepared, _attempts, _attempt and the
                 # ledger's begin/end/claim would do for it inline (fewer calls and
                 # look-ups: in a real loop, where each line of code is fetched cold,
-                # every one counts); anything but an answer with an id goes on in
-                # _attempts.
-                facts = self.facts
-                fp = _Content(facts, action, params, self._self_id_fn() or self._known_self_id, started)
+                # every one counts). Anything but an answer with an int id in the
+                # protocol's answer_id_key goes on in _first_ended.
+                account = self._self_id_fn() or self._known_self_id
+                fp = _Content(self.facts, action, params, account, started)
                 ledger = self.ledger
-                unanswered = ledger._unanswered
                 # The lock taken with acquire()/release(): the with statement costs
                 # twice as much (Lock.__exit__ parses its three arguments).
                 mutex = ledger._mutex
                 mutex.acquire()
                 try:
-                    unanswered[fp] = target  # ledger.begin(target, fp)
+                    ledger._unanswered[fp] = target  # ledger.begin(target, fp)
                 finally:
                     mutex.release()
-                error: Optional[Error] = None
                 data: Any = None
-                answered_id: Optional[Hashable] = None
+                raised: Optional[BaseException] = None
                 try:
-                    try:
-                        data = self._call(action, params, timeout)
-                        answered_id = facts.answered_id(action, data)
-                    except Error as exc:
-                        error = exc
-                    finally:
-                        # The answered id is claimed in the same step that ends
-                        # "unanswered": a concurrent verifier must never take this
-                        # message for its own.
-                        if answered_id is not None:
-                            mutex.acquire()  # ledger.end(target, fp, answered_id)
-                            try:
-                                ids = ledger._answered.get(fp.account)
-                                if ids is not None:  # never with a shared store (_answered_locked claims there)
-                                    ids.append(answered_id)  # _answered_locked's usual case
-                                else:
-                                    ledger._answered_locked(answered_id, fp.account)
-                                del unanswered[fp]
-                                if not unanswered and ledger._raw and not ledger._verifying:
-                                    # No send going: none can match what was kept, and none
-                                    # can start while the lock is held. Handed to the reader
-                                    # to free (Ledger._let_go); one it appends meanwhile is
-                                    # no send's either.
-                                    ledger._let_go.extend(ledger._raw)
-                                    ledger._raw.clear()
-                                if ledger._waiting:
-                                    ledger._cond.notify_all()
-                            finally:
-                                mutex.release()
-                        else:
-                            ledger.end(target, fp, None)
-                    if answered_id:  # answered with its id (so no error): delivered
+                    data = self._call(action, params, timeout)
+                    answered_id = data.get(self._id_key) if type(data) is dict else None
+                    ids = ledger._answered.get(account)  # None before the account's first id, or shared
+                    if type(answered_id) is int and answered_id and ids is not None:
+                        # Answered with its id: delivered. The id is claimed in the same
+                        # step that ends "unanswered" (ledger.end, inline): a concurrent
+                        # verifier must never take this message for its own.
+                        mutex.acquire()
+                        try:
+                            ids.append(answered_id)  # _answered_locked's usual case
+                            unanswered = ledger._unanswered
+                            del unanswered[fp]
+                            if not unanswered and ledger._raw and not ledger._verifying:
+                                # No send going: none can match what was kept, and none
+                                # can start while the lock is held. Handed to the reader
+                                # to free (Ledger._let_go); one it appends meanwhile is
+                                # no send's either.
+                                ledger._let_go.extend(ledger._raw)
+                                ledger._raw.clear()
+                            if ledger._waiting:
+                                ledger._cond.notify_all()
+                        finally:
+                            mutex.release()
                         if not self.account.online:
                             self.account.mark_online()
                         if self._open_circuits:
                             self.pacer.delivered(target)
-                        receipt = Receipt(
-                            data if type(data) is dict or isinstance(data, abc.Mapping) else {},
-                            message_id=answered_id,
-                        )
+                        receipt = Receipt(data, message_id=answered_id)
                         # One attempt, delivered as answered: record()'s counts, in fewer steps.
                         self._stats.delivered(action, self._clock() - started)
                         return receipt
-                    # The first attempt started with the send (nothing came between):
-                    # its wall-clock start is read only now that it is needed.
-                    first_wall = self._wall() - (self._clock() - started)
-                    payload = facts.payload(action, params)
-                    receipt = self._attempts(
-                        action, params, target, fp, payload, timeout, self.policy.settle_window, started,
-                        first_wall, first=(error, data, answered_id, started),
-                    )
-                finally:
-                    if fp.verifying:  # an attempt ended without an id: no longer going
-                        ledger.done(fp)
+                except BaseException as exc:  # the send ended by _first_ended all the same, exc raised there
+                    data, raised = None, exc
+                receipt = self._first_ended(action, params, target, fp, timeout, data, raised)
             else:
                 receipt = self._prepared(action, params, timeout, started)
         except _Failed as failed:
@@ -752,6 +764,51 @@ class SendPipeline:
             outcome="delivered_verified" if receipt.verified else "delivered",
         )
         return receipt
+
+    def _first_ended(
+        self,
+        action: str,
+        params: Dict[str, Any],
+        target: Target,
+        fp: _Content,
+        timeout: float,
+        data: Any,
+        raised: Optional[BaseException],
+    ) -> Receipt:
+        """The fast path's first attempt, unless it was answered with an int id: its
+        answer (``data``) or what it raised, ended in the ledger, then on as
+        :meth:`_attempts` goes; raises :class:`_Failed` (anything but an
+        :class:`Error` raised again as it is)."""
+        ledger = self.ledger
+        answered_id: Optional[Hashable] = None
+        error = raised if isinstance(raised, Error) else None
+        try:
+            try:
+                if raised is None:
+                    answered_id = self.facts.answered_id(action, data)
+            finally:
+                # The id (if any) claimed as the send leaves "unanswered"; without one the
+                # send stays going (its own message, if it comes, is kept) until done().
+                ledger.end(target, fp, answered_id)
+            if raised is not None and error is None:
+                raise raised
+            if answered_id:  # answered with its id (so no error): delivered
+                if not self.account.online:
+                    self.account.mark_online()
+                if self._open_circuits:
+                    self.pacer.delivered(target)
+                return Receipt(data if isinstance(data, abc.Mapping) else {}, message_id=answered_id)
+            started = fp.started
+            # The first attempt started with the send (nothing came between): its
+            # wall-clock start is read only now that it is needed.
+            first_wall = self._wall() - (self._clock() - started)
+            return self._attempts(
+                action, params, target, fp, self.facts.payload(action, params), timeout,
+                self.policy.settle_window, started, first_wall, first=(error, data, answered_id, started),
+            )
+        finally:
+            if fp.verifying:  # an attempt ended without an id: no longer going
+                ledger.done(fp)
 
     def _slow_action(self, action: str) -> bool:
         """``facts.slow(action)``, asked once per action."""
