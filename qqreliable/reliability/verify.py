@@ -776,9 +776,9 @@ class SendPipeline:
         raised: Optional[BaseException],
     ) -> Receipt:
         """The fast path's first attempt, unless it was answered with an int id: its
-        answer (``data``) or what it raised, ended in the ledger, then on as
-        :meth:`_attempts` goes; raises :class:`_Failed` (anything but an
-        :class:`Error` raised again as it is)."""
+        answer (``data``) or what it raised, ended in the ledger, then handed to
+        :meth:`_attempts` as its first attempt; raises :class:`_Failed` (anything but
+        an :class:`Error` raised again as it is)."""
         ledger = self.ledger
         answered_id: Optional[Hashable] = None
         error = raised if isinstance(raised, Error) else None
@@ -792,12 +792,8 @@ class SendPipeline:
                 ledger.end(target, fp, answered_id)
             if raised is not None and error is None:
                 raise raised
-            if answered_id:  # answered with its id (so no error): delivered
-                if not self.account.online:
-                    self.account.mark_online()
-                if self._open_circuits:
-                    self.pacer.delivered(target)
-                return Receipt(data if isinstance(data, abc.Mapping) else {}, message_id=answered_id)
+            # An answer with an id (a string id, the account's first send) is delivered
+            # by _attempts' first step; anything else goes on there as any send does.
             started = fp.started
             # The first attempt started with the send (nothing came between): its
             # wall-clock start is read only now that it is needed.
